@@ -1,0 +1,138 @@
+"""Social platforms behind one small interface, and its HTTP adapter.
+
+The HTTP adapter speaks a unified posting API (upload media, create post, look a post up by its
+idempotency key, batch metrics, trending and ad-library feeds), the way Blotato/Ayrshare put many
+networks behind one API. The sandbox serves the same API, so the pipeline takes one code path to both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Iterator, Protocol
+
+import httpx
+
+
+class PlatformError(Exception):
+    """The platform refused or failed a call; `retryable` says whether trying again may help."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False,
+                 retry_after_s: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+        self.retry_after_s = retry_after_s
+
+
+class AmbiguousOutcome(PlatformError):
+    """The request may have reached the platform (e.g. a timeout after sending): look up, never blindly retry."""
+
+
+class Platform(Protocol):
+    def now(self) -> dt.datetime: ...
+    def upload_media(self, path: Path) -> dict[str, Any]: ...
+    def create_post(self, *, media_id: str, platform: str, account: str, caption: str, hashtags: list[str],
+                    scheduled_at: dt.datetime | None, idempotency_key: str) -> dict[str, Any]: ...
+    def find_post(self, idempotency_key: str) -> dict[str, Any] | None: ...
+    def metrics(self, post_ids: list[str]) -> dict[str, Any]: ...
+    def market_feed(self, kind: str, date: str, platform: str | None = None) -> Iterator[Any]: ...
+
+
+def parse_time(value: str) -> dt.datetime:
+    """ISO 8601 -> naive UTC (the store's convention)."""
+    t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
+
+
+class HttpPlatform:
+    """httpx client for the unified posting API (the sandbox, or a real aggregator with this shape)."""
+
+    METRICS_BATCH = 500
+
+    def __init__(self, base_url: str, api_key: str, *, timeout_s: float = 30.0, upload_timeout_s: float = 300.0):
+        self.base_url = base_url.rstrip("/")
+        self.upload_timeout_s = upload_timeout_s
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "actp/0.1"},
+            timeout=timeout_s,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "HttpPlatform":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, *, side_effect: bool = False, **kw: Any) -> httpx.Response:
+        try:
+            resp = self._http.request(method, path, **kw)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+            # Nothing reached the platform: safe to retry.
+            raise PlatformError(f"{method} {self.base_url}{path}: cannot connect ({e})", retryable=True) from e
+        except httpx.TransportError as e:
+            cls = AmbiguousOutcome if side_effect else PlatformError
+            raise cls(f"{method} {self.base_url}{path}: {type(e).__name__} after sending ({e})", retryable=True) from e
+        if resp.status_code >= 400:
+            try:
+                err = resp.json().get("error", {})
+                msg = f"{err.get('code', resp.status_code)}: {err.get('message', resp.text[:300])}"
+            except ValueError:
+                msg = resp.text[:300]
+            retry_after = resp.headers.get("Retry-After")
+            raise PlatformError(
+                f"{method} {path} -> HTTP {resp.status_code} {msg}",
+                status=resp.status_code,
+                retryable=resp.status_code in (408, 425, 429) or resp.status_code >= 500,
+                retry_after_s=float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None,
+            )
+        return resp
+
+    def now(self) -> dt.datetime:
+        """The platform's clock (the sandbox's simulated time; wall time for a real platform)."""
+        return parse_time(self._call("GET", "/v1/clock").json()["now"])
+
+    def upload_media(self, path: Path) -> dict[str, Any]:
+        with open(path, "rb") as fh:
+            return self._call("POST", "/v1/media", side_effect=True, content=fh.read(),
+                              headers={"Content-Type": "video/mp4"}, timeout=self.upload_timeout_s).json()
+
+    def create_post(self, *, media_id: str, platform: str, account: str, caption: str, hashtags: list[str],
+                    scheduled_at: dt.datetime | None, idempotency_key: str) -> dict[str, Any]:
+        body = {
+            "media_id": media_id, "platform": platform, "account": account, "caption": caption,
+            "hashtags": hashtags, "idempotency_key": idempotency_key,
+            "scheduled_at": scheduled_at.replace(tzinfo=dt.UTC).isoformat() if scheduled_at else None,
+        }
+        return self._call("POST", "/v1/posts", side_effect=True, json=body).json()
+
+    def find_post(self, idempotency_key: str) -> dict[str, Any] | None:
+        items = self._call("GET", "/v1/posts", params={"idempotency_key": idempotency_key}).json()["items"]
+        return items[0] if items else None
+
+    def metrics(self, post_ids: list[str]) -> dict[str, Any]:
+        """Metrics of many posts, batched; returns {"as_of", "items", "unknown"}."""
+        out: dict[str, Any] = {"as_of": None, "items": [], "unknown": []}
+        for i in range(0, len(post_ids), self.METRICS_BATCH):
+            page = self._call("POST", "/v1/metrics/batch", json={"post_ids": post_ids[i : i + self.METRICS_BATCH]}).json()
+            out["as_of"] = page["as_of"]
+            out["items"].extend(page["items"])
+            out["unknown"].extend(page.get("unknown", []))
+        return out
+
+    def market_feed(self, kind: str, date: str, platform: str | None = None) -> Iterator[Any]:
+        """Raw items of the trending (`kind="trending"`) or ad-library (`kind="ads"`) feed for one day."""
+        path = {"trending": "/v1/trending", "ads": "/v1/ads/library"}[kind]
+        cursor = None
+        while True:
+            params = {"date": date, "limit": 500, **({"platform": platform} if platform else {}),
+                      **({"cursor": cursor} if cursor else {})}
+            page = self._call("GET", path, params=params).json()
+            yield from page.get("items", [])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return

@@ -1,0 +1,139 @@
+"""Publish: put rendered variants into posting slots, one publish item per (variant, platform, account).
+
+Slots start at the platform's current time, fall on the preferred hours (the timing matrix replaces the
+defaults once there is data), keep a minimum gap and a daily cap per account.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+import pandas as pd
+
+DEFAULT_HOURS = (8, 11, 13, 16, 18, 19, 20, 21, 22)
+
+
+@dataclass(frozen=True)
+class Target:
+    platform: str
+    account: str
+
+    @classmethod
+    def parse(cls, text: str) -> "Target":
+        platform, _, account = text.partition(":")
+        if not platform or not account:
+            raise ValueError(f"publish target {text!r} must look like 'platform:account', e.g. 'tiktok:main'")
+        return cls(platform.strip().lower(), account.strip())
+
+
+@dataclass(frozen=True)
+class SlotRules:
+    hours: tuple[int, ...] = DEFAULT_HOURS
+    max_posts_per_day: int = 6
+    min_gap_minutes: int = 30
+    lead_minutes: int = 10  # never schedule closer to "now" than this
+
+
+def idempotency_key(variant_id: str, target: Target) -> str:
+    """One key per (variant, platform, account): the platform dedupes on it, so a retry never posts twice."""
+    raw = f"{variant_id}|{target.platform}|{target.account}"
+    return f"actp-{variant_id}-{target.platform}-{hashlib.sha256(raw.encode()).hexdigest()[:10]}"
+
+
+def _slots(now: dt.datetime, taken: list[dt.datetime], rules: SlotRules):
+    """Endless sequence of free slots after `now`, honouring per-day caps and the minimum gap."""
+    per_day: dict[dt.date, int] = {}
+    for t in taken:
+        per_day[t.date()] = per_day.get(t.date(), 0) + 1
+    busy = sorted(taken)
+    gap = dt.timedelta(minutes=rules.min_gap_minutes)
+    day = now.date()
+    earliest = now + dt.timedelta(minutes=rules.lead_minutes)
+    while True:
+        hours = sorted(set(rules.hours))
+        # several posts can share an hour when the cap exceeds the number of preferred hours
+        per_hour = max(1, -(-rules.max_posts_per_day // len(hours)))
+        for minute_slot in range(per_hour):
+            for h in hours:
+                slot = dt.datetime.combine(day, dt.time(h)) + minute_slot * gap
+                if slot < earliest or per_day.get(day, 0) >= rules.max_posts_per_day:
+                    continue
+                if any(abs(slot - b) < gap for b in busy):
+                    continue
+                busy.append(slot)
+                per_day[day] = per_day.get(day, 0) + 1
+                yield slot
+        day += dt.timedelta(days=1)
+
+
+def plan_slots(rendered: pd.DataFrame, targets: list[Target], now: dt.datetime, *,
+               already_scheduled: pd.DataFrame | None = None, rules: SlotRules = SlotRules()) -> pd.DataFrame:
+    """One row per (variant, target) not yet scheduled, with its slot and idempotency key.
+
+    `rendered` needs variant_id (in the order to post them); `already_scheduled` has platform, account,
+    idempotency_key and scheduled_at of existing publish items.
+    """
+    existing = already_scheduled if already_scheduled is not None else pd.DataFrame(
+        columns=["platform", "account", "idempotency_key", "scheduled_at"])
+    known = set(existing["idempotency_key"])
+    rows = []
+    for target in targets:
+        mine = existing[(existing["platform"] == target.platform) & (existing["account"] == target.account)]
+        slots = _slots(now, [pd.Timestamp(t).to_pydatetime() for t in mine["scheduled_at"]], rules)
+        for vid in rendered["variant_id"]:
+            key = idempotency_key(vid, target)
+            if key in known:
+                continue
+            known.add(key)
+            rows.append({"variant_id": vid, "platform": target.platform, "account": target.account,
+                         "idempotency_key": key, "scheduled_at": next(slots)})
+    return pd.DataFrame(rows, columns=["variant_id", "platform", "account", "idempotency_key", "scheduled_at"])
+
+
+def schedule_rendered(engine, now: dt.datetime, targets: list[Target], rules: SlotRules = SlotRules()) -> pd.DataFrame:
+    """Queue a publish item for every rendered variant and target that has none; returns the new items."""
+    import sqlalchemy as sa
+
+    from actp_pipeline.store import schema
+    from actp_pipeline.store.queues import publish_queue
+
+    rj, pq = schema.render_jobs, schema.publish_queue
+    with engine.connect() as conn:
+        rendered = pd.DataFrame(conn.execute(
+            sa.select(rj.c.variant_id, rj.c.payload, rj.c.output_path).where(rj.c.status == "succeeded").order_by(rj.c.id)
+        ).mappings().all(), columns=["variant_id", "payload", "output_path"])
+        existing = pd.DataFrame(conn.execute(
+            sa.select(pq.c.platform, pq.c.account, pq.c.idempotency_key, pq.c.scheduled_at)
+            .where(pq.c.status.not_in(("cancelled",)))).mappings().all(),
+            columns=["platform", "account", "idempotency_key", "scheduled_at"])
+    plan = plan_slots(rendered, targets, now, already_scheduled=existing, rules=rules)
+    if plan.empty:
+        return plan
+    by_variant = rendered.set_index("variant_id")
+    items = []
+    for r in plan.itertuples():
+        payload = by_variant.at[r.variant_id, "payload"]
+        items.append({
+            "variant_id": r.variant_id, "platform": r.platform, "account": r.account,
+            "idempotency_key": r.idempotency_key, "scheduled_at": r.scheduled_at,
+            "payload": {"media_path": by_variant.at[r.variant_id, "output_path"], "caption": payload["caption"],
+                        "hashtags": payload.get("hashtags", [])},
+        })
+    publish_queue(engine).enqueue(items, unique_column="idempotency_key")
+    return plan
+
+
+def publish_items(engine) -> pd.DataFrame:
+    """Every publish item with its state, for the schedule table."""
+    import sqlalchemy as sa
+
+    from actp_pipeline.store import schema
+
+    pq = schema.publish_queue
+    cols = [pq.c.id, pq.c.variant_id, pq.c.platform, pq.c.account, pq.c.idempotency_key, pq.c.scheduled_at,
+            pq.c.status, pq.c.attempts, pq.c.external_id, pq.c.post_url, pq.c.last_error]
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(*cols).order_by(pq.c.scheduled_at)).mappings().all()
+    return pd.DataFrame(rows, columns=[c.name for c in cols])

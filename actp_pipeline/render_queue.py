@@ -1,0 +1,77 @@
+"""Render: drain the render queue, a few ffmpeg processes at a time, each output checked before it counts."""
+
+from __future__ import annotations
+
+import dataclasses
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from actp_pipeline.creative import descriptor_json
+from actp_pipeline.store.queues import render_queue
+
+
+@dataclass
+class RenderReport:
+    succeeded: list[str] = field(default_factory=list)
+    retried: list[str] = field(default_factory=list)
+    dead: list[str] = field(default_factory=list)
+    lost_lease: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    seconds_of_video: float = 0.0
+
+
+def spec_for(payload: dict[str, Any]):
+    """The renderer's spec for a variant payload as queued by generation."""
+    from actp_pipeline.renders import RenderSpec
+
+    return RenderSpec(
+        variant_id=payload["variant_id"], hook=payload["hook"], body_lines=tuple(payload.get("body_lines", ())),
+        cta=payload["cta"], format=payload["format"], length_s=float(payload["length_s"]),
+        **{k: payload[k] for k in ("background", "accent") if payload.get(k)},
+        descriptor=descriptor_json(payload))
+
+
+def _render_one(job: dict[str, Any], media_dir: Path, preset: str, threads: int | None) -> tuple[Path, Any, str]:
+    from actp_pipeline.renders import check_video, render_variant, sha256_file, RenderError
+
+    payload = job["payload"]
+    out = media_dir / f"{payload['variant_id']}.mp4"
+    probe = render_variant(spec_for(payload), out, preset=preset, threads=threads)
+    problems = check_video(probe, payload.get("platform"), expected_duration_s=float(payload["length_s"]))
+    if problems:
+        raise RenderError("render failed its checks: " + "; ".join(problems))
+    return out, probe, sha256_file(out)
+
+
+def render_due(engine: Engine, media_dir: Path, *, worker_id: str, limit: int = 16, concurrency: int = 2,
+               preset: str = "veryfast", lease_s: float = 600) -> RenderReport:
+    """Claim up to `limit` queued renders and render them `concurrency` at a time."""
+    q = render_queue(engine)
+    q.reap()
+    media_dir.mkdir(parents=True, exist_ok=True)
+    jobs = q.claim(worker_id, limit=limit, lease_s=lease_s)
+    report = RenderReport()
+    threads = max(1, 2 // max(concurrency, 1)) if concurrency > 1 else None
+    with ThreadPoolExecutor(max_workers=max(concurrency, 1)) as pool:
+        futures = {pool.submit(_render_one, job, media_dir, preset, threads): job for job in jobs}
+        for fut, job in futures.items():
+            vid = job["variant_id"]
+            try:
+                out, probe, checksum = fut.result()
+            except Exception as e:  # a failed render is recorded on its job; the batch goes on
+                report.errors[vid] = str(e)[-2000:]
+                status = q.fail(job["id"], job["claim_token"], f"{type(e).__name__}: {e}")
+                (report.dead if status == "dead" else report.retried if status else report.lost_lease).append(vid)
+                continue
+            ok = q.complete(job["id"], job["claim_token"], output_path=str(out), checksum=checksum,
+                            probe=dataclasses.asdict(probe))
+            if ok:
+                report.succeeded.append(vid)
+                report.seconds_of_video += probe.duration_s
+            else:
+                report.lost_lease.append(vid)
+    return report

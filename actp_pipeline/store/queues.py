@@ -1,0 +1,205 @@
+"""Pull queues with claim, lease and token (DESIGN section 4).
+
+A claim is one conditional UPDATE that moves due items to the claimed status with a fresh token and a
+lease; on Postgres the candidate rows are picked with FOR UPDATE SKIP LOCKED so concurrent workers never
+wait on each other. Every later write names the token, so a worker whose lease was taken away changes
+zero rows. The reaper returns expired work; after `max_attempts` an item is dead with its last error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from actp_pipeline.store import schema
+from actp_pipeline.store.schema import utcnow
+
+
+@dataclass(frozen=True)
+class QueueStatuses:
+    queued: str
+    claimed: str
+    done: str
+    dead: str = "dead"
+    cancelled: str = "cancelled"
+    # Statuses whose expired lease means the side effect may have happened: reaped to `ambiguous`.
+    in_flight: tuple[str, ...] = ()
+    ambiguous: str | None = None
+
+
+RENDER_STATUSES = QueueStatuses(queued="queued", claimed="running", done="succeeded")
+PUBLISH_STATUSES = QueueStatuses(
+    queued="queued", claimed="claimed", done="posted", in_flight=("uploading",), ambiguous="unknown"
+)
+
+
+class WorkQueue:
+    def __init__(self, engine: Engine, table: sa.Table, statuses: QueueStatuses):
+        self.engine = engine
+        self.table = table
+        self.s = statuses
+
+    # -- producer side -------------------------------------------------------------------------
+    def enqueue(self, rows: list[dict[str, Any]], *, unique_column: str) -> int:
+        """Insert rows whose `unique_column` value is not queued yet; returns how many were new."""
+        if not rows:
+            return 0
+        t = self.table
+        now = utcnow()
+        keys = [r[unique_column] for r in rows]
+        with self.engine.begin() as conn:
+            existing: set = set()
+            for i in range(0, len(keys), 500):
+                chunk = keys[i : i + 500]
+                existing |= set(conn.execute(sa.select(t.c[unique_column]).where(t.c[unique_column].in_(chunk))).scalars())
+            fresh = [
+                {"status": self.s.queued, "attempts": 0, "available_at": now, "created_at": now, "updated_at": now, **r}
+                for r in rows
+                if r[unique_column] not in existing
+            ]
+            if fresh:
+                conn.execute(t.insert(), fresh)
+        return len(fresh)
+
+    # -- worker side ---------------------------------------------------------------------------
+    def claim(
+        self,
+        worker_id: str,
+        *,
+        limit: int = 1,
+        lease_s: float = 300,
+        now: dt.datetime | None = None,
+        statuses: tuple[str, ...] | None = None,
+        where: sa.ColumnElement[bool] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Atomically take up to `limit` due items; each comes back with its `claim_token`."""
+        t = self.table
+        now = now or utcnow()
+        token = secrets.token_hex(16)
+        claimable = statuses or (self.s.queued,)
+        cond = sa.and_(t.c.status.in_(claimable), t.c.available_at <= now)
+        if where is not None:
+            cond = sa.and_(cond, where)
+        pick = sa.select(t.c.id).where(cond).order_by(t.c.available_at, t.c.id).limit(limit)
+        if self.engine.dialect.name == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        stmt = (
+            t.update()
+            .where(t.c.id.in_(pick.scalar_subquery()), t.c.status.in_(claimable))
+            .values(
+                status=self.s.claimed,
+                claim_token=token,
+                claimed_by=worker_id,
+                lease_expires_at=now + dt.timedelta(seconds=lease_s),
+                attempts=t.c.attempts + 1,
+                updated_at=now,
+            )
+            .returning(*t.c)
+        )
+        with self.engine.begin() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(stmt)]
+        return sorted(rows, key=lambda r: r["id"])
+
+    def _guarded(self, item_id: int, token: str, values: dict[str, Any], from_statuses: tuple[str, ...] | None = None) -> bool:
+        t = self.table
+        cond = [t.c.id == item_id, t.c.claim_token == token]
+        cond.append(t.c.status.in_(from_statuses or (self.s.claimed, *self.s.in_flight)))
+        with self.engine.begin() as conn:
+            res = conn.execute(t.update().where(*cond).values(updated_at=utcnow(), **values))
+        return res.rowcount == 1
+
+    def save(self, item_id: int, token: str, **values: Any) -> bool:
+        """Write fields of a claimed item, only while this token still holds it."""
+        return self._guarded(item_id, token, values)
+
+    def set_status(self, item_id: int, token: str, status: str, **values: Any) -> bool:
+        """Move a claimed item to an intermediate status (e.g. `uploading`) under its token."""
+        return self._guarded(item_id, token, {"status": status, **values})
+
+    def extend(self, item_id: int, token: str, lease_s: float) -> bool:
+        return self._guarded(item_id, token, {"lease_expires_at": utcnow() + dt.timedelta(seconds=lease_s)})
+
+    def complete(self, item_id: int, token: str, **values: Any) -> bool:
+        return self._guarded(item_id, token, {"status": self.s.done, "lease_expires_at": None, **values})
+
+    def fail(self, item_id: int, token: str, error: str, *, backoff_s: float = 30.0, retryable: bool = True) -> str | None:
+        """Record a failure: back to the queue after an exponential backoff, or dead when out of attempts.
+
+        Returns the new status, or None when the token no longer holds the item.
+        """
+        t = self.table
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(t.c.attempts, t.c.max_attempts).where(t.c.id == item_id, t.c.claim_token == token)).first()
+        if row is None:
+            return None
+        dead = (not retryable) or row.attempts >= row.max_attempts
+        status = self.s.dead if dead else self.s.queued
+        delay = backoff_s * (2 ** max(row.attempts - 1, 0))
+        ok = self._guarded(
+            item_id,
+            token,
+            {
+                "status": status,
+                "last_error": error[-4000:],
+                "claim_token": None,
+                "lease_expires_at": None,
+                "available_at": utcnow() + dt.timedelta(seconds=0 if dead else delay),
+            },
+        )
+        return status if ok else None
+
+    # -- housekeeping --------------------------------------------------------------------------
+    def reap(self, now: dt.datetime | None = None) -> int:
+        """Return items whose lease expired: to the queue, to `ambiguous` when a side effect may have
+        happened, or to dead when out of attempts. Returns how many rows changed."""
+        t = self.table
+        now = now or utcnow()
+        expired = sa.and_(t.c.lease_expires_at.is_not(None), t.c.lease_expires_at < now)
+        changed = 0
+        with self.engine.begin() as conn:
+            if self.s.in_flight and self.s.ambiguous:
+                changed += conn.execute(
+                    t.update()
+                    .where(expired, t.c.status.in_(self.s.in_flight))
+                    .values(status=self.s.ambiguous, claim_token=None, lease_expires_at=None, updated_at=now,
+                            last_error="lease expired during the platform call; reconcile before retrying")
+                ).rowcount
+            base = sa.and_(expired, t.c.status == self.s.claimed)
+            changed += conn.execute(
+                t.update().where(base, t.c.attempts >= t.c.max_attempts)
+                .values(status=self.s.dead, claim_token=None, lease_expires_at=None, updated_at=now,
+                        last_error=sa.func.coalesce(t.c.last_error, "lease expired on the last attempt"))
+            ).rowcount
+            changed += conn.execute(
+                t.update().where(base, t.c.attempts < t.c.max_attempts)
+                .values(status=self.s.queued, claim_token=None, lease_expires_at=None, updated_at=now)
+            ).rowcount
+        return changed
+
+    def cancel(self, item_id: int) -> bool:
+        t = self.table
+        live = (self.s.queued, self.s.claimed, *(() if self.s.ambiguous is None else (self.s.ambiguous,)))
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                t.update().where(t.c.id == item_id, t.c.status.in_(live))
+                .values(status=self.s.cancelled, claim_token=None, lease_expires_at=None, updated_at=utcnow())
+            )
+        return res.rowcount == 1
+
+    def counts(self) -> dict[str, int]:
+        t = self.table
+        with self.engine.connect() as conn:
+            return {s: n for s, n in conn.execute(sa.select(t.c.status, sa.func.count()).group_by(t.c.status))}
+
+
+def render_queue(engine: Engine) -> WorkQueue:
+    return WorkQueue(engine, schema.render_jobs, RENDER_STATUSES)
+
+
+def publish_queue(engine: Engine) -> WorkQueue:
+    return WorkQueue(engine, schema.publish_queue, PUBLISH_STATUSES)

@@ -1,0 +1,13 @@
+"""Dagster assets of the main code location, one module per loop stage."""
+
+from assets.blueprints import blueprints
+from assets.post_metrics import post_metrics
+from assets.publish_schedule import publish_schedule
+from assets.research import market_items
+from assets.scores import scores
+from assets.variants import variants
+from assets.winners import winners
+
+LOOP_ASSETS = [market_items, blueprints, variants, publish_schedule, post_metrics, scores, winners]
+
+__all__ = ["LOOP_ASSETS", *[a.key.path[-1] for a in LOOP_ASSETS]]

@@ -1,0 +1,21 @@
+"""What the stage modules share: partitions, automation conditions and metadata helpers."""
+
+
+import dagster as dg
+import pandas as pd
+
+DAILY = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_offset=1)
+
+OWNERS = ["team:growth"]
+
+
+def follow_upstream() -> dg.AutomationCondition:
+    """Eager, except that old days never collected upstream (missing partitions) do not block."""
+    return dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
+
+
+def md_table(df: pd.DataFrame, limit: int = 20) -> dg.MetadataValue:
+    """A markdown preview of the first rows, for the asset's page in the UI."""
+    if df.empty:
+        return dg.MetadataValue.md("_no rows_")
+    return dg.MetadataValue.md(df.head(limit).to_markdown(index=False, floatfmt=".4g"))

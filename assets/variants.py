@@ -1,0 +1,38 @@
+"""Step 3, generate: this round's factorial matrix of variants, moderated, renders queued."""
+
+
+import dagster as dg
+import pandas as pd
+
+from actp_pipeline.variants import build_matrix, moderate, record_round
+from assets.blueprints import blueprints
+from assets.common import OWNERS, md_table
+from resources import LoopSettings, StoreResource
+
+
+@dg.asset(
+    deps=[blueprints],
+    kinds={"python", "parquet"},
+    group_name="generate",
+    owners=OWNERS,
+    # one round a day, and the first round as soon as there are blueprints
+    automation_condition=dg.AutomationCondition.on_cron("0 6 * * *") | dg.AutomationCondition.on_missing(),
+    description="Factorial matrix (hook x angle x CTA x format) from the best blueprints; approved variants go to the render queue.",
+)
+def variants(context: dg.AssetExecutionContext, store: StoreResource, loop: LoopSettings) -> dg.MaterializeResult:
+    wh = store.warehouse()
+    bp = wh.read("blueprints") if wh.exists("blueprints") else pd.DataFrame()
+    matrix = build_matrix(bp, topic=loop.topic, shape=loop.matrix_shape(), round_id=context.run.run_id[:8],
+                          max_length_s=loop.max_length_s)
+    moderated = moderate(matrix)
+    targets = loop.target_list()
+    counts = record_round(store.engine(), moderated, platform=targets[0].platform if targets else None)
+    previous = wh.read("variants") if wh.exists("variants") else pd.DataFrame(columns=moderated.columns)
+    merged = pd.concat([previous[~previous["variant_id"].isin(moderated["variant_id"])], moderated], ignore_index=True)
+    wh.write("variants", merged)
+    context.log.info(f"round {context.run.run_id[:8]}: {counts}")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(merged),
+        **counts,
+        "round": md_table(moderated[["variant_id", "hook_pattern", "angle", "cta_style", "format", "length_s", "hook", "moderation"]], limit=50),
+    })

@@ -1,0 +1,16 @@
+"""The local code location: the render and upload workers and the sensors that pull their work."""
+
+
+import dagster as dg
+
+from resources.defaults import default_resources
+from local_ops.posts import posts
+from local_ops.renders import renders
+from local_ops.sensors import publish_job, publish_queue_sensor, render_job, render_queue_sensor
+
+defs = dg.Definitions(
+    assets=[renders, posts],
+    jobs=[render_job, publish_job],
+    sensors=[render_queue_sensor, publish_queue_sensor],
+    resources=default_resources(),
+)

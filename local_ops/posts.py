@@ -1,0 +1,39 @@
+"""Step 5b, publish: upload due publish items once each and record them in the posts ledger."""
+
+
+import dagster as dg
+
+from actp_pipeline.posts import publish_due
+from local_ops.worker import worker_id
+from resources import PlatformResource, StoreResource
+
+
+class PostsConfig(dg.Config):
+    batch: int = 50
+    max_batches: int = 20
+
+
+@dg.asset(
+    deps=[dg.AssetKey("publish_schedule")],  # produced by the main code location; work arrives through the queue
+    kinds={"python"},
+    group_name="publish",
+    owners=["team:growth"],
+    pool="upload",
+    description="Publish items uploaded to their platform once each (idempotency key per variant, platform, account).",
+)
+def posts(context: dg.AssetExecutionContext, config: PostsConfig, store: StoreResource,
+          platform: PlatformResource) -> dg.MaterializeResult:
+    engine, me = store.engine(), worker_id()
+    totals: dict[str, int] = {}
+    errors: dict[str, str] = {}
+    with platform.client() as client:
+        for _ in range(config.max_batches):
+            report = publish_due(engine, client, worker_id=me, limit=config.batch)
+            for name in ("posted", "reconciled", "retried", "dead", "ambiguous", "lost_lease"):
+                totals[name] = totals.get(name, 0) + len(getattr(report, name))
+            errors.update(report.errors)
+            if report.handled == 0:
+                break
+    for key, err in errors.items():
+        context.log.error(f"publish {key}: {err}")
+    return dg.MaterializeResult(metadata={**totals, "errors": dg.MetadataValue.json(errors) if errors else "none"})

@@ -1,0 +1,56 @@
+"""Pull-based triggers: launch render and upload runs when the queues hold due work.
+
+Each tick is one cheap COUNT against the store; a run is requested only when none of the same job is
+already queued or running, so a backlog becomes one batched run, never one run per item.
+"""
+
+
+import datetime as dt
+
+import dagster as dg
+import sqlalchemy as sa
+
+from actp_pipeline.store import schema
+from resources import PlatformResource, StoreResource
+
+render_job = dg.define_asset_job("render_job", selection=dg.AssetSelection.keys("renders"))
+publish_job = dg.define_asset_job("publish_job", selection=dg.AssetSelection.keys("posts"))
+
+_ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+           dg.DagsterRunStatus.STARTED]
+
+
+def _busy(context: dg.SensorEvaluationContext, job_name: str) -> bool:
+    return bool(context.instance.get_run_ids(dg.RunsFilter(job_name=job_name, statuses=_ACTIVE), limit=1))
+
+
+def _request(context: dg.SensorEvaluationContext, job_name: str, due: int, newest: int | None) -> dg.SensorResult:
+    cursor = str(newest or 0)
+    if due == 0:
+        return dg.SensorResult(skip_reason="queue empty", cursor=cursor)
+    if _busy(context, job_name):
+        return dg.SensorResult(skip_reason=f"{due} due; a {job_name} run is already working", cursor=cursor)
+    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"{job_name}:{cursor}:{due}:{context.cursor}")],
+                           cursor=cursor)
+
+
+@dg.sensor(job=render_job, minimum_interval_seconds=20, default_status=dg.DefaultSensorStatus.RUNNING)
+def render_queue_sensor(context: dg.SensorEvaluationContext, store: StoreResource) -> dg.SensorResult:
+    t = schema.render_jobs
+    with store.engine().connect() as conn:
+        due, newest = conn.execute(sa.select(sa.func.count(), sa.func.max(t.c.id)).where(
+            t.c.status == "queued", t.c.available_at <= schema.utcnow())).one()
+    return _request(context, "render_job", due, newest)
+
+
+@dg.sensor(job=publish_job, minimum_interval_seconds=20, default_status=dg.DefaultSensorStatus.RUNNING)
+def publish_queue_sensor(context: dg.SensorEvaluationContext, store: StoreResource,
+                         platform: PlatformResource) -> dg.SensorResult:
+    t = schema.publish_queue
+    with platform.client() as client:
+        horizon = client.now() + dt.timedelta(hours=48)
+    with store.engine().connect() as conn:
+        due, newest = conn.execute(sa.select(sa.func.count(), sa.func.max(t.c.id)).where(
+            t.c.status.in_(("queued", "unknown")), t.c.scheduled_at <= horizon,
+            t.c.available_at <= schema.utcnow())).one()
+    return _request(context, "publish_job", due, newest)

@@ -1,0 +1,26 @@
+"""Resources for both code locations, read from the environment (see actp_pipeline.settings)."""
+
+
+import os
+
+import dagster as dg
+
+from actp_pipeline.settings import Settings
+from resources.loop import LoopSettings
+from resources.platform import PlatformResource
+from resources.store import StoreResource
+
+
+def _secret(name: str, default: str | None):
+    """An EnvVar when the variable is set (so the value stays out of the UI), else the embedded default."""
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+def default_resources(settings: Settings | None = None) -> dict:
+    s = settings or Settings()
+    return {
+        "store": StoreResource(data_dir=str(s.data_dir), database_url=_secret("ACTP_DATABASE_URL", None)),
+        "platform": PlatformResource(base_url=s.platform_url,
+                                     api_key=_secret("ACTP_PLATFORM_API_KEY", s.platform_api_key)),
+        "loop": LoopSettings(),
+    }

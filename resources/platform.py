@@ -1,0 +1,14 @@
+"""The social platforms' unified posting API (the sandbox by default)."""
+
+
+import dagster as dg
+
+from actp_pipeline.platforms import HttpPlatform
+
+
+class PlatformResource(dg.ConfigurableResource):
+    base_url: str
+    api_key: str
+
+    def client(self) -> HttpPlatform:
+        return HttpPlatform(self.base_url, self.api_key)
