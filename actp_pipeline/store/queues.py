@@ -87,10 +87,14 @@ class WorkQueue:
             cond = sa.and_(cond, where)
         pick = sa.select(t.c.id).where(cond).order_by(t.c.available_at, t.c.id).limit(limit)
         if self.engine.dialect.name == "postgresql":
-            pick = pick.with_for_update(skip_locked=True)
+            # ARRAY(...) makes the locking pick run once (an InitPlan); a plain IN (subquery) may be
+            # re-run by the planner and hand out more than `limit` rows
+            picked = t.c.id == sa.any_(sa.func.array(pick.with_for_update(skip_locked=True).scalar_subquery()))
+        else:
+            picked = t.c.id.in_(pick.scalar_subquery())  # SQLite: the UPDATE holds the single write lock
         stmt = (
             t.update()
-            .where(t.c.id.in_(pick.scalar_subquery()), t.c.status.in_(claimable))
+            .where(picked, t.c.status.in_(claimable))
             .values(
                 status=self.s.claimed,
                 claim_token=token,

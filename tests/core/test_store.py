@@ -1,0 +1,134 @@
+"""The operational store on SQLite and on a throwaway PostgreSQL: schema, claim/lease/token, reaper."""
+
+import datetime as dt
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from actp_pipeline.store import SCHEMA_VERSION, connect_store
+from actp_pipeline.store import schema
+from actp_pipeline.store.queues import publish_queue, render_queue
+from actp_pipeline.store.schema import current_version, migrate, utcnow
+
+
+def _jobs(n):
+    return [{"variant_id": f"v{i}", "payload": {"i": i}} for i in range(n)]
+
+
+def test_schema_is_created_and_versioned(store_url):
+    engine = connect_store(store_url)
+    assert current_version(engine) == SCHEMA_VERSION
+    assert migrate(engine) == SCHEMA_VERSION  # idempotent
+    with engine.connect() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(schema.schema_version)).scalar() == SCHEMA_VERSION
+        tables = set(sa.inspect(c).get_table_names())
+    assert {"render_jobs", "publish_queue", "posts", "approvals", "worker_heartbeats"} <= tables
+
+
+def test_newer_schema_is_refused(store_url):
+    engine = connect_store(store_url)
+    with engine.begin() as c:
+        c.execute(schema.schema_version.insert().values(version=SCHEMA_VERSION + 1, applied_at=utcnow(), description="future"))
+    with pytest.raises(RuntimeError, match="newer than this code"):
+        migrate(engine)
+
+
+def test_enqueue_is_idempotent(store_url):
+    q = render_queue(connect_store(store_url))
+    assert q.enqueue(_jobs(5), unique_column="variant_id") == 5
+    assert q.enqueue(_jobs(7), unique_column="variant_id") == 2
+    assert q.counts() == {"queued": 7}
+
+
+def test_claim_complete_and_stale_token(store_url):
+    q = render_queue(connect_store(store_url))
+    q.enqueue(_jobs(3), unique_column="variant_id")
+    got = q.claim("w1", limit=2)
+    assert [g["variant_id"] for g in got] == ["v0", "v1"]
+    assert all(g["status"] == "running" and g["attempts"] == 1 and g["claim_token"] for g in got)
+    assert q.complete(got[0]["id"], got[0]["claim_token"], output_path="/x.mp4")
+    assert not q.complete(got[1]["id"], "not-the-token")
+    assert q.counts() == {"succeeded": 1, "running": 1, "queued": 1}
+
+
+def test_expired_lease_is_reaped_and_old_worker_changes_nothing(store_url):
+    q = render_queue(connect_store(store_url))
+    q.enqueue(_jobs(1), unique_column="variant_id")
+    old = q.claim("w-old", lease_s=1)[0]
+    assert q.reap(now=utcnow() + dt.timedelta(seconds=5)) == 1
+    new = q.claim("w-new")[0]
+    assert new["id"] == old["id"] and new["attempts"] == 2 and new["claim_token"] != old["claim_token"]
+    # the worker whose lease was taken away writes nothing
+    assert not q.complete(old["id"], old["claim_token"], output_path="/stale.mp4")
+    assert q.fail(old["id"], old["claim_token"], "stale") is None
+    assert q.complete(new["id"], new["claim_token"], output_path="/fresh.mp4")
+    with q.engine.connect() as c:
+        assert c.execute(sa.select(schema.render_jobs.c.output_path)).scalar() == "/fresh.mp4"
+
+
+def test_failures_back_off_then_go_dead(store_url):
+    q = render_queue(connect_store(store_url))
+    q.enqueue(_jobs(2), unique_column="variant_id")
+    far = utcnow() + dt.timedelta(days=1)
+    statuses = []
+    for _ in range(3):
+        item = q.claim("w", now=far, where=schema.render_jobs.c.variant_id == "v0")[0]
+        statuses.append(q.fail(item["id"], item["claim_token"], "ffmpeg exploded", backoff_s=10))
+    assert statuses == ["queued", "queued", "dead"]
+    # the rest of the queue keeps moving
+    other = q.claim("w")
+    assert [o["variant_id"] for o in other] == ["v1"]
+    with q.engine.connect() as c:
+        row = c.execute(sa.select(schema.render_jobs).where(schema.render_jobs.c.variant_id == "v0")).mappings().one()
+    assert row["status"] == "dead" and "ffmpeg exploded" in row["last_error"] and row["attempts"] == 3
+
+
+def test_backoff_delays_next_claim(store_url):
+    q = render_queue(connect_store(store_url))
+    q.enqueue(_jobs(1), unique_column="variant_id")
+    item = q.claim("w")[0]
+    assert q.fail(item["id"], item["claim_token"], "temporary", backoff_s=60) == "queued"
+    assert q.claim("w") == []  # not before its backoff
+    assert len(q.claim("w", now=utcnow() + dt.timedelta(seconds=61))) == 1
+
+
+def test_in_flight_publish_item_is_reaped_to_unknown(store_url):
+    q = publish_queue(connect_store(store_url))
+    q.enqueue([{"variant_id": "v0", "platform": "tiktok", "account": "main", "idempotency_key": "k0",
+                "scheduled_at": utcnow(), "payload": {}}], unique_column="idempotency_key")
+    item = q.claim("w", lease_s=1)[0]
+    assert q.set_status(item["id"], item["claim_token"], "uploading")
+    assert q.reap(now=utcnow() + dt.timedelta(seconds=5)) == 1
+    assert q.counts() == {"unknown": 1}
+
+
+def test_cancel(store_url):
+    q = render_queue(connect_store(store_url))
+    q.enqueue(_jobs(2), unique_column="variant_id")
+    ids = [r["id"] for r in q.claim("w", limit=1)]
+    assert q.cancel(ids[0])
+    assert q.counts() == {"cancelled": 1, "queued": 1}
+
+
+def test_concurrent_claims_never_hand_out_an_item_twice(store_url):
+    engine = connect_store(store_url)
+    q = render_queue(engine)
+    q.enqueue(_jobs(200), unique_column="variant_id")
+    taken: list[str] = []
+    lock = threading.Lock()
+
+    def worker(name):
+        while True:
+            got = q.claim(name, limit=3)
+            if not got:
+                return
+            with lock:
+                taken.extend(g["variant_id"] for g in got)
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(taken) == 200 and len(set(taken)) == 200
