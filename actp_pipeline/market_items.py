@@ -76,7 +76,13 @@ def _count(raw: dict, name: str, *, required: bool = True) -> int:
     return int(v)
 
 
+class Unparseable(str):
+    """A line of a file that was not even JSON; validation reports it with its own message."""
+
+
 def _validate_one(raw: Any, source: str, collected_for: str) -> dict[str, Any]:
+    if isinstance(raw, Unparseable):
+        raise _Bad("*", str(raw))
     if not isinstance(raw, dict):
         raise _Bad("*", f"expected an object, got {type(raw).__name__}")
     item_id = _text(raw, "id", max_len=200)
@@ -167,11 +173,11 @@ def load_file(path: Path, *, collected_for: str | None = None) -> tuple[pd.DataF
                 r["hashtags"] = [t for t in re.split(r"[\s,]+", r["hashtags"]) if t]
         return validate_items(raw, source=f"file:{path.name}", collected_for=collected_for)
     items: list[Any] = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         if not line.strip():
             continue
         try:
             items.append(json.loads(line))
         except json.JSONDecodeError as e:
-            items.append(f"unparseable JSON line ({e.msg})")
+            items.append(Unparseable(f"{path.name} line {n}: unparseable JSON ({e.msg} at column {e.colno})"))
     return validate_items(items, source=f"file:{path.name}", collected_for=collected_for)

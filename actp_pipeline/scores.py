@@ -61,7 +61,7 @@ def score_posts(latest: pd.DataFrame, rules: ScoringRules = ScoringRules(), seed
     """One scored row per post: posterior engagement rate and interval, P(best in cell), composite score."""
     if latest.empty:
         return pd.DataFrame(columns=SCORE_COLUMNS)
-    df = latest.copy()
+    df = latest.reset_index(drop=True)  # unique labels: cells are addressed by index below
     df["engagements"] = df[["likes", "comments", "shares", "saves"]].sum(axis=1).astype("int64")
     df["views"] = df["views"].astype("int64")
     df["engagement_rate"] = np.where(df["views"] > 0, df["engagements"] / df["views"].clip(lower=1), 0.0)

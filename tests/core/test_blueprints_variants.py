@@ -1,0 +1,62 @@
+import pandas as pd
+
+from actp_pipeline.blueprints import classify_angle, classify_cta, classify_format, classify_hook, extract_blueprints
+from actp_pipeline.creative import FORMATS, variant_id
+from actp_pipeline.variants import MatrixShape, build_matrix, moderate
+
+
+def test_hook_classifier():
+    assert classify_hook("POV: you finally slept") == "pov"
+    assert classify_hook("How to glow in 3 steps") == "how_to"
+    assert classify_hook("73% of people do this wrong") == "stat"
+    assert classify_hook("Why does nobody say this?") == "question"
+    assert classify_hook("Stop washing your face like this") == "bold_claim"
+    assert classify_hook("I tried everything last year") == "story"
+    assert classify_hook("hello") == "unknown"
+
+
+def test_other_classifiers():
+    assert classify_cta("Link in bio for more") == "link_in_bio"
+    assert classify_cta("Save this for later") == "save"
+    assert classify_format(["1. a", "2. b", "3. c"]) == "listicle"
+    assert classify_format(['"It works."', "— Ana"]) == "testimonial"
+    assert classify_angle("the secret nobody knows") == "curiosity"
+
+
+def _items():
+    rows = []
+    for i in range(40):
+        good = i % 2 == 0
+        hook = "Why does this work?" if good else "Stop doing this."
+        caption = f"{hook}\nThe secret step\nFollow for more"
+        rows.append({"item_id": str(i), "platform": "tiktok", "caption": caption, "duration_s": 15.0,
+                     "hashtags": ["#skincare", "#glow" if good else "#meh"], "views": 10000,
+                     "engagements": 900 if good else 300, "engagement_rate": 0.09 if good else 0.03})
+    return pd.DataFrame(rows)
+
+
+def test_blueprints_rank_what_performs():
+    bp, lifts = extract_blueprints(_items())
+    assert bp.iloc[0]["hook_pattern"] == "question" and bp.iloc[0]["lift"] > 1
+    assert "#glow" in bp.iloc[0]["hashtags"]
+    hooks = lifts[lifts["factor"] == "hook_pattern"].set_index("level")["lift"]
+    assert hooks["question"] > hooks["bold_claim"]
+
+
+def test_matrix_is_factorial_stable_and_led_by_blueprints():
+    bp, _ = extract_blueprints(_items())
+    m1 = build_matrix(bp, topic="skincare", shape=MatrixShape(2, 2, 1, 2))
+    m2 = build_matrix(bp, topic="skincare", shape=MatrixShape(2, 2, 1, 2))
+    assert len(m1) == 8 and m1["variant_id"].is_unique
+    assert list(m1["variant_id"]) == list(m2["variant_id"])
+    assert m1.iloc[0]["hook_pattern"] == "question"
+    assert set(m1["format"]) <= set(FORMATS)
+    assert variant_id("a", "b", "c", "d", 15, "Skincare ") == variant_id("a", "b", "c", "d", 15, "skincare")
+
+
+def test_moderation_rejects_banned_claims_and_long_hooks():
+    m = build_matrix(pd.DataFrame(), topic="skincare", shape=MatrixShape(1, 1, 1, 1))
+    bad = pd.concat([m, m.assign(variant_id="x", caption="A miracle cure!"), m.assign(variant_id="y", hook="h" * 500)])
+    out = moderate(bad)
+    assert list(out["moderation"]) == ["approved", "rejected", "rejected"]
+    assert "miracle" in out.iloc[1]["moderation_reason"] and "500 characters" in out.iloc[2]["moderation_reason"]
