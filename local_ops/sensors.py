@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from actp_pipeline.store import schema
 from resources import PlatformResource, StoreResource
 
-render_job = dg.define_asset_job("render_job", selection=dg.AssetSelection.keys("renders"))
-publish_job = dg.define_asset_job("publish_job", selection=dg.AssetSelection.keys("posts"))
+render_job = dg.define_asset_job("render_job", selection=dg.AssetSelection.assets("renders"))
+publish_job = dg.define_asset_job("publish_job", selection=dg.AssetSelection.assets("posts"))
 
 _ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
            dg.DagsterRunStatus.STARTED]

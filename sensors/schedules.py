@@ -5,8 +5,8 @@ import datetime as dt
 
 import dagster as dg
 
-research_job = dg.define_asset_job("research_job", selection=dg.AssetSelection.keys("market_items"))
-metrics_job = dg.define_asset_job("metrics_job", selection=dg.AssetSelection.keys("post_metrics"))
+research_job = dg.define_asset_job("research_job", selection=dg.AssetSelection.assets("market_items"))
+metrics_job = dg.define_asset_job("metrics_job", selection=dg.AssetSelection.assets("post_metrics"))
 
 
 def _today_partition(context: dg.ScheduleEvaluationContext, job_name: str) -> dg.RunRequest:

@@ -1,0 +1,158 @@
+"""The `actp` command: demo, sandbox, ui, sql."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _settings(args):
+    from actp_pipeline.settings import Settings
+
+    return Settings(**({"data_dir": Path(args.data_dir).resolve()} if getattr(args, "data_dir", None) else {}))
+
+
+def cmd_demo(args) -> int:
+    import datetime as dt
+
+    from actp_pipeline.demo import DemoConfig, format_report, reset_data, run_demo
+    from actp_pipeline.sandbox import SandboxServer, WorldConfig
+    from actp_pipeline.settings import Settings
+
+    base = _settings(args)
+    cfg = DemoConfig(data_dir=base.data_dir, days=args.days, seed=args.seed, topic=args.topic,
+                     hook_patterns=args.hooks, angles=args.angles, cta_styles=args.ctas, formats=args.formats,
+                     max_length_s=args.max_length, max_posts_per_day=args.posts_per_day,
+                     render_concurrency=args.render_concurrency)
+    print(f"ACTP demo: {cfg.days} simulated days, data in {cfg.data_dir} (store, warehouse and media reset)",
+          file=sys.stderr, flush=True)
+    reset_data(cfg.data_dir)
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+    world = WorldConfig(seed=cfg.seed, start=today - dt.timedelta(days=cfg.days) + dt.timedelta(hours=6), speed=0.0,
+                        topic=cfg.topic)
+    with SandboxServer(world, state_path=cfg.data_dir / "sandbox" / "state.db") as sandbox:
+        print(f"sandbox listening on {sandbox.url}", file=sys.stderr, flush=True)
+        settings = Settings(data_dir=cfg.data_dir, database_url=base.database_url, platform_url=sandbox.url,
+                            platform_api_key=world.api_keys[0])
+        from actp_pipeline.definitions import demo_materializer
+
+        overrides = {"topic": cfg.topic, "hook_patterns": cfg.hook_patterns, "angles": cfg.angles,
+                     "cta_styles": cfg.cta_styles, "formats": cfg.formats, "max_length_s": cfg.max_length_s,
+                     "max_posts_per_day": cfg.max_posts_per_day}
+        materialize = demo_materializer(settings, overrides, cfg.render_concurrency)
+        result = run_demo(cfg, sandbox, materialize)
+    print(format_report(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "true_best_variant": result.true_best_variant, "true_best_in_winners": result.true_best_in_winners,
+            "winners": result.winners.get("variant_id", []).tolist() if len(result.winners) else [],
+            "winner_true_ranks": result.winners.get("true_rank", []).tolist() if len(result.winners) else [],
+            "posted": len(result.truth), "runs": result.runs, "wall_s": round(result.wall_s, 1)}))
+    print(f"\nOpen the UI on these runs: actp ui   (then http://127.0.0.1:3000)", file=sys.stderr)
+    return 0
+
+
+def cmd_sandbox(args) -> int:
+    from actp_pipeline.sandbox import WorldConfig, serve_forever
+
+    s = _settings(args)
+    kw = {"seed": args.seed, "speed": args.speed, "topic": args.topic}
+    serve_forever(WorldConfig(**kw), args.host, args.port, s.sandbox_state if not args.memory else None)
+    return 0
+
+
+def _sandbox_up(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{url}/v1/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def cmd_ui(args) -> int:
+    """dagster dev on both code locations with DAGSTER_HOME under the data dir, and the sandbox if needed."""
+    from actp_pipeline.definitions import instance_home
+
+    s = _settings(args)
+    env = dict(os.environ, ACTP_HOME=str(s.data_dir))
+    home = instance_home(s.data_dir)
+    if args.postgres:
+        home = s.data_dir / "dagster-postgres"
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "dagster.yaml").write_text((Path(__file__).resolve().parent.parent / "dagster.postgres.yaml").read_text())
+    env["DAGSTER_HOME"] = str(home)
+    children = []
+    if not args.no_sandbox and "ACTP_PLATFORM_URL" not in os.environ and not _sandbox_up(s.platform_url):
+        children.append(subprocess.Popen([sys.executable, "-m", "actp_pipeline.cli", "sandbox", "--speed", str(args.speed)],
+                                         env=env))
+        print(f"started the sandbox at {s.platform_url} (simulated time x{args.speed})", file=sys.stderr)
+    root = Path(__file__).resolve().parent.parent
+    try:
+        return subprocess.call([sys.executable, "-m", "dagster", "dev", "-w", str(root / "workspace.yaml"),
+                                "-p", str(args.port)], env=env, cwd=root)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        for c in children:
+            c.terminate()
+
+
+def cmd_sql(args) -> int:
+    from actp_pipeline.warehouse import Warehouse
+
+    s = _settings(args)
+    path = s.data_dir / "warehouse.duckdb"
+    names = Warehouse(s.warehouse_dir).write_views(path)
+    print(f"{path}: views {', '.join(names) or '(none yet)'}\nopen it with: duckdb {path}  (or python -m duckdb)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="actp", description="Ad Creative Testing Pipeline")
+    p.add_argument("--data-dir", help="data directory (default: $ACTP_HOME or ./.actp)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="run several simulated days of the whole loop against the sandbox")
+    d.add_argument("--days", type=int, default=4)
+    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--topic", default="skincare")
+    d.add_argument("--hooks", type=int, default=3, help="hook patterns in the matrix")
+    d.add_argument("--angles", type=int, default=2)
+    d.add_argument("--ctas", type=int, default=2)
+    d.add_argument("--formats", type=int, default=2)
+    d.add_argument("--max-length", type=int, default=60, help="cap on video length in seconds")
+    d.add_argument("--posts-per-day", type=int, default=12)
+    d.add_argument("--render-concurrency", type=int, default=2)
+    d.add_argument("--json", help="also write a JSON summary to this file")
+    d.set_defaults(func=cmd_demo)
+
+    sb = sub.add_parser("sandbox", help="serve the sandbox platform on loopback")
+    sb.add_argument("--host", default="127.0.0.1")
+    sb.add_argument("--port", type=int, default=8787)
+    sb.add_argument("--seed", type=int, default=7)
+    sb.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second")
+    sb.add_argument("--topic", default="skincare")
+    sb.add_argument("--memory", action="store_true", help="keep no state on disk")
+    sb.set_defaults(func=cmd_sandbox)
+
+    u = sub.add_parser("ui", help="dagster dev on both code locations (starts the sandbox if none is running)")
+    u.add_argument("--port", type=int, default=3000)
+    u.add_argument("--speed", type=float, default=60.0)
+    u.add_argument("--no-sandbox", action="store_true")
+    u.add_argument("--postgres", action="store_true", help="Dagster instance on Postgres (dagster.postgres.yaml)")
+    u.set_defaults(func=cmd_ui)
+
+    q = sub.add_parser("sql", help="write a DuckDB file of views over the warehouse")
+    q.set_defaults(func=cmd_sql)
+
+    args = p.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
