@@ -1,0 +1,76 @@
+"""How the sandbox audience "watches" an uploaded video: open it with PyAV, decode a frame, read the
+creative descriptor the renderer embedded in the MP4's `comment` metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from actp_pipeline import creative
+
+from .errors import ApiError
+
+ACCEPTED_CONTAINERS = ("mp4", "mov")
+
+
+def probe(path: Path | str) -> dict[str, Any]:
+    """Duration, size, container and descriptor of a video file; ApiError 415/422 if it is not one.
+
+    415: not an MP4/MOV container at all. 422: the container opens but holds no decodable video.
+    A missing or unreadable descriptor is not an error: the video is a neutral, unknown creative and
+    `descriptor_error` says why when there was something that could not be read.
+    """
+    import av  # imported here: PyAV is slow to import and only the upload route needs it
+
+    try:
+        container = av.open(str(path), mode="r")
+    except (av.FFmpegError, ValueError, OSError) as exc:
+        raise ApiError(415, "unsupported_media", f"the body is not a readable MP4 video ({exc.__class__.__name__})",
+                       field="body") from None
+    try:
+        names = set((container.format.name or "").split(","))
+        if not names.intersection(ACCEPTED_CONTAINERS):
+            raise ApiError(415, "unsupported_media",
+                           f"expected an MP4 container, got {container.format.name!r}", field="body")
+        if not container.streams.video:
+            raise ApiError(422, "undecodable_media", "the MP4 has no video stream", field="body")
+        stream = container.streams.video[0]
+        try:
+            frame = next(iter(container.decode(stream)), None)
+        except (av.FFmpegError, ValueError) as exc:
+            raise ApiError(422, "undecodable_media", f"the video stream cannot be decoded: {exc}", field="body") from None
+        if frame is None:
+            raise ApiError(422, "undecodable_media", "the video stream has no frames", field="body")
+        duration_s = 0.0
+        if container.duration:
+            duration_s = float(container.duration) / float(av.time_base)
+        elif stream.duration and stream.time_base:
+            duration_s = float(stream.duration * stream.time_base)
+        descriptor, descriptor_error = read_descriptor(dict(container.metadata))
+        return {
+            "duration_s": round(duration_s, 3),
+            "width": int(frame.width),
+            "height": int(frame.height),
+            "container": "mp4",
+            "descriptor": descriptor,
+            "descriptor_error": descriptor_error,
+        }
+    finally:
+        container.close()
+
+
+def read_descriptor(metadata: dict[str, str]) -> tuple[dict[str, Any] | None, str | None]:
+    """The creative descriptor from container metadata, or (None, reason) when absent or unreadable."""
+    raw = metadata.get("comment")
+    if raw is None:
+        return None, None
+    try:
+        parsed = json.loads(raw)
+    except (TypeError, ValueError):
+        return None, "comment metadata is not JSON"
+    if not isinstance(parsed, dict) or not isinstance(parsed.get(creative.DESCRIPTOR_KEY), dict):
+        return None, f"comment metadata has no {creative.DESCRIPTOR_KEY!r} object"
+    fields = ("variant_id", "hook_pattern", "angle", "cta_style", "format", "length_s", "hook")
+    desc = parsed[creative.DESCRIPTOR_KEY]
+    return {k: desc.get(k) for k in fields}, None
