@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -92,14 +93,18 @@ def cmd_ui(args) -> int:
                                          env=env))
         print(f"started the sandbox at {s.platform_url} (simulated time x{args.speed})", file=sys.stderr)
     root = Path(__file__).resolve().parent.parent
+    dev = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-w", str(root / "workspace.yaml"),
+                            "-p", str(args.port)], env=env, cwd=root)
+    # dagster dev shuts its webserver, daemon and code servers down on SIGINT; pass a SIGTERM on as one
+    signal.signal(signal.SIGTERM, lambda *_: dev.send_signal(signal.SIGINT))
     try:
-        return subprocess.call([sys.executable, "-m", "dagster", "dev", "-w", str(root / "workspace.yaml"),
-                                "-p", str(args.port)], env=env, cwd=root)
+        return dev.wait()
     except KeyboardInterrupt:
-        return 130
+        return dev.wait()
     finally:
         for c in children:
             c.terminate()
+            c.wait(timeout=10)
 
 
 def cmd_sql(args) -> int:

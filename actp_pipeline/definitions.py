@@ -69,9 +69,9 @@ def demo_materializer(settings, loop_overrides: dict, render_concurrency: int = 
             tags={"actp/source": "demo"},
         )
         out = {}
-        for event in result.get_asset_materialization_events():
-            mat = event.asset_materialization
-            out[mat.asset_key.to_user_string()] = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+        for name in names:
+            for mat in result.asset_materializations_for_node(name):
+                out[mat.asset_key.to_user_string()] = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
         return out
 
     return materialize

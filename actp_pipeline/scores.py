@@ -23,6 +23,9 @@ class ScoringRules:
     min_views: int = 100  # learning gate
     min_engagements: int = 5  # learning gate
     prior_strength: float = 500.0  # pseudo-views of the cell prior
+    # A post's engagement rate varies around its creative's rate beyond binomial noise (who saw it,
+    # what else trended). This coefficient of variation caps how much evidence one post can give.
+    post_noise_cv: float = 0.05
     credible_mass: float = 0.90
     velocity_window_h: float = 6.0
     draws: int = 4000
@@ -68,8 +71,12 @@ def score_posts(latest: pd.DataFrame, rules: ScoringRules = ScoringRules(), seed
     df["sufficient"] = (df["views"] >= rules.min_views) & (df["engagements"] >= rules.min_engagements)
     pooled = df.groupby(CELL)[["engagements", "views"]].transform("sum")
     cell_rate = (pooled["engagements"] / pooled["views"].clip(lower=1)).clip(1e-4, 1 - 1e-4)
-    df["alpha"] = cell_rate * rules.prior_strength + df["engagements"]
-    df["beta"] = (1 - cell_rate) * rules.prior_strength + (df["views"] - df["engagements"]).clip(lower=0)
+    # effective trials: binomial variance p(1-p)/n plus post-level variance (p*cv)^2
+    p = df["engagement_rate"].clip(1e-4, 1 - 1e-4)
+    n_eff = 1.0 / (1.0 / df["views"].clip(lower=1) + p * rules.post_noise_cv**2 / (1 - p))
+    df["effective_views"] = n_eff
+    df["alpha"] = cell_rate * rules.prior_strength + df["engagement_rate"] * n_eff
+    df["beta"] = (1 - cell_rate) * rules.prior_strength + (1 - df["engagement_rate"]) * n_eff
     df["er_mean"] = df["alpha"] / (df["alpha"] + df["beta"])
     df["er_low"], df["er_high"] = beta_interval(df["alpha"].to_numpy(), df["beta"].to_numpy(), rules.credible_mass)
     df["p_best"] = np.nan
@@ -91,5 +98,5 @@ def score_posts(latest: pd.DataFrame, rules: ScoringRules = ScoringRules(), seed
 
 SCORE_COLUMNS = ["post_id", "variant_id", "platform", "account", "idempotency_key", "live_at", "last_snapshot_at",
                  "hours_live", "snapshots", "views", "likes", "comments", "shares", "saves", "watch_time_s",
-                 "engagements", "engagement_rate", "alpha", "beta", "er_mean", "er_low", "er_high", "p_best",
+                 "engagements", "engagement_rate", "effective_views", "alpha", "beta", "er_mean", "er_low", "er_high", "p_best",
                  "velocity", "velocity_pct", "reach_pct", "er_pct", "score", "status"]

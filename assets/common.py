@@ -14,6 +14,14 @@ def follow_upstream() -> dg.AutomationCondition:
     return dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
 
 
+def when_missing() -> dg.AutomationCondition:
+    """Run while missing and runnable. Unlike `on_missing()`, this also fires for an asset that was
+    already missing when the condition was first evaluated (a fresh deployment); a failed attempt
+    waits for the next schedule or cron tick instead of retrying every tick."""
+    return (dg.AutomationCondition.missing() & ~dg.AutomationCondition.any_deps_missing()
+            & ~dg.AutomationCondition.in_progress() & ~dg.AutomationCondition.execution_failed())
+
+
 def md_table(df: pd.DataFrame, limit: int = 20) -> dg.MetadataValue:
     """A markdown preview of the first rows, for the asset's page in the UI."""
     if df.empty:

@@ -5,7 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from actp_pipeline.market_items import collect
-from assets.common import DAILY, OWNERS, md_table
+from assets.common import DAILY, OWNERS, md_table, when_missing
 from resources import PlatformResource, StoreResource
 
 
@@ -15,6 +15,9 @@ from resources import PlatformResource, StoreResource
     group_name="research",
     owners=OWNERS,
     retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+    # hourly via research_schedule; a missing current day is also collected at once, so a fresh
+    # deployment starts moving without waiting for the hour (a failed attempt waits for the schedule)
+    automation_condition=dg.AutomationCondition.in_latest_time_window() & when_missing(),
     description="Competitor posts (trending) and ads (ad library) of one day, validated; bad items are reported and skipped.",
 )
 def market_items(context: dg.AssetExecutionContext, store: StoreResource, platform: PlatformResource) -> dg.MaterializeResult:

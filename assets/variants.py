@@ -6,7 +6,7 @@ import pandas as pd
 
 from actp_pipeline.variants import build_matrix, moderate, record_round
 from assets.blueprints import blueprints
-from assets.common import OWNERS, md_table
+from assets.common import OWNERS, md_table, when_missing
 from resources import LoopSettings, StoreResource
 
 
@@ -16,7 +16,7 @@ from resources import LoopSettings, StoreResource
     group_name="generate",
     owners=OWNERS,
     # one round a day, and the first round as soon as there are blueprints
-    automation_condition=dg.AutomationCondition.on_cron("0 6 * * *") | dg.AutomationCondition.on_missing(),
+    automation_condition=dg.AutomationCondition.on_cron("0 6 * * *") | when_missing(),
     description="Factorial matrix (hook x angle x CTA x format) from the best blueprints; approved variants go to the render queue.",
 )
 def variants(context: dg.AssetExecutionContext, store: StoreResource, loop: LoopSettings) -> dg.MaterializeResult:

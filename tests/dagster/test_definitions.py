@@ -72,7 +72,8 @@ def test_automation_follows_research(tmp_path):
 
     with dg.instance_for_test() as instance:
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
-        # nothing collected yet: nothing downstream of research runs by itself
+        # a fresh deployment collects today's market at once; nothing downstream runs before it
+        assert first.get_num_requested(dg.AssetKey("market_items")) == 1
         assert first.get_num_requested(dg.AssetKey("blueprints")) == 0
         instance.report_runless_asset_event(dg.AssetMaterialization("market_items", partition="2026-11-20"))
         second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
