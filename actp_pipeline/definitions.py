@@ -65,7 +65,9 @@ def demo_materializer(settings, loop_overrides: dict, render_concurrency: int = 
     def materialize(names: list[str], partition_key: str | None) -> dict[str, dict]:
         result = dg.materialize(
             all_assets, selection=names, partition_key=partition_key, instance=instance, resources=res,
-            run_config={"ops": {k: v for k, v in run_config["ops"].items() if k in names}},
+            run_config={"ops": {k: v for k, v in run_config["ops"].items() if k in names},
+                        # the demo prints its own progress; every event still goes to the instance
+                        "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             tags={"actp/source": "demo"},
         )
         out = {}
