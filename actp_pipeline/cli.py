@@ -90,12 +90,14 @@ def cmd_ui(args) -> int:
     children = []
     if not args.no_sandbox and "ACTP_PLATFORM_URL" not in os.environ and not _sandbox_up(s.platform_url):
         children.append(subprocess.Popen([sys.executable, "-m", "actp_pipeline.cli", "sandbox", "--speed", str(args.speed)],
-                                         env=env))
+                                         env=env, start_new_session=True))
         print(f"started the sandbox at {s.platform_url} (simulated time x{args.speed})", file=sys.stderr)
     root = Path(__file__).resolve().parent.parent
+    # dagster dev shuts its webserver, daemon and code servers down on SIGINT. A shell that starts us in
+    # the background makes SIGINT ignored for its children, so restore it, and pass SIGTERM on as SIGINT.
     dev = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-w", str(root / "workspace.yaml"),
-                            "-p", str(args.port)], env=env, cwd=root)
-    # dagster dev shuts its webserver, daemon and code servers down on SIGINT; pass a SIGTERM on as one
+                            "-p", str(args.port)], env=env, cwd=root,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     signal.signal(signal.SIGTERM, lambda *_: dev.send_signal(signal.SIGINT))
     try:
         return dev.wait()
