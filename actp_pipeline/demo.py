@@ -65,6 +65,9 @@ def fetch_truth(base_url: str, token: str) -> pd.DataFrame:
     truth = pd.DataFrame(items)
     if truth.empty:
         return truth
+    if "platform_true_er" in truth:
+        # what a post on its platform is expected to earn (the creative's rate plus the platform's shift)
+        truth["true_er"] = truth["platform_true_er"]
     truth = truth.sort_values("true_er", ascending=False).reset_index(drop=True)
     truth["true_rank"] = range(1, len(truth) + 1)
     return truth
