@@ -54,6 +54,15 @@ class _Body:
     def _too_large(self, limit: int) -> ApiError:
         return ApiError(413, "payload_too_large", f"the request body is larger than {limit} bytes", field="body")
 
+    def _exactly(self, n: int) -> Iterator[bytes]:
+        """`n` bytes of the body in pieces; a body that ends early is a 400."""
+        while n:
+            data = self._rfile.read(min(n, _READ_CHUNK))
+            if not data:
+                raise ApiError(400, "invalid_request", "the request body ended early", field="body")
+            n -= len(data)
+            yield data
+
     def chunks(self, limit: int) -> Iterator[bytes]:
         if self.error is not None:
             raise self.error
@@ -62,13 +71,7 @@ class _Body:
         if not self.chunked:
             if self.length > limit:
                 raise self._too_large(limit)
-            remaining = self.length
-            while remaining:
-                data = self._rfile.read(min(remaining, _READ_CHUNK))
-                if not data:
-                    raise ApiError(400, "invalid_request", "the request body ended early", field="body")
-                remaining -= len(data)
-                yield data
+            yield from self._exactly(self.length)
             self.consumed = True
             return
         total = 0
@@ -86,13 +89,7 @@ class _Body:
             total += size
             if total > limit:
                 raise self._too_large(limit)
-            remaining = size
-            while remaining:
-                data = self._rfile.read(min(remaining, _READ_CHUNK))
-                if not data:
-                    raise ApiError(400, "invalid_request", "the request body ended early", field="body")
-                remaining -= len(data)
-                yield data
+            yield from self._exactly(size)
             self._rfile.readline(16)  # CRLF after the chunk
 
     def read_all(self, limit: int) -> bytes:
