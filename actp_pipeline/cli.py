@@ -109,6 +109,34 @@ def cmd_ui(args) -> int:
             c.wait(timeout=10)
 
 
+def cmd_worker(args) -> int:
+    """Pull renders and uploads from the store until SIGINT/SIGTERM (or until idle with --exit-when-idle)."""
+    import threading
+
+    from actp_pipeline.platforms import HttpPlatform
+    from actp_pipeline.store import connect_store
+    from actp_pipeline.worker import WorkerConfig, default_worker_id, run_worker
+
+    s = _settings(args)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    cfg = WorkerConfig(renders=not args.publish_only, publish=not args.render_only, lease_s=args.lease,
+                       heartbeat_s=args.heartbeat, idle_sleep_s=args.idle_sleep, exit_when_idle=args.exit_when_idle,
+                       render_concurrency=args.render_concurrency,
+                       health_port=None if args.health_port == 0 else args.health_port)
+    wid = args.worker_id or default_worker_id()
+    engine = connect_store(s.store_url)
+    with HttpPlatform(s.platform_url, s.platform_api_key) as publisher:
+        print(f"worker {wid}: store {engine.url.render_as_string(hide_password=True)}, platform {s.platform_url}"
+              + (f", health http://{cfg.health_host}:{cfg.health_port}/health" if cfg.health_port else ""),
+              file=sys.stderr, flush=True)
+        totals = run_worker(engine, worker_id=wid, media_dir=s.media_dir, publisher=publisher, cfg=cfg, stop=stop,
+                            log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(json.dumps(totals))
+    return 0
+
+
 def cmd_sql(args) -> int:
     from actp_pipeline.warehouse import Warehouse
 
@@ -153,6 +181,18 @@ def main(argv: list[str] | None = None) -> int:
     u.add_argument("--no-sandbox", action="store_true")
     u.add_argument("--postgres", action="store_true", help="Dagster instance on Postgres (dagster.postgres.yaml)")
     u.set_defaults(func=cmd_ui)
+
+    w = sub.add_parser("worker", help="pull renders and uploads from the store (the local machine's worker)")
+    w.add_argument("--worker-id", help="default: $ACTP_WORKER_ID or host-pid")
+    w.add_argument("--render-only", action="store_true")
+    w.add_argument("--publish-only", action="store_true")
+    w.add_argument("--lease", type=float, default=300.0, help="lease seconds (heartbeats renew it)")
+    w.add_argument("--heartbeat", type=float, default=30.0, help="heartbeat interval seconds")
+    w.add_argument("--idle-sleep", type=float, default=5.0)
+    w.add_argument("--render-concurrency", type=int, default=2)
+    w.add_argument("--health-port", type=int, default=8765, help="0 disables the /health endpoint")
+    w.add_argument("--exit-when-idle", action="store_true", help="stop when no open work is left")
+    w.set_defaults(func=cmd_worker)
 
     q = sub.add_parser("sql", help="write a DuckDB file of views over the warehouse")
     q.set_defaults(func=cmd_sql)

@@ -29,6 +29,20 @@ class AmbiguousOutcome(PlatformError):
     """The request may have reached the platform (e.g. a timeout after sending): look up, never blindly retry."""
 
 
+class Publisher(Protocol):
+    """What the publish worker needs: post a file once per idempotency key, and look a post up by it.
+
+    Adapters: `HttpPlatform` (unified posting API) and the Playwright browser uploader.
+    """
+
+    def publish(self, *, media_path: Path, platform: str, account: str, caption: str, hashtags: list[str],
+                scheduled_at: dt.datetime | None, idempotency_key: str) -> dict[str, Any]:
+        """Returns the platform's post: at least post_id, url and live_at (ISO 8601)."""
+        ...
+
+    def find_post(self, idempotency_key: str) -> dict[str, Any] | None: ...
+
+
 class Platform(Protocol):
     def now(self) -> dt.datetime: ...
     def upload_media(self, path: Path) -> dict[str, Any]: ...
@@ -109,6 +123,12 @@ class HttpPlatform:
             "scheduled_at": scheduled_at.replace(tzinfo=dt.UTC).isoformat() if scheduled_at else None,
         }
         return self._call("POST", "/v1/posts", side_effect=True, json=body).json()
+
+    def publish(self, *, media_path: Path, platform: str, account: str, caption: str, hashtags: list[str],
+                scheduled_at: dt.datetime | None, idempotency_key: str) -> dict[str, Any]:
+        media = self.upload_media(media_path)
+        return self.create_post(media_id=media["media_id"], platform=platform, account=account, caption=caption,
+                                hashtags=hashtags, scheduled_at=scheduled_at, idempotency_key=idempotency_key)
 
     def find_post(self, idempotency_key: str) -> dict[str, Any] | None:
         items = self._call("GET", "/v1/posts", params={"idempotency_key": idempotency_key}).json()["items"]

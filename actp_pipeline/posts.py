@@ -15,7 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from actp_pipeline.platforms import AmbiguousOutcome, Platform, PlatformError, parse_time
+from actp_pipeline.failpoints import failpoint
+from actp_pipeline.platforms import AmbiguousOutcome, PlatformError, Publisher, parse_time
 from actp_pipeline.store import schema
 from actp_pipeline.store.queues import publish_queue
 from actp_pipeline.store.schema import utcnow
@@ -58,13 +59,13 @@ def _record_posted(engine: Engine, item: dict[str, Any], token: str, post: dict[
     return True
 
 
-def publish_item(engine: Engine, platform: Platform, item: dict[str, Any], report: PublishReport) -> None:
+def publish_item(engine: Engine, publisher: Publisher, item: dict[str, Any], report: PublishReport) -> None:
     """Carry one claimed item to posted, retry, dead or unknown; never posts what the platform already has."""
     q = publish_queue(engine)
     token, key = item["claim_token"], item["idempotency_key"]
     try:
         if item["attempts"] > 1:  # a retry, or an ambiguous outcome (`unknown`): look before posting
-            found = platform.find_post(key)
+            found = publisher.find_post(key)
             if found is not None:
                 if _record_posted(engine, item, token, found):
                     report.reconciled.append(key)
@@ -78,11 +79,12 @@ def publish_item(engine: Engine, platform: Platform, item: dict[str, Any], repor
         if not q.set_status(item["id"], token, "uploading"):
             report.lost_lease.append(key)
             return
-        media = platform.upload_media(media_path)
-        post = platform.create_post(
-            media_id=media["media_id"], platform=item["platform"], account=item["account"],
+        failpoint("publish.before_call")
+        post = publisher.publish(
+            media_path=media_path, platform=item["platform"], account=item["account"],
             caption=payload["caption"], hashtags=list(payload.get("hashtags", [])),
             scheduled_at=item["scheduled_at"], idempotency_key=key)
+        failpoint("publish.after_call")
         # the external id is on the item before it counts as posted
         if not q.save(item["id"], token, external_id=post["post_id"], post_url=post.get("url")):
             report.lost_lease.append(key)
@@ -105,16 +107,25 @@ def publish_item(engine: Engine, platform: Platform, item: dict[str, Any], repor
         (report.dead if status == "dead" else report.retried).append(key)
 
 
-def publish_due(engine: Engine, platform: Platform, *, worker_id: str, limit: int = 50, lease_s: float = 300,
-                upload_ahead: dt.timedelta = dt.timedelta(hours=48), now: dt.datetime | None = None) -> PublishReport:
-    """Claim up to `limit` items due within `upload_ahead` of the platform's clock and publish them."""
+def publish_due(engine: Engine, publisher: Publisher, *, worker_id: str, limit: int = 50, lease_s: float = 300,
+                upload_ahead: dt.timedelta = dt.timedelta(hours=48), now: dt.datetime | None = None,
+                heartbeat=None) -> PublishReport:
+    """Claim up to `limit` items due within `upload_ahead` of the platform's clock and publish them.
+
+    The platform's clock is asked when the publisher has one (the sandbox's simulated time); with a
+    `heartbeat` (worker_health.Heartbeat) the claimed items stay leased while they upload."""
     q = publish_queue(engine)
     q.reap()
-    platform_now = now or platform.now()
+    platform_now = now or (publisher.now() if hasattr(publisher, "now") else utcnow())
     t = schema.publish_queue
     items = q.claim(worker_id, limit=limit, lease_s=lease_s, statuses=("queued", "unknown"),
                     where=t.c.scheduled_at <= platform_now + upload_ahead)
+    if heartbeat is not None:
+        heartbeat.hold(q, items)
     report = PublishReport()
     for item in items:
-        publish_item(engine, platform, item, report)
+        before = len(report.posted) + len(report.reconciled)
+        publish_item(engine, publisher, item, report)
+        if heartbeat is not None:
+            heartbeat.drop(q, item["id"], completed=len(report.posted) + len(report.reconciled) > before)
     return report

@@ -48,12 +48,16 @@ def _render_one(job: dict[str, Any], media_dir: Path, preset: str, threads: int 
 
 
 def render_due(engine: Engine, media_dir: Path, *, worker_id: str, limit: int = 16, concurrency: int = 2,
-               preset: str = "veryfast", lease_s: float = 600) -> RenderReport:
-    """Claim up to `limit` queued renders and render them `concurrency` at a time."""
+               preset: str = "veryfast", lease_s: float = 600, heartbeat=None) -> RenderReport:
+    """Claim up to `limit` queued renders and render them `concurrency` at a time.
+
+    With a `heartbeat` (worker_health.Heartbeat) the claimed jobs stay leased while they render."""
     q = render_queue(engine)
     q.reap()
     media_dir.mkdir(parents=True, exist_ok=True)
     jobs = q.claim(worker_id, limit=limit, lease_s=lease_s)
+    if heartbeat is not None:
+        heartbeat.hold(q, jobs)
     report = RenderReport()
     threads = max(1, 2 // max(concurrency, 1)) if concurrency > 1 else None
     with ThreadPoolExecutor(max_workers=max(concurrency, 1)) as pool:
@@ -66,9 +70,13 @@ def render_due(engine: Engine, media_dir: Path, *, worker_id: str, limit: int = 
                 report.errors[vid] = str(e)[-2000:]
                 status = q.fail(job["id"], job["claim_token"], f"{type(e).__name__}: {e}")
                 (report.dead if status == "dead" else report.retried if status else report.lost_lease).append(vid)
+                if heartbeat is not None:
+                    heartbeat.drop(q, job["id"], completed=False)
                 continue
             ok = q.complete(job["id"], job["claim_token"], output_path=str(out), checksum=checksum,
                             probe=dataclasses.asdict(probe))
+            if heartbeat is not None:
+                heartbeat.drop(q, job["id"], completed=ok)
             if ok:
                 report.succeeded.append(vid)
                 report.seconds_of_video += probe.duration_s

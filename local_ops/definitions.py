@@ -6,11 +6,11 @@ import dagster as dg
 from resources.defaults import default_resources
 from local_ops.posts import posts
 from local_ops.renders import renders
-from local_ops.sensors import publish_job, publish_queue_sensor, render_job, render_queue_sensor
+from local_ops.sensors import publish_job, publish_queue_sensor, render_job, render_queue_sensor, worker_liveness_sensor
 
 defs = dg.Definitions(
     assets=[renders, posts],
     jobs=[render_job, publish_job],
-    sensors=[render_queue_sensor, publish_queue_sensor],
+    sensors=[render_queue_sensor, publish_queue_sensor, worker_liveness_sensor],
     resources=default_resources(),
 )

@@ -4,6 +4,7 @@
 import dagster as dg
 
 from actp_pipeline.posts import publish_due
+from actp_pipeline.worker_health import Heartbeat
 from local_ops.worker import worker_id
 from resources import PlatformResource, StoreResource
 
@@ -26,9 +27,9 @@ def posts(context: dg.AssetExecutionContext, config: PostsConfig, store: StoreRe
     engine, me = store.engine(), worker_id()
     totals: dict[str, int] = {}
     errors: dict[str, str] = {}
-    with platform.client() as client:
+    with platform.client() as client, Heartbeat(engine, me) as hb:
         for _ in range(config.max_batches):
-            report = publish_due(engine, client, worker_id=me, limit=config.batch)
+            report = publish_due(engine, client, worker_id=me, limit=config.batch, heartbeat=hb)
             for name in ("posted", "reconciled", "retried", "dead", "ambiguous", "lost_lease"):
                 totals[name] = totals.get(name, 0) + len(getattr(report, name))
             errors.update(report.errors)

@@ -6,6 +6,7 @@ import time
 import dagster as dg
 
 from actp_pipeline.render_queue import render_due
+from actp_pipeline.worker_health import Heartbeat
 from local_ops.worker import worker_id
 from resources import StoreResource
 
@@ -28,15 +29,16 @@ class RenderConfig(dg.Config):
 def renders(context: dg.AssetExecutionContext, config: RenderConfig, store: StoreResource) -> dg.MaterializeResult:
     engine, me = store.engine(), worker_id()
     done, failed, seconds, started = [], {}, 0.0, time.monotonic()
-    while time.monotonic() - started < config.max_seconds:
-        report = render_due(engine, store.media_dir, worker_id=me, limit=config.batch,
-                            concurrency=config.concurrency, preset=config.preset)
-        done += report.succeeded
-        failed.update(report.errors)
-        seconds += report.seconds_of_video
-        if not (report.succeeded or report.retried or report.dead):
-            break
-        context.log.info(f"rendered {len(report.succeeded)} ({len(done)} so far), {len(report.errors)} failed")
+    with Heartbeat(engine, me) as hb:  # this run is a worker: heartbeat row, leases kept alive
+        while time.monotonic() - started < config.max_seconds:
+            report = render_due(engine, store.media_dir, worker_id=me, limit=config.batch,
+                                concurrency=config.concurrency, preset=config.preset, heartbeat=hb)
+            done += report.succeeded
+            failed.update(report.errors)
+            seconds += report.seconds_of_video
+            if not (report.succeeded or report.retried or report.dead):
+                break
+            context.log.info(f"rendered {len(report.succeeded)} ({len(done)} so far), {len(report.errors)} failed")
     for vid, err in failed.items():
         context.log.error(f"render {vid} failed: {err[-500:]}")
     elapsed = time.monotonic() - started

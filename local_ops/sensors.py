@@ -11,6 +11,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from actp_pipeline.store import schema
+from actp_pipeline.worker_health import release_offline_workers
 from resources import PlatformResource, StoreResource
 
 render_job = dg.define_asset_job("render_job", selection=dg.AssetSelection.assets("renders"))
@@ -54,3 +55,13 @@ def publish_queue_sensor(context: dg.SensorEvaluationContext, store: StoreResour
             t.c.status.in_(("queued", "unknown")), t.c.scheduled_at <= horizon,
             t.c.available_at <= schema.utcnow())).one()
     return _request(context, "publish_job", due, newest)
+
+
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Marks workers offline after 2 minutes without a heartbeat and releases their work.")
+def worker_liveness_sensor(context: dg.SensorEvaluationContext, store: StoreResource) -> dg.SkipReason:
+    moved = release_offline_workers(store.engine())
+    if moved["offline"] or moved["renders"] or moved["uploads"] or moved["reaped"]:
+        context.log.warning(f"workers offline: {moved['offline']}; released {moved['renders']} renders, "
+                            f"{moved['uploads']} uploads; {moved['reaped']} expired leases returned")
+    return dg.SkipReason(f"checked liveness: {moved}")

@@ -1,9 +1,5 @@
 """Identity of this worker process (host and pid), used as `claimed_by` in the queues."""
 
+from actp_pipeline.worker import default_worker_id as worker_id
 
-import os
-import socket
-
-
-def worker_id() -> str:
-    return os.environ.get("ACTP_WORKER_ID") or f"{socket.gethostname()}-{os.getpid()}"
+__all__ = ["worker_id"]

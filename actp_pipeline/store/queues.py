@@ -185,6 +185,27 @@ class WorkQueue:
             ).rowcount
         return changed
 
+    def release(self, worker_ids: list[str]) -> int:
+        """Give back everything these (dead) workers hold: claimed items to the queue, in-flight side
+        effects to `ambiguous` for reconciliation. Attempts already counted stay counted."""
+        t = self.table
+        now = utcnow()
+        held = sa.and_(t.c.claimed_by.in_(worker_ids), t.c.claim_token.is_not(None))
+        changed = 0
+        with self.engine.begin() as conn:
+            if self.s.in_flight and self.s.ambiguous:
+                changed += conn.execute(
+                    t.update().where(held, t.c.status.in_(self.s.in_flight))
+                    .values(status=self.s.ambiguous, claim_token=None, lease_expires_at=None, updated_at=now,
+                            last_error="worker went offline during the platform call; reconcile before retrying")
+                ).rowcount
+            changed += conn.execute(
+                t.update().where(held, t.c.status == self.s.claimed)
+                .values(status=self.s.queued, claim_token=None, lease_expires_at=None, updated_at=now,
+                        last_error="worker went offline; released")
+            ).rowcount
+        return changed
+
     def cancel(self, item_id: int) -> bool:
         t = self.table
         live = (self.s.queued, self.s.claimed, *(() if self.s.ambiguous is None else (self.s.ambiguous,)))
