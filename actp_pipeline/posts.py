@@ -104,7 +104,7 @@ def publish_item(engine: Engine, publisher: Publisher, item: dict[str, Any], rep
     except PlatformError as e:
         report.errors[key] = str(e)
         status = q.fail(item["id"], token, str(e), retryable=e.retryable, backoff_s=e.retry_after_s or 30.0)
-        (report.dead if status == "dead" else report.retried).append(key)
+        (report.dead if status == "dead" else report.retried).append(key)  # "failed": retried after backoff
 
 
 def publish_due(engine: Engine, publisher: Publisher, *, worker_id: str, limit: int = 50, lease_s: float = 300,
@@ -118,7 +118,7 @@ def publish_due(engine: Engine, publisher: Publisher, *, worker_id: str, limit: 
     q.reap()
     platform_now = now or (publisher.now() if hasattr(publisher, "now") else utcnow())
     t = schema.publish_queue
-    items = q.claim(worker_id, limit=limit, lease_s=lease_s, statuses=("queued", "unknown"),
+    items = q.claim(worker_id, limit=limit, lease_s=lease_s, statuses=("queued", "failed", "unknown"),
                     where=t.c.scheduled_at <= platform_now + upload_ahead)
     if heartbeat is not None:
         heartbeat.hold(q, items)

@@ -69,7 +69,7 @@ def render_due(engine: Engine, media_dir: Path, *, worker_id: str, limit: int = 
             except Exception as e:  # a failed render is recorded on its job; the batch goes on
                 report.errors[vid] = str(e)[-2000:]
                 status = q.fail(job["id"], job["claim_token"], f"{type(e).__name__}: {e}")
-                (report.dead if status == "dead" else report.retried if status else report.lost_lease).append(vid)
+                (report.dead if status == "failed" else report.retried if status else report.lost_lease).append(vid)
                 if heartbeat is not None:
                     heartbeat.drop(q, job["id"], completed=False)
                 continue

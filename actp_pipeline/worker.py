@@ -26,7 +26,7 @@ from actp_pipeline.store.schema import utcnow
 from actp_pipeline.worker_health import HEARTBEAT_S, Heartbeat
 
 OPEN_RENDER = ("queued", "running")
-OPEN_PUBLISH = ("queued", "claimed", "uploading", "unknown")
+OPEN_PUBLISH = ("queued", "failed", "claimed", "uploading", "unknown")
 
 
 def default_worker_id() -> str:

@@ -52,7 +52,7 @@ def publish_queue_sensor(context: dg.SensorEvaluationContext, store: StoreResour
         horizon = client.now() + dt.timedelta(hours=48)
     with store.engine().connect() as conn:
         due, newest = conn.execute(sa.select(sa.func.count(), sa.func.max(t.c.id)).where(
-            t.c.status.in_(("queued", "unknown")), t.c.scheduled_at <= horizon,
+            t.c.status.in_(("queued", "failed", "unknown")), t.c.scheduled_at <= horizon,
             t.c.available_at <= schema.utcnow())).one()
     return _request(context, "publish_job", due, newest)
 

@@ -25,16 +25,20 @@ class QueueStatuses:
     queued: str
     claimed: str
     done: str
-    dead: str = "dead"
+    dead: str = "dead"  # out of attempts (or refused for good), with its last error
+    retry: str = "queued"  # a failed attempt waiting out its backoff; claimable again after it
     cancelled: str = "cancelled"
     # Statuses whose expired lease means the side effect may have happened: reaped to `ambiguous`.
     in_flight: tuple[str, ...] = ()
     ambiguous: str | None = None
 
 
-RENDER_STATUSES = QueueStatuses(queued="queued", claimed="running", done="succeeded")
+# render job: queued -> running -> succeeded | failed | cancelled (a failed attempt is queued again)
+RENDER_STATUSES = QueueStatuses(queued="queued", claimed="running", done="succeeded", dead="failed")
+# publish item: queued -> claimed -> uploading -> posted | failed (retrying) | dead, and unknown when
+# the outcome of the platform call is ambiguous (settled by looking the post up)
 PUBLISH_STATUSES = QueueStatuses(
-    queued="queued", claimed="claimed", done="posted", in_flight=("uploading",), ambiguous="unknown"
+    queued="queued", claimed="claimed", done="posted", retry="failed", in_flight=("uploading",), ambiguous="unknown"
 )
 
 
@@ -81,7 +85,7 @@ class WorkQueue:
         t = self.table
         now = now or utcnow()
         token = secrets.token_hex(16)
-        claimable = statuses or (self.s.queued,)
+        claimable = statuses or tuple(dict.fromkeys((self.s.queued, self.s.retry)))
         cond = sa.and_(t.c.status.in_(claimable), t.c.available_at <= now)
         if where is not None:
             cond = sa.and_(cond, where)
@@ -142,7 +146,7 @@ class WorkQueue:
         if row is None:
             return None
         dead = (not retryable) or row.attempts >= row.max_attempts
-        status = self.s.dead if dead else self.s.queued
+        status = self.s.dead if dead else self.s.retry
         delay = backoff_s * (2 ** max(row.attempts - 1, 0))
         ok = self._guarded(
             item_id,
@@ -208,7 +212,7 @@ class WorkQueue:
 
     def cancel(self, item_id: int) -> bool:
         t = self.table
-        live = (self.s.queued, self.s.claimed, *(() if self.s.ambiguous is None else (self.s.ambiguous,)))
+        live = (self.s.queued, self.s.retry, self.s.claimed, *(() if self.s.ambiguous is None else (self.s.ambiguous,)))
         with self.engine.begin() as conn:
             res = conn.execute(
                 t.update().where(t.c.id == item_id, t.c.status.in_(live))

@@ -92,7 +92,7 @@ def test_poison_item_goes_dead_after_its_attempts_and_the_rest_moves(engine, tmp
         publish_due(engine, fake, worker_id="w", now=utcnow() + dt.timedelta(hours=i))
         t = schema.publish_queue
         with engine.begin() as c:
-            c.execute(t.update().where(t.c.status == "queued").values(available_at=utcnow() - dt.timedelta(seconds=1)))
+            c.execute(t.update().where(t.c.status == "failed").values(available_at=utcnow() - dt.timedelta(seconds=1)))
     st = _statuses(engine)
     assert st == {"k0": "posted", "k1": "dead", "k2": "posted"}
     assert fake.calls["k1"] == 3

@@ -75,13 +75,13 @@ def test_failures_back_off_then_go_dead(store_url):
     for _ in range(3):
         item = q.claim("w", now=far, where=schema.render_jobs.c.variant_id == "v0")[0]
         statuses.append(q.fail(item["id"], item["claim_token"], "ffmpeg exploded", backoff_s=10))
-    assert statuses == ["queued", "queued", "dead"]
+    assert statuses == ["queued", "queued", "failed"]  # a render's final failure is `failed`
     # the rest of the queue keeps moving
     other = q.claim("w")
     assert [o["variant_id"] for o in other] == ["v1"]
     with q.engine.connect() as c:
         row = c.execute(sa.select(schema.render_jobs).where(schema.render_jobs.c.variant_id == "v0")).mappings().one()
-    assert row["status"] == "dead" and "ffmpeg exploded" in row["last_error"] and row["attempts"] == 3
+    assert row["status"] == "failed" and "ffmpeg exploded" in row["last_error"] and row["attempts"] == 3
 
 
 def test_backoff_delays_next_claim(store_url):
@@ -91,6 +91,17 @@ def test_backoff_delays_next_claim(store_url):
     assert q.fail(item["id"], item["claim_token"], "temporary", backoff_s=60) == "queued"
     assert q.claim("w") == []  # not before its backoff
     assert len(q.claim("w", now=utcnow() + dt.timedelta(seconds=61))) == 1
+
+
+def test_publish_attempt_failures_wait_as_failed_then_dead(store_url):
+    q = publish_queue(connect_store(store_url))
+    q.enqueue([{"variant_id": "v0", "platform": "tiktok", "account": "main", "idempotency_key": "k0",
+                "scheduled_at": utcnow(), "payload": {}}], unique_column="idempotency_key")
+    seen = []
+    for i in range(3):
+        item = q.claim("w", now=utcnow() + dt.timedelta(hours=i + 1))[0]
+        seen.append(q.fail(item["id"], item["claim_token"], "HTTP 503", backoff_s=1))
+    assert seen == ["failed", "failed", "dead"]
 
 
 def test_in_flight_publish_item_is_reaped_to_unknown(store_url):
