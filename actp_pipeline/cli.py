@@ -137,6 +137,35 @@ def cmd_worker(args) -> int:
     return 0
 
 
+def cmd_queue(args) -> int:
+    """Inspect the render and publish queues; cancel or retry one item."""
+    import sqlalchemy as sa
+
+    from actp_pipeline.store import connect_store
+    from actp_pipeline.store.queues import publish_queue, render_queue
+
+    engine = connect_store(_settings(args).store_url)
+    queues = {"renders": render_queue(engine), "uploads": publish_queue(engine)}
+    if args.action == "status":
+        for name, q in queues.items():
+            print(f"{name}: {q.counts() or 'empty'}")
+            t = q.table
+            with engine.connect() as conn:
+                stuck = conn.execute(sa.select(t.c.id, t.c.variant_id, t.c.status, t.c.attempts, t.c.last_error)
+                                     .where(t.c.status.in_((q.s.dead, q.s.retry)), t.c.last_error.is_not(None))
+                                     .order_by(t.c.id).limit(20)).all()
+            for r in stuck:
+                print(f"  #{r.id} {r.variant_id} {r.status} after {r.attempts} attempts: {(r.last_error or '')[:160]}")
+        return 0
+    if not args.item:
+        print("give the item id: actp queue cancel|retry renders|uploads ID", file=sys.stderr)
+        return 2
+    q = queues[args.queue]
+    ok = q.cancel(args.item) if args.action == "cancel" else q.retry(args.item)
+    print(f"{args.queue} #{args.item}: {args.action} {'done' if ok else 'refused (no such item, or not in a state that allows it)'}")
+    return 0 if ok else 1
+
+
 def cmd_sql(args) -> int:
     from actp_pipeline.warehouse import Warehouse
 
@@ -193,6 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--health-port", type=int, default=8765, help="0 disables the /health endpoint")
     w.add_argument("--exit-when-idle", action="store_true", help="stop when no open work is left")
     w.set_defaults(func=cmd_worker)
+
+    qu = sub.add_parser("queue", help="queue status; cancel or retry an item")
+    qu.add_argument("action", choices=["status", "cancel", "retry"])
+    qu.add_argument("queue", nargs="?", choices=["renders", "uploads"], default="renders")
+    qu.add_argument("item", nargs="?", type=int)
+    qu.set_defaults(func=cmd_queue)
 
     q = sub.add_parser("sql", help="write a DuckDB file of views over the warehouse")
     q.set_defaults(func=cmd_sql)

@@ -220,6 +220,17 @@ class WorkQueue:
             )
         return res.rowcount == 1
 
+    def retry(self, item_id: int) -> bool:
+        """Give a dead (or failed) item a fresh set of attempts, e.g. after fixing what killed it."""
+        t = self.table
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                t.update().where(t.c.id == item_id, t.c.status.in_((self.s.dead, self.s.retry, self.s.cancelled)))
+                .values(status=self.s.queued, attempts=0, available_at=utcnow(), claim_token=None,
+                        lease_expires_at=None, updated_at=utcnow())
+            )
+        return res.rowcount == 1
+
     def counts(self) -> dict[str, int]:
         t = self.table
         with self.engine.connect() as conn:

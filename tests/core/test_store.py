@@ -143,3 +143,14 @@ def test_concurrent_claims_never_hand_out_an_item_twice(store_url):
     for t in threads:
         t.join()
     assert len(taken) == 200 and len(set(taken)) == 200
+
+
+def test_retry_gives_a_dead_item_fresh_attempts(store_url):
+    q = render_queue(connect_store(store_url))
+    q.enqueue(_jobs(1), unique_column="variant_id")
+    item = q.claim("w")[0]
+    assert q.fail(item["id"], item["claim_token"], "bad font", retryable=False) == "failed"
+    assert q.retry(item["id"])
+    again = q.claim("w")[0]
+    assert again["attempts"] == 1 and again["last_error"] == "bad font"
+    assert not q.retry(again["id"])  # a running item is not retried from outside
