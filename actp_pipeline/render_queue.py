@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,12 +36,25 @@ def spec_for(payload: dict[str, Any]):
         descriptor=descriptor_json(payload))
 
 
+def remotion_project() -> Path | None:
+    """The user's Remotion project when `ACTP_REMOTION_PROJECT` names one; else the built-in renderer."""
+    raw = os.environ.get("ACTP_REMOTION_PROJECT")
+    return Path(raw).expanduser() if raw else None
+
+
 def _render_one(job: dict[str, Any], media_dir: Path, preset: str, threads: int | None) -> tuple[Path, Any, str]:
-    from actp_pipeline.renders import check_video, render_variant, sha256_file, RenderError
+    from actp_pipeline.renders import RemotionRenderer, RenderError, check_video, remotion_available, render_variant, sha256_file
 
     payload = job["payload"]
     out = media_dir / f"{payload['variant_id']}.mp4"
-    probe = render_variant(spec_for(payload), out, preset=preset, threads=threads)
+    project = remotion_project()
+    if project is not None:
+        why = remotion_available(project)
+        if why is not None:
+            raise RenderError(f"ACTP_REMOTION_PROJECT={project} cannot render: {why}")
+        probe = RemotionRenderer(project).render(spec_for(payload), out)
+    else:
+        probe = render_variant(spec_for(payload), out, preset=preset, threads=threads)
     problems = check_video(probe, payload.get("platform"), expected_duration_s=float(payload["length_s"]))
     if problems:
         raise RenderError("render failed its checks: " + "; ".join(problems))

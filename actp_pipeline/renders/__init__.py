@@ -10,6 +10,7 @@ No dagster here: local_ops wraps this in ops and resources.
 from actp_pipeline.renders.checks import PLATFORM_SPECS, VideoProbe, check_video, probe_video, sha256_file
 from actp_pipeline.renders.ffmpeg import ffmpeg_exe, render_variant
 from actp_pipeline.renders.layout import TextBlock, fit_text, wrap_text
+from actp_pipeline.renders.remotion import RemotionRenderer, remotion_available
 from actp_pipeline.renders.spec import FPS, HEIGHT, SAFE_AREA, WIDTH, Box, RenderError, RenderSpec
 from actp_pipeline.renders.templates import TEMPLATES, Template
 
@@ -21,6 +22,7 @@ __all__ = [
     "TEMPLATES",
     "WIDTH",
     "Box",
+    "RemotionRenderer",
     "RenderError",
     "RenderSpec",
     "Template",
@@ -30,6 +32,7 @@ __all__ = [
     "ffmpeg_exe",
     "fit_text",
     "probe_video",
+    "remotion_available",
     "render_variant",
     "sha256_file",
     "wrap_text",
