@@ -1,0 +1,225 @@
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from actp_pipeline.factor_effects import (EFFECT_COLUMNS, LEVELS, _fit, estimate_factor_effects,
+                                          generation_weights, hour_bucket, prepare_posts)
+
+# planted effects on the logit of the engagement rate
+HOOK = {"question": 0.25, "bold_claim": -0.15, "stat": 0.0, "story": 0.10, "pov": -0.05, "how_to": -0.15}
+CTA = {"follow": 0.0, "link_in_bio": -0.10, "comment": 0.15, "save": 0.0}
+FORMAT_MIX = {  # format has no effect, but listicles are mostly posted in the high-baseline cell
+    ("tiktok", "main"): {"text_hook": 0.45, "listicle": 0.15, "testimonial": 0.40},
+    ("instagram", "brand"): {"text_hook": 0.15, "listicle": 0.70, "testimonial": 0.15},
+}
+BASELINE = {("tiktok", "main"): -3.0, ("instagram", "brand"): -2.2}  # ~4.7% vs ~10% engagement
+EVENING_BOOST = 0.10  # planted posting-time effect (evening vs other hours)
+
+
+def simulate(n=400, seed=0, post_noise=0.05):
+    rng = np.random.default_rng(seed)
+    cells = list(BASELINE)
+    rows = []
+    for i in range(n):
+        cell = cells[i % 2]
+        hook, cta = rng.choice(list(HOOK)), rng.choice(list(CTA))
+        mix = FORMAT_MIX[cell]
+        fmt = rng.choice(list(mix), p=list(mix.values()))
+        live_at = pd.Timestamp("2026-01-05") + pd.Timedelta(hours=int(rng.integers(0, 24 * 14)))
+        views = int(rng.lognormal(8.5, 0.8)) + 100
+        logit = (BASELINE[cell] + HOOK[hook] + CTA[cta] + (EVENING_BOOST if live_at.hour >= 18 else 0.0)
+                 + rng.normal(0, post_noise))
+        eng = int(rng.binomial(views, 1 / (1 + np.exp(-logit))))
+        rows.append({"post_id": f"p{i}", "variant_id": f"v{i}", "platform": cell[0], "account": cell[1],
+                     "views": views, "engagements": eng, "engagement_rate": eng / views, "live_at": live_at,
+                     "hook_pattern": hook, "angle": rng.choice(["pain_point", "curiosity"]), "cta_style": cta,
+                     "format": fmt, "length_s": int(rng.choice([9, 15, 24]))})
+    return pd.DataFrame(rows)
+
+
+def centred(planted):
+    mean = np.mean(list(planted.values()))
+    return {k: v - mean for k, v in planted.items()}
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate()
+
+
+@pytest.fixture(scope="module")
+def effects(sim):
+    return estimate_factor_effects(sim)
+
+
+def by_level(effects, factor):
+    return effects[effects["factor"] == factor].set_index("level")
+
+
+def test_shape_and_labels(effects):
+    assert list(effects.columns) == EFFECT_COLUMNS
+    assert effects.attrs["reason"] == "" and effects.attrs["n_cells"] == 2 and effects.attrs["n_posts"] == 400
+    assert set(effects["factor"]) == {"hook_pattern", "angle", "cta_style", "format", "length_bucket", "hour_bucket"}
+    assert (effects["low"] <= effects["effect"]).all() and (effects["effect"] <= effects["high"]).all()
+    q = by_level(effects, "hook_pattern").loc["question"]
+    assert q["label"].startswith("question hooks: +") and q["label"].endswith("engagement vs. average hook")
+    assert "(± " in q["label"]
+    # lengths and hours were derived from length_s and live_at
+    assert set(by_level(effects, "length_bucket").index) == {"short", "medium", "long"}
+    assert set(by_level(effects, "hour_bucket").index) == {"night", "morning", "afternoon", "evening"}
+    assert by_level(effects, "hook_pattern")["n_posts"].sum() == 400
+
+
+def test_planted_effects_have_right_sign_and_order(effects):
+    hooks = by_level(effects, "hook_pattern")
+    assert hooks["effect"].idxmax() == "question"
+    assert hooks.loc["question", "low"] > 0 and hooks.loc["story", "low"] > 0
+    assert hooks.loc["bold_claim", "high"] < 0 and hooks.loc["how_to", "high"] < 0
+    truth = centred(HOOK)
+    order = sorted(truth, key=truth.get)
+    est = hooks.loc[order, "logit_effect"].to_numpy()
+    assert np.corrcoef(est, [truth[k] for k in order])[0, 1] > 0.95
+    # magnitudes: the lift of question hooks is about exp(0.25) - 1 = +28% on a ~7% rate
+    assert 0.18 < hooks.loc["question", "effect"] < 0.36
+    ctas = by_level(effects, "cta_style")
+    assert ctas["effect"].idxmax() == "comment" and ctas["effect"].idxmin() == "link_in_bio"
+    hours = by_level(effects, "hour_bucket")
+    assert hours["effect"].idxmax() == "evening" and hours.loc["evening", "low"] > 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_intervals_cover_planted_values(seed):
+    eff = estimate_factor_effects(simulate(seed=seed), seed=seed)
+    truth = {("hook_pattern", k): v for k, v in centred(HOOK).items()}
+    truth |= {("cta_style", k): v for k, v in centred(CTA).items()}
+    truth |= {("format", k): 0.0 for k in LEVELS["format"]}
+    truth |= {("angle", k): 0.0 for k in ("pain_point", "curiosity")}
+    truth |= {("length_bucket", k): 0.0 for k in LEVELS["length_bucket"]}
+    rows = eff[[(f, lv) in truth for f, lv in zip(eff["factor"], eff["level"])]]
+    t = np.array([truth[(f, lv)] for f, lv in zip(rows["factor"], rows["level"])])
+    covered = (rows["logit_low"] <= t) & (t <= rows["logit_high"])
+    assert len(rows) == 18 and covered.mean() >= 0.8
+
+
+def test_cell_baseline_is_not_credited_to_a_partially_confounded_factor(sim, effects):
+    # naive pooled rates make listicles look far better: they are mostly posted in the 10% cell
+    pooled = sim.groupby("format")[["engagements", "views"]].sum()
+    naive = pooled["engagements"] / pooled["views"]
+    assert naive["listicle"] / naive[["text_hook", "testimonial"]].mean() > 1.25
+    fmt = by_level(effects, "format")
+    assert (fmt["effect"].abs() < 0.03).all()
+    assert ((fmt["low"] <= 0) & (fmt["high"] >= 0)).all()
+
+
+def test_one_huge_post_does_not_dominate(sim):
+    # a viral bold-claim post with a freak engagement rate (20%) and ~400x the views of a typical post
+    freak = sim.iloc[[0]].assign(post_id="viral", hook_pattern="bold_claim", views=2_000_000, engagements=400_000)
+    with_freak = pd.concat([sim, freak], ignore_index=True)
+
+    def shift(post_noise):
+        before = estimate_factor_effects(sim, n_boot=0, post_noise=post_noise)
+        after = estimate_factor_effects(with_freak, n_boot=0, post_noise=post_noise)
+        return (by_level(after, "hook_pattern").loc["bold_claim", "logit_effect"]
+                - by_level(before, "hook_pattern").loc["bold_claim", "logit_effect"]), after
+
+    capped, eff = shift(0.05)
+    assert capped < 0.08 and by_level(eff, "hook_pattern")["effect"].idxmax() == "question"
+    uncapped, eff = shift(0.001)  # (almost) pure binomial weights: the one post takes over its level
+    assert uncapped > 0.3 and by_level(eff, "hook_pattern")["effect"].idxmax() == "bold_claim"
+
+
+def test_thin_levels_get_wide_intervals_not_errors(sim):
+    lone = sim.iloc[[1]].assign(hook_pattern="mystery", post_id="x1")  # a level seen in exactly one post
+    eff = estimate_factor_effects(pd.concat([sim, lone], ignore_index=True), n_boot=100)
+    hooks = by_level(eff, "hook_pattern")
+    assert hooks.loc["mystery", "n_posts"] == 1
+    widths = hooks["logit_high"] - hooks["logit_low"]
+    assert np.isfinite(widths).all()
+    assert widths["mystery"] > 3 * widths.drop("mystery").max()
+    assert abs(hooks.loc["mystery", "logit_effect"]) < 0.3  # pulled toward the average
+
+
+def test_tiny_data_returns_empty_with_reason(sim):
+    eff = estimate_factor_effects(sim.head(5))
+    assert eff.empty and list(eff.columns) == EFFECT_COLUMNS
+    assert "only 5 posts" in eff.attrs["reason"]
+    # the learning gate is on views only: posts below 100 views do not count
+    gated = estimate_factor_effects(sim.head(20).assign(views=50, engagements=5))
+    assert gated.empty and "views >= 100" in gated.attrs["reason"]
+    assert estimate_factor_effects(pd.DataFrame()).attrs["reason"]
+
+
+def test_small_data_and_missing_factor_columns(sim):
+    # no variants join: only the posting time is known
+    eff = estimate_factor_effects(sim.head(12)[["platform", "account", "views", "engagements", "live_at"]])
+    assert eff.attrs["reason"] == "" and set(eff["factor"]) == {"hour_bucket"}
+    assert "hook_pattern" in eff.attrs["skipped_factors"]
+    one_level = sim.head(30).assign(hook_pattern="question")
+    eff = estimate_factor_effects(one_level, factors=("hook_pattern",))
+    assert eff.empty and "two observed levels" in eff.attrs["reason"]
+
+
+def test_fit_is_ridge_with_free_cell_intercepts():
+    # demeaning within cells (what _fit does) == least squares with unpenalised cell dummies and an L2
+    # penalty on the factor columns only, solved here from the definition as an augmented system
+    rng = np.random.default_rng(3)
+    n, p, alpha = 60, 4, 1.5
+    X = rng.integers(0, 2, size=(n, p)).astype(float)
+    cells = rng.integers(0, 3, size=n)
+    y, w = rng.normal(size=n) + cells, rng.uniform(0.5, 2.0, size=n)
+    coef, *_ = _fit(X, y, w, cells, 3, alpha=alpha)
+    wn = w * n / w.sum()
+    D = np.eye(3)[cells]
+    A = np.vstack([np.sqrt(wn)[:, None] * np.hstack([X, D]), np.hstack([np.sqrt(alpha) * np.eye(p), np.zeros((p, 3))])])
+    b = np.concatenate([np.sqrt(wn) * y, np.zeros(p)])
+    ref = np.linalg.lstsq(A, b, rcond=None)[0][:p]
+    np.testing.assert_allclose(coef, ref, rtol=1e-8, atol=1e-10)
+
+
+def test_prepare_posts_derives_buckets():
+    df = pd.DataFrame({"platform": ["tiktok"] * 3, "account": ["a"] * 3, "views": [500, 500, 50],
+                       "likes": [10, 5, 1], "comments": [1, 0, 0],
+                       "live_at": pd.to_datetime(["2026-01-01 03:00", "2026-01-01 20:30", "2026-01-01 12:00"]),
+                       "length_s": [9, 30, 15]})
+    out = prepare_posts(df)
+    assert list(out["engagements"]) == [11, 5]  # the 50-view post is below the gate
+    assert list(out["hour_bucket"]) == ["night", "evening"] and list(out["length_bucket"]) == ["short", "long"]
+    assert [hour_bucket(h) for h in (0, 6, 12, 18, 23)] == ["night", "morning", "afternoon", "evening", "evening"]
+
+
+def test_generation_weights_follow_effects(effects):
+    weights = generation_weights(effects)
+    hooks = weights["hook_pattern"]
+    assert max(hooks, key=hooks.get) == "question" and min(hooks, key=hooks.get) in ("bold_claim", "how_to")
+    assert set(hooks) == set(LEVELS["hook_pattern"])
+    # untested angles keep the weight of an average level
+    angles = weights["angle"]
+    assert set(angles) == set(LEVELS["angle"])
+    assert angles["urgency"] == pytest.approx(angles["social_proof"])
+    # a hotter temperature flattens, a colder one sharpens
+    cold, hot = generation_weights(effects, temperature=0.05), generation_weights(effects, temperature=5.0)
+    assert cold["hook_pattern"]["question"] > hooks["question"] > hot["hook_pattern"]["question"]
+
+
+def test_generation_weights_without_evidence_are_uniform():
+    empty = estimate_factor_effects(pd.DataFrame())
+    weights = generation_weights(empty)
+    assert set(weights) == {"hook_pattern", "angle", "cta_style", "format", "length_bucket"}
+    for levels in weights.values():
+        assert np.allclose(list(levels.values()), 1 / len(levels))
+
+
+@settings(max_examples=60, deadline=None)
+@given(effects=st.lists(st.floats(-0.9, 3.0), min_size=1, max_size=8),
+       temperature=st.floats(0.01, 5.0), floor=st.floats(0.0, 0.5))
+def test_weights_respect_floor_and_sum_to_one(effects, temperature, floor):
+    frame = pd.DataFrame({"factor": "hook_pattern", "level": [f"l{i}" for i in range(len(effects))], "effect": effects})
+    levels = {"hook_pattern": tuple(frame["level"])}
+    w = generation_weights(frame, temperature=temperature, floor=floor, levels=levels)["hook_pattern"]
+    values = np.array(list(w.values()))
+    assert values.sum() == pytest.approx(1.0)
+    assert (values >= min(floor, 1 / len(values)) - 1e-12).all()
+    best = frame["level"][int(np.argmax(effects))]
+    assert w[best] == pytest.approx(values.max())
