@@ -1,7 +1,8 @@
 """The sandbox's platform API: routes, validation and responses, independent of the HTTP transport.
 
 server.py turns HTTP requests into `Request`s and `Response`s back into HTTP; everything a client can
-observe (paths, fields, status codes, error bodies) is decided here.
+observe (paths, fields, status codes, error bodies) is decided here. The web upload site under /web/
+(web.py) is mounted here too and shares the media and post code paths with /v1/media and /v1/posts.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, BinaryIO, Callable, Iterator, Mapping, Protocol
 
 from . import media as media_probe
 from .clock import SimClock, iso
@@ -43,6 +44,8 @@ NO_AUTH, API_KEY, TRUTH = "none", "api_key", "truth"
 
 
 class Body(Protocol):
+    def chunks(self, limit: int) -> Iterator[bytes]: ...
+
     def read_all(self, limit: int) -> bytes: ...
 
     def copy_to(self, fileobj: Any, limit: int) -> tuple[int, str]: ...
@@ -57,11 +60,17 @@ class Request:
     body: Body
 
 
+JSON = "application/json"
+
+
 @dataclass
 class Response:
+    """`body` is JSON-encoded when content_type is JSON, else sent as is (str is encoded as UTF-8)."""
+
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = JSON
 
 
 @dataclass(frozen=True)
@@ -177,6 +186,11 @@ class SandboxAPI:
         add(r"/v1/_truth/posts", GET=(self.truth_posts, TRUTH))
         add(r"/v1/_truth/descriptors", GET=(self.truth_descriptors, TRUTH))
         add(r"/v1/_truth/market", GET=(self.truth_market, TRUTH))
+        from .web import WebSite  # here: web.py builds on this module
+
+        self.web = WebSite(self)
+        for pattern, methods in self.web.routes().items():
+            add(pattern, **{m: (h, NO_AUTH) for m, h in methods.items()})  # the site checks its own session
 
     def _add(self, pattern: str, **methods: tuple[Callable[..., Response], str]) -> None:
         self._routes.append(_Route(re.compile("^" + pattern + "$"), methods))
@@ -184,6 +198,14 @@ class SandboxAPI:
     # --------------------------------------------------------------------------------- dispatch
     def handle(self, req: Request) -> Response:
         path = req.path.rstrip("/") or "/"
+        if path == "/web" or path.startswith("/web/"):
+            try:
+                return self._route(req, path)
+            except ApiError as exc:  # the web site answers in HTML, errors included
+                return self.web.error_page(exc)
+        return self._route(req, path)
+
+    def _route(self, req: Request, path: str) -> Response:
         for route in self._routes:
             m = route.pattern.match(path)
             if m is None:
@@ -318,14 +340,26 @@ class SandboxAPI:
         if ctype and not (ctype.startswith("video/") or ctype == "application/octet-stream"):
             raise ApiError(415, "unsupported_media", f"Content-Type must be video/mp4, got {ctype!r}",
                            field="Content-Type")
+        stored = self.store_media(lambda tmp: req.body.copy_to(tmp, self.max_upload_bytes))
+        return Response(201, self._public_media(stored), {"Location": f"/v1/media/{stored['media_id']}"})
+
+    def store_media(self, write: Callable[[BinaryIO], tuple[int, str]], *, what: str = "body",
+                    before_probe: Callable[[], None] | None = None) -> dict[str, Any]:
+        """Receive one video and keep it: the one media code path of /v1/media and the web upload form.
+
+        `write(tmp)` streams the video into a temporary file and returns (size, sha256); `before_probe`
+        may reject the request before the video is decoded; `what` names the video in errors.
+        """
         media_dir = self.state.media_dir
         fd, tmp_name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=str(media_dir) if media_dir else None)
         try:
             with os.fdopen(fd, "wb") as tmp:
-                size, sha = req.body.copy_to(tmp, self.max_upload_bytes)
+                size, sha = write(tmp)
+            if before_probe is not None:
+                before_probe()
             if size == 0:
-                raise bad_request("the request body is empty; send the MP4 bytes", field="body", code="empty_body")
-            info = media_probe.probe(tmp_name)
+                raise bad_request(f"the {what} is empty; send the MP4 bytes", field=what, code="empty_body")
+            info = media_probe.probe(tmp_name, what)
             media_id = "m_" + sha[:20]
             path = None
             if media_dir is not None:
@@ -340,11 +374,10 @@ class SandboxAPI:
                 "created_at": iso(self.clock.now()),
                 **info,
             }
-            stored = self.state.put_media(record)
+            return self.state.put_media(record)
         finally:
             if os.path.exists(tmp_name):
                 os.unlink(tmp_name)
-        return Response(201, self._public_media(stored), {"Location": f"/v1/media/{media_id}"})
 
     @staticmethod
     def _public_media(m: dict[str, Any]) -> dict[str, Any]:
@@ -367,9 +400,17 @@ class SandboxAPI:
 
     # ------------------------------------------------------------------------------------ posts
     def create_post(self, req: Request) -> Response:
-        body = _parse_json_body(req)
+        values = self.post_fields(_parse_json_body(req))
+        stored, created = self.store_post(values)
+        headers = {"Location": f"/v1/posts/{stored['post_id']}"}
+        if not created:
+            headers["Idempotent-Replay"] = "true"
+        return Response(201 if created else 200, self.public_post(stored, self.clock.now()), headers)
+
+    def post_fields(self, body: dict[str, Any], *, with_media: bool = True) -> dict[str, Any]:
+        """The validated fields of a new post (ApiError 400/404 naming the field); media_id only if with_media."""
         key = _str_field(body, "idempotency_key", max_len=MAX_IDEMPOTENCY_KEY)
-        media_id = _str_field(body, "media_id")
+        media_id = _str_field(body, "media_id") if with_media else None
         platform = _str_field(body, "platform")
         account = _str_field(body, "account")
         caption = _str_field(body, "caption", required=False, max_len=MAX_CAPTION, allow_empty=True, default="")
@@ -381,9 +422,17 @@ class SandboxAPI:
                               field="platform", code="unknown_platform")
         if account not in self.config.accounts.get(platform, []):
             raise not_found(f"no account {account!r} on {platform}", field="account", code="unknown_account")
-        if self.state.get_media(media_id) is None:  # type: ignore[arg-type]
+        return {"idempotency_key": key, "media_id": media_id, "platform": platform, "account": account,
+                "caption": caption, "hashtags": hashtags, "scheduled_at": scheduled_at}
+
+    def store_post(self, values: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Create the post of validated `values` once per idempotency key: the one post code path of
+        /v1/posts and the web upload form. Returns (stored post, created); a replay counts a create call."""
+        media_id, key = values["media_id"], values["idempotency_key"]
+        if self.state.get_media(media_id) is None:
             raise not_found(f"unknown media {media_id!r}; upload it with POST /v1/media first", field="media_id",
                             code="unknown_media")
+        platform, account, scheduled_at = values["platform"], values["account"], values["scheduled_at"]
         now = self.clock.now()
         live_at = max(scheduled_at, now) if scheduled_at is not None else now
         post_id = "p_" + derive_hex(self.config.seed, "post_id", key, length=16)
@@ -393,28 +442,24 @@ class SandboxAPI:
             "media_id": media_id,
             "platform": platform,
             "account": account,
-            "caption": caption,
-            "hashtags": hashtags,
+            "caption": values["caption"],
+            "hashtags": values["hashtags"],
             "scheduled_at": iso(scheduled_at) if scheduled_at is not None else None,
             "live_at": iso(live_at),
             "created_at": iso(now),
             "url": POST_URL.format(platform=platform, account=account, post_id=post_id),
         }
-        stored, created = self.state.create_post(record)
-        headers = {"Location": f"/v1/posts/{stored['post_id']}"}
-        if not created:
-            headers["Idempotent-Replay"] = "true"
-        return Response(201 if created else 200, self._public_post(stored, self.clock.now()), headers)
+        return self.state.create_post(record)
 
     @staticmethod
-    def _status(post: dict[str, Any], now: datetime) -> str:
+    def status_of(post: dict[str, Any], now: datetime) -> str:
         return "live" if _parse_time(post["live_at"], "live_at") <= now else "scheduled"
 
-    def _public_post(self, post: dict[str, Any], now: datetime) -> dict[str, Any]:
+    def public_post(self, post: dict[str, Any], now: datetime) -> dict[str, Any]:
         return {
             "post_id": post["post_id"],
             "url": post["url"],
-            "status": self._status(post, now),
+            "status": self.status_of(post, now),
             "live_at": post["live_at"],
             "scheduled_at": post["scheduled_at"],
             "created_at": post["created_at"],
@@ -433,7 +478,7 @@ class SandboxAPI:
         return post
 
     def get_post(self, req: Request, post_id: str) -> Response:
-        return Response(200, self._public_post(self._require_post(post_id), self.clock.now()))
+        return Response(200, self.public_post(self._require_post(post_id), self.clock.now()))
 
     def find_posts(self, req: Request) -> Response:
         key = _query_one(req, "idempotency_key")
@@ -441,7 +486,7 @@ class SandboxAPI:
             raise _missing("idempotency_key")
         post = self.state.get_post_by_key(key)
         now = self.clock.now()
-        return Response(200, {"items": [self._public_post(post, now)] if post else []})
+        return Response(200, {"items": [self.public_post(post, now)] if post else []})
 
     # ---------------------------------------------------------------------------------- metrics
     def trajectory_of(self, post: dict[str, Any]) -> Trajectory:
@@ -458,7 +503,7 @@ class SandboxAPI:
 
     def _metrics(self, post: dict[str, Any], now: datetime) -> dict[str, Any]:
         counts = self.trajectory_of(post).counts_at(now)
-        out: dict[str, Any] = {"post_id": post["post_id"], "as_of": iso(now), "status": self._status(post, now)}
+        out: dict[str, Any] = {"post_id": post["post_id"], "as_of": iso(now), "status": self.status_of(post, now)}
         for name in ("views", "likes", "comments", "shares", "saves"):
             out[name] = counts[name]
         out["watch_time_s"] = counts["watch_time_s"]

@@ -14,8 +14,10 @@ from .errors import ApiError
 ACCEPTED_CONTAINERS = ("mp4", "mov")
 
 
-def probe(path: Path | str) -> dict[str, Any]:
+def probe(path: Path | str, what: str = "body") -> dict[str, Any]:
     """Duration, size, container and descriptor of a video file; ApiError 415/422 if it is not one.
+
+    `what` names the upload in error messages and their `field` ("body" for the API, "video" for the web form).
 
     415: not an MP4/MOV container at all. 422: the container opens but holds no decodable video.
     A missing or unreadable descriptor is not an error: the video is a neutral, unknown creative and
@@ -26,22 +28,22 @@ def probe(path: Path | str) -> dict[str, Any]:
     try:
         container = av.open(str(path), mode="r")
     except (av.FFmpegError, ValueError, OSError) as exc:
-        raise ApiError(415, "unsupported_media", f"the body is not a readable MP4 video ({exc.__class__.__name__})",
-                       field="body") from None
+        raise ApiError(415, "unsupported_media", f"the {what} is not a readable MP4 video ({exc.__class__.__name__})",
+                       field=what) from None
     try:
         names = set((container.format.name or "").split(","))
         if not names.intersection(ACCEPTED_CONTAINERS):
             raise ApiError(415, "unsupported_media",
-                           f"expected an MP4 container, got {container.format.name!r}", field="body")
+                           f"the {what} must be an MP4 container, got {container.format.name!r}", field=what)
         if not container.streams.video:
-            raise ApiError(422, "undecodable_media", "the MP4 has no video stream", field="body")
+            raise ApiError(422, "undecodable_media", f"the {what} MP4 has no video stream", field=what)
         stream = container.streams.video[0]
         try:
             frame = next(iter(container.decode(stream)), None)
         except (av.FFmpegError, ValueError) as exc:
-            raise ApiError(422, "undecodable_media", f"the video stream cannot be decoded: {exc}", field="body") from None
+            raise ApiError(422, "undecodable_media", f"the {what}'s video stream cannot be decoded: {exc}", field=what) from None
         if frame is None:
-            raise ApiError(422, "undecodable_media", "the video stream has no frames", field="body")
+            raise ApiError(422, "undecodable_media", f"the {what}'s video stream has no frames", field=what)
         duration_s = 0.0
         if container.duration:
             duration_s = float(container.duration) / float(av.time_base)

@@ -1,7 +1,7 @@
-"""The sandbox's HTTP transport: a threaded stdlib server on loopback that speaks JSON.
+"""The sandbox's HTTP transport: a threaded stdlib server on loopback that speaks JSON (and HTML on /web/).
 
 All behaviour a client sees is decided in api.py; this module reads requests (Content-Length or
-chunked bodies, streamed so large uploads never sit in memory), writes JSON responses, keeps quiet
+chunked bodies, streamed so large uploads never sit in memory), writes the responses, keeps quiet
 unless asked to be verbose, and wires world, state and clock together in `SandboxServer`.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .api import Request, Response, SandboxAPI
+from .api import JSON, Request, Response, SandboxAPI
 from .clock import SimClock, iso
 from .errors import ApiError
 from .state import SandboxState
@@ -139,10 +139,13 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _dispatch
 
     def _send(self, resp: Response) -> None:
-        payload = json.dumps(resp.body, separators=(",", ":")).encode("ascii")
+        if resp.content_type == JSON:
+            payload = json.dumps(resp.body, separators=(",", ":")).encode("ascii")
+        else:
+            payload = resp.body.encode("utf-8") if isinstance(resp.body, str) else bytes(resp.body)
         try:
             self.send_response(resp.status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", resp.content_type)
             self.send_header("Content-Length", str(len(payload)))
             self.send_header("Cache-Control", "no-store")
             for name, value in resp.headers.items():
@@ -285,7 +288,9 @@ def serve_forever(
     print(f"ACTP sandbox listening on {server.url}", file=sys.stderr)
     print(f"  API keys: {', '.join(server.config.api_keys)}", file=sys.stderr)
     print(f"  truth token: {server.truth_token}", file=sys.stderr)
-    print(f"  simulated now: {iso(server.clock.now())} (speed {server.clock.speed})", file=sys.stderr, flush=True)
+    print(f"  simulated now: {iso(server.clock.now())} (speed {server.clock.speed})", file=sys.stderr)
+    users = ", ".join(f"{u} / {pw}" for u, pw in server.config.web_users.items())
+    print(f"  web upload site: {server.url}/web/login ({users or 'no users'})", file=sys.stderr, flush=True)
     previous = None
     if threading.current_thread() is threading.main_thread():
         def _terminate(signum: int, frame: Any) -> None:

@@ -1,4 +1,5 @@
-"""What the sandbox remembers: uploaded media, posts (with their idempotency keys) and the clock offset.
+"""What the sandbox remembers: uploaded media, posts (with their idempotency keys), the clock offset and
+the web upload site's login sessions (by the SHA-256 of their cookie token, never the token itself).
 
 One SQLite connection guarded by a lock; a file in WAL mode when a path is given (it survives a
 restart with the same path and seed), else an in-memory database. Uploaded video files live in a
@@ -46,6 +47,12 @@ CREATE TABLE IF NOT EXISTS posts (
     created_at      TEXT NOT NULL,
     url             TEXT NOT NULL,
     create_calls    INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS web_sessions (
+    token_sha256 TEXT PRIMARY KEY,
+    username     TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    expires_at   REAL NOT NULL
 );
 """
 
@@ -96,6 +103,16 @@ class SandboxState:
         with self._lock:
             self._conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (key, str(value)))
             return self.get_meta(key)  # type: ignore[return-value]
+
+    def increment_meta(self, key: str, by: int = 1) -> int:
+        """Add `by` to an integer counter kept in meta (0 when absent) and return the new value."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + ? AS TEXT)",
+                (key, str(int(by)), int(by)),
+            )
+            return int(self.get_meta(key))  # type: ignore[arg-type]
 
     def check_seed(self, seed: int) -> None:
         stored = self.setdefault_meta("seed", str(int(seed)))
@@ -187,6 +204,30 @@ class SandboxState:
         with self._lock:
             rows = self._conn.execute("SELECT * FROM posts ORDER BY seq").fetchall()
         return [self._post_from_row(r) for r in rows]
+
+    def recent_posts(self, limit: int) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute("SELECT * FROM posts ORDER BY seq DESC LIMIT ?", (int(limit),)).fetchall()
+        return [self._post_from_row(r) for r in rows]
+
+    # ----------------------------------------------------------------------------- web sessions
+    def create_web_session(self, token_sha256: str, username: str, created_at: float, expires_at: float) -> None:
+        """Store a session and forget the ones that have expired by `created_at`."""
+        with self._lock:
+            self._conn.execute("DELETE FROM web_sessions WHERE expires_at <= ?", (created_at,))
+            self._conn.execute(
+                "INSERT INTO web_sessions(token_sha256, username, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                (token_sha256, username, created_at, expires_at),
+            )
+
+    def get_web_session(self, token_sha256: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM web_sessions WHERE token_sha256 = ?", (token_sha256,)).fetchone()
+        return None if row is None else dict(row)
+
+    def delete_web_session(self, token_sha256: str) -> None:
+        with self._lock:
+            self._conn.execute("DELETE FROM web_sessions WHERE token_sha256 = ?", (token_sha256,))
 
     def latest_created_at(self) -> str | None:
         """created_at of the newest post or media (the simulated time a restarted clock must not precede)."""

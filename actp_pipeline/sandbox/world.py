@@ -99,6 +99,9 @@ class WorldConfig:
     api_keys: tuple[str, ...] = ("sandbox-key",)
     truth_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     max_upload_bytes: int = 300 * 1024 * 1024
+    # the web upload site (/web/...): who may log in, and how long a login session lasts (wall-clock seconds)
+    web_users: dict[str, str] = field(default_factory=lambda: {"creator": "sandbox-pass"})
+    web_session_ttl_s: float = 24 * 3600.0
 
     def __post_init__(self) -> None:
         self.platforms = tuple(self.platforms)
@@ -116,6 +119,9 @@ class WorldConfig:
         self.start = self.start.astimezone(UTC)
         if not self.truth_token:
             raise ValueError("truth_token must not be empty")
+        self.web_users = {str(u): str(pw) for u, pw in dict(self.web_users).items()}
+        if not (self.web_session_ttl_s > 0 and math.isfinite(self.web_session_ttl_s)):
+            raise ValueError("web_session_ttl_s must be a positive number of seconds")
 
     def audience_of(self, platform: str) -> int:
         return int(self.audience.get(platform, FALLBACK_AUDIENCE))
