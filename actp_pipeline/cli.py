@@ -113,7 +113,7 @@ def cmd_worker(args) -> int:
     """Pull renders and uploads from the store until SIGINT/SIGTERM (or until idle with --exit-when-idle)."""
     import threading
 
-    from actp_pipeline.platforms import HttpPlatform
+    from actp_pipeline.platforms import HttpPlatform, make_publisher
     from actp_pipeline.store import connect_store
     from actp_pipeline.worker import WorkerConfig, default_worker_id, run_worker
 
@@ -127,12 +127,18 @@ def cmd_worker(args) -> int:
                        health_port=None if args.health_port == 0 else args.health_port)
     wid = args.worker_id or default_worker_id()
     engine = connect_store(s.store_url)
-    with HttpPlatform(s.platform_url, s.platform_api_key) as publisher:
+    with HttpPlatform(s.platform_url, s.platform_api_key) as client:
+        publisher = make_publisher(args.publisher or s.publisher, client, data_dir=s.data_dir)
         print(f"worker {wid}: store {engine.url.render_as_string(hide_password=True)}, platform {s.platform_url}"
+              f" via {args.publisher or s.publisher}"
               + (f", health http://{cfg.health_host}:{cfg.health_port}/health" if cfg.health_port else ""),
               file=sys.stderr, flush=True)
-        totals = run_worker(engine, worker_id=wid, media_dir=s.media_dir, publisher=publisher, cfg=cfg, stop=stop,
-                            log=lambda m: print(m, file=sys.stderr, flush=True))
+        try:
+            totals = run_worker(engine, worker_id=wid, media_dir=s.media_dir, publisher=publisher, cfg=cfg, stop=stop,
+                                clock=client.now, log=lambda m: print(m, file=sys.stderr, flush=True))
+        finally:
+            if publisher is not client:
+                publisher.close()
     print(json.dumps(totals))
     return 0
 
@@ -221,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--render-concurrency", type=int, default=2)
     w.add_argument("--health-port", type=int, default=8765, help="0 disables the /health endpoint")
     w.add_argument("--exit-when-idle", action="store_true", help="stop when no open work is left")
+    w.add_argument("--publisher", choices=["api", "browser"], help="how to upload (default: $ACTP_PUBLISHER or api)")
     w.set_defaults(func=cmd_worker)
 
     qu = sub.add_parser("queue", help="queue status; cancel or retry an item")

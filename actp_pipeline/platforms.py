@@ -156,3 +156,20 @@ class HttpPlatform:
             cursor = page.get("next_cursor")
             if not cursor:
                 return
+
+
+PUBLISHERS = ("api", "browser")
+
+
+def make_publisher(kind: str, client: HttpPlatform, *, data_dir: Path) -> Publisher:
+    """The publisher a worker uploads with: the posting API itself, or the browser uploader (which logs
+    in with $ACTP_BROWSER_USER/$ACTP_BROWSER_PASSWORD and looks posts up through the API)."""
+    if kind == "api":
+        return client
+    if kind == "browser":
+        from actp_pipeline.browser_upload import BrowserPublisher
+
+        return BrowserPublisher.from_env(client.base_url, lookup=client,
+                                         storage_state_path=data_dir / "browser" / "session.json",
+                                         screenshot_dir=data_dir / "screenshots")
+    raise ValueError(f"unknown publisher {kind!r}: choose one of {', '.join(PUBLISHERS)} (ACTP_PUBLISHER)")

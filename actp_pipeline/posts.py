@@ -109,14 +109,16 @@ def publish_item(engine: Engine, publisher: Publisher, item: dict[str, Any], rep
 
 def publish_due(engine: Engine, publisher: Publisher, *, worker_id: str, limit: int = 50, lease_s: float = 300,
                 upload_ahead: dt.timedelta = dt.timedelta(hours=48), now: dt.datetime | None = None,
-                heartbeat=None) -> PublishReport:
+                clock=None, heartbeat=None) -> PublishReport:
     """Claim up to `limit` items due within `upload_ahead` of the platform's clock and publish them.
 
-    The platform's clock is asked when the publisher has one (the sandbox's simulated time); with a
-    `heartbeat` (worker_health.Heartbeat) the claimed items stay leased while they upload."""
+    "Due" is by the platform's clock (`clock`, else the publisher's own `now`, else wall time: the
+    sandbox's time is simulated); with a `heartbeat` (worker_health.Heartbeat) the claimed items stay
+    leased while they upload."""
     q = publish_queue(engine)
     q.reap()
-    platform_now = now or (publisher.now() if hasattr(publisher, "now") else utcnow())
+    clock = clock or getattr(publisher, "now", None) or utcnow
+    platform_now = now or clock()
     t = schema.publish_queue
     items = q.claim(worker_id, limit=limit, lease_s=lease_s, statuses=("queued", "failed", "unknown"),
                     where=t.c.scheduled_at <= platform_now + upload_ahead)

@@ -17,6 +17,7 @@ class Settings:
     database_url: str | None = field(default_factory=lambda: os.environ.get("ACTP_DATABASE_URL") or None)
     platform_url: str = field(default_factory=lambda: os.environ.get("ACTP_PLATFORM_URL", "http://127.0.0.1:8787"))
     platform_api_key: str = field(default_factory=lambda: os.environ.get("ACTP_PLATFORM_API_KEY", "sandbox-key"))
+    publisher: str = field(default_factory=lambda: os.environ.get("ACTP_PUBLISHER", "api"))  # api | browser
 
     @property
     def store_url(self) -> str:

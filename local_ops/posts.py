@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from actp_pipeline.platforms import make_publisher
 from actp_pipeline.posts import publish_due
 from actp_pipeline.worker_health import Heartbeat
 from local_ops.worker import worker_id
@@ -28,13 +29,19 @@ def posts(context: dg.AssetExecutionContext, config: PostsConfig, store: StoreRe
     totals: dict[str, int] = {}
     errors: dict[str, str] = {}
     with platform.client() as client, Heartbeat(engine, me) as hb:
-        for _ in range(config.max_batches):
-            report = publish_due(engine, client, worker_id=me, limit=config.batch, heartbeat=hb)
-            for name in ("posted", "reconciled", "retried", "dead", "ambiguous", "lost_lease"):
-                totals[name] = totals.get(name, 0) + len(getattr(report, name))
-            errors.update(report.errors)
-            if report.handled == 0:
-                break
+        publisher = make_publisher(platform.publisher, client, data_dir=store.root)
+        try:
+            for _ in range(config.max_batches):
+                report = publish_due(engine, publisher, worker_id=me, limit=config.batch, clock=client.now,
+                                     heartbeat=hb)
+                for name in ("posted", "reconciled", "retried", "dead", "ambiguous", "lost_lease"):
+                    totals[name] = totals.get(name, 0) + len(getattr(report, name))
+                errors.update(report.errors)
+                if report.handled == 0:
+                    break
+        finally:
+            if publisher is not client:
+                publisher.close()
     for key, err in errors.items():
         context.log.error(f"publish {key}: {err}")
     return dg.MaterializeResult(metadata={**totals, "errors": dg.MetadataValue.json(errors) if errors else "none"})

@@ -21,6 +21,7 @@ def default_resources(settings: Settings | None = None) -> dict:
     return {
         "store": StoreResource(data_dir=str(s.data_dir), database_url=_secret("ACTP_DATABASE_URL", None)),
         "platform": PlatformResource(base_url=s.platform_url,
-                                     api_key=_secret("ACTP_PLATFORM_API_KEY", s.platform_api_key)),
+                                     api_key=_secret("ACTP_PLATFORM_API_KEY", s.platform_api_key),
+                                     publisher=s.publisher),
         "loop": LoopSettings(),
     }

@@ -9,6 +9,7 @@ from actp_pipeline.platforms import HttpPlatform
 class PlatformResource(dg.ConfigurableResource):
     base_url: str
     api_key: str
+    publisher: str = "api"  # api (the posting API) | browser (Playwright through the upload page)
 
     def client(self) -> HttpPlatform:
         return HttpPlatform(self.base_url, self.api_key)

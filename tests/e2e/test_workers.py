@@ -39,9 +39,10 @@ def _enqueue(engine, media, n, now):
         for i in range(n)], unique_column="idempotency_key")
 
 
-def _worker(sb, url, tmp_path, name, *, failpoint=None, lease=4.0):
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ACTP_")},
-           "ACTP_DATABASE_URL": url, "ACTP_PLATFORM_URL": sb.url, "ACTP_HOME": str(tmp_path / "home")}
+def _worker(sb, url, tmp_path, name, *, failpoint=None, lease=4.0, publisher="api"):
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ACTP_") or k == "ACTP_CHROMIUM"},
+           "ACTP_DATABASE_URL": url, "ACTP_PLATFORM_URL": sb.url, "ACTP_HOME": str(tmp_path / "home"),
+           "ACTP_PUBLISHER": publisher, "ACTP_BROWSER_USER": "creator", "ACTP_BROWSER_PASSWORD": "sandbox-pass"}
     if failpoint:
         env["ACTP_FAILPOINTS"] = failpoint
     cmd = [sys.executable, "-m", "actp_pipeline.cli", "worker", "--publish-only", "--exit-when-idle",
@@ -104,3 +105,21 @@ def test_kill_9_mid_upload_is_recovered_without_a_second_post(world, tmp_path, p
     assert len(calls) == 3 and set(calls.values()) == {1}  # exactly once, crash or not
     assert totals["reconciled"] == (1 if expect_reconciled else 0)
     assert time.monotonic() - started >= 2.0  # the stranded item waited for its lease, then was reclaimed
+
+
+@pytest.mark.slow
+def test_worker_publishes_through_the_browser(world, tmp_path):
+    if not Path(os.environ.get("ACTP_CHROMIUM", "/usr/lib/chromium/chromium")).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true needs Debian's chromium for the browser uploader")
+        pytest.skip("no chromium")
+    sb, engine, url, media = world
+    _enqueue(engine, media, 4, _now(sb))
+    proc = _worker(sb, url, tmp_path, "browser-worker", publisher="browser", lease=60)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    assert json.loads(out.strip().splitlines()[-1])["posted"] == 4
+    assert _statuses(engine) == {"posted": 4}
+    calls = _truth(sb)
+    assert len(calls) == 4 and set(calls.values()) == {1}
+    assert (tmp_path / "home" / "browser" / "session.json").exists()  # the stored session for next time
