@@ -102,11 +102,63 @@ worker_heartbeats = sa.Table(
     sa.Column("system_info", sa.JSON),
 )
 
+# -- version 2: shared publish throttling (actp_pipeline.rate_limits, actp_pipeline.circuit_breaker) ------
+# Times in these tables are epoch seconds as doubles (not DateTime): the limiter and the breaker compare
+# them with exact float arithmetic under an injected (possibly fake) clock, and a double round-trips
+# unchanged on both SQLite and Postgres.
+
+# One row per rate-limited key: its Retry-After block, and the row acquire() locks to serialise the
+# check-and-record of one key across processes. account '*' is the platform-wide key.
+rate_keys = sa.Table(
+    "rate_keys",
+    metadata,
+    sa.Column("platform", sa.String(32), primary_key=True),
+    sa.Column("account", sa.String(128), primary_key=True),
+    sa.Column("blocked_until", sa.Double),
+    sa.Column("block_reason", sa.Text),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+
+# One row per platform call that counted against the limits (a granted acquire()).
+rate_events = sa.Table(
+    "rate_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("platform", sa.String(32), nullable=False),
+    sa.Column("account", sa.String(128), nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Index("ix_rate_events_key_at", "platform", "account", "at"),
+    sa.Index("ix_rate_events_platform_at", "platform", "at"),
+)
+
+# One circuit breaker per (platform, account); `version` makes every transition a conditional UPDATE.
+circuit_breakers = sa.Table(
+    "circuit_breakers",
+    metadata,
+    sa.Column("platform", sa.String(32), primary_key=True),
+    sa.Column("account", sa.String(128), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),  # closed | open | half_open
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("successes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("open_s", sa.Double),
+    sa.Column("opened_at", sa.Double),
+    sa.Column("open_until", sa.Double),
+    sa.Column("trial_token", sa.String(64)),
+    sa.Column("trial_started_at", sa.Double),
+    sa.Column("last_error", sa.Text),
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+
 # version -> (description, tables created by it)
 MIGRATIONS: dict[int, tuple[str, list[sa.Table]]] = {
     1: (
         "queues, posts ledger, approvals, worker heartbeats",
         [render_jobs, publish_queue, posts, approvals, worker_heartbeats],
+    ),
+    2: (
+        "shared rate limits (rate_keys, rate_events) and circuit breakers",
+        [rate_keys, rate_events, circuit_breakers],
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
