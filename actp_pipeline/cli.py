@@ -114,6 +114,7 @@ def cmd_worker(args) -> int:
     import threading
 
     from actp_pipeline.platforms import HttpPlatform, make_publisher
+    from actp_pipeline.posts import PublishGuards
     from actp_pipeline.store import connect_store
     from actp_pipeline.worker import WorkerConfig, default_worker_id, run_worker
 
@@ -135,7 +136,8 @@ def cmd_worker(args) -> int:
               file=sys.stderr, flush=True)
         try:
             totals = run_worker(engine, worker_id=wid, media_dir=s.media_dir, publisher=publisher, cfg=cfg, stop=stop,
-                                clock=client.now, log=lambda m: print(m, file=sys.stderr, flush=True))
+                                clock=client.now, guards=PublishGuards.for_store(engine, client.now),
+                                log=lambda m: print(m, file=sys.stderr, flush=True))
         finally:
             if publisher is not client:
                 publisher.close()

@@ -106,8 +106,15 @@ def run_demo(cfg: DemoConfig, sandbox, materialize: Materialize, log: Callable[[
         if r.get("rendered"):
             say(f"{tag} render: {r['rendered']} videos ({r.get('seconds_of_video')} s of video) in "
                 f"{time.monotonic() - t0:.0f} s, {r.get('failed')} failed")
-        say(f"{tag} publish: {meta['publish_schedule'].get('newly_scheduled')} scheduled, "
-            f"{p.get('posted', 0)} uploaded")
+        posted, waits = p.get("posted", 0), 0
+        while p.get("deferred", "none") != "none" and waits < 120:
+            # uploads wait for the platform's rate limit (TikTok: 6 a minute): let a simulated minute pass
+            waits += 1
+            client.post("/v1/clock/advance", json={"hours": 1 / 60}).raise_for_status()
+            p = step(["posts"], None)["posts"]
+            posted += p.get("posted", 0)
+        say(f"{tag} publish: {meta['publish_schedule'].get('newly_scheduled')} scheduled, {posted} uploaded"
+            + (f" (waited {waits} simulated minutes for rate limits)" if waits else ""))
         for _ in range(cfg.snapshots_per_day):
             client.post("/v1/clock/advance", json={"hours": 24 / cfg.snapshots_per_day}).raise_for_status()
             step(["post_metrics"], now().date().isoformat())

@@ -8,6 +8,7 @@ networks behind one API. The sandbox serves the same API, so the pipeline takes 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
@@ -18,11 +19,13 @@ class PlatformError(Exception):
     """The platform refused or failed a call; `retryable` says whether trying again may help."""
 
     def __init__(self, message: str, *, status: int | None = None, retryable: bool = False,
-                 retry_after_s: float | None = None):
+                 retry_after_s: float | None = None, retry_after: str | None = None, sent: bool = True):
         super().__init__(message)
         self.status = status
         self.retryable = retryable
         self.retry_after_s = retry_after_s
+        self.retry_after = retry_after  # the raw Retry-After header (seconds or an HTTP-date)
+        self.sent = sent  # False when the request never reached the platform
 
 
 class AmbiguousOutcome(PlatformError):
@@ -67,6 +70,8 @@ class HttpPlatform:
     def __init__(self, base_url: str, api_key: str, *, timeout_s: float = 30.0, upload_timeout_s: float = 300.0):
         self.base_url = base_url.rstrip("/")
         self.upload_timeout_s = upload_timeout_s
+        self._clock_offset: dt.timedelta | None = None
+        self._clock_read_at = 0.0
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {api_key}", "User-Agent": "actp/0.1"},
@@ -87,7 +92,7 @@ class HttpPlatform:
             resp = self._http.request(method, path, **kw)
         except (httpx.ConnectError, httpx.ConnectTimeout) as e:
             # Nothing reached the platform: safe to retry.
-            raise PlatformError(f"{method} {self.base_url}{path}: cannot connect ({e})", retryable=True) from e
+            raise PlatformError(f"{method} {self.base_url}{path}: cannot connect ({e})", retryable=True, sent=False) from e
         except httpx.TransportError as e:
             cls = AmbiguousOutcome if side_effect else PlatformError
             raise cls(f"{method} {self.base_url}{path}: {type(e).__name__} after sending ({e})", retryable=True) from e
@@ -103,12 +108,24 @@ class HttpPlatform:
                 status=resp.status_code,
                 retryable=resp.status_code in (408, 425, 429) or resp.status_code >= 500,
                 retry_after_s=float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None,
+                retry_after=retry_after,
             )
         return resp
 
     def now(self) -> dt.datetime:
-        """The platform's clock (the sandbox's simulated time; wall time for a real platform)."""
-        return parse_time(self._call("GET", "/v1/clock").json()["now"])
+        """The platform's clock: the sandbox's simulated time, or wall time for a platform without a clock
+        endpoint. The offset to wall time is re-read at most once a second (limiters ask often)."""
+        tick = time.monotonic()
+        if self._clock_offset is None or tick - self._clock_read_at > 1.0:
+            wall = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            try:
+                self._clock_offset = parse_time(self._call("GET", "/v1/clock").json()["now"]) - wall
+            except PlatformError as e:
+                if e.status != 404:
+                    raise
+                self._clock_offset = dt.timedelta(0)
+            self._clock_read_at = tick
+        return dt.datetime.now(dt.UTC).replace(tzinfo=None) + self._clock_offset
 
     def upload_media(self, path: Path) -> dict[str, Any]:
         with open(path, "rb") as fh:

@@ -10,20 +10,38 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from actp_pipeline.circuit_breaker import StoreCircuitBreaker
 from actp_pipeline.failpoints import failpoint
 from actp_pipeline.platforms import AmbiguousOutcome, PlatformError, Publisher, parse_time
+from actp_pipeline.rate_limits import StoreRateLimiter
 from actp_pipeline.store import schema
 from actp_pipeline.store.queues import publish_queue
 from actp_pipeline.store.schema import utcnow
 
 
 @dataclass
+class PublishGuards:
+    """Rate limits and circuit breakers on publish calls, shared by every worker through the store.
+
+    They run on the platform's clock: a platform counts its limits in its own time (wall time for a real
+    network, simulated time in the sandbox)."""
+
+    limiter: StoreRateLimiter
+    breaker: StoreCircuitBreaker
+
+    @classmethod
+    def for_store(cls, engine: Engine, clock: Callable[[], dt.datetime], limits=None) -> "PublishGuards":
+        return cls(StoreRateLimiter(engine, limits=limits, clock=clock), StoreCircuitBreaker(engine, clock=clock))
+
+
+@dataclass
 class PublishReport:
+    deferred: dict[str, str] = field(default_factory=dict)  # "platform:account" -> why it waits
     posted: list[str] = field(default_factory=list)
     reconciled: list[str] = field(default_factory=list)
     retried: list[str] = field(default_factory=list)
@@ -59,14 +77,21 @@ def _record_posted(engine: Engine, item: dict[str, Any], token: str, post: dict[
     return True
 
 
-def publish_item(engine: Engine, publisher: Publisher, item: dict[str, Any], report: PublishReport) -> None:
-    """Carry one claimed item to posted, retry, dead or unknown; never posts what the platform already has."""
+def publish_item(engine: Engine, publisher: Publisher, item: dict[str, Any], report: PublishReport,
+                 guards: PublishGuards | None = None, grant=None, permit=None) -> None:
+    """Carry one claimed item to posted, retry, dead or unknown; never posts what the platform already has.
+
+    With `guards`, the rate-limit `grant` and breaker `permit` taken for this item are settled by the outcome."""
     q = publish_queue(engine)
     token, key = item["claim_token"], item["idempotency_key"]
+    where = (item["platform"], item["account"])
     try:
         if item["attempts"] > 1:  # a retry, or an ambiguous outcome (`unknown`): look before posting
             found = publisher.find_post(key)
             if found is not None:
+                if guards:
+                    guards.limiter.release_unused(*where, grant.ticket)  # a lookup is not a publish call
+                    guards.breaker.record_success(*where, permit)
                 if _record_posted(engine, item, token, found):
                     report.reconciled.append(key)
                 else:
@@ -75,7 +100,7 @@ def publish_item(engine: Engine, publisher: Publisher, item: dict[str, Any], rep
         payload = item["payload"]
         media_path = Path(payload["media_path"])
         if not media_path.is_file():
-            raise PlatformError(f"rendered file {media_path} is missing", retryable=False)
+            raise PlatformError(f"rendered file {media_path} is missing", retryable=False, sent=False)
         if not q.set_status(item["id"], token, "uploading"):
             report.lost_lease.append(key)
             return
@@ -85,6 +110,8 @@ def publish_item(engine: Engine, publisher: Publisher, item: dict[str, Any], rep
             caption=payload["caption"], hashtags=list(payload.get("hashtags", [])),
             scheduled_at=item["scheduled_at"], idempotency_key=key)
         failpoint("publish.after_call")
+        if guards:
+            guards.breaker.record_success(*where, permit)
         # the external id is on the item before it counts as posted
         if not q.save(item["id"], token, external_id=post["post_id"], post_url=post.get("url")):
             report.lost_lease.append(key)
@@ -95,39 +122,96 @@ def publish_item(engine: Engine, publisher: Publisher, item: dict[str, Any], rep
             report.lost_lease.append(key)
     except AmbiguousOutcome as e:
         report.errors[key] = str(e)
+        if guards:
+            guards.breaker.record_failure(*where, str(e), permit)
         t = schema.publish_queue
         with engine.begin() as conn:
             conn.execute(t.update().where(t.c.id == item["id"], t.c.claim_token == token)
                          .values(status="unknown", claim_token=None, lease_expires_at=None, last_error=str(e)[-4000:],
-                                 updated_at=utcnow()))
+                                 # give the platform time to settle before the post is looked up
+                                 available_at=utcnow() + dt.timedelta(seconds=RECONCILE_AFTER_S), updated_at=utcnow()))
         report.ambiguous.append(key)
     except PlatformError as e:
         report.errors[key] = str(e)
+        if guards and e.status == 429:
+            # the platform's own limit: wait as long as it says; the platform answered, and the attempt
+            # does not count against the item
+            guards.limiter.note_retry_after(*where, e.retry_after or 60.0, reason=str(e)[:200])
+            guards.breaker.record_success(*where, permit)
+            q.set_status(item["id"], token, "claimed")
+            q.unclaim(item["id"], token)
+            report.deferred.setdefault(f"{where[0]}:{where[1]}", f"platform said 429, Retry-After {e.retry_after}")
+            return
+        if guards:
+            if not e.sent:
+                guards.limiter.release_unused(*where, grant.ticket)
+            if e.retryable:  # 5xx, timeouts, refused connections: the platform is unwell
+                guards.breaker.record_failure(*where, str(e), permit)
+            else:  # a clear 4xx answer: the platform is fine, this item is not
+                guards.breaker.record_success(*where, permit)
         status = q.fail(item["id"], token, str(e), retryable=e.retryable, backoff_s=e.retry_after_s or 30.0)
         (report.dead if status == "dead" else report.retried).append(key)  # "failed": retried after backoff
 
 
+CLAIMABLE = ("queued", "failed", "unknown")
+RECONCILE_AFTER_S = 30.0
+
+
+def _due_keys(engine: Engine, horizon: dt.datetime) -> list[tuple[str, str]]:
+    t = schema.publish_queue
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(
+            sa.select(t.c.platform, t.c.account).distinct()
+            .where(t.c.status.in_(CLAIMABLE), t.c.scheduled_at <= horizon, t.c.available_at <= utcnow())
+            .order_by(t.c.platform, t.c.account))]
+
+
 def publish_due(engine: Engine, publisher: Publisher, *, worker_id: str, limit: int = 50, lease_s: float = 300,
                 upload_ahead: dt.timedelta = dt.timedelta(hours=48), now: dt.datetime | None = None,
-                clock=None, heartbeat=None) -> PublishReport:
-    """Claim up to `limit` items due within `upload_ahead` of the platform's clock and publish them.
+                clock: Callable[[], dt.datetime] | None = None, guards: PublishGuards | None = None,
+                heartbeat=None) -> PublishReport:
+    """Publish up to `limit` items due within `upload_ahead` of the platform's clock.
 
-    "Due" is by the platform's clock (`clock`, else the publisher's own `now`, else wall time: the
-    sandbox's time is simulated); with a `heartbeat` (worker_health.Heartbeat) the claimed items stay
-    leased while they upload."""
+    Per (platform, account) a rate-limit slot is taken before an item is claimed, so nothing is claimed
+    that cannot be posted now; an open circuit breaker puts the claimed item back untouched. "Due" is by
+    the platform's clock (`clock`, else the publisher's `now`, else wall time). With a `heartbeat`
+    (worker_health.Heartbeat) claimed items stay leased while they upload."""
     q = publish_queue(engine)
     q.reap()
     clock = clock or getattr(publisher, "now", None) or utcnow
     platform_now = now or clock()
     t = schema.publish_queue
-    items = q.claim(worker_id, limit=limit, lease_s=lease_s, statuses=("queued", "failed", "unknown"),
-                    where=t.c.scheduled_at <= platform_now + upload_ahead)
-    if heartbeat is not None:
-        heartbeat.hold(q, items)
     report = PublishReport()
-    for item in items:
-        before = len(report.posted) + len(report.reconciled)
-        publish_item(engine, publisher, item, report)
-        if heartbeat is not None:
-            heartbeat.drop(q, item["id"], completed=len(report.posted) + len(report.reconciled) > before)
+    budget = limit
+    for platform, account in _due_keys(engine, platform_now + upload_ahead):
+        where = sa.and_(t.c.platform == platform, t.c.account == account,
+                        t.c.scheduled_at <= platform_now + upload_ahead)
+        while budget > 0:
+            grant = permit = None
+            if guards:
+                grant = guards.limiter.acquire(platform, account)
+                if not grant.allowed:
+                    report.deferred.setdefault(f"{platform}:{account}", f"rate limit: next slot in {grant.wait_s:.0f} s")
+                    break
+            items = q.claim(worker_id, limit=1, lease_s=lease_s, statuses=CLAIMABLE, where=where)
+            if not items:
+                if guards:
+                    guards.limiter.release_unused(platform, account, grant.ticket)
+                break
+            item = items[0]
+            if guards:
+                permit = guards.breaker.allow(platform, account)
+                if not permit.allowed:
+                    guards.limiter.release_unused(platform, account, grant.ticket)
+                    q.unclaim(item["id"], item["claim_token"])
+                    report.deferred.setdefault(f"{platform}:{account}",
+                                               f"circuit breaker {permit.state}: retry in {permit.wait_s:.0f} s")
+                    break
+            budget -= 1
+            if heartbeat is not None:
+                heartbeat.hold(q, [item])
+            before = len(report.posted) + len(report.reconciled)
+            publish_item(engine, publisher, item, report, guards, grant, permit)
+            if heartbeat is not None:
+                heartbeat.drop(q, item["id"], completed=len(report.posted) + len(report.reconciled) > before)
     return report

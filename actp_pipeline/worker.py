@@ -58,7 +58,7 @@ def open_work(engine: Engine) -> dict[str, int]:
 
 
 def run_worker(engine: Engine, *, worker_id: str, media_dir: Path, publisher: Publisher | None,
-               cfg: WorkerConfig = WorkerConfig(), stop: threading.Event | None = None, clock=None,
+               cfg: WorkerConfig = WorkerConfig(), stop: threading.Event | None = None, clock=None, guards=None,
                log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
     """Work until `stop` is set (or, with exit_when_idle, until the queues are drained)."""
     stop = stop or threading.Event()
@@ -82,7 +82,7 @@ def run_worker(engine: Engine, *, worker_id: str, media_dir: Path, publisher: Pu
                     did += len(r.succeeded) + len(r.retried) + len(r.dead)
                 if cfg.publish and publisher is not None:
                     p = publish_due(engine, publisher, worker_id=worker_id, limit=cfg.publish_batch,
-                                    lease_s=cfg.lease_s, clock=clock, heartbeat=hb)
+                                    lease_s=cfg.lease_s, clock=clock, guards=guards, heartbeat=hb)
                     totals["posted"] += len(p.posted)
                     totals["reconciled"] += len(p.reconciled)
                     totals["upload_failures"] += len(p.retried) + len(p.dead) + len(p.ambiguous)

@@ -4,7 +4,7 @@
 import dagster as dg
 
 from actp_pipeline.platforms import make_publisher
-from actp_pipeline.posts import publish_due
+from actp_pipeline.posts import PublishGuards, publish_due
 from actp_pipeline.worker_health import Heartbeat
 from local_ops.worker import worker_id
 from resources import PlatformResource, StoreResource
@@ -30,10 +30,13 @@ def posts(context: dg.AssetExecutionContext, config: PostsConfig, store: StoreRe
     errors: dict[str, str] = {}
     with platform.client() as client, Heartbeat(engine, me) as hb:
         publisher = make_publisher(platform.publisher, client, data_dir=store.root)
+        guards = PublishGuards.for_store(engine, client.now)  # rate limits and breakers, shared via the store
+        deferred: dict[str, str] = {}
         try:
             for _ in range(config.max_batches):
                 report = publish_due(engine, publisher, worker_id=me, limit=config.batch, clock=client.now,
-                                     heartbeat=hb)
+                                     guards=guards, heartbeat=hb)
+                deferred.update(report.deferred)
                 for name in ("posted", "reconciled", "retried", "dead", "ambiguous", "lost_lease"):
                     totals[name] = totals.get(name, 0) + len(getattr(report, name))
                 errors.update(report.errors)
@@ -44,4 +47,7 @@ def posts(context: dg.AssetExecutionContext, config: PostsConfig, store: StoreRe
                 publisher.close()
     for key, err in errors.items():
         context.log.error(f"publish {key}: {err}")
-    return dg.MaterializeResult(metadata={**totals, "errors": dg.MetadataValue.json(errors) if errors else "none"})
+    for key, why in deferred.items():
+        context.log.info(f"publish {key} waits: {why}")
+    return dg.MaterializeResult(metadata={**totals, "deferred": dg.MetadataValue.json(deferred) if deferred else "none",
+                                          "errors": dg.MetadataValue.json(errors) if errors else "none"})

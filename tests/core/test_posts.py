@@ -79,6 +79,10 @@ def test_ambiguous_outcome_is_reconciled_not_reposted(engine, tmp_path):
     fake.accept_then_timeout.add("k0")
     first = publish_due(engine, fake, worker_id="w")
     assert first.ambiguous == ["k0"] and _statuses(engine)["k0"] == "unknown"
+    assert publish_due(engine, fake, worker_id="w").handled == 0  # the platform gets time to settle
+    t = schema.publish_queue
+    with engine.begin() as c:
+        c.execute(t.update().values(available_at=utcnow() - dt.timedelta(seconds=1)))
     second = publish_due(engine, fake, worker_id="w")
     assert second.reconciled == ["k0"] and fake.calls["k0"] == 1  # looked up, never sent twice
     assert _statuses(engine)["k0"] == "posted"
@@ -156,3 +160,62 @@ def test_worker_serves_health_and_heartbeats(engine, tmp_path):
     with engine.connect() as c:
         row = c.execute(sa.select(schema.worker_heartbeats)).mappings().one()
     assert row["worker_id"] == "w-health" and row["jobs_completed"] == 3 and row["status"] == "stopped"
+
+
+def test_rate_limit_is_taken_before_the_claim(engine, tmp_path):
+    from actp_pipeline.posts import PublishGuards
+    from actp_pipeline.rate_limits import RateLimit
+
+    _enqueue(engine, tmp_path, 5)
+    now = [utcnow()]
+    guards = PublishGuards.for_store(engine, lambda: now[0], limits={"tiktok": [RateLimit(2, 60)]})
+    fake = FakePlatform()
+    first = publish_due(engine, fake, worker_id="w", clock=lambda: now[0], guards=guards)
+    assert len(first.posted) == 2 and "rate limit: next slot in 60 s" in first.deferred["tiktok:main"]
+    assert sorted(_statuses(engine).values()).count("queued") == 3  # nothing claimed beyond the limit
+    assert publish_due(engine, fake, worker_id="w", clock=lambda: now[0], guards=guards).handled == 0
+    now[0] += dt.timedelta(seconds=60)  # exactly when the oldest call leaves the window
+    assert len(publish_due(engine, fake, worker_id="w", clock=lambda: now[0], guards=guards).posted) == 2
+
+
+def test_breaker_opens_after_consecutive_failures_and_stops_calls(engine, tmp_path):
+    from actp_pipeline.posts import PublishGuards
+
+    _enqueue(engine, tmp_path, 8)
+    now = [utcnow()]
+    guards = PublishGuards.for_store(engine, lambda: now[0], limits={})
+    fake = FakePlatform()
+    for i in range(8):
+        fake.fail[f"k{i}"] = PlatformError("HTTP 503", status=503, retryable=True)
+    report = publish_due(engine, fake, worker_id="w", clock=lambda: now[0], guards=guards)
+    assert sum(fake.calls.values()) == 5 and len(report.retried) == 5  # then it rejects fast
+    assert "circuit breaker open" in report.deferred["tiktok:main"]
+    assert guards.breaker.state("tiktok", "main") == "open"
+    assert sorted(_statuses(engine).values()).count("queued") == 3  # untouched, attempts not spent
+    fake.fail.clear()
+    now[0] += dt.timedelta(seconds=60)  # half-open: one trial at a time, two successes close it
+    t = schema.publish_queue
+    with engine.begin() as c:
+        c.execute(t.update().values(available_at=utcnow() - dt.timedelta(seconds=1)))
+    publish_due(engine, fake, worker_id="w", clock=lambda: now[0], guards=guards)
+    assert guards.breaker.state("tiktok", "main") == "closed"
+
+
+def test_429_blocks_the_key_and_does_not_spend_an_attempt(engine, tmp_path):
+    from actp_pipeline.posts import PublishGuards
+
+    _enqueue(engine, tmp_path, 2)
+    now = [utcnow()]
+    guards = PublishGuards.for_store(engine, lambda: now[0], limits={})
+    fake = FakePlatform()
+    fake.fail["k0"] = PlatformError("HTTP 429", status=429, retryable=True, retry_after="120")
+    report = publish_due(engine, fake, worker_id="w", clock=lambda: now[0], guards=guards)
+    assert "Retry-After 120" in report.deferred["tiktok:main"] and fake.calls == {"k0": 1}
+    with engine.connect() as c:
+        row = c.execute(sa.select(schema.publish_queue).where(schema.publish_queue.c.idempotency_key == "k0")).mappings().one()
+    assert row["status"] == "queued" and row["attempts"] == 0
+    fake.fail.clear()
+    now[0] += dt.timedelta(seconds=119)
+    assert publish_due(engine, fake, worker_id="w", clock=lambda: now[0], guards=guards).handled == 0
+    now[0] += dt.timedelta(seconds=1)
+    assert len(publish_due(engine, fake, worker_id="w", clock=lambda: now[0], guards=guards).posted) == 2

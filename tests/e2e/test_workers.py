@@ -26,7 +26,8 @@ def world(tmp_path, postgres_url):
     media = tmp_path / "clip.mp4"
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "color=s=108x192:d=1",
                     "-pix_fmt", "yuv420p", str(media)], check=True)
-    cfg = WorldConfig(seed=5, start=dt.datetime(2026, 11, 1, 6), speed=0.0, accounts={"tiktok": ACCOUNTS})
+    # simulated time runs at 3600x so the platforms' rate-limit windows (on the platform's clock) pass
+    cfg = WorldConfig(seed=5, start=dt.datetime(2026, 11, 1, 6), speed=3600.0, accounts={"tiktok": ACCOUNTS})
     with SandboxServer(cfg, state_path=tmp_path / "sandbox.db") as sb:
         yield sb, connect_store(postgres_url), postgres_url, media
 
