@@ -66,10 +66,13 @@ class HttpPlatform:
     """httpx client for the unified posting API (the sandbox, or a real aggregator with this shape)."""
 
     METRICS_BATCH = 500
+    PROCESSING = ("processing", "pending", "in_progress")
 
-    def __init__(self, base_url: str, api_key: str, *, timeout_s: float = 30.0, upload_timeout_s: float = 300.0):
+    def __init__(self, base_url: str, api_key: str, *, timeout_s: float = 30.0, upload_timeout_s: float = 300.0,
+                 processing_timeout_s: float = 600.0):
         self.base_url = base_url.rstrip("/")
         self.upload_timeout_s = upload_timeout_s
+        self.processing_timeout_s = processing_timeout_s
         self._clock_offset: dt.timedelta | None = None
         self._clock_read_at = 0.0
         self._http = httpx.Client(
@@ -143,9 +146,26 @@ class HttpPlatform:
 
     def publish(self, *, media_path: Path, platform: str, account: str, caption: str, hashtags: list[str],
                 scheduled_at: dt.datetime | None, idempotency_key: str) -> dict[str, Any]:
+        """Upload media, create the post, then poll its status while the platform is still processing it."""
         media = self.upload_media(media_path)
-        return self.create_post(media_id=media["media_id"], platform=platform, account=account, caption=caption,
+        post = self.create_post(media_id=media["media_id"], platform=platform, account=account, caption=caption,
                                 hashtags=hashtags, scheduled_at=scheduled_at, idempotency_key=idempotency_key)
+        return self.wait_until_processed(post)
+
+    def wait_until_processed(self, post: dict[str, Any]) -> dict[str, Any]:
+        deadline = time.monotonic() + self.processing_timeout_s
+        delay = 0.2
+        while post.get("status") in self.PROCESSING:
+            if time.monotonic() > deadline:
+                # the post exists; whether it will go through is not known yet: reconcile later
+                raise AmbiguousOutcome(f"post {post.get('post_id')} still {post.get('status')} after "
+                                       f"{self.processing_timeout_s:.0f} s", retryable=True)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            post = self._call("GET", f"/v1/posts/{post['post_id']}").json()
+        if post.get("status") in ("failed", "rejected", "error"):
+            raise PlatformError(f"the platform rejected post {post.get('post_id')}: {post.get('error') or post.get('status')}")
+        return post
 
     def find_post(self, idempotency_key: str) -> dict[str, Any] | None:
         items = self._call("GET", "/v1/posts", params={"idempotency_key": idempotency_key}).json()["items"]

@@ -16,6 +16,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -170,6 +171,7 @@ class SandboxAPI:
         self.max_upload_bytes = int(max_upload_bytes)
         self._trajectories: dict[str, Trajectory] = {}
         self._traj_lock = threading.Lock()
+        self._processing_until: dict[str, float] = {}  # post_id -> time.monotonic() when processing ends
         self._routes: list[_Route] = []
         add = self._add
         add(r"/v1/health", GET=(self.health, NO_AUTH))
@@ -449,17 +451,21 @@ class SandboxAPI:
             "created_at": iso(now),
             "url": POST_URL.format(platform=platform, account=account, post_id=post_id),
         }
-        return self.state.create_post(record)
+        stored, created = self.state.create_post(record)
+        if created and self.config.processing_s > 0:
+            self._processing_until[stored["post_id"]] = time.monotonic() + self.config.processing_s
+        return stored, created
 
     @staticmethod
     def status_of(post: dict[str, Any], now: datetime) -> str:
         return "live" if _parse_time(post["live_at"], "live_at") <= now else "scheduled"
 
     def public_post(self, post: dict[str, Any], now: datetime) -> dict[str, Any]:
+        processing = time.monotonic() < self._processing_until.get(post["post_id"], 0.0)
         return {
             "post_id": post["post_id"],
             "url": post["url"],
-            "status": self.status_of(post, now),
+            "status": "processing" if processing else self.status_of(post, now),
             "live_at": post["live_at"],
             "scheduled_at": post["scheduled_at"],
             "created_at": post["created_at"],

@@ -102,6 +102,9 @@ class WorldConfig:
     # the web upload site (/web/...): who may log in, and how long a login session lasts (wall-clock seconds)
     web_users: dict[str, str] = field(default_factory=lambda: {"creator": "sandbox-pass"})
     web_session_ttl_s: float = 24 * 3600.0
+    # real seconds a new post stays `processing` before it is scheduled/live, the way aggregator APIs
+    # process uploads asynchronously (clients poll the post); 0 = ready at once
+    processing_s: float = 0.0
 
     def __post_init__(self) -> None:
         self.platforms = tuple(self.platforms)
