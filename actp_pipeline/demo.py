@@ -118,9 +118,12 @@ def run_demo(cfg: DemoConfig, sandbox, materialize: Materialize, log: Callable[[
         for _ in range(cfg.snapshots_per_day):
             client.post("/v1/clock/advance", json={"hours": 24 / cfg.snapshots_per_day}).raise_for_status()
             step(["post_metrics"], now().date().isoformat())
-        meta = step(["scores", "winners"], None)
+        meta = step(["scores", "timing_matrix", "factor_effects", "winners"], None)
         decisions = meta["winners"].get("decisions", {})
         say(f"{tag} measure+score: {meta['scores'].get('dagster/row_count')} posts scored; decisions {decisions}")
+        findings = meta.get("factor_effects", {}).get("findings")
+        if findings and day == cfg.days - 1:
+            say(f"{tag} what drives engagement (factor effects, 90% intervals):\n{findings}")
 
     truth = fetch_truth(sandbox.url, sandbox.truth_token)
     wh = Warehouse(cfg.data_dir / "warehouse")

@@ -92,8 +92,11 @@ def plan_slots(rendered: pd.DataFrame, targets: list[Target], now: dt.datetime, 
     return pd.DataFrame(rows, columns=["variant_id", "platform", "account", "idempotency_key", "scheduled_at"])
 
 
-def schedule_rendered(engine, now: dt.datetime, targets: list[Target], rules: SlotRules = SlotRules()) -> pd.DataFrame:
-    """Queue a publish item for every rendered variant and target that has none; returns the new items."""
+def schedule_rendered(engine, now: dt.datetime, targets: list[Target], rules: SlotRules = SlotRules(),
+                      hours_by_platform: dict[str, tuple[int, ...]] | None = None) -> pd.DataFrame:
+    """Queue a publish item for every rendered variant and target that has none; returns the new items.
+
+    `hours_by_platform` (from the timing matrix) replaces the preferred hours per platform."""
     import sqlalchemy as sa
 
     from actp_pipeline.store import schema
@@ -108,7 +111,13 @@ def schedule_rendered(engine, now: dt.datetime, targets: list[Target], rules: Sl
             sa.select(pq.c.platform, pq.c.account, pq.c.idempotency_key, pq.c.scheduled_at)
             .where(pq.c.status.not_in(("cancelled",)))).mappings().all(),
             columns=["platform", "account", "idempotency_key", "scheduled_at"])
-    plan = plan_slots(rendered, targets, now, already_scheduled=existing, rules=rules)
+    plans = []
+    for target in targets:
+        hours = (hours_by_platform or {}).get(target.platform)
+        target_rules = SlotRules(hours=tuple(hours), max_posts_per_day=rules.max_posts_per_day,
+                                 min_gap_minutes=rules.min_gap_minutes, lead_minutes=rules.lead_minutes) if hours else rules
+        plans.append(plan_slots(rendered, [target], now, already_scheduled=existing, rules=target_rules))
+    plan = pd.concat(plans, ignore_index=True) if plans else pd.DataFrame()
     if plan.empty:
         return plan
     by_variant = rendered.set_index("variant_id")
