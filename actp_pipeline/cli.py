@@ -53,7 +53,7 @@ def cmd_demo(args) -> int:
             "winners": result.winners.get("variant_id", []).tolist() if len(result.winners) else [],
             "winner_true_ranks": result.winners.get("true_rank", []).tolist() if len(result.winners) else [],
             "posted": len(result.truth), "runs": result.runs, "wall_s": round(result.wall_s, 1)}))
-    print(f"\nOpen the UI on these runs: actp ui   (then http://127.0.0.1:3000)", file=sys.stderr)
+    print("\nOpen the UI on these runs: actp ui   (then http://127.0.0.1:3000)", file=sys.stderr)
     return 0
 
 

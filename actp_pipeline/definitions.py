@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 
 from assets import LOOP_ASSETS
@@ -39,10 +41,8 @@ telemetry:
 """
 
 
-def instance_home(data_dir) -> "Path":
+def instance_home(data_dir) -> Path:
     """DAGSTER_HOME under the data directory, with its dagster.yaml (same layout as the repo's dagster.yaml)."""
-    from pathlib import Path
-
     home = Path(data_dir).resolve() / "dagster"
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(INSTANCE_YAML.format(home=home))

@@ -3,7 +3,6 @@
 import datetime as dt
 import time
 
-import sqlalchemy as sa
 
 from actp_pipeline.store import connect_store, schema
 from actp_pipeline.store.queues import publish_queue, render_queue
