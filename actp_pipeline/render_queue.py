@@ -32,7 +32,7 @@ def spec_for(payload: dict[str, Any]):
     return RenderSpec(
         variant_id=payload["variant_id"], hook=payload["hook"], body_lines=tuple(payload.get("body_lines", ())),
         cta=payload["cta"], format=payload["format"], length_s=float(payload["length_s"]),
-        **{k: payload[k] for k in ("background", "accent") if payload.get(k)},
+        **{k: payload[k] for k in ("background", "accent", "background_media", "zoom") if payload.get(k)},
         descriptor=descriptor_json(payload))
 
 

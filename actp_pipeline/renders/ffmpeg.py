@@ -9,6 +9,20 @@ path is a separate argv item with a `file:` prefix, so nothing in a spec or a pa
 Why this shape: drawtext filters on a colour source made every frame a fresh 1080x1920 copy plus
 per-frame text blending (about 2x a bare encode); held stills bring a render to within ~10% of the CPU
 time of a bare encode of a flat colour (see benchmarks/render.py).
+
+Background media (RenderSpec.background_media) makes the scenes transparent text layers (templates.py)
+that go over an "underlay":
+- a still image: the underlay is the picture with its scrim (drawn by Pillow). Each scene's text is put
+  on it once and the result held like a colour render's still, so the filters cost next to nothing and
+  the encoder does almost all the work, as in a colour render.
+- a zooming image or a clip: the underlay is just the scrim, the scenes' text-on-scrim layers are held
+  and joined as above (with alpha), and that layer stream goes over the moving background with one
+  `overlay` per frame. The zoom is a `scale` with per-frame size and a centred crop, scene by scene
+  (zooming in over one scene, out over the next, so there is no jump at a cut); a clip is read with
+  `-stream_loop -1` (looped), cut to the render's length with `trim`, scaled to cover and its sound dropped.
+Slides move the text only: the two text layers are stacked and cropped, then put on the underlay.
+The media file is opened (Pillow, or PyAV for a clip) before ffmpeg runs, so an unreadable file fails fast
+with its name in the RenderError.
 """
 
 from __future__ import annotations
@@ -17,6 +31,7 @@ import os
 import subprocess
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from actp_pipeline.renders.checks import VideoProbe, check_video, probe_video
@@ -26,12 +41,13 @@ from actp_pipeline.renders.spec import (
     HEIGHT,
     PIX_FMT,
     WIDTH,
+    ZOOM_MAX,
     RenderError,
     RenderSpec,
     frame_count,
     spec_problems,
 )
-from actp_pipeline.renders.templates import TEMPLATES, Scene
+from actp_pipeline.renders.templates import TEMPLATES, Scene, Theme, background_image, scrim_image
 
 STDERR_TAIL = 2000
 AUDIO_BITRATE = "128k"
@@ -119,6 +135,193 @@ def build_filtergraph(scenes: list[Scene], intro_input: int) -> str:
     return ";".join(chains)
 
 
+# ------------------------------------------------------------------------------------------ media backgrounds
+
+
+@dataclass(frozen=True)
+class ClipInfo:
+    """What PyAV reads from a background clip before the render."""
+
+    path: Path
+    width: int
+    height: int
+    duration_s: float | None
+    fps: float | None
+
+
+def probe_clip(path: str | os.PathLike) -> ClipInfo:
+    """Open a background clip with PyAV and decode its first video frame; RenderError naming the file if
+    it is missing, unreadable or has no decodable video."""
+    import av
+
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as fh, av.open(fh, mode="r") as container:
+            vs = next((st for st in container.streams if st.type == "video"), None)
+            if vs is None:
+                raise RenderError(f"background_media {name}: no video stream in the clip")
+            frame = next(iter(container.decode(vs)), None)
+            if frame is None:
+                raise RenderError(f"background_media {name}: no video frame in the clip could be decoded")
+            if container.duration is not None:
+                duration = container.duration / 1_000_000
+            elif vs.duration is not None and vs.time_base is not None:
+                duration = float(vs.duration * vs.time_base)
+            else:
+                duration = None
+            rate = vs.average_rate or vs.guessed_rate
+            return ClipInfo(Path(name), frame.width, frame.height, duration, float(rate) if rate else None)
+    except RenderError:
+        raise
+    except (OSError, av.FFmpegError, ValueError, StopIteration) as exc:
+        raise RenderError(f"background_media {name}: cannot read the clip: {exc}") from None
+
+
+def cover_chain(total_frames: int) -> str:
+    """Filters turning a (looped) clip into the background stream: constant 30 fps from 0, the centre
+    9:16 part (in display aspect) scaled to the frame, BT.709 limited range yuv420p, cut to `total_frames`.
+    benchmarks/render.py encodes exactly this as the bare baseline of a clip render."""
+    w_expr = f"2*trunc(min(iw,ih*{WIDTH}/{HEIGHT}/sar)/2)"
+    h_expr = f"2*trunc(min(ih,iw*sar*{HEIGHT}/{WIDTH})/2)"
+    return (f"setpts=PTS-STARTPTS,fps={FPS},crop=w='{w_expr}':h='{h_expr}',"
+            f"scale={WIDTH}:{HEIGHT}:out_color_matrix=bt709:out_range=tv,setsar=1,format={PIX_FMT},"
+            f"trim=end_frame={total_frames},setpts=N,settb=1/{FPS}")
+
+
+def zoom_chain(frames: int, zoom_in: bool) -> str:
+    """Filters holding a zoom_size() still for `frames` frames while it zooms 1 -> ZOOM_MAX (or back):
+    a per-frame scale to the zoomed size, then the centred frame-size crop."""
+    # frame k of the scene from its timestamp (t*FPS): scale's own frame counter `n` starts at 1 in some
+    # FFmpeg builds and at 0 in crop, and the two must agree to the pixel
+    p = f"t*{FPS}/{max(1, frames - 1)}" if zoom_in else f"(1-t*{FPS}/{max(1, frames - 1)})"
+    z = f"(1+{ZOOM_MAX - 1:.6f}*{p})"
+    # the crop is placed from the same expression: crop does not see the per-frame input size
+    return (f"{_hold(frames)},scale=w='2*round({WIDTH}*{z}/2)':h='2*round({HEIGHT}*{z}/2)':eval=frame:flags=bilinear,"
+            f"crop=w={WIDTH}:h={HEIGHT}:x='round({WIDTH}*{z}/2)-{WIDTH // 2}':y='round({HEIGHT}*{z}/2)-{HEIGHT // 2}'"
+            f":exact=1")
+
+
+@dataclass(frozen=True)
+class MediaInputs:
+    """The extra inputs of a render over background media."""
+
+    kind: str  # "image" (still), "zoom" (zooming image) or "clip"
+    underlay: Path  # image: the picture with its scrim (RGB); zoom and clip: the scrim alone (RGBA)
+    source: Path | None = None  # zoom: the picture at zoom_size(); clip: the clip
+
+    @property
+    def moving(self) -> bool:
+        return self.kind in ("zoom", "clip")
+
+
+class _Graph:
+    """Filter chains and labels; `fan(src, k)` splits a stream into k labels (no split for one)."""
+
+    def __init__(self) -> None:
+        self.chains: list[str] = []
+        self._n = 0
+
+    def label(self, stem: str) -> str:
+        self._n += 1
+        return f"[{stem}{self._n}]"
+
+    def fan(self, src: str, k: int, stem: str) -> list[str]:
+        if k <= 1:
+            return [src] * k
+        outs = [self.label(stem) for _ in range(k)]
+        self.chains.append(f"{src}split={k}" + "".join(outs))
+        return outs
+
+
+def build_layered_filtergraph(scenes: list[Scene], intro_input: int, media: MediaInputs, total_frames: int) -> str:
+    """Filter graph for text layers (inputs 0..n-1, intro at `intro_input`) over background media: the
+    underlay is input intro_input+1 and the moving source (zoom, clip) intro_input+2. Output [v]."""
+    g = _Graph()
+    n = len(scenes)
+    fmt = "yuva420p" if media.moving else PIX_FMT  # the layer stream keeps its alpha until the last overlay
+    xfmt = "yuva444p" if media.moving else "yuv444p"  # xfade's working format
+    slide = [bool(sc.transition_frames) and sc.transition in SLIDES for sc in scenes]
+    fade = [bool(sc.transition_frames) and not slide[i] for i, sc in enumerate(scenes)]
+    # what each text still (index -1: the intro) is used for: composited on the underlay, or raw in a slide
+    comp_uses = {i: (1 if i >= 0 else 0) + (fade[i] if i >= 0 else 0) + (fade[i + 1] if i + 1 < n else 0)
+                 for i in range(-1, n)}
+    raw_uses = {i: (slide[i] if i >= 0 else 0) + (slide[i + 1] if i + 1 < n else 0) for i in range(-1, n)}
+    under_uses = sum(1 for i in comp_uses if comp_uses[i]) + sum(slide)
+    under = g.fan(_yuv(g, f"[{intro_input + 1}:v]", fmt), under_uses, "u")
+    comps: dict[int, list[str]] = {}
+    raws: dict[int, list[str]] = {}
+    for i in range(-1, n):
+        src = f"[{intro_input}:v]" if i < 0 else f"[{i}:v]"
+        cu, ru = comp_uses[i], raw_uses[i]
+        if not cu + ru:
+            continue
+        outs = g.fan(_yuv(g, src, "yuva420p"), (1 if cu else 0) + ru, "t")
+        if cu:
+            comp = g.label("c")
+            g.chains.append(f"{under.pop()}{outs[0]}overlay=format=yuv420:alpha=straight{comp}")
+            comps[i] = g.fan(comp, cu, "c")
+        raws[i] = outs[1 if cu else 0:]
+    parts: list[str] = []
+    for i, sc in enumerate(scenes):
+        t = sc.transition_frames
+        if t:
+            x = g.label("x")
+            if slide[i]:
+                stack, axis = SLIDES[sc.transition]
+                extent = WIDTH if axis == "x" else HEIGHT
+                pos = f"{extent}*(1-(1-(n+1)/{t})*(1-(n+1)/{t}))"
+                cx, cy = (pos, "0") if axis == "x" else ("0", pos)
+                moved, base = g.label("m"), g.label("b")
+                g.chains.append(f"{raws[i - 1].pop(0)}{raws[i].pop(0)}{stack}=inputs=2,{_hold(t)},"
+                                f"crop=w={WIDTH}:h={HEIGHT}:x='{cx}':y='{cy}'{moved}")
+                g.chains.append(f"{under.pop()}{_hold(t)}{base}")
+                g.chains.append(f"{base}{moved}overlay=format=yuv420:alpha=straight{x}")
+            else:
+                a, b = g.label("a"), g.label("b")
+                g.chains.append(f"{comps[i - 1].pop()}format={xfmt},{_hold(t)}{a}")
+                g.chains.append(f"{comps[i].pop()}format={xfmt},{_hold(t)}{b}")
+                g.chains.append(f"{a}{b}xfade=transition={sc.transition}:duration={t / FPS:.6f}:offset=0,"
+                                f"format={fmt}{x}")
+            parts.append(x)
+        h = g.label("h")
+        g.chains.append(f"{comps[i].pop()}{_hold(sc.frames - t)}{h}")
+        parts.append(h)
+    if not media.moving:
+        g.chains.append("".join(parts) + f"concat=n={len(parts)}:v=1:a=0[v]")
+        return ";".join(g.chains)
+    layer = g.label("l")
+    g.chains.append("".join(parts) + f"concat=n={len(parts)}:v=1:a=0{layer}")
+    src = f"[{intro_input + 2}:v]"
+    if media.kind == "zoom":
+        stills = g.fan(_yuv(g, src, PIX_FMT), n, "z")
+        zs = []
+        for i, sc in enumerate(scenes):
+            z = g.label("z")
+            g.chains.append(f"{stills[i]}{zoom_chain(sc.frames, i % 2 == 0)}{z}")
+            zs.append(z)
+        moving = g.label("bg")
+        g.chains.append("".join(zs) + f"concat=n={n}:v=1:a=0{moving}")
+    else:
+        moving = g.label("bg")
+        g.chains.append(f"{src}{cover_chain(total_frames)}{moving}")
+    g.chains.append(f"{moving}{layer}overlay=format=yuv420:alpha=straight[v]")
+    return ";".join(g.chains)
+
+
+def _yuv(g: _Graph, src: str, fmt: str) -> str:
+    out = g.label("y")
+    g.chains.append(f"{src}{_to_yuv(fmt)}{out}")
+    return out
+
+
+def _still_input(path: Path) -> list[str]:
+    """Input options of one still: raw RGBA frames (fastest, no decoder), else an image file."""
+    if path.suffix == ".rgba":
+        return ["-f", "rawvideo", "-pixel_format", "rgba", "-video_size", f"{WIDTH}x{HEIGHT}",
+                "-framerate", str(FPS), "-i", _ff_path(path)]
+    return ["-f", "image2", "-pattern_type", "none", "-framerate", str(FPS), "-i", _ff_path(path)]
+
+
 def build_command(
     scene_files: list[Path],
     intro_file: Path,
@@ -130,18 +333,33 @@ def build_command(
     preset: str,
     threads: int | None,
     x264_opts: tuple[str, ...] | None = None,
+    media: MediaInputs | None = None,
 ) -> list[str]:
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y"]
     if threads:
         cmd += ["-filter_threads", str(threads), "-filter_complex_threads", str(threads)]
     for f in [*scene_files, intro_file]:
-        cmd += ["-f", "image2", "-pattern_type", "none", "-framerate", str(FPS), "-i", _ff_path(f)]
+        cmd += _still_input(f)
     audio_input = len(scene_files) + 1
+    if media is not None:
+        cmd += _still_input(media.underlay)
+        audio_input += 1
+        if media.kind == "zoom":
+            cmd += ["-f", "image2", "-pattern_type", "none", "-framerate", str(FPS), "-i", _ff_path(media.source)]
+            audio_input += 1
+        elif media.kind == "clip":
+            # the clip's own sound, subtitles and data are not read; it repeats for as long as the graph asks
+            cmd += ["-an", "-sn", "-dn", "-stream_loop", "-1", "-i", _ff_path(media.source)]
+            audio_input += 1
     # the AAC priming samples count towards the audio track's length: leave room for them so the audio
     # ends with the last video frame
     audio_s = max(total_frames / FPS - AAC_PRIMING / AUDIO_RATE, 1 / FPS)
     cmd += ["-f", "lavfi", "-t", f"{audio_s:.6f}", "-i", f"anullsrc=r={AUDIO_RATE}:cl=stereo"]
-    cmd += ["-filter_complex", build_filtergraph(scenes, len(scene_files))]
+    if media is None:
+        graph = build_filtergraph(scenes, len(scene_files))
+    else:
+        graph = build_layered_filtergraph(scenes, len(scene_files), media, total_frames)
+    cmd += ["-filter_complex", graph]
     cmd += ["-map", "[v]", "-map", f"{audio_input}:a"]
     cmd += ["-c:v", "libx264", "-preset", preset, "-pix_fmt", PIX_FMT, "-profile:v", "high", "-r", str(FPS)]
     cmd += list(X264_OPTS if x264_opts is None else x264_opts)
@@ -184,6 +402,8 @@ def run_ffmpeg(cmd: list[str], timeout_s: float) -> None:
 def _save_still(image, path: Path) -> None:
     if path.suffix == ".png":
         image.save(path, compress_level=1)
+    elif path.suffix == ".rgba":
+        path.write_bytes(image.convert("RGBA").tobytes())
     else:
         image.save(path)
 
@@ -212,24 +432,43 @@ def render_variant(
     problems = spec_problems(spec)
     if problems:
         raise RenderError(f"cannot render {spec.variant_id!r}: " + "; ".join(problems))
+    # background media is read (and any problem with it reported) before anything is written
+    kind = spec.media_kind
+    background = background_image(spec) if kind == "image" else None
+    if kind == "clip":
+        probe_clip(spec.background_media)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     total = frame_count(float(spec.length_s))
     tmp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex[:12]}.part")
     try:
         with tempfile.TemporaryDirectory(prefix="actp-render-") as workdir:
+            wd = Path(workdir)
             scenes, intro = TEMPLATES[spec.format].scenes(spec)
-            # BMP is the fastest to write and to decode (6 MB a still); many scenes use PNG to bound disk use
-            ext = "bmp" if len(scenes) <= BMP_MAX_SCENES else "png"
+            # BMP is the fastest to write and to decode (6 MB a still), raw RGBA for the transparent layers
+            # over media (8 MB); many scenes use PNG to bound disk use
+            few = len(scenes) <= BMP_MAX_SCENES
+            ext = ("rgba" if kind else "bmp") if few else "png"
             files = []
             for i, sc in enumerate(scenes):
-                f = Path(workdir) / f"scene{i:03d}.{ext}"
+                f = wd / f"scene{i:03d}.{ext}"
                 _save_still(sc.image, f)
                 files.append(f)
-            intro_file = Path(workdir) / f"intro.{ext}"
+            intro_file = wd / f"intro.{ext}"
             _save_still(intro, intro_file)
+            media = None
+            if kind == "image" and not spec.zooms:
+                media = MediaInputs("image", wd / f"underlay.{'bmp' if few else 'png'}")
+                _save_still(background, media.underlay)
+            elif kind is not None:
+                media = MediaInputs("zoom" if kind == "image" else "clip", wd / f"underlay.{ext}",
+                                    wd / f"zoom.{'bmp' if few else 'png'}" if kind == "image"
+                                    else Path(os.fspath(spec.background_media)))
+                _save_still(scrim_image(Theme.from_spec(spec)), media.underlay)
+                if kind == "image":
+                    _save_still(background, media.source)
             cmd = build_command(files, intro_file, scenes, tmp, total_frames=total, descriptor=spec.descriptor,
-                                preset=preset, threads=threads)
+                                preset=preset, threads=threads, media=media)
             run_ffmpeg(cmd, timeout_s)
         probe = probe_video(tmp)
         problems = check_video(probe, expected_duration_s=total / FPS)

@@ -58,6 +58,8 @@ def input_props(spec: RenderSpec) -> dict:
     """The input props a Remotion composition gets for `spec` (JSON-serialisable)."""
     return {
         "variant_id": spec.variant_id,
+        "background_media": spec.background_media,
+        "zoom": spec.zoom,
         "hook": spec.hook,
         "body_lines": list(spec.body_lines),
         "cta": spec.cta,

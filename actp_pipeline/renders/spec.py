@@ -7,8 +7,10 @@ and the checks can share one set of numbers.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from actp_pipeline import creative
 
@@ -29,6 +31,12 @@ MAX_LENGTH_S = 600.0
 # sound-name zone at the bottom and the tab bar at the top. Reels and Shorts overlay similar areas.
 SAFE_X0_FRAC, SAFE_X1_FRAC = 0.08, 0.92
 SAFE_Y0_FRAC, SAFE_Y1_FRAC = 0.12, 0.78
+
+# Background media: what `RenderSpec.background_media` may name, by file extension.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+CLIP_EXTENSIONS = (".mp4", ".mov", ".webm", ".m4v")
+# Ken Burns zoom of image backgrounds: the scale goes 1 -> ZOOM_MAX over a scene (and back over the next).
+ZOOM_MAX = 1.08
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,24 @@ class RenderSpec:
     accent: str = "#facc15"
     descriptor: str = ""  # JSON, embedded verbatim as the MP4 `comment` tag
     attribution: str = ""  # testimonial only: who said it (falls back to a "- name" last body line)
+    # A picture (.jpg/.png/.webp) or a clip (.mp4/.mov/.webm/.m4v) under the text instead of the flat
+    # `background` colour: scaled to cover the frame (centre crop) under a dark scrim; a clip is looped or
+    # trimmed to the render's length and its sound is dropped. `background` then tints the scrim.
+    background_media: str | None = None
+    # Slow Ken Burns zoom of an image background (1 -> ZOOM_MAX over one scene, back over the next). Opt-in:
+    # its per-frame scaling costs about 1.7x a bare encode's CPU (benchmarks/render.py, image_zoom);
+    # ignored for colour and clip backgrounds.
+    zoom: bool = False
+
+    @property
+    def media_kind(self) -> str | None:
+        """"image", "clip" or None (a flat colour background), from background_media's extension."""
+        return media_kind(self.background_media)
+
+    @property
+    def zooms(self) -> bool:
+        """Whether the background gets the Ken Burns zoom."""
+        return self.media_kind == "image" and self.zoom is True
 
 
 _HEX = re.compile(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
@@ -101,6 +127,19 @@ def parse_hex_color(value: str) -> tuple[int, int, int]:
     if len(digits) == 3:
         digits = "".join(c * 2 for c in digits)
     return tuple(int(digits[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+
+
+def media_kind(path: str | os.PathLike | None) -> str | None:
+    """"image" or "clip" by the extension of `path`, None for no path; ValueError for any other extension."""
+    if path is None:
+        return None
+    ext = PurePath(os.fspath(path)).suffix.lower()
+    if ext in IMAGE_EXTENSIONS:
+        return "image"
+    if ext in CLIP_EXTENSIONS:
+        return "clip"
+    raise ValueError(f"background_media {os.fspath(path)!r}: unknown extension {ext or '(none)'!r}; expected one of "
+                     f"{', '.join(IMAGE_EXTENSIONS + CLIP_EXTENSIONS)}")
 
 
 def frame_count(length_s: float) -> int:
@@ -132,4 +171,16 @@ def spec_problems(spec: RenderSpec) -> list[str]:
         problems.append("body_lines must be a sequence of strings")
     if isinstance(spec.descriptor, str) and "\x00" in spec.descriptor:
         problems.append("descriptor contains a NUL character")
+    media = spec.background_media
+    if media is not None:
+        path = os.fspath(media) if isinstance(media, (str, os.PathLike)) else None
+        if not isinstance(path, str) or not path or "\x00" in path:
+            problems.append(f"background_media must be a file path or None, not {media!r}")
+        else:
+            try:
+                media_kind(path)
+            except ValueError as exc:
+                problems.append(str(exc))
+    if not isinstance(spec.zoom, bool):
+        problems.append(f"zoom must be True or False, not {spec.zoom!r}")
     return problems

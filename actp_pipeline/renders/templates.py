@@ -8,14 +8,21 @@ under our control: the layout functions measure each line, so nothing can leave 
 Timeline for a render of N frames (30 fps): the hook scene first (~2.5 s), the body lines evenly over
 the middle (one slide per line, or several lines per slide when there are more lines than seconds),
 the CTA end card last (~2.5 s). Short renders scale hook and CTA down to 30% of the length each.
+
+Over background media (an image or a clip) the scenes are drawn as transparent text layers instead
+(RGBA, nothing but the text, stickers and cards) and the background goes under them in ffmpeg, behind a
+dark scrim whose opacity is computed so that white text keeps a set contrast even over a white picture.
+A layer is drawn twice, on black and on white, and its alpha is recovered from the difference, so every
+antialiased edge and translucent fill comes out exactly as it would be drawn over an opaque colour.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw, ImageOps
 
 from actp_pipeline.renders.layout import (
     TextBlock,
@@ -30,7 +37,9 @@ from actp_pipeline.renders.spec import (
     HEIGHT,
     SAFE_AREA,
     WIDTH,
+    ZOOM_MAX,
     Box,
+    RenderError,
     RenderSpec,
     frame_count,
     parse_hex_color,
@@ -78,6 +87,24 @@ def mix(a: RGB, b: RGB, t: float) -> RGB:
     return tuple(round(x + (y - x) * t) for x, y in zip(a, b))  # type: ignore[return-value]
 
 
+BLACK: RGB = (0, 0, 0)
+
+# Over background media: the text is white, and the scrim under it is dark enough that white text keeps
+# TEXT_CONTRAST (WCAG AA for normal text; all our text is large, where AA asks 3:1) over any picture, even
+# a pure white one; muted text (listicle header, attribution) keeps MUTED_CONTRAST (AA for large text).
+SCRIM_MIN_CONTRAST = 7.0  # the scrim colour itself against white: the spec's background, darkened to this
+TEXT_CONTRAST = 4.5
+MUTED_CONTRAST = 3.0
+MEDIA_MUTED_MIX = 0.15  # muted text over media: this much of the scrim colour in white
+SCRIM_MARGIN = 0.03  # extra opacity for YUV rounding and chroma subsampling
+SCRIM_TOP_SHARE = 0.45  # at the very top the scrim has this share of its opacity, ramping up to the safe area
+
+
+def composite(over: RGB, under: RGB, alpha: float) -> RGB:
+    """`over` at opacity `alpha` on top of `under` (sRGB values, as Pillow and ffmpeg blend them)."""
+    return mix(under, over, alpha)
+
+
 @dataclass(frozen=True)
 class Theme:
     background: RGB
@@ -86,11 +113,15 @@ class Theme:
     accent: RGB
     on_accent: RGB
     card: RGB
+    scrim: RGB | None = None  # over background media: the scrim colour (`background` is then this colour)
+    scrim_alpha: float = 0.0  # ... and its opacity over the safe area
 
     @classmethod
     def from_spec(cls, spec: RenderSpec) -> Theme:
         bg = parse_hex_color(spec.background)
         accent = parse_hex_color(spec.accent)
+        if spec.background_media is not None:
+            return cls.over_media(bg, accent)
         text = readable_on(bg)
         return cls(
             background=bg,
@@ -100,6 +131,113 @@ class Theme:
             on_accent=readable_on(accent),
             card=mix(bg, text, 0.10),
         )
+
+    @classmethod
+    def over_media(cls, bg: RGB, accent: RGB) -> Theme:
+        """White text over a scrim tinted by `bg` (darkened until it is a dark colour)."""
+        scrim = bg
+        t = 0.0
+        while contrast_ratio(WHITE, scrim) < SCRIM_MIN_CONTRAST and t < 1.0:
+            t = min(1.0, t + 0.05)
+            scrim = mix(bg, BLACK, t)
+        muted = mix(WHITE, scrim, MEDIA_MUTED_MIX)
+        return cls(
+            background=scrim,
+            text=WHITE,
+            muted=muted,
+            accent=accent,
+            on_accent=readable_on(accent),
+            card=mix(scrim, WHITE, 0.10),
+            scrim=scrim,
+            scrim_alpha=scrim_alpha(scrim, ((WHITE, TEXT_CONTRAST), (muted, MUTED_CONTRAST))),
+        )
+
+
+def scrim_alpha(scrim: RGB, needs: tuple[tuple[RGB, float], ...]) -> float:
+    """The least opacity of `scrim` over a pure white picture at which every (text colour, contrast) in
+    `needs` holds, plus a margin: over any darker pixel the contrast is only higher."""
+    for step in range(256):
+        a = step / 255
+        under = composite(scrim, WHITE, a)
+        if all(contrast_ratio(fg, under) >= need for fg, need in needs):
+            return min(1.0, a + SCRIM_MARGIN)
+    raise RenderError(f"no scrim opacity gives the text enough contrast over the scrim colour {scrim}")
+
+
+def worst_case_contrast(theme: Theme, colour: RGB | None = None) -> float:
+    """Contrast of `colour` (default: the text colour) against the scrim over a pure white picture."""
+    return contrast_ratio(colour or theme.text, composite(theme.scrim or theme.background, WHITE, theme.scrim_alpha))
+
+
+def scrim_profile(theme: Theme) -> list[float]:
+    """The scrim's opacity per row: full over the safe area and below it (where the platforms put their own
+    white captions), easing off towards the top edge so that more of the picture shows there."""
+    a = theme.scrim_alpha
+    top = SAFE_AREA.y0
+    out = []
+    for y in range(HEIGHT):
+        if y >= top:
+            out.append(a)
+        else:
+            u = y / top
+            out.append(a * (SCRIM_TOP_SHARE + (1 - SCRIM_TOP_SHARE) * u * u * (3 - 2 * u)))
+    return out
+
+
+def scrim_image(theme: Theme) -> Image.Image:
+    """The scrim as an RGBA frame (scrim colour, opacity by row)."""
+    col = Image.new("L", (1, HEIGHT))
+    col.putdata([round(255 * a) for a in scrim_profile(theme)])
+    alpha = col.resize((WIDTH, HEIGHT), Image.Resampling.NEAREST)
+    im = Image.new("RGBA", (WIDTH, HEIGHT), (*(theme.scrim or theme.background), 0))
+    im.putalpha(alpha)
+    return im
+
+
+# --------------------------------------------------------------------------------------------- media
+
+
+def zoom_size() -> tuple[int, int]:
+    """Size of an image background prepared for the zoom: the frame at ZOOM_MAX (even sides), so the most
+    zoomed-in frame is a 1:1 crop and every other frame a slight downscale (never an upscale)."""
+    return 2 * round(WIDTH * ZOOM_MAX / 2), 2 * round(HEIGHT * ZOOM_MAX / 2)
+
+
+def load_image(path: str | os.PathLike, size: tuple[int, int], fill: RGB = BLACK) -> Image.Image:
+    """The picture at `path` turned upright (EXIF), flattened onto `fill` if it has transparency, scaled to
+    cover `size` and centre-cropped to it. RenderError naming the file if it cannot be read."""
+    name = os.fspath(path)
+    try:
+        with Image.open(name) as im:
+            w, h = im.size
+            # the scale that covers `size` whichever way the EXIF orientation turns the picture
+            s = max(size[0] / w, size[1] / h, size[0] / h, size[1] / w)
+            if s < 1 and im.format == "JPEG":
+                im.draft("RGB", (max(1, int(w * s + 1)), max(1, int(h * s + 1))))  # decode at 1/2, 1/4 or 1/8
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                rgba = im.convert("RGBA")
+                flat = Image.new("RGBA", rgba.size, (*fill, 255))
+                flat.alpha_composite(rgba)
+                im = flat
+            return ImageOps.fit(im.convert("RGB"), size, Image.Resampling.BICUBIC, centering=(0.5, 0.5))
+    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+        raise RenderError(f"background_media {name}: cannot read the image: {exc}") from None
+
+
+def background_image(spec: RenderSpec, theme: Theme | None = None) -> Image.Image:
+    """The still under the text of an image-background render. Without zoom: the picture at frame size with
+    the scrim composited in. With zoom: the bare picture at zoom_size() (the scrim then rides on the text
+    layer, so that it does not zoom)."""
+    if spec.background_media is None or spec.media_kind != "image":
+        raise ValueError("background_image needs an image background")
+    theme = theme or Theme.from_spec(spec)
+    if spec.zooms:
+        return load_image(spec.background_media, zoom_size(), parse_hex_color(spec.background))
+    im = load_image(spec.background_media, (WIDTH, HEIGHT), parse_hex_color(spec.background)).convert("RGBA")
+    im.alpha_composite(scrim_image(theme))
+    return im.convert("RGB")
 
 
 # --------------------------------------------------------------------------------------------- timeline
@@ -156,11 +294,53 @@ class Scene:
     text_boxes: tuple[Box, ...] = ()  # extents of all text drawn (for checks)
 
 
+class _Both:
+    """Forwards every drawing call to two ImageDraw objects (the black and the white copy of a layer)."""
+
+    def __init__(self, a: ImageDraw.ImageDraw, b: ImageDraw.ImageDraw) -> None:
+        self._a, self._b = a, b
+
+    def __getattr__(self, name: str):
+        fa, fb = getattr(self._a, name), getattr(self._b, name)
+        if not callable(fa):
+            return fa
+
+        def both(*args, **kwargs):
+            fa(*args, **kwargs)
+            return fb(*args, **kwargs)
+
+        return both
+
+
+def unmatte(on_black: Image.Image, on_white: Image.Image) -> Image.Image:
+    """The RGBA layer that, drawn over black and over white, gives these two RGB images: where a layer of
+    colour c and opacity a is drawn, on_black = a*c and on_white = a*c + (1-a)*255."""
+    alpha = ImageChops.add(on_black.convert("L"), ImageChops.invert(on_white.convert("L")))
+    out = Image.new("RGBA", on_black.size, (0, 0, 0, 0))
+    box = alpha.getbbox()  # only the part with something drawn needs un-premultiplying
+    if box is not None:
+        part = Image.merge("RGBa", (*on_black.crop(box).split(), alpha.crop(box)))
+        out.paste(part.convert("RGBA"), box[:2])
+    return out
+
+
 @dataclass
 class Canvas:
     image: Image.Image
     draw: ImageDraw.ImageDraw
     text_boxes: list[Box] = field(default_factory=list)
+    on_white: Image.Image | None = None  # a transparent layer: `image` is its copy on black, this on white
+
+    @classmethod
+    def layer(cls) -> Canvas:
+        """A transparent canvas: everything drawn goes on a black and a white copy."""
+        k = Image.new("RGB", (WIDTH, HEIGHT), BLACK)
+        w = Image.new("RGB", (WIDTH, HEIGHT), WHITE)
+        return cls(k, _Both(ImageDraw.Draw(k, "RGBA"), ImageDraw.Draw(w, "RGBA")), on_white=w)  # type: ignore[arg-type]
+
+    def result(self) -> Image.Image:
+        """The picture: RGB over an opaque colour, RGBA for a transparent layer."""
+        return self.image if self.on_white is None else unmatte(self.image, self.on_white)
 
     def text(
         self, block: TextBlock, box: Box, fill: RGB, *, valign: str = "center", only: int | None = None
@@ -229,6 +409,8 @@ class Template:
         cv.text(block, card.inset(pad), c.theme.on_accent)
 
     def new_canvas(self, c: Content) -> Canvas:
+        if c.spec.background_media is not None:
+            return Canvas.layer()
         im = Image.new("RGB", (WIDTH, HEIGHT), c.theme.background)
         return Canvas(im, ImageDraw.Draw(im))
 
@@ -247,7 +429,8 @@ class Template:
 
     # ---- assembly
     def scenes(self, spec: RenderSpec) -> tuple[list[Scene], Image.Image]:
-        """The scenes of a render and the image the first scene's intro transition starts from."""
+        """The scenes of a render and the image the first scene's intro transition starts from.
+        With background media these are transparent RGBA text layers, otherwise opaque RGB frames."""
         c = scene_content(spec, self)
         lay = self.prepare(c)
         slots = plan_slots(len(c.body), frame_count(spec.length_s), bool(c.cta))
@@ -265,11 +448,11 @@ class Template:
                 self.draw_cta(c, cv, lay)
                 tr, t = self.cta_transition, min(TRANSITION_FRAMES, slot.frames // 3)
             name = slot.kind if slot.kind != "body" else f"body{slot.index + 1}"
-            scenes.append(Scene(name, slot.start, slot.frames, cv.image, tr if t >= 2 else "", t if t >= 2 else 0,
-                                tuple(cv.text_boxes)))
+            scenes.append(Scene(name, slot.start, slot.frames, cv.result(), tr if t >= 2 else "",
+                                t if t >= 2 else 0, tuple(cv.text_boxes)))
         intro = self.new_canvas(c)
         self.draw_hook(c, intro, lay, decor=False)
-        return scenes, intro.image
+        return scenes, intro.result()
 
 
 # --------------------------------------------------------------------------------------------- text_hook

@@ -165,7 +165,7 @@ def test_input_props_carry_the_variant_and_house_format():
     assert props == {
         "variant_id": "v_rm", "hook": SPEC.hook, "body_lines": list(SPEC.body_lines), "cta": "Tap the link",
         "format": "text_hook", "length_s": 2.0, "background": "#102030", "accent": "#ffcc00",
-        "descriptor": DESCRIPTOR, "attribution": "", "fps": FPS, "width": WIDTH, "height": HEIGHT,
+        "descriptor": DESCRIPTOR, "attribution": "", "background_media": None, "zoom": False, "fps": FPS, "width": WIDTH, "height": HEIGHT,
         "durationInFrames": 60,
     }
     assert json.loads(json.dumps(props)) == props

@@ -35,8 +35,16 @@ from actp_pipeline.renders import (
 from actp_pipeline.renders import ffmpeg as ffmpeg_mod
 from actp_pipeline.renders.layout import clean_text, clusters, draw_block, line_width, load_font
 from actp_pipeline.renders.spec import parse_hex_color
+from actp_pipeline.renders.templates import (
+    Canvas,
+    Theme,
+    background_image,
+    contrast_ratio,
+    plan_slots,
+    scrim_profile,
+    worst_case_contrast,
+)
 from actp_pipeline.renders.templates import scene_content as content_of
-from actp_pipeline.renders.templates import plan_slots
 
 HOSTILE = {
     "long_word": "Supercalifragilisticexpialidocious" * 6,
@@ -424,3 +432,279 @@ def test_timeout_kills_ffmpeg_and_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(RenderError, match="timed out"):
         render_variant(make_spec(length=20.0), out, preset="veryslow", timeout_s=0.5)
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------------ background media
+
+RED, GREEN = (220, 30, 30), (30, 200, 60)
+
+
+def make_image(path: Path, size: tuple[int, int] = (1200, 800)) -> Path:
+    """Left half red, right half green with a black grid on it (so that a zoom shows), drawn with Pillow."""
+    w, h = size
+    im = Image.new("RGB", size, RED)
+    d = ImageDraw.Draw(im)
+    d.rectangle((w // 2, 0, w, h), fill=GREEN)
+    for x in range(w // 2, w, 24):
+        d.line((x, 0, x, h), fill=(0, 0, 0), width=3)
+    for y in range(0, h, 24):
+        d.line((w // 2, y, w, y), fill=(0, 0, 0), width=3)
+    im.save(path)
+    return path
+
+
+def make_clip(path: Path, seconds: float, *, size: str = "1280x720", rate: int = 25, audio: bool = True) -> Path:
+    args = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds:g}"]
+    if audio:  # a loud tone, which must not reach the render
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds + 1:g}", "-c:a", "aac"]
+    _encode(path, *args, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
+    return path
+
+
+def media_spec(media: Path, fmt: str = "text_hook", length: float = 2.0, **kw) -> RenderSpec:
+    return make_spec(fmt, length, background_media=str(media), **kw)
+
+
+def mean_diff(a: Image.Image, b: Image.Image, box: tuple[int, int, int, int] | None = None) -> float:
+    if box is not None:
+        a, b = a.crop(box), b.crop(box)
+    return sum(ImageStat.Stat(ImageChops.difference(a.convert("RGB"), b.convert("RGB"))).mean) / 3
+
+
+def changed_share(a: Image.Image, b: Image.Image, box: tuple[int, int, int, int]) -> float:
+    """Share of pixels in `box` that differ clearly (more than coding noise) between two frames."""
+    d = ImageChops.difference(a.crop(box), b.crop(box)).convert("L").point(lambda v: 255 if v > 24 else 0)
+    return ImageStat.Stat(d).mean[0] / 255
+
+
+def mix_rgb(scrim: tuple[int, int, int] | None, under: tuple[int, int, int], a: float) -> tuple[int, ...]:
+    assert scrim is not None
+    return tuple(round(u + (s - u) * a) for s, u in zip(scrim, under))
+
+
+def near(px: tuple[int, ...], want: tuple[int, ...], tol: int) -> bool:
+    return all(abs(p - w) <= tol for p, w in zip(px, want))
+
+
+# below the safe area, where no text ever goes and the scrim is at its full opacity
+BOTTOM_BAND = (0, SAFE_AREA.y1 + 40, WIDTH, HEIGHT)
+
+
+def test_image_background_renders_over_the_picture(tmp_path: Path) -> None:
+    image = make_image(tmp_path / "bg.png")
+    spec = media_spec(image, "text_hook", 2.0, zoom=False)
+    out = tmp_path / "img.mp4"
+    probe = render_variant(spec, out)
+    assert_house_format(probe, 2.0)
+    assert check_video(probe, expected_duration_s=2.0) == []
+    assert probe.comment == spec.descriptor
+    theme = Theme.from_spec(spec)
+    alpha = scrim_profile(theme)
+    frames = decode_frames(out, {5, 59})
+    for i, im in frames.items():
+        # the picture is scaled to cover (centre crop): red on the left, green (with its grid) on the right,
+        # both under the scrim; corners of the frame show the picture's own colour through the scrim
+        for x, y, colour in ((40, 1860, RED), (40, 60, RED)):
+            assert near(im.getpixel((x, y)), mix_rgb(theme.scrim, colour, alpha[y]), 14), (i, x, y, im.getpixel((x, y)))
+        assert im.getpixel((1040, 1860))[1] > im.getpixel((1040, 1860))[0]  # green side
+    # nothing moves in a still-picture render outside the text (no zoom)
+    assert mean_diff(frames[5], frames[59], BOTTOM_BAND) < 1.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bg.png", "img.mp4"]
+
+
+def test_zoom_moves_the_picture_within_a_scene(tmp_path: Path) -> None:
+    image = make_image(tmp_path / "bg.jpg", (1600, 1000))
+    # a still colour render and a zooming one of the same spec; zoom is opt-in
+    spec = media_spec(image, "listicle", 3.0, body_lines=("one", "two"), zoom=True)
+    assert spec.zooms and not replace(spec, zoom=False).zooms and not media_spec(image).zooms
+    assert not make_spec("listicle", zoom=True).zooms and not media_spec(Path("c.mp4"), zoom=True).zooms
+    out = tmp_path / "zoom.mp4"
+    probe = render_variant(spec, out)
+    assert_house_format(probe, 3.0)
+    scenes, _ = TEMPLATES["listicle"].scenes(spec)
+    first = scenes[0]
+    f = decode_frames(out, {first.start + first.transition_frames, first.start + first.frames - 1, 89})
+    a, b = f[first.start + first.transition_frames], f[first.start + first.frames - 1]
+    # the grid on the right of the picture grows between the start and the end of the hook scene ...
+    assert mean_diff(a, b, (WIDTH // 2, SAFE_AREA.y1 + 20, WIDTH, HEIGHT)) > 4.0
+    # ... about the centre: the frame's centre column stays where it was (red/green edge near x=540)
+    row = SAFE_AREA.y1 + 100
+    edge = [next(x for x in range(300, 800) if im.getpixel((x, row))[1] > im.getpixel((x, row))[0]) for im in (a, b)]
+    assert abs(edge[0] - edge[1]) <= 3, edge
+    # the last frame of an odd scene is back at scale 1: no black or garbage edges at any point
+    for im in f.values():
+        for x, y in ((0, row), (1, row), (WIDTH - 1, row), (700, 0), (700, HEIGHT - 1)):
+            assert max(im.getpixel((x, y))) > 20, (x, y, im.getpixel((x, y)))
+    # the same spec without zoom holds the picture still
+    still = tmp_path / "still.mp4"
+    render_variant(replace(spec, zoom=False), still)
+    s = decode_frames(still, {first.start + first.transition_frames, first.start + first.frames - 1})
+    assert mean_diff(*s.values(), (WIDTH // 2, SAFE_AREA.y1 + 20, WIDTH, HEIGHT)) < 1.0
+
+
+def test_clip_background_moves_loops_and_drops_its_sound(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "bg.mp4", 1.0)  # 25 frames; the render is 2.5 s, so it plays 2.5 times
+    spec = media_spec(clip, "text_hook", 2.5, hook="", body_lines=(), cta="")
+    out = tmp_path / "clip.mp4"
+    probe = render_variant(spec, out)
+    assert_house_format(probe, 2.5)
+    f = decode_frames(out, {3, 13, 33, 63})
+    band = (0, SAFE_AREA.y0, WIDTH, HEIGHT)
+    assert changed_share(f[3], f[13], band) > 0.01  # the background moves (testsrc2's moving parts)
+    # ... and comes round again: 1 s later (one clip length) it shows the same clip frame, up to coding noise
+    assert changed_share(f[3], f[33], band) < 0.005
+    assert changed_share(f[3], f[63], band) < 0.005
+    # the clip's tone is gone: the AAC track is silent
+    with av.open(str(out)) as c:
+        assert len(c.streams.audio) == 1
+        peak = max(float(abs(fr.to_ndarray()).max()) for fr in c.decode(audio=0))
+    assert peak == 0.0
+
+
+def test_clip_longer_than_the_render_is_cut_and_covers_the_frame(tmp_path: Path) -> None:
+    # portrait and landscape clips longer than the render: cut to length, scaled to cover, text over them
+    for size in ("1280x720", "720x1280"):
+        clip = make_clip(tmp_path / f"bg{size}.mp4", 4.0, size=size, rate=30, audio=False)
+        spec = media_spec(clip, "testimonial", 2.0)
+        out = tmp_path / f"clip{size}.mp4"
+        probe = render_variant(spec, out)
+        assert_house_format(probe, 2.0)
+        assert probe_video(out).frame_count == 60
+        im = decode_frames(out, {30})[30]
+        # testsrc2 fills the whole picture: no letterbox bars at the frame's edges
+        for x, y in ((0, HEIGHT // 2), (WIDTH - 1, HEIGHT // 2), (WIDTH // 2, 0), (WIDTH // 2, HEIGHT - 1)):
+            assert max(im.getpixel((x, y))) > 12, (size, x, y, im.getpixel((x, y)))
+
+
+@pytest.mark.parametrize("case", ["missing", "not_an_image", "not_a_video", "empty_clip_name", "bad_extension"])
+def test_bad_background_media_fails_before_ffmpeg_and_writes_nothing(tmp_path: Path, monkeypatch, case: str) -> None:
+    def no_ffmpeg(*a, **k):
+        raise AssertionError("ffmpeg must not run")
+
+    monkeypatch.setattr(ffmpeg_mod, "run_ffmpeg", no_ffmpeg)
+    media_dir = tmp_path / "media"
+    media_dir.mkdir()
+    path = {
+        "missing": media_dir / "nowhere.jpg",
+        "not_an_image": media_dir / "broken.png",
+        "not_a_video": media_dir / "broken.mp4",
+        "empty_clip_name": media_dir / "empty.mov",
+        "bad_extension": media_dir / "anim.gif",
+    }[case]
+    if case in ("not_an_image", "not_a_video"):
+        path.write_bytes(b"\x89PNG not really" * 50 if case == "not_an_image" else b"\x00\x00\x00\x18ftypmp42" * 30)
+    elif case in ("empty_clip_name", "bad_extension"):
+        path.write_bytes(b"")
+    out_dir = tmp_path / "out"
+    out = out_dir / "v.mp4"
+    with pytest.raises(RenderError) as err:
+        render_variant(media_spec(path), out)
+    assert path.name in str(err.value)
+    assert not out_dir.exists()
+    # an existing render at the output path is left as it was
+    out_dir.mkdir()
+    out.write_bytes(b"previous render")
+    with pytest.raises(RenderError):
+        render_variant(media_spec(path), out)
+    assert [p.name for p in out_dir.iterdir()] == ["v.mp4"] and out.read_bytes() == b"previous render"
+
+
+def test_spec_checks_background_media_and_zoom(tmp_path: Path) -> None:
+    from actp_pipeline.renders.spec import spec_problems
+
+    assert spec_problems(make_spec(background_media="a/b.JPG")) == []
+    assert spec_problems(make_spec(background_media="clip.webm", zoom=False)) == []
+    assert any("extension" in p for p in spec_problems(make_spec(background_media="x.txt")))
+    assert any("extension" in p for p in spec_problems(make_spec(background_media="noext")))
+    assert any("background_media" in p for p in spec_problems(make_spec(background_media=42)))
+    assert any("background_media" in p for p in spec_problems(make_spec(background_media="")))
+    assert any("background_media" in p for p in spec_problems(make_spec(background_media=b"a.png")))
+    assert any("zoom" in p for p in spec_problems(make_spec(background_media="a.png", zoom="yes")))
+    assert make_spec(background_media=Path("a.PNG")).media_kind == "image"
+    assert make_spec(background_media="a.mov").media_kind == "clip" and make_spec().media_kind is None
+
+
+@pytest.mark.parametrize("fmt", creative.FORMATS)
+@pytest.mark.parametrize("case", ["plain", "hostile"])
+def test_text_layers_over_media_stay_inside_the_safe_area(tmp_path: Path, fmt: str, case: str) -> None:
+    kw = {} if case == "plain" else dict(hook=HOSTILE["long_text"], body_lines=tuple(HOSTILE.values()),
+                                         cta=HOSTILE["long_word"] + HOSTILE["emoji"], attribution=HOSTILE["long_text"])
+    spec = media_spec(tmp_path / "any.jpg", fmt, 12.0, **kw)
+    scenes, intro = TEMPLATES[fmt].scenes(spec)
+    assert sum(s.frames for s in scenes) == 360
+    inside = (SAFE_AREA.x0, SAFE_AREA.y0, SAFE_AREA.x1, SAFE_AREA.y1)
+    for layer in [*(s.image for s in scenes), intro]:
+        assert layer.mode == "RGBA" and layer.size == (WIDTH, HEIGHT)
+        ink = layer.getchannel("A").getbbox()
+        assert ink is not None
+        assert inside[0] <= ink[0] and inside[1] <= ink[1] and ink[2] <= inside[2] and ink[3] <= inside[3], ink
+    for sc in scenes:
+        assert all(SAFE_AREA.contains(b) for b in sc.text_boxes), sc.name
+
+
+def test_text_layer_matches_drawing_on_an_opaque_colour() -> None:
+    """A layer drawn on black and white and un-matted, put over a colour, is what drawing on it would give."""
+    bg = (40, 120, 200)
+
+    def draw(cv_draw) -> None:
+        cv_draw.rounded_rectangle((100, 100, 600, 400), radius=40, fill=(250, 204, 21))
+        cv_draw.text((140, 180), "Hello \u2728 world", font=load_font(70), fill=(17, 24, 39), anchor="la")
+        cv_draw.ellipse((500, 700, 900, 1100), fill=(255, 255, 255, 128))  # translucent
+        cv_draw.text((120, 1300), "edges", font=load_font(90), fill=(255, 255, 255), anchor="la")
+
+    layer = Canvas.layer()
+    draw(layer.draw)
+    rgba = layer.result()
+    over = Image.new("RGBA", (WIDTH, HEIGHT), (*bg, 255))
+    over.alpha_composite(rgba)
+    direct = Image.new("RGB", (WIDTH, HEIGHT), bg)
+    draw(ImageDraw.Draw(direct, "RGBA"))
+    diff = ImageChops.difference(over.convert("RGB"), direct)
+    assert max(hi for _, hi in diff.getextrema()) <= 3
+    assert rgba.getpixel((0, 0))[3] == 0 and rgba.getpixel((300, 120))[3] == 255
+    assert 120 <= rgba.getpixel((700, 900))[3] <= 136
+
+
+@pytest.mark.parametrize("background", ["#1f2937", "#000000", "#ffffff", "#fde68a", "#2563eb"])
+def test_scrim_keeps_text_readable_over_any_picture(tmp_path: Path, background: str) -> None:
+    spec = media_spec(tmp_path / "x.png", background=background)
+    theme = Theme.from_spec(spec)
+    assert theme.text == (255, 255, 255)
+    assert worst_case_contrast(theme) >= 4.5  # white text over the scrim over a pure white picture
+    assert worst_case_contrast(theme, theme.muted) >= 3.0
+    assert contrast_ratio(theme.on_accent, theme.accent) >= 4.5
+    assert min(scrim_profile(theme)[SAFE_AREA.y0:]) == theme.scrim_alpha
+
+
+def test_scrim_measured_on_a_white_picture(tmp_path: Path) -> None:
+    white = tmp_path / "white.png"
+    Image.new("RGB", (800, 800), (255, 255, 255)).save(white)
+    spec = media_spec(white, "text_hook", 2.0, zoom=False)
+    bg = background_image(spec)
+    theme = Theme.from_spec(spec)
+    # everywhere text may go, the picture under the scrim is dark enough for white text
+    band = bg.crop((SAFE_AREA.x0, SAFE_AREA.y0, SAFE_AREA.x1, SAFE_AREA.y1))
+    brightest = tuple(hi for _, hi in band.getextrema())
+    assert contrast_ratio(theme.text, brightest) >= 4.5
+    # and in the encoded video too (away from the text: the left margin of the safe area)
+    out = tmp_path / "w.mp4"
+    render_variant(spec, out)
+    im = decode_frames(out, {30})[30]
+    px = im.getpixel((SAFE_AREA.x0 + 4, SAFE_AREA.y1 - 10))
+    assert contrast_ratio(theme.text, px) >= 4.4, px
+
+
+def test_media_renders_are_deterministic_and_png_stills_agree(tmp_path: Path, monkeypatch) -> None:
+    image = make_image(tmp_path / "bg.webp")
+    spec = media_spec(image, "listicle", 2.0, zoom=True)  # zooming picture, slides
+    render_variant(spec, tmp_path / "a.mp4", threads=2)
+    render_variant(spec, tmp_path / "b.mp4", threads=2)
+    assert sha256_file(tmp_path / "a.mp4") == sha256_file(tmp_path / "b.mp4")
+    monkeypatch.setattr(ffmpeg_mod, "BMP_MAX_SCENES", 0)  # many scenes: PNG stills (with alpha) instead of raw
+    probe = render_variant(spec, tmp_path / "c.mp4", threads=2)
+    assert_house_format(probe, 2.0)
+    a, c = decode_frames(tmp_path / "a.mp4", {10, 40, 59}), decode_frames(tmp_path / "c.mp4", {10, 40, 59})
+    for i in a:
+        # swscale rounds BGR (BMP) and RGB (PNG) input differently by up to 1 level, which x264 turns into
+        # noise of a level or two over this busy grid; a wrong layer or zoom would be tens of levels off
+        assert mean_diff(a[i], c[i]) < 3.0
