@@ -33,6 +33,10 @@ class QueueStatuses:
     ambiguous: str | None = None
 
 
+# The claim and guarded UPDATEs, built once per shape with their values bound at execute time: building a
+# statement and its cache key costs the client more CPU than the database spends running it.
+_STATEMENTS: dict[tuple, sa.Update] = {}
+
 # render job: queued -> running -> succeeded | failed | cancelled (a failed attempt is queued again)
 RENDER_STATUSES = QueueStatuses(queued="queued", claimed="running", done="succeeded", dead="failed")
 # publish item: queued -> claimed -> uploading -> posted | failed (retrying) | dead, and unknown when
@@ -82,13 +86,27 @@ class WorkQueue:
         where: sa.ColumnElement[bool] | None = None,
     ) -> list[dict[str, Any]]:
         """Atomically take up to `limit` due items; each comes back with its `claim_token`."""
-        t = self.table
         now = now or utcnow()
-        token = secrets.token_hex(16)
-        claimable = statuses or tuple(dict.fromkeys((self.s.queued, self.s.retry)))
+        claimable = tuple(statuses or dict.fromkeys((self.s.queued, self.s.retry)))
+        key = ("claim", self.engine.dialect.name, self.table.name, self.s.claimed, claimable)
+        stmt = _STATEMENTS.get(key) if where is None else None
+        if stmt is None:
+            stmt = self._claim_stmt(claimable, where)
+            if where is None:
+                _STATEMENTS[key] = stmt
+        params = {"claim_now": now, "claim_limit": limit, "claim_token_": secrets.token_hex(16),
+                  "claimed_by_": worker_id, "lease_until": now + dt.timedelta(seconds=lease_s)}
+        with self.engine.begin() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(stmt, params)]
+        return sorted(rows, key=lambda r: r["id"])
+
+    def _claim_stmt(self, claimable: tuple[str, ...], where: sa.ColumnElement[bool] | None) -> sa.Update:
+        t = self.table
+        now = sa.bindparam("claim_now", type_=t.c.available_at.type)
         cond = sa.and_(t.c.status.in_(claimable), t.c.available_at <= now)
         if where is not None:
             cond = sa.and_(cond, where)
+        limit = sa.bindparam("claim_limit", type_=sa.Integer)
         pick = sa.select(t.c.id).where(cond).order_by(t.c.available_at, t.c.id).limit(limit)
         if self.engine.dialect.name == "postgresql":
             # ARRAY(...) makes the locking pick run once (an InitPlan); a plain IN (subquery) may be
@@ -96,29 +114,41 @@ class WorkQueue:
             picked = t.c.id == sa.any_(sa.func.array(pick.with_for_update(skip_locked=True).scalar_subquery()))
         else:
             picked = t.c.id.in_(pick.scalar_subquery())  # SQLite: the UPDATE holds the single write lock
-        stmt = (
+        return (
             t.update()
             .where(picked, t.c.status.in_(claimable))
             .values(
                 status=self.s.claimed,
-                claim_token=token,
-                claimed_by=worker_id,
-                lease_expires_at=now + dt.timedelta(seconds=lease_s),
+                claim_token=sa.bindparam("claim_token_", type_=t.c.claim_token.type),
+                claimed_by=sa.bindparam("claimed_by_", type_=t.c.claimed_by.type),
+                lease_expires_at=sa.bindparam("lease_until", type_=t.c.lease_expires_at.type),
                 attempts=t.c.attempts + 1,
                 updated_at=now,
             )
             .returning(*t.c)
         )
-        with self.engine.begin() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(stmt)]
-        return sorted(rows, key=lambda r: r["id"])
 
     def _guarded(self, item_id: int, token: str, values: dict[str, Any], from_statuses: tuple[str, ...] | None = None) -> bool:
         t = self.table
-        cond = [t.c.id == item_id, t.c.claim_token == token]
-        cond.append(t.c.status.in_(from_statuses or (self.s.claimed, *self.s.in_flight)))
+        values = {"updated_at": utcnow(), **values}
+        allowed = tuple(from_statuses or (self.s.claimed, *self.s.in_flight))
+        if any(isinstance(v, sa.ClauseElement) for v in values.values()):  # e.g. attempts - 1: built each time
+            stmt = t.update().where(t.c.id == item_id, t.c.claim_token == token, t.c.status.in_(allowed)).values(**values)
+            params = {}
+        else:
+            key = ("guarded", self.engine.dialect.name, t.name, allowed, tuple(values))
+            stmt = _STATEMENTS.get(key)
+            if stmt is None:
+                stmt = _STATEMENTS[key] = (
+                    t.update()
+                    .where(t.c.id == sa.bindparam("item_id_", type_=t.c.id.type),
+                           t.c.claim_token == sa.bindparam("token_", type_=t.c.claim_token.type),
+                           t.c.status.in_(allowed))
+                    .values({k: sa.bindparam(f"v_{k}", type_=t.c[k].type) for k in values})
+                )
+            params = {"item_id_": item_id, "token_": token, **{f"v_{k}": v for k, v in values.items()}}
         with self.engine.begin() as conn:
-            res = conn.execute(t.update().where(*cond).values(updated_at=utcnow(), **values))
+            res = conn.execute(stmt, params)
         return res.rowcount == 1
 
     def save(self, item_id: int, token: str, **values: Any) -> bool:

@@ -150,8 +150,15 @@ circuit_breakers = sa.Table(
     sa.Column("updated_at", sa.Double, nullable=False),
 )
 
-# version -> (description, tables created by it)
-MIGRATIONS: dict[int, tuple[str, list[sa.Table]]] = {
+# -- version 3: the claim index of each queue. A claim picks `status IN (...) AND available_at <= ?
+# ORDER BY available_at, id LIMIT n`; with this index Postgres and SQLite walk the queued rows in that order
+# and stop at the first one they can take, instead of reading and sorting every queued row on every claim.
+claim_indexes = [
+    sa.Index(f"ix_{t.name}_claim", t.c.status, t.c.available_at, t.c.id) for t in (render_jobs, publish_queue)
+]
+
+# version -> (description, tables (or indexes) created by it)
+MIGRATIONS: dict[int, tuple[str, list[sa.Table | sa.Index]]] = {
     1: (
         "queues, posts ledger, approvals, worker heartbeats",
         [render_jobs, publish_queue, posts, approvals, worker_heartbeats],
@@ -160,6 +167,7 @@ MIGRATIONS: dict[int, tuple[str, list[sa.Table]]] = {
         "shared rate limits (rate_keys, rate_events) and circuit breakers",
         [rate_keys, rate_events, circuit_breakers],
     ),
+    3: ("claim index on each queue (status, available_at, id)", claim_indexes),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -196,8 +204,8 @@ def migrate(engine: Engine) -> int:
             )
         for version in sorted(v for v in MIGRATIONS if v > done):
             description, tables = MIGRATIONS[version]
-            for table in tables:
-                table.create(conn, checkfirst=True)
+            for obj in tables:  # a table, or an index on a table an earlier version created
+                obj.create(conn, checkfirst=True)
             conn.execute(
                 schema_version.insert().values(version=version, applied_at=utcnow(), description=description)
             )
