@@ -267,3 +267,13 @@ def check_video(
     if spec.get("no_edit_lists") and probe.edit_lists:
         p.append(f"{name}: {probe.edit_lists} track(s) carry an edit list")
     return p
+
+
+def render_problems(probe: VideoProbe, total_frames: int, descriptor: str) -> list[str]:
+    """Why a freshly rendered file must not count: spec checks, exact frame count, descriptor round trip."""
+    problems = check_video(probe, expected_duration_s=total_frames / FPS)
+    if probe.frame_count is not None and probe.frame_count != total_frames:
+        problems.append(f"{probe.frame_count} video frames, expected {total_frames}")
+    if descriptor and probe.comment != descriptor:
+        problems.append("embedded descriptor does not read back identical")
+    return problems

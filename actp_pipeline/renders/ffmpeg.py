@@ -34,7 +34,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from actp_pipeline.renders.checks import VideoProbe, check_video, probe_video
+from actp_pipeline.renders.checks import VideoProbe, probe_video, render_problems
 from actp_pipeline.renders.spec import (
     AUDIO_RATE,
     FPS,
@@ -471,11 +471,7 @@ def render_variant(
                                 preset=preset, threads=threads, media=media)
             run_ffmpeg(cmd, timeout_s)
         probe = probe_video(tmp)
-        problems = check_video(probe, expected_duration_s=total / FPS)
-        if probe.frame_count is not None and probe.frame_count != total:
-            problems.append(f"{probe.frame_count} video frames, expected {total}")
-        if spec.descriptor and probe.comment != spec.descriptor:
-            problems.append("embedded descriptor does not read back identical")
+        problems = render_problems(probe, total, spec.descriptor)
         if problems:
             raise RenderError(f"render of {spec.variant_id!r} failed its checks: " + "; ".join(problems))
         os.replace(tmp, out_path)

@@ -41,7 +41,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from actp_pipeline.renders.checks import VideoProbe, check_video, probe_video
+from actp_pipeline.renders.checks import VideoProbe, probe_video, render_problems
 from actp_pipeline.renders.ffmpeg import _ff_path, _tail, _unlink, ffmpeg_exe, run_ffmpeg
 from actp_pipeline.renders.spec import FPS, HEIGHT, WIDTH, RenderError, RenderSpec, frame_count, spec_problems
 
@@ -217,11 +217,7 @@ class RemotionRenderer:
             self._remux(raw, tmp, spec.descriptor)
             _unlink(raw)
             probe = probe_video(tmp)
-            problems = check_video(probe, expected_duration_s=total / FPS)
-            if probe.frame_count is not None and probe.frame_count != total:
-                problems.append(f"{probe.frame_count} video frames, expected {total}")
-            if spec.descriptor and probe.comment != spec.descriptor:
-                problems.append("embedded descriptor does not read back identical")
+            problems = render_problems(probe, total, spec.descriptor)
             if problems:
                 raise RenderError(f"remotion render of {spec.variant_id!r} failed its checks: " + "; ".join(problems))
             os.replace(tmp, out_path)
