@@ -41,5 +41,6 @@ def collect_snapshots(ledger: pd.DataFrame, platform: Platform) -> tuple[pd.Data
     snap["live_at"] = pd.to_datetime(snap["live_at"])
     snap["age_h"] = (snap["snapshot_at"] - snap["live_at"]).dt.total_seconds() / 3600.0
     for c in METRIC_COLUMNS:
-        snap[c] = pd.to_numeric(snap.get(c, 0), errors="coerce").fillna(0).astype("int64" if c != "watch_time_s" else "float64")
+        values = pd.to_numeric(snap[c], errors="coerce").fillna(0) if c in snap else 0  # not every platform reports every metric
+        snap[c] = pd.Series(values, index=snap.index).astype("int64" if c != "watch_time_s" else "float64")
     return snap[SNAPSHOT_COLUMNS].reset_index(drop=True), list(answer["unknown"])

@@ -6,6 +6,7 @@ defaults once there is data), keep a minimum gap and a daily cap per account.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
@@ -34,6 +35,12 @@ class SlotRules:
     max_posts_per_day: int = 6
     min_gap_minutes: int = 30
     lead_minutes: int = 10  # never schedule closer to "now" than this
+
+    def __post_init__(self) -> None:
+        if not self.hours or any(not 0 <= h <= 23 for h in self.hours):
+            raise ValueError(f"posting hours must be 0-23 and at least one, got {self.hours!r}")
+        if self.max_posts_per_day < 1:
+            raise ValueError(f"max_posts_per_day must be at least 1, got {self.max_posts_per_day}")
 
 
 def idempotency_key(variant_id: str, target: Target) -> str:
@@ -114,8 +121,7 @@ def schedule_rendered(engine, now: dt.datetime, targets: list[Target], rules: Sl
     plans = []
     for target in targets:
         hours = (hours_by_platform or {}).get(target.platform)
-        target_rules = SlotRules(hours=tuple(hours), max_posts_per_day=rules.max_posts_per_day,
-                                 min_gap_minutes=rules.min_gap_minutes, lead_minutes=rules.lead_minutes) if hours else rules
+        target_rules = dataclasses.replace(rules, hours=tuple(hours)) if hours else rules
         plans.append(plan_slots(rendered, [target], now, already_scheduled=existing, rules=target_rules))
     plan = pd.concat(plans, ignore_index=True) if plans else pd.DataFrame()
     if plan.empty:

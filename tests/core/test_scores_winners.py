@@ -89,3 +89,25 @@ def test_slots_respect_caps_gaps_and_idempotency():
     assert idempotency_key("v1", Target("tiktok", "main")) != idempotency_key("v1", Target("instagram", "main"))
     with pytest.raises(ValueError, match="platform:account"):
         Target.parse("tiktok")
+
+
+def test_slot_rules_that_can_never_yield_a_slot_are_refused():
+    with pytest.raises(ValueError, match="max_posts_per_day"):
+        SlotRules(max_posts_per_day=0)
+    with pytest.raises(ValueError, match="posting hours"):
+        SlotRules(hours=())
+
+
+def test_snapshots_tolerate_a_platform_without_every_metric():
+    from actp_pipeline.post_metrics import collect_snapshots
+
+    class Partial:  # reports views and likes only, like many real platforms
+        def metrics(self, ids):
+            return {"as_of": "2026-01-02T00:00:00Z", "unknown": [],
+                    "items": [{"post_id": i, "views": 100, "likes": 7} for i in ids]}
+
+    ledger = pd.DataFrame([{"post_id": "p1", "idempotency_key": "k", "variant_id": "v", "platform": "tiktok",
+                            "account": "main", "live_at": pd.Timestamp("2026-01-01"), "url": "u"}])
+    snaps, unknown = collect_snapshots(ledger, Partial())
+    assert unknown == [] and snaps.iloc[0]["likes"] == 7 and snaps.iloc[0]["saves"] == 0
+    assert snaps.iloc[0]["age_h"] == 24.0
