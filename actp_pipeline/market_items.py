@@ -153,7 +153,8 @@ def collect(platform_feed, date: str, *, sources: tuple[str, ...] = ("trending",
         df, bad = validate_items(platform_feed.market_feed(kind, date), source=kind, collected_for=date)
         frames.append(df)
         rejected.extend(bad)
-    merged = pd.concat([f for f in frames if not f.empty], ignore_index=True) if any(not f.empty for f in frames) else frames[0]
+    filled = [f for f in frames if not f.empty]
+    merged = pd.concat(filled, ignore_index=True) if filled else pd.DataFrame(columns=COLUMNS)
     return merged.drop_duplicates(["platform", "item_id"]).reset_index(drop=True), rejected
 
 

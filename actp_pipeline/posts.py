@@ -138,7 +138,6 @@ def publish_item(engine: Engine, publisher: Publisher, item: dict[str, Any], rep
             # does not count against the item
             guards.limiter.note_retry_after(*where, e.retry_after or 60.0, reason=str(e)[:200])
             guards.breaker.record_success(*where, permit)
-            q.set_status(item["id"], token, "claimed")
             q.unclaim(item["id"], token)
             report.deferred.setdefault(f"{where[0]}:{where[1]}", f"platform said 429, Retry-After {e.retry_after}")
             return

@@ -29,7 +29,8 @@ def scores(context: dg.AssetExecutionContext, store: StoreResource) -> dg.Materi
         "dagster/row_count": len(scored),
         "insufficient_data": int((scored["status"] == "insufficient_data").sum()) if len(scored) else 0,
         "fair_comparisons": "within (platform, account) cells only: organic reach is not randomised",
-        "cells": scored.groupby(["platform", "account"]).size().to_dict().__repr__() if len(scored) else "{}",
+        "cells": dg.MetadataValue.json({f"{p}/{a}": int(n) for (p, a), n in
+                                        scored.groupby(["platform", "account"]).size().items()}) if len(scored) else "none",
         "top": md_table(scored[[c for c in ("variant_id", "hook", "views", "engagement_rate", "er_low", "er_high",
                                             "p_best", "score", "status") if c in scored]] if len(scored) else scored),
     })

@@ -6,7 +6,7 @@ import dagster as dg
 from actp_pipeline.platforms import make_publisher
 from actp_pipeline.posts import PublishGuards, publish_due
 from actp_pipeline.worker_health import Heartbeat
-from local_ops.worker import worker_id
+from actp_pipeline.worker import default_worker_id as worker_id
 from resources import PlatformResource, StoreResource
 
 

@@ -7,7 +7,7 @@ import dagster as dg
 
 from actp_pipeline.render_queue import render_due
 from actp_pipeline.worker_health import Heartbeat
-from local_ops.worker import worker_id
+from actp_pipeline.worker import default_worker_id as worker_id
 from resources import StoreResource
 
 

@@ -269,6 +269,16 @@ def check_video(
     return p
 
 
+def accept_render(tmp: Path, out_path: Path, total_frames: int, descriptor: str, what: str) -> VideoProbe:
+    """Decode a freshly rendered temp file and move it into place only if it passes every check."""
+    probe = probe_video(tmp)
+    problems = render_problems(probe, total_frames, descriptor)
+    if problems:
+        raise RenderError(f"{what} failed its checks: " + "; ".join(problems))
+    os.replace(tmp, out_path)
+    return probe
+
+
 def render_problems(probe: VideoProbe, total_frames: int, descriptor: str) -> list[str]:
     """Why a freshly rendered file must not count: spec checks, exact frame count, descriptor round trip."""
     problems = check_video(probe, expected_duration_s=total_frames / FPS)

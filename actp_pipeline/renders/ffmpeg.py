@@ -34,7 +34,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from actp_pipeline.renders.checks import VideoProbe, probe_video, render_problems
+from actp_pipeline.renders.checks import VideoProbe, accept_render
 from actp_pipeline.renders.spec import (
     AUDIO_RATE,
     FPS,
@@ -470,11 +470,7 @@ def render_variant(
             cmd = build_command(files, intro_file, scenes, tmp, total_frames=total, descriptor=spec.descriptor,
                                 preset=preset, threads=threads, media=media)
             run_ffmpeg(cmd, timeout_s)
-        probe = probe_video(tmp)
-        problems = render_problems(probe, total, spec.descriptor)
-        if problems:
-            raise RenderError(f"render of {spec.variant_id!r} failed its checks: " + "; ".join(problems))
-        os.replace(tmp, out_path)
+        probe = accept_render(tmp, out_path, total, spec.descriptor, f"render of {spec.variant_id!r}")
     except BaseException:
         _unlink(tmp)
         raise

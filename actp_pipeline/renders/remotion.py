@@ -41,7 +41,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from actp_pipeline.renders.checks import VideoProbe, probe_video, render_problems
+from actp_pipeline.renders.checks import VideoProbe, accept_render
 from actp_pipeline.renders.ffmpeg import _ff_path, _tail, _unlink, ffmpeg_exe, run_ffmpeg
 from actp_pipeline.renders.spec import FPS, HEIGHT, WIDTH, RenderError, RenderSpec, frame_count, spec_problems
 
@@ -216,11 +216,7 @@ class RemotionRenderer:
                 raise RenderError(f"remotion render of {spec.variant_id!r} exited cleanly but wrote no file")
             self._remux(raw, tmp, spec.descriptor)
             _unlink(raw)
-            probe = probe_video(tmp)
-            problems = render_problems(probe, total, spec.descriptor)
-            if problems:
-                raise RenderError(f"remotion render of {spec.variant_id!r} failed its checks: " + "; ".join(problems))
-            os.replace(tmp, out_path)
+            probe = accept_render(tmp, out_path, total, spec.descriptor, f"remotion render of {spec.variant_id!r}")
         except BaseException:
             _unlink(raw)
             _unlink(tmp)

@@ -156,10 +156,10 @@ class WorkQueue:
         return self._guarded(item_id, token, values)
 
     def unclaim(self, item_id: int, token: str) -> bool:
-        """Put a claimed item back untouched (e.g. its rate limit is used up): the attempt does not count."""
+        """Put a held item back untouched (its rate limit is used up, or the platform answered 429 so nothing
+        was posted): the attempt does not count."""
         return self._guarded(item_id, token, {"status": self.s.queued, "claim_token": None, "lease_expires_at": None,
-                                              "attempts": self.table.c.attempts - 1},
-                             from_statuses=(self.s.claimed,))
+                                              "attempts": self.table.c.attempts - 1})
 
     def set_status(self, item_id: int, token: str, status: str, **values: Any) -> bool:
         """Move a claimed item to an intermediate status (e.g. `uploading`) under its token."""
