@@ -188,6 +188,18 @@ class SandboxAPI:
         add(r"/v1/_truth/posts", GET=(self.truth_posts, TRUTH))
         add(r"/v1/_truth/descriptors", GET=(self.truth_descriptors, TRUTH))
         add(r"/v1/_truth/market", GET=(self.truth_market, TRUTH))
+        from .ads import AdsAPI  # here: ads.py builds on this module
+
+        self.ads = AdsAPI(self)  # the Meta Marketing (Graph) API shaped ads API, see ads.py
+        graph, account = r"/graph/v\d+\.\d+", r"act_(?P<account>[A-Za-z0-9_-]{1,64})"
+        add(graph + "/" + account + r"/(?P<edge>campaigns|adsets|ads)",
+            GET=(self.ads.list_objects, API_KEY), POST=(self.ads.create_object, API_KEY))
+        add(graph + "/" + account + r"/insights", GET=(self.ads.insights, API_KEY))
+        add(graph + r"/(?P<object_id>[^/]+)/copies", POST=(self.ads.copy_adset, API_KEY))
+        add(graph + r"/(?P<object_id>[^/]+)",
+            GET=(self.ads.get_object, API_KEY), POST=(self.ads.update_object, API_KEY))
+        add(r"/graph/.*", GET=(self.ads.unknown_path, API_KEY), POST=(self.ads.unknown_path, API_KEY))
+        add(r"/v1/_truth/ads", GET=(self.ads.truth, TRUTH))
         from .web import WebSite  # here: web.py builds on this module
 
         self.web = WebSite(self)

@@ -1,5 +1,6 @@
-"""What the sandbox remembers: uploaded media, posts (with their idempotency keys), the clock offset and
-the web upload site's login sessions (by the SHA-256 of their cookie token, never the token itself).
+"""What the sandbox remembers: uploaded media, posts (with their idempotency keys), the clock offset,
+the web upload site's login sessions (by the SHA-256 of their cookie token, never the token itself) and
+the ads world (ad accounts, campaigns, ad sets, ads and the change log their insights are computed from).
 
 One SQLite connection guarded by a lock; a file in WAL mode when a path is given (it survives a
 restart with the same path and seed), else an in-memory database. Uploaded video files live in a
@@ -13,7 +14,7 @@ import sqlite3
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -54,10 +55,77 @@ CREATE TABLE IF NOT EXISTS web_sessions (
     created_at   REAL NOT NULL,
     expires_at   REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ads_accounts (
+    account_id   TEXT PRIMARY KEY,
+    created_s    REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ads_campaigns (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           TEXT NOT NULL UNIQUE,
+    account_id   TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    objective    TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    daily_budget INTEGER,
+    created_s    REAL NOT NULL,
+    updated_s    REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ads_campaigns_account ON ads_campaigns(account_id, seq);
+CREATE TABLE IF NOT EXISTS ads_adsets (
+    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                TEXT NOT NULL UNIQUE,
+    account_id        TEXT NOT NULL,
+    campaign_id       TEXT NOT NULL,
+    name              TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    daily_budget      INTEGER,
+    targeting         TEXT,
+    optimization_goal TEXT NOT NULL,
+    billing_event     TEXT NOT NULL,
+    source_adset_id   TEXT,
+    created_s         REAL NOT NULL,
+    updated_s         REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ads_adsets_account ON ads_adsets(account_id, seq);
+CREATE TABLE IF NOT EXISTS ads_ads (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           TEXT NOT NULL UNIQUE,
+    account_id   TEXT NOT NULL,
+    campaign_id  TEXT NOT NULL,
+    adset_id     TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    creative     TEXT NOT NULL,
+    created_s    REAL NOT NULL,
+    updated_s    REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ads_ads_account ON ads_ads(account_id, seq);
+-- every create, status, budget and name change with its simulated time (epoch seconds and ISO 8601)
+CREATE TABLE IF NOT EXISTS ads_changes (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id   TEXT NOT NULL,
+    object_id    TEXT NOT NULL,
+    field        TEXT NOT NULL,
+    value        TEXT,
+    at_s         REAL NOT NULL,
+    at           TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ads_changes_account ON ads_changes(account_id, seq);
+CREATE INDEX IF NOT EXISTS ads_changes_object ON ads_changes(object_id, field, at_s);
 """
 
 _MEDIA_COLS = ("media_id", "sha256", "bytes", "duration_s", "width", "height", "container", "descriptor",
                "descriptor_error", "path", "created_at")
+# the ads tables by object kind, their columns, and the ones holding JSON
+ADS_TABLES = {"campaign": "ads_campaigns", "adset": "ads_adsets", "ad": "ads_ads"}
+_ADS_COLS = {
+    "campaign": ("id", "account_id", "name", "objective", "status", "daily_budget", "created_s", "updated_s"),
+    "adset": ("id", "account_id", "campaign_id", "name", "status", "daily_budget", "targeting", "optimization_goal",
+              "billing_event", "source_adset_id", "created_s", "updated_s"),
+    "ad": ("id", "account_id", "campaign_id", "adset_id", "name", "status", "creative", "created_s", "updated_s"),
+}
+_ADS_JSON = ("targeting", "creative")
+_ADS_UPDATABLE = frozenset({"name", "status", "daily_budget"})
 _POST_COLS = ("post_id", "idempotency_key", "media_id", "platform", "account", "caption", "hashtags",
               "scheduled_at", "live_at", "created_at", "url", "create_calls")
 
@@ -229,13 +297,110 @@ class SandboxState:
         with self._lock:
             self._conn.execute("DELETE FROM web_sessions WHERE token_sha256 = ?", (token_sha256,))
 
+    # -------------------------------------------------------------------------------------- ads
+    def ads_new_ids(self, n: int) -> list[int]:
+        """`n` fresh integers for ads object ids, unique across the sandbox and its restarts."""
+        last = self.increment_meta("ads_last_id", n)
+        return list(range(last - n + 1, last + 1))
+
+    @staticmethod
+    def _ads_from_row(kind: str, row: sqlite3.Row) -> dict[str, Any]:
+        out = {c: row[c] for c in _ADS_COLS[kind]}
+        out["seq"] = row["seq"]
+        for c in _ADS_JSON:
+            if c in out:
+                out[c] = json.loads(out[c]) if out[c] is not None else None
+        return out
+
+    def ads_apply(self, account_id: str, at_s: float, at: str, *,
+                  creates: Sequence[tuple[str, dict[str, Any]]] = (),
+                  updates: Sequence[tuple[str, str, dict[str, Any]]] = (),
+                  changes: Sequence[tuple[str, str, str | None]] = ()) -> None:
+        """Write ads objects and their change-log rows in one transaction (all or nothing).
+
+        creates: (kind, full row); updates: (kind, id, {column: value}) for name/status/daily_budget;
+        changes: (object_id, field, value) logged at `at_s`. The account is provisioned on first write.
+        """
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("INSERT OR IGNORE INTO ads_accounts(account_id, created_s) VALUES (?, ?)",
+                                   (account_id, at_s))
+                for kind, row in creates:
+                    cols = _ADS_COLS[kind]
+                    values = [json.dumps(row.get(c)) if c in _ADS_JSON and row.get(c) is not None else row.get(c)
+                              for c in cols]
+                    self._conn.execute(
+                        f"INSERT INTO {ADS_TABLES[kind]}({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                        values,
+                    )
+                for kind, object_id, fields in updates:
+                    bad = set(fields) - _ADS_UPDATABLE
+                    if bad:
+                        raise ValueError(f"not updatable: {sorted(bad)}")
+                    sets = ", ".join(f"{c} = ?" for c in fields)
+                    self._conn.execute(f"UPDATE {ADS_TABLES[kind]} SET {sets}, updated_s = ? WHERE id = ?",
+                                       (*fields.values(), at_s, object_id))
+                self._conn.executemany(
+                    "INSERT INTO ads_changes(account_id, object_id, field, value, at_s, at) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(account_id, oid, f, v, at_s, at) for oid, f, v in changes],
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def ads_get(self, object_id: str) -> tuple[str, dict[str, Any]] | None:
+        """(kind, object) of a campaign, ad set or ad id; None when unknown."""
+        with self._lock:
+            for kind, table in ADS_TABLES.items():
+                row = self._conn.execute(f"SELECT * FROM {table} WHERE id = ?", (object_id,)).fetchone()
+                if row is not None:
+                    return kind, self._ads_from_row(kind, row)
+        return None
+
+    def ads_list(self, kind: str, account_id: str | None = None) -> list[dict[str, Any]]:
+        """Objects of one kind in creation order, of one account (or all when None)."""
+        sql = f"SELECT * FROM {ADS_TABLES[kind]}"
+        args: tuple[Any, ...] = ()
+        if account_id is not None:
+            sql, args = sql + " WHERE account_id = ?", (account_id,)
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY seq", args).fetchall()
+        return [self._ads_from_row(kind, r) for r in rows]
+
+    def ads_changes(self, account_id: str) -> list[dict[str, Any]]:
+        """The account's change log in the order it happened."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT object_id, field, value, at_s FROM ads_changes WHERE account_id = ? ORDER BY at_s, seq",
+                (account_id,),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def ads_change_times(self, object_id: str, field: str, since_s: float) -> list[float]:
+        """When `field` of one object changed after `since_s` (for the platform's change-rate limits)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT at_s FROM ads_changes WHERE object_id = ? AND field = ? AND at_s > ? ORDER BY at_s",
+                (object_id, field, since_s),
+            ).fetchall()
+        return [r["at_s"] for r in rows]
+
+    def ads_accounts(self) -> list[str]:
+        with self._lock:
+            rows = self._conn.execute("SELECT account_id FROM ads_accounts ORDER BY account_id").fetchall()
+        return [r["account_id"] for r in rows]
+
     def latest_created_at(self) -> str | None:
-        """created_at of the newest post or media (the simulated time a restarted clock must not precede)."""
+        """When the newest post, media or ads change happened (the simulated time a restarted clock must
+        not precede)."""
         with self._lock:
             stamps = [
                 row["created_at"]
                 for sql in ("SELECT created_at FROM posts ORDER BY seq DESC LIMIT 1",
-                            "SELECT created_at FROM media ORDER BY rowid DESC LIMIT 1")
+                            "SELECT created_at FROM media ORDER BY rowid DESC LIMIT 1",
+                            "SELECT at AS created_at FROM ads_changes ORDER BY at_s DESC, seq DESC LIMIT 1")
                 for row in self._conn.execute(sql).fetchall()
             ]
         return max(stamps, key=lambda s: datetime.fromisoformat(s)) if stamps else None

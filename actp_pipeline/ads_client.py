@@ -1,0 +1,441 @@
+"""httpx client for the Meta Marketing (Graph) API: campaigns, ad sets, ads, budgets, status, insights.
+
+Why: the ads orchestrator decides from DataFrames and acts through a handful of calls; this module is
+the only place that knows Graph paths, minor-unit money, cursors and error bodies. The sandbox serves
+the same API under `<sandbox url>/graph` (actp_pipeline/sandbox/ads.py); for a real account use
+base_url "https://graph.facebook.com" and a Marketing API access token.
+
+Conventions (those of platforms.HttpPlatform): dollars (float) at the edges, minor-unit strings on the
+wire; times are naive UTC; account ids are given without "act_". A refused or failed call raises
+AdsError; `retryable` says whether trying again may help. GETs are retried twice on transient errors;
+POSTs never are (creates are not idempotent on Meta): after an ambiguous failure the caller reconciles
+with find_campaign / find_ad_set / ensure_ad.
+
+Goal and kind of a campaign survive the round trip through Meta in its name ("ACTP | goal | kind").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import time
+from typing import Any, Iterator
+from urllib.parse import parse_qs, quote
+
+import httpx
+import pandas as pd
+
+NAME_PREFIX = "ACTP"
+ACTION_TYPES = ("thruplay", "link_click", "smartlink_click", "profile_view", "presave_complete", "lead")
+HOURLY = "hourly_stats_aggregated_by_advertiser_time_zone"
+UTM = "utm_source=actp&utm_medium=paid&utm_content={variant_id}"
+INVALID_TOKEN = 190  # Meta's code for a bad access token (the sandbox answers 401 in its own shape)
+
+CAMPAIGN_FIELDS = ("id", "account_id", "name", "objective", "status", "effective_status", "daily_budget",
+                   "created_time")
+AD_SET_FIELDS = ("id", "account_id", "campaign_id", "name", "status", "effective_status", "daily_budget", "targeting",
+                 "optimization_goal", "created_time", "source_adset_id")
+AD_FIELDS = ("id", "adset_id", "campaign_id", "status", "created_time", "creative{object_story_id,url_tags}")
+INSIGHT_FIELDS = ("adset_id", "adset_name", "campaign_id", "account_id", "spend", "impressions", "clicks", "actions")
+
+CAMPAIGN_COLUMNS = ("id", "account_id", "name", "goal", "kind", "budget_mode", "daily_budget", "status", "objective",
+                    "created_at")
+AD_SET_COLUMNS = ("id", "campaign_id", "account_id", "name", "variant_id", "post_id", "daily_budget", "status",
+                  "created_at", "promoted_from", "targeting")
+INSIGHT_COLUMNS = ("ad_set_id", "account_id", "at", "spend", "impressions", "clicks", *ACTION_TYPES)
+DEFAULT_TARGETING: dict[str, Any] = {"geo_locations": {"countries": ["US"]}}
+
+
+class AdsError(Exception):
+    """The ads API refused or failed a call (Graph error fields when it sent some)."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: int | None = None,
+                 subcode: int | None = None, retryable: bool = False, fbtrace_id: str | None = None,
+                 where: str | None = None):
+        head = f"{where} -> " if where else ""
+        tail = f"HTTP {status} " if status else ""
+        super().__init__(f"{head}{tail}{f'(#{code}) ' if code is not None else ''}{message}")
+        self.message = message
+        self.status = status
+        self.code = code
+        self.subcode = subcode
+        self.retryable = retryable
+        self.fbtrace_id = fbtrace_id
+
+
+# ------------------------------------------------------------------------------------------ names
+def campaign_name(goal: str, kind: str) -> str:
+    """The name that carries goal and kind through Meta: "ACTP | {goal} | {kind}"."""
+    for label, value in (("goal", goal), ("kind", kind)):
+        if not value or "|" in value or value != value.strip():
+            raise ValueError(f"{label} {value!r} must be non-empty, without '|' or surrounding spaces")
+    return f"{NAME_PREFIX} | {goal} | {kind}"
+
+
+def parse_campaign_name(name: str | None) -> tuple[str | None, str | None]:
+    """(goal, kind) of a name that starts like campaign_name's ("ACTP | goal | kind", optionally followed by
+    " | <suffix>" such as a unique tag); (None, None) for anyone else's campaign."""
+    parts = [p.strip() for p in (name or "").split("|")]
+    if len(parts) >= 3 and parts[0] == NAME_PREFIX and parts[1] and parts[2]:
+        return parts[1], parts[2]
+    return None, None
+
+
+def url_tags(variant_id: str) -> str:
+    return UTM.format(variant_id=quote(variant_id, safe=""))
+
+
+def to_minor(dollars: float) -> str:
+    """Dollars -> minor units on the wire (exact: round(x * 100))."""
+    x = float(dollars)
+    if not math.isfinite(x) or x <= 0:
+        raise ValueError(f"a daily budget must be a positive amount of dollars, got {dollars!r}")
+    return str(int(round(x * 100)))
+
+
+def _dollars(minor: Any) -> float:
+    if minor is None or minor == "":
+        return math.nan
+    return round(int(minor) / 100.0, 2)
+
+
+def _bare(account_id: Any) -> str | None:
+    if account_id is None:
+        return None
+    s = str(account_id)
+    return s[len("act_"):] if s.startswith("act_") else s
+
+
+def _time(value: str | None) -> pd.Timestamp:
+    """Graph time ("2026-11-21T10:00:00+0000") -> naive UTC Timestamp."""
+    if not value:
+        return pd.NaT
+    return pd.Timestamp(dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z").astimezone(dt.UTC).replace(tzinfo=None))
+
+
+def _utc_naive(t: dt.datetime) -> dt.datetime:
+    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
+
+
+def _frame(records: list[dict[str, Any]], columns: tuple[str, ...], dtypes: dict[str, str]) -> pd.DataFrame:
+    """A frame with exactly these columns; every column not in `dtypes` is text (object, None when missing)."""
+    return pd.DataFrame({c: pd.Series([r.get(c) for r in records], dtype=dtypes.get(c, object)) for c in columns},
+                        columns=list(columns))
+
+
+# ----------------------------------------------------------------------------------------- client
+class MetaAdsClient:
+    """The Meta Marketing API for the ads orchestrator (or the sandbox's copy of it)."""
+
+    GET_RETRIES = 2
+    RETRY_BACKOFF_S = 0.5
+    PAGE_LIMIT = 500
+
+    def __init__(self, base_url: str, access_token: str, *, api_version: str = "v21.0", timeout_s: float = 30.0,
+                 transport: httpx.BaseTransport | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.api_version = api_version
+        self._http = httpx.Client(
+            base_url=f"{self.base_url}/{api_version}",
+            headers={"Authorization": f"Bearer {access_token}", "User-Agent": "actp/0.1"},
+            timeout=timeout_s,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> MetaAdsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------------------------- transport
+    def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+              data: dict[str, Any] | None = None) -> dict[str, Any]:
+        attempts = 1 + (self.GET_RETRIES if method == "GET" else 0)
+        for attempt in range(attempts):
+            try:
+                return self._once(method, path, params, data)
+            except AdsError as e:
+                if not e.retryable or attempt == attempts - 1:
+                    raise
+                time.sleep(self.RETRY_BACKOFF_S * (2**attempt))
+        raise AssertionError("unreachable")
+
+    def _once(self, method: str, path: str, params: dict[str, Any] | None,
+              data: dict[str, Any] | None) -> dict[str, Any]:
+        where = f"{method} {path}"
+        try:
+            resp = self._http.request(method, path, params=_wire(params), data=_wire(data))
+        except httpx.TimeoutException as e:
+            raise AdsError(f"timed out ({type(e).__name__}); the call may or may not have happened",
+                           retryable=True, where=where) from e
+        except httpx.TransportError as e:
+            raise AdsError(f"{type(e).__name__} ({e})", retryable=True, where=where) from e
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if resp.status_code >= 400:
+            raise _error(where, resp, body)
+        if not isinstance(body, dict):
+            raise AdsError("the response body is not a JSON object", status=resp.status_code,
+                           retryable=resp.status_code >= 500, where=where)
+        return body
+
+    def _paged(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        params = {"limit": self.PAGE_LIMIT, **params}
+        while True:
+            page = self._call("GET", path, params=params)
+            yield from page.get("data", [])
+            paging = page.get("paging") or {}
+            if not paging.get("next"):
+                return
+            after = (paging.get("cursors") or {}).get("after")
+            if not after:  # some edges page by `next` only: take its cursor, keep our own host and token
+                after = parse_qs(httpx.URL(paging["next"]).query.decode()).get("after", [None])[0]
+            if not after or after == params.get("after"):
+                raise AdsError("paging.next without a usable after cursor", where=f"GET {path}")
+            params = {**params, "after": after}
+
+    # ------------------------------------------------------------------------------------- reading
+    def get(self, object_id: str, fields: list[str]) -> dict[str, Any]:
+        """The raw Graph object with these fields."""
+        return self._call("GET", f"/{object_id}", params={"fields": ",".join(fields)})
+
+    def _campaign_records(self, account_id: str, filtering: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"fields": ",".join(CAMPAIGN_FIELDS)}
+        if filtering:
+            params["filtering"] = filtering
+        out = []
+        for c in self._paged(f"/act_{account_id}/campaigns", params):
+            goal, kind = parse_campaign_name(c.get("name"))
+            out.append({
+                "id": str(c["id"]), "account_id": _bare(c.get("account_id")) or account_id, "name": c.get("name"),
+                "goal": goal, "kind": kind, "budget_mode": "CBO" if c.get("daily_budget") else "ABO",
+                "daily_budget": _dollars(c.get("daily_budget")), "status": c.get("status"),
+                "objective": c.get("objective"), "created_at": _time(c.get("created_time")),
+            })
+        return out
+
+    def campaigns(self, account_id: str) -> pd.DataFrame:
+        """Every campaign of the account (goal/kind None for campaigns not named by ACTP)."""
+        return _frame(self._campaign_records(account_id), CAMPAIGN_COLUMNS,
+                      {"daily_budget": "float64", "created_at": "datetime64[ns]"})
+
+    def _ad_set_records(self, account_id: str, filtering: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"fields": ",".join(AD_SET_FIELDS)}
+        if filtering:
+            params["filtering"] = filtering
+        sets = list(self._paged(f"/act_{account_id}/adsets", params))
+        ad_filter = [{"field": "adset.id", "operator": "IN", "value": [s["id"] for s in sets]}] if filtering else None
+        creatives = self._creatives(account_id, ad_filter) if sets else {}
+        out = []
+        for s in sets:
+            variant_id, post_id = creatives.get(str(s["id"]), (None, None))
+            source = s.get("source_adset_id")
+            out.append({
+                "id": str(s["id"]), "campaign_id": str(s.get("campaign_id")),
+                "account_id": _bare(s.get("account_id")) or account_id, "name": s.get("name"),
+                "variant_id": variant_id, "post_id": post_id, "daily_budget": _dollars(s.get("daily_budget")),
+                "status": s.get("status"), "created_at": _time(s.get("created_time")),
+                "promoted_from": str(source) if source and str(source) != "0" else None,
+                "targeting": s.get("targeting"),
+            })
+        return out
+
+    def ad_sets(self, account_id: str) -> pd.DataFrame:
+        """Every ad set of the account, with the variant and post of its ad (from the creative)."""
+        return _frame(self._ad_set_records(account_id), AD_SET_COLUMNS,
+                      {"daily_budget": "float64", "created_at": "datetime64[ns]"})
+
+    def _ads(self, account_id: str, filtering: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"fields": ",".join(AD_FIELDS)}
+        if filtering:
+            params["filtering"] = filtering
+        return list(self._paged(f"/act_{account_id}/ads", params))
+
+    def _creatives(self, account_id: str,
+                   filtering: list[dict[str, Any]] | None) -> dict[str, tuple[str | None, str | None]]:
+        """adset_id -> (variant_id, post_id) of its oldest ad that names a variant (else its oldest ad)."""
+        best: dict[str, tuple[tuple[int, int], str | None, str | None]] = {}
+        for ad in self._ads(account_id, filtering):
+            creative = ad.get("creative") or {}
+            tags = parse_qs(creative.get("url_tags") or "")
+            variant = (tags.get("utm_content") or [None])[0]
+            rank = (0 if variant else 1, int(ad["id"]) if str(ad["id"]).isdigit() else 0)
+            key = str(ad.get("adset_id"))
+            if key not in best or rank < best[key][0]:
+                best[key] = (rank, variant, creative.get("object_story_id"))
+        return {k: (v, p) for k, (_, v, p) in best.items()}
+
+    def insights(self, account_id: str, since: dt.datetime, until: dt.datetime) -> pd.DataFrame:
+        """Hourly delivery per ad set, one row per (ad set, hour start in [since's hour, until)), UTC.
+
+        Hours without delivery have no row (as on Meta). Action columns are counts as floats, 0 when absent.
+        """
+        since, until = _utc_naive(since), _utc_naive(until)
+        start = since.replace(minute=0, second=0, microsecond=0)
+        params = {
+            "level": "adset", "fields": ",".join(INSIGHT_FIELDS), "breakdowns": HOURLY, "time_increment": 1,
+            "time_range": {"since": start.date().isoformat(), "until": until.date().isoformat()},
+        }
+        records = []
+        extra: list[str] = []
+        for row in self._paged(f"/act_{account_id}/insights", params):
+            hour = int(str(row[HOURLY])[:2])
+            at = dt.datetime.fromisoformat(row["date_start"]) + dt.timedelta(hours=hour)
+            if not start <= at < until:
+                continue
+            rec: dict[str, Any] = {
+                "ad_set_id": str(row["adset_id"]), "account_id": _bare(row.get("account_id")) or account_id, "at": at,
+                "spend": float(row.get("spend") or 0), "impressions": int(row.get("impressions") or 0),
+                "clicks": int(row.get("clicks") or 0),
+            }
+            for action in row.get("actions") or []:
+                name = action.get("action_type")
+                if name not in ACTION_TYPES and name not in extra:
+                    extra.append(name)
+                rec[name] = rec.get(name, 0.0) + float(action.get("value") or 0)
+            records.append(rec)
+        counts = {c: "float64" for c in (*ACTION_TYPES, *extra)}
+        for rec in records:
+            for c in counts:
+                rec.setdefault(c, 0.0)
+        return _frame(records, INSIGHT_COLUMNS + tuple(extra),
+                      {"at": "datetime64[ns]", "spend": "float64", "impressions": "int64", "clicks": "int64", **counts})
+
+    def find_campaign(self, account_id: str, name: str) -> dict[str, Any] | None:
+        """The campaign with exactly this name (an ACTIVE one first, then the oldest), as a campaigns() row."""
+        found = self._campaign_records(account_id, [{"field": "name", "operator": "EQUAL", "value": name}])
+        return _first([c for c in found if c["name"] == name])
+
+    def find_ad_set(self, account_id: str, name: str) -> dict[str, Any] | None:
+        """The ad set with exactly this name (an ACTIVE one first, then the oldest), as an ad_sets() row."""
+        found = self._ad_set_records(account_id, [{"field": "name", "operator": "EQUAL", "value": name}])
+        return _first([s for s in found if s["name"] == name])
+
+    # ------------------------------------------------------------------------------------- writing
+    def create_campaign(self, account_id: str, *, name: str, objective: str, budget_mode: str,
+                        daily_budget: float | None, status: str = "ACTIVE") -> str:
+        """A campaign; CBO carries the daily budget, ABO leaves it to its ad sets. Returns its id."""
+        mode = budget_mode.upper()
+        if mode not in ("CBO", "ABO"):
+            raise ValueError(f"budget_mode must be CBO or ABO, got {budget_mode!r}")
+        if (mode == "CBO") != (daily_budget is not None):
+            raise ValueError("a CBO campaign needs a daily_budget; an ABO campaign takes none (its ad sets do)")
+        data: dict[str, Any] = {"name": name, "objective": objective, "status": status, "special_ad_categories": []}
+        if daily_budget is not None:
+            data["daily_budget"] = to_minor(daily_budget)
+        return str(self._call("POST", f"/act_{account_id}/campaigns", data=data)["id"])
+
+    def create_ad_set(self, account_id: str, *, campaign_id: str, name: str, variant_id: str, post_id: str,
+                      daily_budget: float | None, status: str = "ACTIVE", targeting: dict[str, Any] | None = None,
+                      optimization_goal: str = "LINK_CLICKS") -> str:
+        """An ad set and its one ad (the post as creative, tagged with the variant). Returns the ad set id.
+
+        If the ad cannot be created the ad set exists without it: the error says so, and ensure_ad
+        (after find_ad_set) completes it.
+        """
+        data: dict[str, Any] = {
+            "name": name, "campaign_id": campaign_id, "status": status, "billing_event": "IMPRESSIONS",
+            "optimization_goal": optimization_goal,
+            "targeting": targeting if targeting is not None else DEFAULT_TARGETING,
+        }
+        if daily_budget is not None:
+            data["daily_budget"] = to_minor(daily_budget)
+        ad_set_id = str(self._call("POST", f"/act_{account_id}/adsets", data=data)["id"])
+        try:
+            self._create_ad(account_id, ad_set_id, name=name, variant_id=variant_id, post_id=post_id, status=status)
+        except AdsError as e:
+            e.add_note(f"ad set {ad_set_id} was created without its ad; complete it with ensure_ad")
+            raise
+        return ad_set_id
+
+    def _create_ad(self, account_id: str, ad_set_id: str, *, name: str, variant_id: str, post_id: str,
+                   status: str) -> str:
+        data = {"name": name, "adset_id": ad_set_id, "status": status,
+                "creative": {"object_story_id": post_id, "url_tags": url_tags(variant_id)}}
+        return str(self._call("POST", f"/act_{account_id}/ads", data=data)["id"])
+
+    def ensure_ad(self, account_id: str, ad_set_id: str, *, variant_id: str, post_id: str) -> str:
+        """The ad set's ad, created (with the ad set's name and status) if it has none."""
+        ads = self._ads(account_id, [{"field": "adset.id", "operator": "EQUAL", "value": ad_set_id}])
+        if ads:
+            return str(min(ads, key=lambda a: int(a["id"]) if str(a["id"]).isdigit() else 0)["id"])
+        ad_set = self.get(ad_set_id, ["name", "status"])
+        return self._create_ad(account_id, ad_set_id, name=ad_set["name"], variant_id=variant_id, post_id=post_id,
+                               status=ad_set.get("status") or "ACTIVE")
+
+    def duplicate_ad_set(self, ad_set_id: str, *, campaign_id: str, name: str, daily_budget: float | None = None,
+                         status: str = "ACTIVE") -> str:
+        """A deep copy (ad set + its ads, same targeting and creatives) in `campaign_id`. Returns its id.
+
+        Meta's /copies takes no name or budget, so the copy is made PAUSED (ad set and ads) and then named,
+        budgeted and set to `status` in one update, and its ads activated with it (the sandbox also accepts
+        daily_budget on the copy itself, which an ABO target without a source budget needs there). A copy
+        left behind by a failed update is paused and named "<source> - Copy": it spends nothing.
+        """
+        data: dict[str, Any] = {"campaign_id": campaign_id, "deep_copy": True, "status_option": "PAUSED"}
+        if daily_budget is not None:
+            data["daily_budget"] = to_minor(daily_budget)
+        copy_id = str(self._call("POST", f"/{ad_set_id}/copies", data=data)["copied_adset_id"])
+        update: dict[str, Any] = {"name": name, "status": status}
+        if daily_budget is not None:
+            update["daily_budget"] = to_minor(daily_budget)
+        try:
+            self._call("POST", f"/{copy_id}", data=update)
+        except AdsError as e:
+            e.add_note(f"copy {copy_id} of ad set {ad_set_id} exists but is paused and not yet renamed")
+            raise
+        if status.upper() == "ACTIVE":
+            account = str(self.get(copy_id, ["account_id"])["account_id"])
+            for ad in self._ads(account, [{"field": "adset.id", "operator": "EQUAL", "value": copy_id}]):
+                if str(ad.get("status", "")).upper() != "ACTIVE":
+                    self.set_status(str(ad["id"]), "ACTIVE")
+        return copy_id
+
+    def set_budget(self, object_id: str, daily_budget: float) -> None:
+        """The daily budget (dollars) of a CBO campaign or an ABO ad set."""
+        self._call("POST", f"/{object_id}", data={"daily_budget": to_minor(daily_budget)})
+
+    def set_status(self, object_id: str, status: str) -> None:
+        """ACTIVE or PAUSED, for a campaign, ad set or ad."""
+        self._call("POST", f"/{object_id}", data={"status": status.upper()})
+
+
+# ---------------------------------------------------------------------------------------- helpers
+def _wire(values: dict[str, Any] | None) -> dict[str, str] | None:
+    """Graph parameters as form/query strings: JSON for objects and lists, true/false for booleans."""
+    if values is None:
+        return None
+    out = {}
+    for k, v in values.items():
+        if isinstance(v, bool):
+            out[k] = "true" if v else "false"
+        elif isinstance(v, (dict, list)):
+            out[k] = json.dumps(v, separators=(",", ":"))
+        else:
+            out[k] = str(v)
+    return out
+
+
+def _error(where: str, resp: httpx.Response, body: Any) -> AdsError:
+    status = resp.status_code
+    err = body.get("error") if isinstance(body, dict) else None
+    if isinstance(err, dict) and isinstance(err.get("code"), int):
+        return AdsError(str(err.get("message") or ""), status=status, code=err["code"],
+                        subcode=err.get("error_subcode"), retryable=bool(err.get("is_transient")) or status >= 500,
+                        fbtrace_id=err.get("fbtrace_id"), where=where)
+    message = err.get("message") if isinstance(err, dict) else resp.text[:300]
+    return AdsError(str(message or resp.reason_phrase), status=status, code=INVALID_TOKEN if status == 401 else None,
+                    retryable=status >= 500 or status in (408, 429), where=where)
+
+
+def _first(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    if not records:
+        return None
+    return min(records, key=lambda r: (r.get("status") != "ACTIVE", r["created_at"], r["id"]))
