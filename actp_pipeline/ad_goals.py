@@ -70,6 +70,9 @@ class OrchestratorConfig:
     scale_cooldown_h: float = 24.0  # per goal
     cpa_window_h: float = 24.0  # last window vs the one before it (24-48 h ago)
     cpa_stable_tolerance: float = 0.10  # "stable": recent CPA at most 10 % above the prior window's
+    # the prior window must have run for real: at least this share of the recent window's spend (a campaign
+    # created 25 h ago has one hour in its prior window, which says nothing about stability)
+    cpa_min_prior_spend_share: float = 0.5
     # losers
     loser_min_spend: float = 10.0  # strictly more than this spent ...
     loser_max_events: int = 0  # ... with at most this many core events
@@ -106,6 +109,8 @@ class OrchestratorConfig:
             raise ValueError("scale_step must be > 0")
         if self.cpa_stable_tolerance < 0:
             raise ValueError("cpa_stable_tolerance must be >= 0")
+        if not 0 <= self.cpa_min_prior_spend_share <= 1:
+            raise ValueError("cpa_min_prior_spend_share must be within [0, 1]")
         if not (isinstance(self.max_budget_changes_per_hour, int) and self.max_budget_changes_per_hour >= 0):
             raise ValueError("max_budget_changes_per_hour must be an int >= 0")
 

@@ -450,6 +450,9 @@ def cpa_verdict(recent_spend: float, recent_events: float, prior_spend: float, p
         out["verdict"] = f"no {signal} data in the insights"
     elif prior_spend <= 0:
         out["verdict"] = f"no spend {w:g}-{2 * w:g} h ago: too little history"
+    elif prior_spend < config.cpa_min_prior_spend_share * recent_spend:
+        out["verdict"] = (f"too little history: ${prior_spend:.2f} spent {w:g}-{2 * w:g} h ago vs ${recent_spend:.2f} "
+                          f"in the last {w:g} h")
     elif not recent_events > 0:
         out["verdict"] = f"no {signal} events in the last {w:g} h"
     elif math.isinf(p_cpa):

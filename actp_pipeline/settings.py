@@ -18,6 +18,17 @@ class Settings:
     platform_url: str = field(default_factory=lambda: os.environ.get("ACTP_PLATFORM_URL", "http://127.0.0.1:8787"))
     platform_api_key: str = field(default_factory=lambda: os.environ.get("ACTP_PLATFORM_API_KEY", "sandbox-key"))
     publisher: str = field(default_factory=lambda: os.environ.get("ACTP_PUBLISHER", "api"))  # api | browser
+    # the ads API (Meta Marketing API shape); unset = the sandbox's, beside the platform API
+    ads_url: str | None = field(default_factory=lambda: os.environ.get("ACTP_ADS_URL") or None)
+    ads_access_token: str | None = field(default_factory=lambda: os.environ.get("ACTP_ADS_ACCESS_TOKEN") or None)
+
+    @property
+    def ads_base_url(self) -> str:
+        return self.ads_url or self.platform_url.rstrip("/") + "/graph"
+
+    @property
+    def ads_token(self) -> str:
+        return self.ads_access_token or self.platform_api_key
 
     @property
     def store_url(self) -> str:

@@ -157,6 +157,89 @@ claim_indexes = [
     sa.Index(f"ix_{t.name}_claim", t.c.status, t.c.available_at, t.c.id) for t in (render_jobs, publish_queue)
 ]
 
+# -- version 4: the ads orchestrator (step 8). Accounts and their goals are what the user configures;
+# runs and actions are the audit log (the original's ads_automation_runs / ads_automation_actions): every
+# plan (dry run) and every execution, each action with its status, reason, numbers, error and run id.
+ad_accounts = sa.Table(
+    "ad_accounts",
+    metadata,
+    sa.Column("account_id", sa.String(128), primary_key=True),
+    sa.Column("name", sa.String(200)),
+    sa.Column("auto_execute", sa.Boolean, nullable=False, server_default=sa.false()),  # off by default
+    sa.Column("global_daily_budget", sa.Double),  # None = the orchestrator's default
+    sa.Column("max_daily_budget", sa.Double),
+    sa.Column("auto_scale_winners", sa.Boolean),
+    sa.Column("auto_pause_losers", sa.Boolean),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+ad_goals = sa.Table(
+    "ad_goals",
+    metadata,
+    sa.Column("account_id", sa.String(128), primary_key=True),
+    sa.Column("goal", sa.String(64), primary_key=True),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("core_signal", sa.String(128)),
+    sa.Column("budget_cap", sa.Double),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+ads_automation_runs = sa.Table(
+    "ads_automation_runs",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("plan_id", sa.String(64), nullable=False, index=True),
+    sa.Column("mode", sa.String(16), nullable=False),  # dry_run | execute
+    sa.Column("trigger", sa.String(32), nullable=False),  # dagster | cli | test
+    sa.Column("dagster_run_id", sa.String(64)),
+    sa.Column("as_of", sa.DateTime, nullable=False),  # the ad platform's clock when the plan was made
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("status", sa.String(16), nullable=False),  # running | success | partial | failed
+    sa.Column("accounts", sa.JSON, nullable=False),
+    sa.Column("summary", sa.JSON),  # campaigns_created, winners_promoted, budgets_scaled, ad_sets_paused, ...
+    sa.Column("errors_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("config", sa.JSON),
+)
+
+ads_automation_actions = sa.Table(
+    "ads_automation_actions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(64), nullable=False, index=True),
+    sa.Column("plan_id", sa.String(64), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),  # the action's place in its plan
+    sa.Column("action_key", sa.String(96), unique=True),  # plan_id:seq on executed actions: never twice
+    sa.Column("account_id", sa.String(128), nullable=False),
+    sa.Column("goal", sa.String(64)),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("rule", sa.String(32)),
+    sa.Column("target_id", sa.String(200)),
+    sa.Column("variant_id", sa.String(64)),
+    sa.Column("status", sa.String(16), nullable=False),  # dry_run|blocked|error|pending|success|failed|skipped
+    sa.Column("blocked_by", sa.String(64)),
+    sa.Column("reason", sa.Text),
+    sa.Column("note", sa.Text),
+    sa.Column("params", sa.JSON),
+    sa.Column("metrics", sa.JSON),
+    sa.Column("result_id", sa.String(200)),  # the object an executed create/duplicate made
+    sa.Column("error", sa.Text),
+    sa.Column("at", sa.DateTime, nullable=False),  # the ad platform's clock
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Index("ix_ads_automation_actions_account_at", "account_id", "at"),
+)
+
+ad_plan_approvals = sa.Table(
+    "ad_plan_approvals",
+    metadata,
+    sa.Column("plan_id", sa.String(64), primary_key=True),
+    sa.Column("account_id", sa.String(128), primary_key=True),
+    sa.Column("approved_by", sa.String(128), nullable=False),
+    sa.Column("approved_at", sa.DateTime, nullable=False),
+)
+
 # version -> (description, tables (or indexes) created by it)
 MIGRATIONS: dict[int, tuple[str, list[sa.Table | sa.Index]]] = {
     1: (
@@ -168,6 +251,10 @@ MIGRATIONS: dict[int, tuple[str, list[sa.Table | sa.Index]]] = {
         [rate_keys, rate_events, circuit_breakers],
     ),
     3: ("claim index on each queue (status, available_at, id)", claim_indexes),
+    4: (
+        "ads orchestrator: accounts, goals, plan approvals and the audit log (runs, actions)",
+        [ad_accounts, ad_goals, ads_automation_runs, ads_automation_actions, ad_plan_approvals],
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

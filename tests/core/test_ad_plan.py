@@ -311,6 +311,10 @@ def test_cpa_verdicts():
     assert cpa_verdict(22.01, 10, 20.0, 10)["verdict"] == "worsening"
     assert cpa_verdict(5.0, 1, 20.0, 0)["ok"]  # events now, none before
     assert not cpa_verdict(5.0, 1, 0.0, 0)["ok"]  # nothing 24-48 h ago: too little history
+    # an hour of spend in the prior window (a campaign created 25 h ago) is not a trend
+    thin = cpa_verdict(7.0, 700, 0.3, 20)
+    assert not thin["ok"] and "too little history" in thin["verdict"]
+    assert cpa_verdict(7.0, 700, 3.5, 300)["ok"]
     assert not cpa_verdict(5.0, math.nan, 5.0, math.nan)["ok"]
     frame = pd.DataFrame([row("x", 1, 11.0, 5), row("x", 24, 10.0, 5), row("x", 48, 99.0, 0)])
     t = cpa_trend(frame, "smartlink_click", T0)  # the row 48 h ago is outside (now-48h, now-24h]

@@ -1,0 +1,230 @@
+"""Execute an approved ads plan (step 8, graduate): `ad_actions`.
+
+Only a stored plan is executed, exactly as a person saw it in `ad_plan`, and only for the accounts that
+approved it (or turned `auto_execute` on). An account's plan is refused when it is stale: older than
+`max_plan_age_h` on the ad platform's clock, or made before the last action that reached the account
+(another execution changed it since, so the plan's cooldowns and caps no longer hold).
+
+Never twice: each action has a key (plan id : sequence) and a row committed as `pending` before the call.
+A rerun skips what succeeded; a `pending` row left by a crash is reconciled by looking at the platform
+(the object with the action's deterministic name exists, the budget already has its new value, the ad
+set is already paused) before anything is sent again. A failed action is not retried within its plan
+(the next plan decides again), and actions that depend on it are skipped with the reason.
+
+One failing action or account does not stop the others; every outcome is in the audit log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+
+from actp_pipeline import ads_audit as audit
+from actp_pipeline.ad_plan import (
+    CREATE_AD_SET,
+    CREATE_CAMPAIGN,
+    DUPLICATE_AD_SET,
+    PAUSE_AD_SET,
+    SET_BUDGET,
+    PlannedAction,
+)
+from actp_pipeline.ads_client import AdsError, campaign_name
+from actp_pipeline.failpoints import failpoint
+
+MAX_PLAN_AGE_H = 6.0
+REF_KEYS = ("campaign_id", "source_ad_set_id", "promoted_from")
+
+
+@dataclass
+class Execution:
+    """What one execution did: per-status counts, the refused accounts and why, the run id."""
+
+    run_id: str | None
+    plan_id: str
+    counts: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    results: list[dict] = field(default_factory=list)
+
+    def add(self, status: str, a: PlannedAction, seq: int, **extra) -> None:
+        self.counts[status] = self.counts.get(status, 0) + 1
+        self.results.append({"seq": seq, "account_id": a.account_id, "goal": a.goal, "action": a.action,
+                             "rule": a.rule, "variant_id": a.variant_id, "status": status, **extra})
+
+
+def object_name(a: PlannedAction, plan_id: str, seq: int) -> str:
+    """The deterministic name of the object an action creates: how a crash is reconciled (find by name)."""
+    tag = f"{plan_id[-8:]}.{seq}"
+    if a.action == CREATE_CAMPAIGN:
+        return f"{campaign_name(a.goal, a.params.get('kind'))} | {tag}"
+    kind = "scaling" if a.action == DUPLICATE_AD_SET else "learning"
+    return f"ACTP | {a.goal} | {kind} | {a.variant_id} | {tag}"
+
+
+def refusals(engine: Engine, plan: Mapping, accounts: set[str], approved: Mapping[str, str], now: dt.datetime,
+             max_plan_age_h: float = MAX_PLAN_AGE_H) -> dict[str, str]:
+    """Why each account of the plan may not execute it now (absent = it may)."""
+    out = {}
+    age_h = (now - plan["as_of"]).total_seconds() / 3600
+    for acc in sorted(accounts):
+        if acc not in approved:
+            out[acc] = (f"not approved: run `actp ads approve {plan['plan_id']} --account {acc}` "
+                        "or turn auto_execute on for the account")
+        elif age_h > max_plan_age_h:
+            out[acc] = f"plan is stale: made {age_h:.1f} h ago (limit {max_plan_age_h:g} h); plan again"
+        else:
+            last = audit.reached_since(engine, acc, plan["as_of"], other_than_plan=plan["plan_id"])
+            if last is not None:
+                out[acc] = (f"plan is stale: another plan's actions reached the account at {last.isoformat()}, "
+                            f"after this plan was made at {plan['as_of'].isoformat()}; plan again")
+    return out
+
+
+def execute_plan(engine: Engine, client, plan_id: str, *, now: dt.datetime, approved: Mapping[str, str],
+                 post_for_variant: Callable[[str], str | None], trigger: str = "dagster",
+                 dagster_run_id: str | None = None, max_plan_age_h: float = MAX_PLAN_AGE_H) -> Execution:
+    """Execute the approved accounts' actions of a stored plan against `client` (a MetaAdsClient)."""
+    plan = audit.plan_run(engine, plan_id)
+    if plan is None:
+        raise ValueError(f"no stored plan {plan_id!r}")
+    steps = [(seq, a) for seq, a in audit.plan_actions(engine, plan_id) if a.executable]
+    accounts = {a.account_id for _, a in steps}
+    refused = refusals(engine, plan, accounts, approved, now, max_plan_age_h)
+    todo = [(seq, a) for seq, a in steps if a.account_id not in refused]
+    if not todo:
+        return Execution(None, plan_id, refused=refused)
+    run_id = audit.start_run(engine, plan_id, {a.account_id for _, a in todo}, as_of=now, trigger=trigger,
+                             dagster_run_id=dagster_run_id)
+    out = Execution(run_id, plan_id, refused=refused)
+    made: dict[str, str] = {}  # placeholder id -> the real id of what an earlier action created
+    broken: dict[str, int] = {}  # placeholder id -> the seq of the action that failed to create it
+    for seq, a in todo:
+        key = f"{plan_id}:{seq}"
+        prior = audit.executed(engine, key)
+        if prior is not None and prior["status"] in (audit.SUCCESS, audit.FAILED, audit.SKIPPED):
+            if prior["status"] == audit.SUCCESS and a.creates:
+                made[a.creates] = prior["result_id"]
+            elif a.creates:
+                broken[a.creates] = seq
+            out.add("already_" + prior["status"], a, seq, result_id=prior["result_id"])
+            continue
+        target, params, missing = _resolve(a, made, broken)
+        if missing is not None:
+            why = f"depends on action {missing} of this plan, which did not succeed"
+            if prior is None:
+                audit.skip_action(engine, run_id, plan_id, seq, a, now, why)
+            else:
+                audit.end_action(engine, key, audit.SKIPPED, error=why, run_id=run_id)
+            if a.creates:
+                broken[a.creates] = seq
+            out.add(audit.SKIPPED, a, seq, error=why)
+            continue
+        name = object_name(a, plan_id, seq)
+        try:
+            result = None
+            if prior is not None:  # pending: a crash after the row, maybe after the call
+                result = _reconcile(client, a, target, params, name, post_for_variant)
+            else:
+                audit.begin_action(engine, run_id, plan_id, seq, a, target, params, now)
+            failpoint("ad_actions.before_call")
+            if result is None:
+                result = _call(client, a, target, params, name, post_for_variant)
+            failpoint("ad_actions.after_call")
+        except AdsError as e:
+            err = f"ads API error {e.code or e.status}: {e.message}"
+            audit.end_action(engine, key, audit.FAILED, error=err, run_id=run_id)
+            if a.creates:
+                broken[a.creates] = seq
+            out.failures.append(f"{a.account_id}/{a.goal} {a.action} (seq {seq}): {err}")
+            out.add(audit.FAILED, a, seq, error=err)
+            continue
+        except Exception as e:  # noqa: BLE001 - one action's failure is recorded, the others go on
+            err = f"{type(e).__name__}: {e}"
+            audit.end_action(engine, key, audit.FAILED, error=err, run_id=run_id)
+            if a.creates:
+                broken[a.creates] = seq
+            out.failures.append(f"{a.account_id}/{a.goal} {a.action} (seq {seq}): {err}")
+            out.add(audit.FAILED, a, seq, error=err)
+            continue
+        if a.creates:
+            made[a.creates] = result
+        audit.end_action(engine, key, audit.SUCCESS, result_id=result or None, run_id=run_id)
+        out.add(audit.SUCCESS, a, seq, result_id=result, recovered=prior is not None)
+    ok, bad = out.counts.get(audit.SUCCESS, 0), out.counts.get(audit.FAILED, 0)
+    status = "success" if not bad else ("partial" if ok else "failed")
+    audit.finish_run(engine, run_id, status, {**out.counts, "refused": out.refused}, bad)
+    return out
+
+
+def _resolve(a: PlannedAction, made: Mapping[str, str], broken: Mapping[str, int]):
+    """(target id, params) with placeholder ids replaced by what earlier actions created, or the seq of
+    the failed action an unresolvable placeholder came from."""
+    def real(v):
+        if isinstance(v, str) and v.startswith("new:"):
+            if v in made:
+                return v, made[v]
+            return v, None
+        return None, v
+
+    params = dict(a.params)
+    refs = [(None, a.target_id)] if a.action in (SET_BUDGET, PAUSE_AD_SET, DUPLICATE_AD_SET) else []
+    target = a.target_id
+    if refs:
+        ph, target = real(a.target_id)
+        if ph is not None and target is None:
+            return None, params, broken.get(ph, -1)
+    for k in REF_KEYS:
+        if k in params:
+            ph, v = real(params[k])
+            if ph is not None and v is None:
+                return None, params, broken.get(ph, -1)
+            params[k] = v
+    return target, params, None
+
+
+def _call(client, a: PlannedAction, target, params: Mapping, name: str, post_for_variant) -> str | None:
+    p = params
+    if a.action == CREATE_CAMPAIGN:
+        return client.create_campaign(a.account_id, name=name, objective=p["objective"], budget_mode=p["budget_mode"],
+                                      daily_budget=p.get("daily_budget"), status=p.get("status", "ACTIVE"))
+    if a.action == CREATE_AD_SET:
+        post_id = post_for_variant(a.variant_id)
+        if post_id is None:
+            raise ValueError(f"creative {a.variant_id} has no published post to run as an ad")
+        return client.create_ad_set(a.account_id, campaign_id=p["campaign_id"], name=name, variant_id=a.variant_id,
+                                    post_id=post_id, daily_budget=p.get("daily_budget"),
+                                    status=p.get("status", "ACTIVE"))
+    if a.action == DUPLICATE_AD_SET:
+        return client.duplicate_ad_set(target, campaign_id=p["campaign_id"], name=name,
+                                       daily_budget=p.get("daily_budget"))
+    if a.action == SET_BUDGET:
+        client.set_budget(target, float(p["new_budget"]))
+        return None
+    if a.action == PAUSE_AD_SET:
+        client.set_status(target, "PAUSED")
+        return None
+    raise ValueError(f"unknown action {a.action!r}")
+
+
+def _reconcile(client, a: PlannedAction, target, params: Mapping, name: str, post_for_variant) -> str | None:
+    """What a crashed call already did: the created object's id (or "" when a change already holds), else None."""
+    if a.action == CREATE_CAMPAIGN:
+        found = client.find_campaign(a.account_id, name)
+        return None if found is None else str(found["id"])
+    if a.action in (CREATE_AD_SET, DUPLICATE_AD_SET):
+        found = client.find_ad_set(a.account_id, name)
+        if found is None:
+            return None
+        if a.action == CREATE_AD_SET:  # the crash may have come between the ad set and its ad
+            client.ensure_ad(a.account_id, str(found["id"]), variant_id=a.variant_id,
+                             post_id=post_for_variant(a.variant_id))
+        return str(found["id"])
+    if a.action == SET_BUDGET:
+        cur = client.get(target, ["daily_budget"]).get("daily_budget")
+        return "" if cur is not None and round(int(cur)) == round(float(params["new_budget"]) * 100) else None
+    if a.action == PAUSE_AD_SET:
+        return "" if client.get(target, ["status"]).get("status") == "PAUSED" else None
+    return None

@@ -1,0 +1,74 @@
+"""One pass of the ads orchestrator: read the accounts, plan (dry run, stored), execute what is approved.
+
+The `ad_plan` and `ad_actions` assets are thin wrappers around `plan_pass` and `execute_pass`; tests and
+the CLI drive the same functions against the sandbox's ads API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from actp_pipeline import ad_accounts, ads_audit
+from actp_pipeline.ad_actions import MAX_PLAN_AGE_H, Execution, execute_plan
+from actp_pipeline.ad_evidence import account_inputs, candidates, paid_winners, post_lookup
+from actp_pipeline.ad_goals import OrchestratorConfig, goals_from
+from actp_pipeline.ad_plan import ERROR, PlannedAction, plan
+from actp_pipeline.allocation import StoppingRule
+from actp_pipeline.post_metrics import posts_ledger
+
+
+@dataclass
+class PlanPass:
+    plan_id: str | None
+    actions: list[PlannedAction]
+    paid: pd.DataFrame  # the paid learning test per goal and creative, with the stopping rule's decision
+    candidates: pd.DataFrame
+    unreadable: dict[str, str]
+
+
+def plan_pass(engine: Engine, client, now: dt.datetime, *, decisions: pd.DataFrame | None = None,
+              allocation: pd.DataFrame | None = None, rule: StoppingRule = StoppingRule(),
+              config: OrchestratorConfig = OrchestratorConfig(), max_candidates: int = 4, lookback_h: float = 96.0,
+              trigger: str = "dagster", dagster_run_id: str | None = None) -> PlanPass:
+    """Read every account with an active goal, plan, and store the plan as a dry run (changes nothing)."""
+    goal_list = goals_from(ad_accounts.goals(engine))
+    if not goal_list:
+        return PlanPass(None, [], pd.DataFrame(), pd.DataFrame(), {})
+    accounts = sorted({g.account_id for g in goal_list})
+    campaigns, ad_sets, insights, unreadable = account_inputs(client, accounts, now, lookback_h)
+    # an account that could not be read is not planned: planning it blind would create what already exists
+    readable = [g for g in goal_list if g.account_id not in unreadable]
+    if len(insights):
+        # Meta leaves out actions that did not happen: a core signal without a column had no events
+        for signal in {g.signal(config) for g in readable} - set(insights.columns) - {None}:
+            insights[signal] = 0.0
+    posts = posts_ledger(engine)
+    cands = candidates(readable, decisions, allocation, max_candidates, posted=set(posts["variant_id"]))
+    paid = paid_winners(readable, campaigns, ad_sets, insights, now, rule, config)
+    history = ads_audit.history(engine, accounts, since=now - dt.timedelta(days=8))
+    actions = plan(readable, campaigns, ad_sets, insights, paid[paid["decision"] == "winner"], history,
+                   accounts=ad_accounts.account_settings(engine), candidates=cands, now=now,
+                   config=config) if readable else []
+    actions += [PlannedAction(acc, None, ERROR, ERROR, status=ERROR, reason=f"account {acc} could not be read: {why}")
+                for acc, why in unreadable.items()]
+    plan_id = ads_audit.record_plan(
+        engine, actions, as_of=now, trigger=trigger, dagster_run_id=dagster_run_id,
+        config={"orchestrator": {k: v for k, v in config.__dict__.items() if not isinstance(v, dict)},
+                "stopping_rule": rule.__dict__, "max_candidates": max_candidates})
+    return PlanPass(plan_id, actions, paid, cands, unreadable)
+
+
+def execute_pass(engine: Engine, client, now: dt.datetime, plan_id: str | None = None, *, trigger: str = "dagster",
+                 dagster_run_id: str | None = None, max_plan_age_h: float = MAX_PLAN_AGE_H) -> Execution | None:
+    """Execute a stored plan (the newest by default) for the accounts that approved it."""
+    run = ads_audit.plan_run(engine, plan_id)
+    if run is None:
+        return None
+    posts = post_lookup(posts_ledger(engine))
+    return execute_plan(engine, client, run["plan_id"], now=now, approved=ad_accounts.approvals(engine, run["plan_id"]),
+                        post_for_variant=posts.get, trigger=trigger, dagster_run_id=dagster_run_id,
+                        max_plan_age_h=max_plan_age_h)

@@ -1,0 +1,217 @@
+"""The ads audit log: every plan (dry run) and every execution, each action with its status and reason.
+
+Two tables, as the original orchestrator had them: `ads_automation_runs` (one row per plan or execution,
+with its summary) and `ads_automation_actions` (one row per action, linked by run id). A plan is stored
+as a dry-run run whose action rows keep everything needed to execute it later (params, reasons, numbers),
+so `ad_actions` executes exactly what a person saw and approved. Executed rows are also the `history`
+the next plan reads for cooldowns and the per-hour budget-change limit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from actp_pipeline.ad_plan import ERROR, PlannedAction, plan_summary
+from actp_pipeline.store import schema
+
+DRY_RUN, EXECUTE = "dry_run", "execute"
+PENDING, SUCCESS, FAILED, SKIPPED, BLOCKED = "pending", "success", "failed", "skipped", "blocked"
+
+
+def _plain(v):
+    """JSON-safe values (numpy scalars, timestamps, non-finite floats)."""
+    if isinstance(v, Mapping):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, (pd.Timestamp, dt.datetime)):
+        return v.isoformat()
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return float(v) if math.isfinite(v) else None
+    if v is None or isinstance(v, (str, int, bool)):
+        return v
+    return str(v)
+
+
+def _naive(t) -> dt.datetime:
+    ts = pd.Timestamp(t)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.to_pydatetime()
+
+
+def new_id(prefix: str, at) -> str:
+    return f"{prefix}-{_naive(at):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+def record_plan(engine: Engine, actions: Sequence[PlannedAction], *, as_of, trigger: str = "dagster",
+                dagster_run_id: str | None = None, config: Mapping | None = None) -> str:
+    """Store a plan as a dry-run run; returns its plan id (also its run id)."""
+    plan_id = new_id("plan", as_of)
+    summary = plan_summary(actions)
+    now = schema.utcnow()
+    rows = []
+    for seq, a in enumerate(actions):
+        status = DRY_RUN if a.executable else (ERROR if a.action == ERROR else BLOCKED)
+        rows.append({"run_id": plan_id, "plan_id": plan_id, "seq": seq, "action_key": None,
+                     "account_id": a.account_id, "goal": a.goal, "action": a.action, "rule": a.rule,
+                     "target_id": a.target_id, "variant_id": a.variant_id, "status": status,
+                     "blocked_by": a.blocked_by, "reason": a.reason, "note": a.note, "params": _plain(a.params),
+                     "metrics": _plain(a.metrics), "at": _naive(as_of), "created_at": now})
+    with engine.begin() as conn:
+        conn.execute(schema.ads_automation_runs.insert().values(
+            run_id=plan_id, plan_id=plan_id, mode=DRY_RUN, trigger=trigger, dagster_run_id=dagster_run_id,
+            as_of=_naive(as_of), started_at=now, finished_at=now, status=SUCCESS,
+            accounts=sorted({a.account_id for a in actions}), summary=_plain(summary),
+            errors_count=len(summary["errors"]), config=_plain(config or {})))
+        if rows:
+            conn.execute(schema.ads_automation_actions.insert(), rows)
+    return plan_id
+
+
+def plan_run(engine: Engine, plan_id: str | None = None) -> dict | None:
+    """The dry-run row of a plan (the newest when plan_id is None)."""
+    t = schema.ads_automation_runs
+    q = sa.select(t).where(t.c.mode == DRY_RUN)
+    q = q.where(t.c.plan_id == plan_id) if plan_id else q.order_by(t.c.as_of.desc(), t.c.started_at.desc()).limit(1)
+    with engine.connect() as conn:
+        row = conn.execute(q).mappings().first()
+    return dict(row) if row else None
+
+
+def plan_actions(engine: Engine, plan_id: str) -> list[tuple[int, PlannedAction]]:
+    """A stored plan's actions, rebuilt, with their sequence numbers."""
+    t = schema.ads_automation_actions
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(t).where((t.c.run_id == plan_id)).order_by(t.c.seq)).mappings().all()
+    out = []
+    for r in rows:
+        status = {DRY_RUN: "planned", BLOCKED: "blocked", ERROR: ERROR}.get(r["status"], r["status"])
+        out.append((r["seq"], PlannedAction(
+            account_id=r["account_id"], goal=r["goal"], action=r["action"], rule=r["rule"], target_id=r["target_id"],
+            variant_id=r["variant_id"], params=dict(r["params"] or {}), reason=r["reason"] or "",
+            metrics=dict(r["metrics"] or {}), status=status, blocked_by=r["blocked_by"], note=r["note"] or "")))
+    return out
+
+
+def start_run(engine: Engine, plan_id: str, accounts: Iterable[str], *, as_of, trigger: str,
+              dagster_run_id: str | None = None) -> str:
+    run_id = new_id("exec", as_of)
+    with engine.begin() as conn:
+        conn.execute(schema.ads_automation_runs.insert().values(
+            run_id=run_id, plan_id=plan_id, mode=EXECUTE, trigger=trigger, dagster_run_id=dagster_run_id,
+            as_of=_naive(as_of), started_at=schema.utcnow(), status="running", accounts=sorted(accounts)))
+    return run_id
+
+
+def finish_run(engine: Engine, run_id: str, status: str, summary: Mapping, errors_count: int) -> None:
+    t = schema.ads_automation_runs
+    with engine.begin() as conn:
+        conn.execute(t.update().where(t.c.run_id == run_id).values(
+            status=status, summary=_plain(summary), errors_count=errors_count, finished_at=schema.utcnow()))
+
+
+def executed(engine: Engine, action_key: str) -> dict | None:
+    t = schema.ads_automation_actions
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(t).where(t.c.action_key == action_key)).mappings().first()
+    return dict(row) if row else None
+
+
+def begin_action(engine: Engine, run_id: str, plan_id: str, seq: int, a: PlannedAction, target_id: str | None,
+                 params: Mapping, at) -> None:
+    """The pending row, committed BEFORE the call: after a crash it says the call may have happened."""
+    with engine.begin() as conn:
+        conn.execute(schema.ads_automation_actions.insert().values(
+            run_id=run_id, plan_id=plan_id, seq=seq, action_key=f"{plan_id}:{seq}", account_id=a.account_id,
+            goal=a.goal, action=a.action, rule=a.rule, target_id=target_id, variant_id=a.variant_id, status=PENDING,
+            blocked_by=a.blocked_by, reason=a.reason, note=a.note, params=_plain(params), metrics=_plain(a.metrics),
+            at=_naive(at), created_at=schema.utcnow()))
+
+
+def end_action(engine: Engine, action_key: str, status: str, *, result_id: str | None = None,
+               error: str | None = None, run_id: str | None = None) -> None:
+    t = schema.ads_automation_actions
+    values = {"status": status, "result_id": result_id, "error": error, "finished_at": schema.utcnow()}
+    if run_id is not None:
+        values["run_id"] = run_id  # a recovered action is finished by the run that recovered it
+    with engine.begin() as conn:
+        conn.execute(t.update().where(t.c.action_key == action_key).values(**values))
+
+
+def skip_action(engine: Engine, run_id: str, plan_id: str, seq: int, a: PlannedAction, at, why: str) -> None:
+    """An executable action that was not attempted (its account refused the plan, or a dependency failed)."""
+    with engine.begin() as conn:
+        conn.execute(schema.ads_automation_actions.insert().values(
+            run_id=run_id, plan_id=plan_id, seq=seq, action_key=f"{plan_id}:{seq}", account_id=a.account_id,
+            goal=a.goal, action=a.action, rule=a.rule, target_id=a.target_id, variant_id=a.variant_id, status=SKIPPED,
+            reason=a.reason, note=a.note, params=_plain(a.params), metrics=_plain(a.metrics), error=why,
+            at=_naive(at), created_at=schema.utcnow(), finished_at=schema.utcnow()))
+
+
+HISTORY_COLUMNS = ["account_id", "goal", "action", "rule", "target_id", "variant_id", "at", "status", "result_id"]
+
+
+def history(engine: Engine, account_ids: Iterable[str] | None = None, since=None) -> pd.DataFrame:
+    """Executed actions (the `history` input of `ad_plan.plan`): the object a create made is its target."""
+    t = schema.ads_automation_actions
+    q = sa.select(*[t.c[c] for c in HISTORY_COLUMNS]).where(t.c.action_key.is_not(None))
+    if account_ids is not None:
+        q = q.where(t.c.account_id.in_(list(account_ids)))
+    if since is not None:
+        q = q.where(t.c.at >= _naive(since))
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(q.order_by(t.c.at, t.c.id)).mappings().all(), columns=HISTORY_COLUMNS)
+    made = df["result_id"].notna() & df["action"].isin(["create_campaign", "create_ad_set"])
+    df.loc[made, "target_id"] = df.loc[made, "result_id"]
+    return df.drop(columns=["result_id"])
+
+
+def reached_since(engine: Engine, account_id: str, since, other_than_plan: str | None = None) -> dt.datetime | None:
+    """The last time after `since` an action (of another plan) reached, or may have reached, the account."""
+    t = schema.ads_automation_actions
+    q = sa.select(sa.func.max(t.c.at)).where(
+        (t.c.account_id == account_id) & t.c.action_key.is_not(None) & (t.c.at > _naive(since))
+        & t.c.status.in_([PENDING, SUCCESS, FAILED]))
+    if other_than_plan is not None:
+        q = q.where(t.c.plan_id != other_than_plan)
+    with engine.connect() as conn:
+        return conn.execute(q).scalar()
+
+
+def log(engine: Engine, *, plan_id: str | None = None, account_id: str | None = None, limit: int = 200) -> pd.DataFrame:
+    """The audit log, newest first: action rows joined with their run's mode and Dagster run id."""
+    a, r = schema.ads_automation_actions, schema.ads_automation_runs
+    q = (sa.select(a.c.id, a.c.run_id, r.c.mode, r.c.dagster_run_id, a.c.plan_id, a.c.seq, a.c.account_id, a.c.goal,
+                   a.c.action, a.c.rule, a.c.target_id, a.c.variant_id, a.c.status, a.c.blocked_by, a.c.result_id,
+                   a.c.error, a.c.reason, a.c.note, a.c.at)
+         .select_from(a.join(r, a.c.run_id == r.c.run_id)))
+    if plan_id:
+        q = q.where(a.c.plan_id == plan_id)
+    if account_id:
+        q = q.where(a.c.account_id == account_id)
+    with engine.connect() as conn:
+        result = conn.execute(q.order_by(a.c.at.desc(), a.c.id.desc()).limit(limit))
+        return pd.DataFrame(result.mappings().all(), columns=list(result.keys()))
+
+
+def runs(engine: Engine, limit: int = 50) -> pd.DataFrame:
+    t = schema.ads_automation_runs
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(t).order_by(t.c.started_at.desc()).limit(limit)).mappings().all()
+    return pd.DataFrame(rows, columns=[c.name for c in t.columns])
+
+
+def as_json(v) -> str:
+    return json.dumps(_plain(v), sort_keys=True)
