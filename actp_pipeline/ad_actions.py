@@ -76,10 +76,10 @@ def refusals(engine: Engine, plan: Mapping, accounts: set[str], approved: Mappin
         elif age_h > max_plan_age_h:
             out[acc] = f"plan is stale: made {age_h:.1f} h ago (limit {max_plan_age_h:g} h); plan again"
         else:
-            last = audit.reached_since(engine, acc, plan["as_of"], other_than_plan=plan["plan_id"])
+            last = audit.reached_since(engine, acc, plan["started_at"], other_than_plan=plan["plan_id"])
             if last is not None:
-                out[acc] = (f"plan is stale: another plan's actions reached the account at {last.isoformat()}, "
-                            f"after this plan was made at {plan['as_of'].isoformat()}; plan again")
+                out[acc] = (f"plan is stale: another plan's actions reached the account (at {last.isoformat()}) "
+                            f"after this plan was made; plan again")
     return out
 
 

@@ -178,11 +178,14 @@ def history(engine: Engine, account_ids: Iterable[str] | None = None, since=None
     return df.drop(columns=["result_id"])
 
 
-def reached_since(engine: Engine, account_id: str, since, other_than_plan: str | None = None) -> dt.datetime | None:
-    """The last time after `since` an action (of another plan) reached, or may have reached, the account."""
+def reached_since(engine: Engine, account_id: str, recorded_after, other_than_plan: str | None = None
+                  ) -> dt.datetime | None:
+    """When (platform clock) an action of another plan last reached, or may have reached, the account,
+    among the actions recorded after `recorded_after` (the store's wall clock, which orders runs exactly
+    even when the platform clock stood still)."""
     t = schema.ads_automation_actions
     q = sa.select(sa.func.max(t.c.at)).where(
-        (t.c.account_id == account_id) & t.c.action_key.is_not(None) & (t.c.at > _naive(since))
+        (t.c.account_id == account_id) & t.c.action_key.is_not(None) & (t.c.created_at > _naive(recorded_after))
         & t.c.status.in_([PENDING, SUCCESS, FAILED]))
     if other_than_plan is not None:
         q = q.where(t.c.plan_id != other_than_plan)

@@ -102,8 +102,9 @@ def test_history_reports_created_objects_by_their_real_id(engine):
     ads_audit.end_action(engine, f"{plan_id}:0", "success", result_id="c-123")
     hist = ads_audit.history(engine, ["a1"])
     assert list(hist["target_id"]) == ["c-123"] and list(hist["status"]) == ["success"]
-    assert ads_audit.reached_since(engine, "a1", NOW - dt.timedelta(hours=1)) == NOW
-    assert ads_audit.reached_since(engine, "a1", NOW - dt.timedelta(hours=1), other_than_plan=plan_id) is None
+    recorded = ads_audit.plan_run(engine, plan_id)["started_at"]
+    assert ads_audit.reached_since(engine, "a1", recorded - dt.timedelta(seconds=1)) == NOW
+    assert ads_audit.reached_since(engine, "a1", recorded - dt.timedelta(seconds=1), other_than_plan=plan_id) is None
     with pytest.raises(Exception):  # the action key is unique: one action cannot be begun twice
         ads_audit.begin_action(engine, run_id, plan_id, 0, a, a.target_id, a.params, NOW)
 

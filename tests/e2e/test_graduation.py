@@ -170,3 +170,33 @@ def test_a_crash_mid_execution_is_recovered_without_repeating_the_call(tmp_path,
         again = execute_pass(engine, ads, now, p.plan_id, trigger="test")
         assert again.counts == {"already_success": 3}
     engine.dispose()
+
+
+def test_plans_change_nothing_until_approved_then_execute_once(tmp_path):
+    """auto_execute is off by default: the dry run touches no ad object and execution waits for approval."""
+    engine = connect_store(f"sqlite:///{tmp_path / 'store.db'}")
+    world = WorldConfig(seed=3, speed=0.0, start=dt.datetime(2026, 11, 1, 6))
+    with SandboxServer(world) as sb, HttpPlatform(sb.url, world.api_keys[0]) as platform, \
+            MetaAdsClient(sb.url + "/graph", world.api_keys[0]) as ads:
+        ids = _publish(tmp_path, sb, platform, engine)[:2]
+        ad_accounts.set_goal(engine, ACCOUNT, "streams", priority=4)
+        allocation = pd.DataFrame({"variant_id": ids, "share": [0.5, 0.5]})
+        now = platform.now()
+        first = plan_pass(engine, ads, now, allocation=allocation, trigger="test")
+        second = plan_pass(engine, ads, now, allocation=allocation, trigger="test")
+        assert [a.action for a in first.actions] == [a.action for a in second.actions]
+        assert ads.campaigns(ACCOUNT).empty and ads.ad_sets(ACCOUNT).empty  # the dry run sent nothing
+        refused = execute_pass(engine, ads, now, second.plan_id, trigger="test")
+        assert refused.run_id is None and "not approved" in refused.refused[ACCOUNT]
+        assert ads.campaigns(ACCOUNT).empty
+        ad_accounts.approve(engine, second.plan_id, [ACCOUNT], by="tester")
+        done = execute_pass(engine, ads, now, second.plan_id, trigger="test")
+        assert done.counts == {"success": len(second.actions)} and not done.refused
+        assert len(ads.campaigns(ACCOUNT)) == 1 and len(ads.ad_sets(ACCOUNT)) == 2
+        # the older plan is now stale: another plan's actions reached the account after it was made
+        ad_accounts.approve(engine, first.plan_id, [ACCOUNT], by="tester")
+        stale = execute_pass(engine, ads, now, first.plan_id, trigger="test")
+        assert "stale" in stale.refused[ACCOUNT] and len(ads.campaigns(ACCOUNT)) == 1
+        runs = ads_audit.runs(engine)
+        assert set(runs["mode"]) == {"dry_run", "execute"} and (runs.loc[runs["mode"] == "execute", "status"] == "success").all()
+    engine.dispose()
