@@ -1,17 +1,36 @@
-"""Measure: snapshots of every post's metrics, pulled from the platform in batches.
+"""Measure: time-series snapshots of the posts' metrics, pulled from the platform in batches.
 
-Each collection is an immutable table of snapshots (one row per post) stamped with the platform's
-clock; the time series is the union of all collections.
+Each collection is an immutable table of snapshots (one row per collected post) stamped with the
+platform's clock; the time series is the union of all collections.
+
+Not every post is collected every run. `collection_plan` picks the posts due, with priorities, within a
+per-run budget (`CollectionRules`):
+- new: posts with no snapshot yet (whatever their age): always due, collected first;
+- recent: posts live for less than `recent_window_h` (48 h): due every `recent_every_h` (1 h);
+- older: posts live for up to `stop_after_days` (30 days): due every `older_every_h` (12 h);
+- retired: older posts that have snapshots are no longer collected; not_live: scheduled, not live yet.
+A post is due when its last snapshot is at least its tier's interval old (less `due_slack`, a fraction of
+the interval, so that a schedule's own jitter does not push every collection one run later). The due
+posts are ordered new first, then by how long they have been overdue (recent before older at equal
+lateness), and the first `max_posts_per_run` are collected: ordering by lateness rather than strictly by
+tier means older posts are never starved when the recent ones alone would fill the budget.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from actp_pipeline.platforms import Platform, parse_time
 from actp_pipeline.store import schema
+
+if TYPE_CHECKING:
+    from actp_pipeline.warehouse import Warehouse
 
 METRIC_COLUMNS = ["views", "likes", "comments", "shares", "saves", "watch_time_s", "followers_gained"]
 SNAPSHOT_COLUMNS = ["post_id", "idempotency_key", "variant_id", "platform", "account", "live_at", "snapshot_at",
@@ -23,7 +42,128 @@ def posts_ledger(engine: Engine) -> pd.DataFrame:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(t.c.external_id.label("post_id"), t.c.idempotency_key, t.c.variant_id,
                                       t.c.platform, t.c.account, t.c.live_at, t.c.url)).mappings().all()
-    return pd.DataFrame(rows, columns=["post_id", "idempotency_key", "variant_id", "platform", "account", "live_at", "url"])
+    return pd.DataFrame(rows, columns=LEDGER_COLUMNS)
+
+
+LEDGER_COLUMNS = ["post_id", "idempotency_key", "variant_id", "platform", "account", "live_at", "url"]
+TIERS = ("new", "recent", "older")  # collected, in this order of priority
+PLAN_COLUMNS = [*LEDGER_COLUMNS, "last_snapshot_at", "age_h", "since_last_h", "tier", "interval_h", "due",
+                "overdue_h"]
+
+
+@dataclass(frozen=True)
+class CollectionRules:
+    recent_window_h: float = 48.0  # a post is "recent" for its first 48 h live
+    recent_every_h: float = 1.0  # ... and collected every hour meanwhile
+    older_every_h: float = 12.0  # then every 12 h
+    stop_after_days: float = 30.0  # and no longer after 30 days (a post never collected still gets one snapshot)
+    max_posts_per_run: int = 5000  # the run's budget of posts
+    due_slack: float = 0.05  # a post this fraction of its interval early is due already
+
+    def __post_init__(self) -> None:
+        for name in ("recent_window_h", "recent_every_h", "older_every_h", "stop_after_days"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+                raise ValueError(f"CollectionRules.{name} must be a positive number of hours/days, got {value!r}")
+        if self.recent_window_h >= self.stop_after_days * 24:
+            raise ValueError(f"recent_window_h ({self.recent_window_h:g} h) must end before stop_after_days "
+                             f"({self.stop_after_days:g} days = {self.stop_after_days * 24:g} h)")
+        if self.recent_every_h > self.older_every_h:
+            raise ValueError(f"recent posts must be collected at least as often as older ones: recent_every_h "
+                             f"{self.recent_every_h:g} h > older_every_h {self.older_every_h:g} h")
+        if not (isinstance(self.max_posts_per_run, (int, np.integer)) and self.max_posts_per_run >= 1):
+            raise ValueError(f"max_posts_per_run must be an integer >= 1, got {self.max_posts_per_run!r}")
+        if not 0.0 <= self.due_slack < 1.0:
+            raise ValueError(f"due_slack must be within [0, 1), got {self.due_slack!r}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def last_snapshots(warehouse: Warehouse) -> pd.DataFrame:
+    """post_id, last_snapshot_at: one DuckDB group-by over every collection (the snapshots stay on disk)."""
+    if not warehouse.exists("post_metrics"):
+        return pd.DataFrame({"post_id": pd.Series(dtype=object), "last_snapshot_at": pd.Series(dtype="datetime64[ns]")})
+    return warehouse.query("SELECT post_id, max(snapshot_at) AS last_snapshot_at FROM post_metrics GROUP BY post_id",
+                           tables={"post_metrics": None})
+
+
+def _naive_utc(values) -> pd.Series:
+    """Datetimes as naive UTC (the store's convention); aware ones are converted, naive ones kept."""
+    t = pd.to_datetime(values)
+    if getattr(t.dt, "tz", None) is not None:
+        t = t.dt.tz_convert("UTC").dt.tz_localize(None)
+    return t
+
+
+def classify_posts(ledger: pd.DataFrame, last_snapshot_at: pd.DataFrame, now,
+                   rules: CollectionRules = CollectionRules()) -> pd.DataFrame:
+    """Every ledger post with its tier (new | recent | older | retired | not_live), whether it is due this run
+    and by how many hours (`overdue_h`: hours past its due time; for a new post, hours since it went live).
+
+    `last_snapshot_at` has post_id and last_snapshot_at (`last_snapshots`); `now` is the platform's clock.
+    """
+    now = pd.Timestamp(now)
+    if now.tzinfo is not None:
+        now = now.tz_convert("UTC").tz_localize(None)
+    df = ledger.reset_index(drop=True).copy()
+    if df.empty:
+        return pd.DataFrame(columns=PLAN_COLUMNS)
+    last = (last_snapshot_at[["post_id", "last_snapshot_at"]]
+            .assign(last_snapshot_at=_naive_utc(last_snapshot_at["last_snapshot_at"]).astype("datetime64[ns]"))
+            .groupby("post_id", as_index=False)["last_snapshot_at"].max())
+    df = df.drop(columns=["last_snapshot_at"], errors="ignore").merge(last, on="post_id", how="left")
+    df["live_at"] = _naive_utc(df["live_at"])
+    age = ((now - df["live_at"]).dt.total_seconds() / 3600.0).to_numpy()
+    since = ((now - df["last_snapshot_at"]).dt.total_seconds() / 3600.0).to_numpy()
+    never = df["last_snapshot_at"].isna().to_numpy()
+    known_age = np.nan_to_num(age, nan=0.0)  # an unknown live time counts as just live
+    tier = np.select([known_age < 0, never, known_age < rules.recent_window_h, known_age < rules.stop_after_days * 24],
+                     ["not_live", "new", "recent", "older"], "retired")
+    interval = np.select([tier == "recent", tier == "older"], [rules.recent_every_h, rules.older_every_h], np.nan)
+    df["age_h"] = age
+    df["since_last_h"] = since
+    df["tier"] = tier
+    df["interval_h"] = interval
+    with np.errstate(invalid="ignore"):
+        df["due"] = (tier == "new") | (since >= interval * (1.0 - rules.due_slack))
+    df["overdue_h"] = np.where(tier == "new", known_age, since - interval)
+    return df[PLAN_COLUMNS]
+
+
+def prioritise(classified: pd.DataFrame, rules: CollectionRules = CollectionRules()) -> pd.DataFrame:
+    """The due posts in collection order (new first, then most overdue; recent before older at equal
+    lateness), cut at the run's budget."""
+    due = classified[classified["due"].astype(bool)]
+    rank = due["tier"].map({t: i for i, t in enumerate(TIERS)})
+    ordered = (due.assign(_not_new=rank > 0, _rank=rank)
+               .sort_values(["_not_new", "overdue_h", "_rank", "post_id"], ascending=[True, False, True, True],
+                            kind="stable"))
+    return ordered.head(rules.max_posts_per_run)[PLAN_COLUMNS].reset_index(drop=True)
+
+
+def collection_plan(ledger: pd.DataFrame, last_snapshot_at: pd.DataFrame, now,
+                    rules: CollectionRules = CollectionRules()) -> pd.DataFrame:
+    """The posts to collect this run, in order, with their `tier` and `overdue_h` (see the module doc)."""
+    return prioritise(classify_posts(ledger, last_snapshot_at, now, rules), rules)
+
+
+def plan_summary(classified: pd.DataFrame, plan: pd.DataFrame) -> dict:
+    """Counts for a run's metadata: due and planned per tier, deferred by the budget, not due, not collected."""
+    def per_tier(frame: pd.DataFrame) -> dict[str, int]:
+        counts = frame["tier"].value_counts() if len(frame) else pd.Series(dtype="int64")
+        return {t: int(counts.get(t, 0)) for t in TIERS}
+
+    due = classified[classified["due"].astype(bool)] if len(classified) else classified
+    collected_tiers = classified["tier"].isin(TIERS) if len(classified) else pd.Series(dtype=bool)
+    return {
+        "due": per_tier(due),
+        "planned": per_tier(plan),
+        "deferred_by_budget": int(len(due) - len(plan)),
+        "not_due": int((collected_tiers & ~classified["due"].astype(bool)).sum()) if len(classified) else 0,
+        "retired": int((classified["tier"] == "retired").sum()) if len(classified) else 0,
+        "not_live": int((classified["tier"] == "not_live").sum()) if len(classified) else 0,
+    }
 
 
 def collect_snapshots(ledger: pd.DataFrame, platform: Platform) -> tuple[pd.DataFrame, list[str]]:

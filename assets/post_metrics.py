@@ -1,9 +1,20 @@
-"""Step 6, measure: a snapshot of every post's metrics; each run appends one immutable file to its day."""
+"""Step 6, measure: snapshots of the posts due (new, recent, older) within a per-run budget; each run
+appends one immutable file to its day."""
 
 
 import dagster as dg
 
-from actp_pipeline.post_metrics import collect_snapshots, posts_ledger
+from actp_pipeline.post_metrics import (
+    LEDGER_COLUMNS,
+    TIERS,
+    CollectionRules,
+    classify_posts,
+    collect_snapshots,
+    last_snapshots,
+    plan_summary,
+    posts_ledger,
+    prioritise,
+)
 from assets.common import DAILY, OWNERS, md_table
 from resources import PlatformResource, StoreResource
 
@@ -15,19 +26,47 @@ from resources import PlatformResource, StoreResource
     group_name="measure",
     owners=OWNERS,
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
-    description="Time series of views, likes, comments, shares, saves and watch time per post (one snapshot per run).",
+    description="Time series of views, likes, comments, shares, saves and watch time per post: each run "
+                "collects the posts due (never collected first, then the most overdue; hourly for 48 h, "
+                "then every 12 h, until 30 days) within a budget of posts per run.",
 )
 def post_metrics(context: dg.AssetExecutionContext, store: StoreResource, platform: PlatformResource) -> dg.MaterializeResult:
+    rules = CollectionRules()
+    wh = store.warehouse()
     ledger = posts_ledger(store.engine())
     with platform.client() as client:
-        snaps, unknown = collect_snapshots(ledger, client)
+        now = client.now()  # the platform's clock (the sandbox's is simulated and jumps ahead)
+        classified = classify_posts(ledger, last_snapshots(wh), now, rules)
+        plan = prioritise(classified, rules)
+        snaps, unknown = collect_snapshots(plan[LEDGER_COLUMNS], client)
     if unknown:
         context.log.warning(f"{len(unknown)} posts unknown to the platform (deleted?): {unknown[:5]}")
-    meta = {"dagster/row_count": len(snaps), "posts_in_ledger": len(ledger), "unknown_posts": len(unknown)}
+    summary = plan_summary(classified, plan)
+    tier_of = plan.drop_duplicates("post_id").set_index("post_id")["tier"]
+    got = snaps["post_id"].map(tier_of).value_counts() if len(snaps) else {}
+    collected = {t: int(got.get(t, 0)) for t in TIERS}
+    meta = {
+        "dagster/row_count": len(snaps),
+        "posts_in_ledger": len(ledger),
+        "unknown_posts": len(unknown),
+        "platform_now": now.isoformat(),
+        "due": dg.MetadataValue.json(summary["due"]),
+        "collected": dg.MetadataValue.json(collected),
+        "deferred_by_budget": summary["deferred_by_budget"],
+        "not_due": summary["not_due"],
+        "retired": summary["retired"],
+        "not_live_yet": summary["not_live"],
+        "collection_rules": dg.MetadataValue.json(rules.as_dict()),
+    }
+    if summary["deferred_by_budget"]:
+        context.log.info(f"{summary['deferred_by_budget']} due posts deferred to the next run "
+                         f"(budget {rules.max_posts_per_run} posts per run)")
     if len(snaps):
         as_of = snaps["snapshot_at"].iloc[0]
-        path = store.warehouse().write("post_metrics", snaps, partition=context.partition_key,
-                                       part=as_of.strftime("%Y%m%dT%H%M%S"), replace_partition=False)
+        # the run id in the part name: two runs at the same platform time (a paused sandbox clock) may collect
+        # different posts, and neither file may replace the other
+        path = wh.write("post_metrics", snaps, partition=context.partition_key,
+                        part=f"{as_of.strftime('%Y%m%dT%H%M%S')}-{context.run.run_id[:8]}", replace_partition=False)
         meta.update(snapshot_at=as_of.isoformat(), total_views=int(snaps["views"].sum()),
                     path=dg.MetadataValue.path(str(path)),
                     preview=md_table(snaps.sort_values("views", ascending=False)))
