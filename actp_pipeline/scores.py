@@ -1,13 +1,25 @@
 """Score: engagement with honest uncertainty, velocity and reach, per post, compared within fair cells.
 
-Organic reach is not randomised, so creatives are only compared inside a cell: the same platform and
-account. Engagement rate gets a Beta-Binomial posterior whose prior is the cell's pooled rate (so thin
-data is pulled toward the cell, not toward zero); the chance of being the best in the cell is estimated
-by Monte Carlo over those posteriors. A creative below the learning gates is `insufficient_data`.
+Organic reach is not randomised, so creatives are only compared inside a fair cell (`CELL`): the same
+platform, the same account, and an overlapping time window. Windows are formed per (platform, account)
+by walking the posts in `live_at` order: the first post opens a window, and every post that went live
+at most `comparison_window_h` hours (default 72) after that first post belongs to it; the first post
+later than that opens the next window. So every two posts of a cell went live at most
+`comparison_window_h` apart, every post is in exactly one cell, and posts going live later never move
+an earlier post to another cell (a post backfilled with an earlier live time can). `cell_window` names
+the window by its first post's live time ("2026-11-17T09:30", UTC minutes).
+
+Engagement rate gets a Beta-Binomial posterior whose prior is the cell's pooled rate (so thin data is
+pulled toward the cell, not toward zero). The chance of being the best in the cell,
+P(i best) = integral of f_i(x) * prod_{j != i} F_j(x) dx over the Beta posteriors of the cell's
+sufficient posts, is computed by numerical integration on a grid per cell, for all cells at once
+(`p_best_in_cells`); Monte Carlo is kept as the reference (`ScoringRules.p_best_method="monte_carlo"`).
+A creative below the learning gates is `insufficient_data`.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +27,9 @@ import pandas as pd
 
 from actp_pipeline.warehouse import Warehouse
 
-CELL = ["platform", "account"]
+CELL = ["platform", "account", "cell_window"]
+WINDOW_FORMAT = "%Y-%m-%dT%H:%M"
+P_BEST_METHODS = ("integrate", "monte_carlo")
 
 
 @dataclass(frozen=True)
@@ -28,21 +42,36 @@ class ScoringRules:
     post_noise_cv: float = 0.05
     credible_mass: float = 0.90
     velocity_window_h: float = 6.0
+    comparison_window_h: float = 72.0  # posts of one account compared only within this span of live times
+    p_best_method: str = "integrate"  # or "monte_carlo" (the reference, `draws` draws per cell)
     draws: int = 4000
     weights: tuple[float, float, float] = (0.5, 0.25, 0.25)  # engagement, velocity, reach
 
+    def __post_init__(self) -> None:
+        if not self.comparison_window_h >= 1.0:
+            raise ValueError(f"comparison_window_h must be at least 1 hour, got {self.comparison_window_h}")
+        if self.p_best_method not in P_BEST_METHODS:
+            raise ValueError(f"unknown p_best_method {self.p_best_method!r}: use one of {P_BEST_METHODS}")
+        if not 0.0 < self.credible_mass < 1.0:
+            raise ValueError(f"credible_mass must be within (0, 1), got {self.credible_mass}")
+        if not self.prior_strength > 0:
+            raise ValueError(f"prior_strength must be > 0, got {self.prior_strength}")
+        if self.draws < 1:
+            raise ValueError(f"draws must be >= 1, got {self.draws}")
 
+
+# arg_max is keyed on a BIGINT (epoch microseconds), not on the TIMESTAMP itself: at 10M snapshots DuckDB's
+# arg_max over a TIMESTAMP key is 2-3x slower than over an integer (benchmarks/scoring.py).
 LATEST_SQL = """
 SELECT post_id,
        any_value(variant_id) AS variant_id, any_value(platform) AS platform, any_value(account) AS account,
        any_value(idempotency_key) AS idempotency_key, min(live_at) AS live_at,
        max(snapshot_at) AS last_snapshot_at, max(age_h) AS hours_live, count(*) AS snapshots,
-       arg_max(views, snapshot_at) AS views, arg_max(likes, snapshot_at) AS likes,
-       arg_max(comments, snapshot_at) AS comments, arg_max(shares, snapshot_at) AS shares,
-       arg_max(saves, snapshot_at) AS saves, arg_max(watch_time_s, snapshot_at) AS watch_time_s,
+       arg_max(views, t) AS views, arg_max(likes, t) AS likes, arg_max(comments, t) AS comments,
+       arg_max(shares, t) AS shares, arg_max(saves, t) AS saves, arg_max(watch_time_s, t) AS watch_time_s,
        coalesce(arg_max(views / age_h, age_h) FILTER (WHERE age_h > 0 AND age_h <= {window}),
                 arg_min(views / age_h, age_h) FILTER (WHERE age_h > 0)) AS velocity
-FROM post_metrics GROUP BY post_id
+FROM (SELECT *, epoch_us(snapshot_at) AS t FROM post_metrics) GROUP BY post_id
 """
 
 
@@ -54,49 +83,282 @@ def latest_per_post(warehouse: Warehouse, velocity_window_h: float = 6.0) -> pd.
 
 
 def beta_interval(a: np.ndarray, b: np.ndarray, mass: float) -> tuple[np.ndarray, np.ndarray]:
-    from scipy.stats import beta  # imported here: scipy is slow to import
+    """Equal-tailed credible interval of Beta(a, b) (the inverse regularised incomplete beta function,
+    what scipy.stats.beta.ppf computes, without its per-call argument handling)."""
+    from scipy.special import betaincinv  # imported here: scipy is slow to import
 
     tail = (1 - mass) / 2
-    return beta.ppf(tail, a, b), beta.ppf(1 - tail, a, b)
+    return betaincinv(a, b, tail), betaincinv(a, b, 1 - tail)
 
 
-def score_posts(latest: pd.DataFrame, rules: ScoringRules = ScoringRules(), seed: int = 0) -> pd.DataFrame:
-    """One scored row per post: posterior engagement rate and interval, P(best in cell), composite score."""
+# ------------------------------------------------------------------------------------------ fair cells
+def comparison_windows(platform: pd.Series, account: pd.Series, live_at: pd.Series,
+                       window_h: float) -> tuple[np.ndarray, np.ndarray]:
+    """(cell id, window start) per row: the fair cell of each post (see the module doc for the rule).
+
+    Cell ids are 0..n_cells-1 in (platform, account, window start) order; window starts are
+    datetime64[ns]. Rows without a live time form one window of their own per (platform, account).
+    """
+    n = len(live_at)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype="datetime64[ns]")
+    pair = (pd.DataFrame({"platform": platform.to_numpy(), "account": account.to_numpy()})
+            .groupby(["platform", "account"], sort=True, dropna=False).ngroup().to_numpy())
+    t = pd.to_datetime(live_at, utc=True).dt.tz_localize(None).to_numpy().astype("datetime64[ns]")  # naive = UTC
+    missing = np.isnat(t)
+    never = np.iinfo(np.int64).max
+    ns = np.where(missing, never, t.astype(np.int64))  # unknown live times sort last within their pair
+    order = np.lexsort((ns, pair))
+    pair_s, ns_s = pair[order], ns[order]
+    width = int(round(window_h * 3600e9))
+    start = np.zeros(n, dtype=bool)
+    bounds = (np.flatnonzero(np.diff(pair_s)) + 1).tolist()
+    for lo, hi in zip([0, *bounds], [*bounds, n]):  # one pass per (platform, account), one step per window
+        seg, i = ns_s[lo:hi], lo
+        while i < hi:
+            start[i] = True
+            if ns_s[i] == never:  # the rows without a live time share one window
+                break
+            i = lo + int(np.searchsorted(seg, ns_s[i] + width, side="right"))
+    cell_sorted = np.cumsum(start) - 1
+    first = np.flatnonzero(start)
+    win_sorted = ns_s[first][cell_sorted]
+    cell = np.empty(n, dtype=np.int64)
+    cell[order] = cell_sorted
+    win = np.empty(n, dtype=np.int64)
+    win[order] = win_sorted
+    win_t = win.astype("datetime64[ns]")
+    win_t[missing] = np.datetime64("NaT")
+    return cell, win_t
+
+
+def _window_labels(cell: np.ndarray, window_start: np.ndarray) -> np.ndarray:
+    """"2026-11-17T09:30" per row, formatting each cell's start once."""
+    if len(cell) == 0:
+        return np.zeros(0, dtype=object)
+    ids, first = np.unique(cell, return_index=True)
+    starts = pd.DatetimeIndex(window_start[first])
+    labels = np.asarray(starts.strftime(WINDOW_FORMAT), dtype=object)
+    labels[pd.isna(starts)] = "unknown"
+    lookup = np.empty(int(ids.max()) + 1, dtype=object)
+    lookup[ids] = labels
+    return lookup[cell]
+
+
+# -------------------------------------------------------------------------------------------- P(best)
+def _logit_normal(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sd of logit(X) for X ~ Beta(a, b) (digamma, trigamma): close to normal for a, b >~ 10."""
+    from scipy.special import digamma, polygamma
+
+    return digamma(a) - digamma(b), np.sqrt(polygamma(1, a) + polygamma(1, b))
+
+
+def p_best_in_cells(cell: np.ndarray, a: np.ndarray, b: np.ndarray, *, tail: float = 1e-14, tail_z: float = 8.0,
+                    points_per_sd: float = 1.0, min_points: int = 32, max_points: int = 4096,
+                    chunk_elements: int = 2_000_000) -> np.ndarray:
+    """P(post i has the highest rate of its cell) under independent Beta(a_i, b_i) posteriors.
+
+    P(i best) = integral of f_i(x) prod_{j != i} F_j(x) dx, evaluated for every cell at once:
+    - the cell's maximum almost surely lies in [L, U]: U = the highest `tail_z` sd upper bound of a logit
+      posterior (where a Beta is close to normal), L = where prod_j F_j falls to `tail` under that normal
+      approximation (a bisection per cell, all cells at once). A post whose upper bound is below L cannot
+      be best (P = 0), so only the others, the contenders, are integrated;
+    - the exact densities of the contenders' logits (smooth for any a, b > 0) are evaluated on a uniform grid
+      of logits over [L, U] fine enough for the narrowest of them (`points_per_sd` points per sd);
+      F_j(L) is the exact regularised incomplete beta function and F_j on the grid adds the end-corrected
+      cumulative trapezoid of f_j (P(best) is the same on either scale: logit is monotone);
+    - prod_{j != i} F_j = exp(sum_j log F_j - log F_i), the sum taken per cell with a segment reduction;
+      cells needing the same grid size are processed together, in chunks of `chunk_elements` values;
+    - the result is renormalised to sum to 1 in each cell (it already does, to quadrature error).
+    Accuracy: within 1e-4 of the same integral on a 32x finer grid, and within Monte Carlo error of a
+    large Monte Carlo on realistic cells (tests/core/test_scores_winners.py).
+    """
+    from scipy.special import betainc, betaln, expit, log_ndtr
+
+    cell = np.asarray(cell)
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    n = len(cell)
+    out = np.zeros(n)
+    if n == 0:
+        return out
+    order = np.argsort(cell, kind="stable")
+    c_s, a_s, b_s = cell[order], a[order], b[order]
+    new_cell = np.r_[True, c_s[1:] != c_s[:-1]]
+    starts = np.flatnonzero(new_cell)
+    seg = np.cumsum(new_cell) - 1  # 0..cells-1 per sorted row
+    mu, sig = _logit_normal(a_s, b_s)
+    top = np.maximum.reduceat(mu + tail_z * sig, starts)  # U (logit) per cell
+    lo, hi = np.maximum.reduceat(mu - tail_z * sig, starts), top.copy()  # L lies in between
+    target = np.log(tail)
+    for _ in range(14):  # bisection to 1/16384 of the bracket: log prod_j F_j(L) <= target
+        mid = 0.5 * (lo + hi)
+        below = np.bincount(seg, weights=log_ndtr((mid[seg] - mu) / sig), minlength=len(starts)) <= target
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    contender = mu + tail_z * sig > lo[seg]
+    res = np.zeros(n)
+    k = np.flatnonzero(contender)  # rows that take part in an integral (sorted by cell)
+    kc = seg[k]
+    n_cont = np.bincount(kc, minlength=len(starts))
+    single = n_cont[kc] == 1  # a lone contender is the best (up to the negligible mass below L)
+    res[k[single]] = 1.0
+    k, kc = k[~single], kc[~single]
+    if len(k):
+        aa, bb = a_s[k], b_s[k]
+        cells = np.unique(kc)
+        min_sig = np.full(len(starts), np.inf)
+        np.minimum.at(min_sig, kc, sig[k])
+        L, U = lo[cells], top[cells]
+        need = np.ceil(points_per_sd * (U - L) / min_sig[cells])
+        grid = np.clip(2 ** np.ceil(np.log2(np.maximum(need, 2))), min_points, max_points).astype(np.int64)
+        log_norm = betaln(aa, bb)
+        pos_of_row = np.searchsorted(cells, kc)  # each contender's cell, as a position in `cells`
+        F_low = betainc(aa, bb, expit(L[pos_of_row]))  # exact mass of each contender below its cell's L
+        for g in np.unique(grid):
+            chosen = np.flatnonzero(grid == g)  # positions in `cells`
+            # chunks of whole cells, at most about chunk_elements grid values each
+            chunk_id = np.cumsum(n_cont[cells[chosen]]) * g // chunk_elements
+            for ch in np.unique(chunk_id):
+                these = chosen[chunk_id == ch]
+                r = np.flatnonzero(np.isin(pos_of_row, these))  # contender rows of these cells, grouped by cell
+                local = np.searchsorted(these, pos_of_row[r])  # 0..len(these)-1
+                res[k[r]] = _integrate(aa[r], bb[r], log_norm[r], F_low[r], local, L[these], U[these], int(g))
+    totals = np.bincount(seg, weights=res, minlength=len(starts))[seg]
+    # every cell has a contender; one whose integrals all underflow (absurd inputs) shares P(best) among them
+    share = contender / np.bincount(seg, weights=contender, minlength=len(starts))[seg]
+    out[order] = np.where(totals > 0, res / np.where(totals > 0, totals, 1.0), share)
+    return out
+
+
+def _integrate(a, b, log_norm, F_low, local, L, U, g):
+    """P(best) by quadrature on the logit scale for the contenders of some cells sharing a grid of g points.
+    `local` is each row's cell position in L and U (logits); rows are grouped by cell, >= 2 rows a cell.
+
+    On y = logit(x) the Beta density is f(y) = x^a (1-x)^b / B(a, b): smooth and bounded for every a, b > 0
+    (on x it is infinite at 0 or 1 when a or b < 1), with d log f / dy = a - (a + b) x."""
+    from scipy.special import expit, log_expit
+
+    y = L[:, None] + (U - L)[:, None] * np.linspace(0.0, 1.0, g)[None, :]  # (cells, g)
+    h = ((U - L) / (g - 1))[local][:, None]
+    f = a[:, None] * log_expit(y)[local]
+    f += b[:, None] * log_expit(-y)[local]
+    f -= log_norm[:, None]
+    np.exp(f, out=f)  # the densities of logit(X_j) on the grid, (rows, g)
+    # F_j on the grid: F_j(L) + the cumulative trapezoid of f_j with its Euler-Maclaurin end correction
+    # -h^2/12 (f'(y) - f'(L)): fourth-order accurate
+    F = np.empty_like(f)
+    F[:, 0] = 0.0
+    np.cumsum(f[:, 1:] + f[:, :-1], axis=1, out=F[:, 1:])
+    F *= 0.5 * h
+    slope = -(a + b)[:, None] * expit(y)[local]
+    slope += a[:, None]
+    slope *= f
+    slope -= slope[:, :1]
+    slope *= h * h / 12.0
+    F -= slope
+    F += F_low[:, None]
+    np.clip(F, 1e-300, 1.0, out=F)
+    starts = np.flatnonzero(np.r_[True, local[1:] != local[:-1]])
+    prod = np.exp(np.add.reduceat(np.log(F), starts, axis=0))  # (cells, g): prod_j F_j
+    prod[:, 0] *= 0.5  # trapezoid weights
+    prod[:, -1] *= 0.5
+    f /= F  # f_i prod_{j != i} F_j = (f_i / F_i) prod_j F_j
+    f *= prod[local]
+    return f.sum(axis=1) * h[:, 0]
+
+
+def p_best_monte_carlo(cell: np.ndarray, a: np.ndarray, b: np.ndarray, draws: int,
+                       rng: np.random.Generator) -> np.ndarray:
+    """The reference estimator: `draws` joint draws of each cell's posteriors, share of wins per post."""
+    cell = np.asarray(cell)
+    out = np.zeros(len(cell))
+    for c in np.unique(cell):
+        idx = np.flatnonzero(cell == c)
+        d = rng.beta(np.asarray(a)[idx, None], np.asarray(b)[idx, None], (len(idx), draws))
+        out[idx] = np.bincount(d.argmax(axis=0), minlength=len(idx)) / draws
+    return out
+
+
+# ------------------------------------------------------------------------------------------- scoring
+def score_posts(latest: pd.DataFrame, rules: ScoringRules = ScoringRules(), seed: int = 0,
+                timings: dict[str, float] | None = None) -> pd.DataFrame:
+    """One scored row per post: fair cell, posterior engagement rate and interval, P(best in cell), composite
+    score. `timings`, when given, receives the seconds of each phase."""
     if latest.empty:
         return pd.DataFrame(columns=SCORE_COLUMNS)
-    df = latest.reset_index(drop=True)  # unique labels: cells are addressed by index below
-    df["engagements"] = df[["likes", "comments", "shares", "saves"]].sum(axis=1).astype("int64")
-    df["views"] = df["views"].astype("int64")
-    df["engagement_rate"] = np.where(df["views"] > 0, df["engagements"] / df["views"].clip(lower=1), 0.0)
-    df["sufficient"] = (df["views"] >= rules.min_views) & (df["engagements"] >= rules.min_engagements)
-    pooled = df.groupby(CELL)[["engagements", "views"]].transform("sum")
-    cell_rate = (pooled["engagements"] / pooled["views"].clip(lower=1)).clip(1e-4, 1 - 1e-4)
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        if timings is not None:
+            now = time.perf_counter()
+            timings[name] = timings.get(name, 0.0) + now - clock
+            clock = now
+
+    df = latest.reset_index(drop=True)
+    cell, window_start = comparison_windows(df["platform"], df["account"], df["live_at"], rules.comparison_window_h)
+    df["cell_window"] = _window_labels(cell, window_start)
+    lap("windows")
+    engagements = df[["likes", "comments", "shares", "saves"]].to_numpy(dtype=np.int64).sum(axis=1)
+    views = df["views"].to_numpy(dtype=np.int64)
+    df["engagements"] = engagements
+    df["views"] = views
+    rate = np.where(views > 0, engagements / np.maximum(views, 1), 0.0)
+    df["engagement_rate"] = rate
+    sufficient = (views >= rules.min_views) & (engagements >= rules.min_engagements)
+    df["sufficient"] = sufficient
+    n_cells = int(cell.max()) + 1
+    pooled_e = np.bincount(cell, weights=engagements, minlength=n_cells)
+    pooled_v = np.bincount(cell, weights=views, minlength=n_cells)
+    cell_rate = (pooled_e / np.maximum(pooled_v, 1))[cell].clip(1e-4, 1 - 1e-4)
     # effective trials: binomial variance p(1-p)/n plus post-level variance (p*cv)^2
-    p = df["engagement_rate"].clip(1e-4, 1 - 1e-4)
-    n_eff = 1.0 / (1.0 / df["views"].clip(lower=1) + p * rules.post_noise_cv**2 / (1 - p))
+    p = rate.clip(1e-4, 1 - 1e-4)
+    n_eff = 1.0 / (1.0 / np.maximum(views, 1) + p * rules.post_noise_cv**2 / (1 - p))
+    alpha = cell_rate * rules.prior_strength + rate * n_eff
+    beta = (1 - cell_rate) * rules.prior_strength + (1 - rate) * n_eff
     df["effective_views"] = n_eff
-    df["alpha"] = cell_rate * rules.prior_strength + df["engagement_rate"] * n_eff
-    df["beta"] = (1 - cell_rate) * rules.prior_strength + (1 - df["engagement_rate"]) * n_eff
-    df["er_mean"] = df["alpha"] / (df["alpha"] + df["beta"])
-    df["er_low"], df["er_high"] = beta_interval(df["alpha"].to_numpy(), df["beta"].to_numpy(), rules.credible_mass)
-    df["p_best"] = np.nan
-    rng = np.random.default_rng(seed)
-    for _, idx in df[df["sufficient"]].groupby(CELL).groups.items():
-        cell = df.loc[idx]
-        draws = rng.beta(cell["alpha"].to_numpy()[:, None], cell["beta"].to_numpy()[:, None], (len(cell), rules.draws))
-        wins = np.bincount(draws.argmax(axis=0), minlength=len(cell))
-        df.loc[idx, "p_best"] = wins / rules.draws
-    grp = df.groupby(CELL)
+    df["alpha"] = alpha
+    df["beta"] = beta
+    df["er_mean"] = alpha / (alpha + beta)
+    lap("posterior")
+    df["er_low"], df["er_high"] = beta_interval(alpha, beta, rules.credible_mass)
+    lap("intervals")
+    p_best = np.full(len(df), np.nan)
+    if sufficient.any():
+        if rules.p_best_method == "integrate":
+            p_best[sufficient] = p_best_in_cells(cell[sufficient], alpha[sufficient], beta[sufficient])
+        else:
+            p_best[sufficient] = p_best_monte_carlo(cell[sufficient], alpha[sufficient], beta[sufficient],
+                                                    rules.draws, np.random.default_rng(seed))
+    df["p_best"] = p_best
+    lap("p_best")
+    grp = df.groupby(cell)
     df["er_pct"] = grp["er_mean"].rank(pct=True)
     df["velocity_pct"] = grp["velocity"].rank(pct=True).fillna(0.0)
     df["reach_pct"] = grp["views"].rank(pct=True)
     we, wv, wr = rules.weights
     df["score"] = we * df["er_pct"] + wv * df["velocity_pct"] + wr * df["reach_pct"]
-    df["status"] = np.where(df["sufficient"], "scored", "insufficient_data")
-    return df[SCORE_COLUMNS].sort_values(["platform", "account", "score"], ascending=[True, True, False]).reset_index(drop=True)
+    df["status"] = np.where(sufficient, "scored", "insufficient_data")
+    df["_cell"] = cell
+    out = df.sort_values(["_cell", "score"], ascending=[True, False], kind="stable")[SCORE_COLUMNS].reset_index(drop=True)
+    lap("percentiles")
+    return out
 
 
-SCORE_COLUMNS = ["post_id", "variant_id", "platform", "account", "idempotency_key", "live_at", "last_snapshot_at",
-                 "hours_live", "snapshots", "views", "likes", "comments", "shares", "saves", "watch_time_s",
-                 "engagements", "engagement_rate", "effective_views", "alpha", "beta", "er_mean", "er_low", "er_high", "p_best",
-                 "velocity", "velocity_pct", "reach_pct", "er_pct", "score", "status"]
+def fair_cells(scored: pd.DataFrame) -> pd.DataFrame:
+    """One row per fair cell of a scored table: platform, account, cell_window, the first and last live
+    time of its posts, posts and scored posts (past the learning gates)."""
+    cols = [*CELL, "window_start", "window_end", "posts", "scored_posts"]
+    if scored.empty:
+        return pd.DataFrame(columns=cols)
+    g = scored.assign(_scored=scored["status"] == "scored").groupby(CELL, sort=True)
+    out = g.agg(window_start=("live_at", "min"), window_end=("live_at", "max"), posts=("post_id", "size"),
+                scored_posts=("_scored", "sum")).reset_index()
+    out["scored_posts"] = out["scored_posts"].astype("int64")
+    return out[cols]
+
+
+SCORE_COLUMNS = ["post_id", "variant_id", "platform", "account", "cell_window", "idempotency_key", "live_at",
+                 "last_snapshot_at", "hours_live", "snapshots", "views", "likes", "comments", "shares", "saves",
+                 "watch_time_s", "engagements", "engagement_rate", "effective_views", "alpha", "beta", "er_mean",
+                 "er_low", "er_high", "p_best", "velocity", "velocity_pct", "reach_pct", "er_pct", "score", "status"]

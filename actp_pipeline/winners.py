@@ -1,8 +1,44 @@
-"""Pick winners: creatives whose evidence, not a lucky number, says they beat their cell.
+"""Pick winners: a creative wins its cell when the evidence says so, and every other creative is told why not.
 
-A creative wins when it passed the exposure gates and its engagement-rate posterior puts at least
-`confidence` of its mass above the cell median times (1 + margin). Everything else gets the reason it
-did not win, so a user sees "needs 24 h live" rather than silence.
+The rule is `allocation.StoppingRule`, applied to each cell (scores.CELL: creatives are only compared where
+reach is comparable). The arms of a cell are its creatives (variant ids); a creative with several posts in
+the cell is one arm whose views, engagements and effective views add up (`allocation.arms_from_scores`:
+successes = engagement rate x effective views, the post-noise-discounted evidence of scores.py). A creative
+wins only when all of these hold:
+
+1. it is the most likely best of its cell, with P(best) >= `confidence` (Monte Carlo over the Beta
+   posteriors, prior = the cell's pooled rate, the model of scores.py);
+2. it passed the exposure gates of the original system: `min_views` impressions (organic posts have no
+   spend; the "$5 spend or" half of the gate is StoppingRule's, for paid use), `min_engagements` core
+   events and `min_hours_live` hours live;
+3. P(its rate > cell median x (1 + margin)) >= `confidence`, the cell median being the median of the
+   creatives' posterior means;
+4. it passed the learning gate of scores.py (ScoringRules: 100 views and 5 engagements, on its pooled posts).
+
+So a cell has at most one winner; a near tie, a leader that does not clearly beat the median, or thin data
+give no winner, with the reason in words.
+
+Creatives below the learning gate (`insufficient_data`) are never a winner and never a loser, but they do
+take part in P(best): their posterior sits near the cell's rate with a wide spread, and a leader must be
+likely to beat them too before the test is over (declaring a winner while part of the cell is unseen would
+overstate the evidence). With the cell prior worth 500 views they cost a clear leader very little.
+
+Output: one row per scored row (post), carrying its creative's decision in its cell, so the table keeps
+post ids (a promoted post is a post) and every score column; all posts of a creative in a cell share one
+decision. Added columns:
+
+    decision            winner | not_yet | insufficient_data
+    reason              why, in words: the cell's verdict (StoppingRule.explain) plus this creative's context
+    p_best              the rule's P(creative is the best of its cell), pooled over its posts; where the rule
+                        stopped at the exposure gates, the same posterior's P(best) for display
+                        (replaces the per-post P(best) of scores.py)
+    p_beats_median      P(creative's rate > cell median x (1 + margin)); the rule's Monte Carlo figure for
+                        the cell's leader, the exact Beta tail for the others
+    cell_median_er      median of the creatives' posterior mean rates in the cell
+    cell_code           the cell's verdict: winner | no_clear_best | below_margin | thin_data | no_data
+    cell_reason         the cell's verdict in words
+    cell_leader         the cell's most likely best creative
+    variant_posts, variant_views, variant_engagements, variant_er_mean   the pooled evidence of the creative
 """
 
 from __future__ import annotations
@@ -12,7 +48,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from actp_pipeline.scores import CELL
+from actp_pipeline.allocation import (
+    MC_DRAWS,
+    PRIOR_STRENGTH,
+    StoppingRule,
+    arms_from_scores,
+    cells_by_size,
+    p_best,
+    posterior,
+)
+from actp_pipeline.scores import CELL, ScoringRules
 
 
 @dataclass(frozen=True)
@@ -21,39 +66,102 @@ class WinnerRule:
     min_engagements: int = 3  # core events
     min_hours_live: float = 24.0
     margin: float = 0.15  # must beat the cell median by this fraction
-    confidence: float = 0.95  # posterior probability of beating it
+    confidence: float = 0.95  # P(best) and P(beats the median by the margin) must both reach this
+
+    def stopping_rule(self) -> StoppingRule:
+        """The common stopping rule with these thresholds (no spend gate: organic posts spend nothing)."""
+        return StoppingRule(confidence=self.confidence, min_impressions=self.min_views, min_spend=None,
+                            min_events=self.min_engagements, min_hours_live=self.min_hours_live,
+                            margin=self.margin, prior_strength=PRIOR_STRENGTH, draws=MC_DRAWS)
 
 
-def decide(scores: pd.DataFrame, rule: WinnerRule = WinnerRule()) -> pd.DataFrame:
-    """`scores` plus `decision` (winner | not_yet | insufficient_data) and `reason` for each post."""
-    from scipy.stats import beta  # imported here: scipy is slow to import
+ADDED = {"decision": object, "reason": object, "p_best": float, "p_beats_median": float, "cell_median_er": float,
+         "cell_code": object, "cell_reason": object, "cell_leader": object, "variant_posts": "int64",
+         "variant_views": "int64", "variant_engagements": "int64", "variant_er_mean": float}
 
-    df = scores.copy()
+
+def _exposure_gaps(views: float, events: float, hours: float, rule: WinnerRule) -> list[str]:
+    why = []
+    if views < rule.min_views:
+        why.append(f"{views:,.0f} views < {rule.min_views:,}")
+    if events < rule.min_engagements:
+        why.append(f"{events:,.0f} engagements < {rule.min_engagements}")
+    if hours < rule.min_hours_live:
+        why.append(f"live {hours:.1f} h < {rule.min_hours_live:g} h")
+    return why
+
+
+def _learning_gaps(views: float, events: float, learning: ScoringRules) -> str:
+    why = []
+    if views < learning.min_views:
+        why.append(f"{views:,.0f} views < {learning.min_views}")
+    if events < learning.min_engagements:
+        why.append(f"{events:,.0f} engagements < {learning.min_engagements}")
+    return "insufficient data: " + " and ".join(why or ["below the learning gate"]) + " (learning gate)"
+
+
+def decide(scores: pd.DataFrame, rule: WinnerRule = WinnerRule(), *, seed: int = 0,
+           learning: ScoringRules = ScoringRules()) -> pd.DataFrame:
+    """`scores` plus each creative's decision in its cell (see the module doc for the columns).
+
+    Pure and deterministic for a given `seed` (the Monte Carlo draws of P(best)).
+    """
+    from scipy.stats import beta as beta_dist  # imported here: scipy is slow to import
+
+    df = scores.drop(columns=[c for c in ADDED if c in scores.columns]).reset_index(drop=True)
     if df.empty:
-        return df.assign(decision=pd.Series(dtype=str), reason=pd.Series(dtype=str),
-                         cell_median_er=pd.Series(dtype=float), p_beats_median=pd.Series(dtype=float))
-    scored = df["status"] == "scored"
-    df["cell_median_er"] = df[scored].groupby(CELL)["er_mean"].transform("median")
-    df["cell_median_er"] = df.groupby(CELL)["cell_median_er"].transform("max")
-    bar = df["cell_median_er"] * (1 + rule.margin)
-    df["p_beats_median"] = np.where(bar.notna(), beta.sf(bar.fillna(0.5), df["alpha"], df["beta"]), np.nan)
-    reasons = []
-    for r in df.itertuples():
-        why = []
-        if r.status != "scored":
-            why.append("insufficient data (learning gate)")
-        if r.views < rule.min_views:
-            why.append(f"{r.views} views < {rule.min_views}")
-        if r.engagements < rule.min_engagements:
-            why.append(f"{r.engagements} engagements < {rule.min_engagements}")
-        if r.hours_live < rule.min_hours_live:
-            why.append(f"live {r.hours_live:.1f} h < {rule.min_hours_live:g} h")
-        if not why and not (r.p_beats_median >= rule.confidence):
-            why.append(f"P(ER > cell median x {1 + rule.margin:.2f}) = {r.p_beats_median:.2f} < {rule.confidence:.2f}")
-        reasons.append("; ".join(why))
-    df["reason"] = reasons
-    df["decision"] = np.where(df["reason"] == "", "winner",
-                              np.where(df["status"] == "scored", "not_yet", "insufficient_data"))
-    df.loc[df["decision"] == "winner", "reason"] = [
-        f"P(ER > cell median x {1 + rule.margin:.2f}) = {p:.3f}" for p in df.loc[df["decision"] == "winner", "p_beats_median"]]
-    return df
+        return df.assign(**{c: pd.Series(dtype=t) for c, t in ADDED.items()})
+    cell = [c for c in CELL if c in df.columns]
+    arms = arms_from_scores(df, min_views=learning.min_views, min_engagements=learning.min_engagements)
+    stopping = rule.stopping_rule()
+    rng = np.random.default_rng(seed)
+    out = []
+    for _, members, stats in cells_by_size(arms, cell):
+        d = stopping.decide_many(stats, rng)
+        pb = d.p_best.copy()
+        unset = np.isnan(pb).any(axis=1)
+        if unset.any():  # the rule stopped at the exposure gates: P(best) of the same posteriors, for display
+            pb[unset] = p_best(stats.take(unset), draws=stopping.draws, prior_strength=stopping.prior_strength, rng=rng)
+        a, b = posterior(stats, stopping.prior_strength)
+        p_med = beta_dist.sf(d.median_bar[:, None], a, b)
+        for i, (_, g) in enumerate(members):
+            ids = [str(x) for x in g["arm_id"]]
+            suff = g["sufficient"].to_numpy(dtype=bool)
+            leader = int(d.leader[i]) if d.leader[i] >= 0 else int(np.argmax(pb[i]))
+            if d.leader[i] >= 0:
+                p_med[i, leader] = d.p_beats_median[i]
+            code, cell_reason, winner = str(d.code[i]), stopping.explain(d, stats, ids, i), int(d.winner[i])
+            if winner >= 0 and not suff[winner]:  # never happens with the default gates; kept for odd settings
+                code, winner = "thin_data", -1
+                cell_reason = f"thin data: leader {ids[leader]} is below the learning gate, so no winner"
+            decision, reason = [], []
+            for j, vid in enumerate(ids):
+                views, events, hours = stats.impressions[i, j], stats.events[i, j], stats.hours_live[i, j]
+                if not suff[j]:
+                    decision.append("insufficient_data")
+                    reason.append(f"{_learning_gaps(views, events, learning)}; never a winner or a loser "
+                                  f"(P(best) {pb[i, j]:.2f})")
+                elif j == winner:
+                    decision.append("winner")
+                    reason.append(cell_reason)
+                elif j == leader:
+                    decision.append("not_yet")
+                    reason.append(cell_reason)
+                else:
+                    decision.append("not_yet")
+                    ctx = [f"P(best) {pb[i, j]:.2f}", *_exposure_gaps(views, events, hours, rule)]
+                    if winner >= 0:
+                        ctx.append(f"cell winner is {ids[winner]} (P(best) {pb[i, winner]:.2f})")
+                    else:
+                        ctx.append(f"cell: {cell_reason}")
+                    reason.append("; ".join(ctx))
+            out.append(pd.DataFrame({
+                **{c: g[c].to_numpy() for c in cell}, "variant_id": g["arm_id"].to_numpy(),
+                "decision": decision, "reason": reason, "p_best": pb[i], "p_beats_median": p_med[i],
+                "cell_median_er": d.median_bar[i] / (1.0 + rule.margin), "cell_code": code,
+                "cell_reason": cell_reason, "cell_leader": ids[leader],
+                "variant_posts": g["posts"].to_numpy(dtype="int64"),
+                "variant_views": np.rint(stats.impressions[i]).astype("int64"),
+                "variant_engagements": np.rint(stats.events[i]).astype("int64"), "variant_er_mean": a[i] / (a[i] + b[i])}))
+    per_variant = pd.concat(out, ignore_index=True)
+    return df.merge(per_variant, on=[*cell, "variant_id"], how="left", validate="many_to_one")

@@ -1,12 +1,42 @@
-"""Step 7, score: engagement posterior, P(best in cell), velocity and reach per post."""
+"""Step 7, score: engagement posterior, P(best in cell), velocity and reach per post, within fair cells."""
 
 
 import dagster as dg
 
-from actp_pipeline.scores import ScoringRules, latest_per_post, score_posts
+from actp_pipeline.scores import CELL, ScoringRules, fair_cells, latest_per_post, score_posts
 from assets.common import OWNERS, follow_upstream, md_table
 from assets.post_metrics import post_metrics
 from resources import StoreResource
+
+
+CELLS_SHOWN = 200  # the most recent windows, in the metadata table
+
+
+def cells_table(cells) -> dg.MetadataValue:
+    """The fair cells as a Dagster table: platform, account, window start and end, posts, scored posts."""
+    shown = cells.sort_values("window_start", ascending=False, na_position="last").head(CELLS_SHOWN)
+    shown = shown.sort_values(["platform", "account", "window_start"])
+    schema = dg.TableSchema(columns=[
+        dg.TableColumn("platform"), dg.TableColumn("account"),
+        dg.TableColumn("cell_window", description="the window's name: its first post's live time (UTC)"),
+        dg.TableColumn("window_start", description="first post live (UTC)"),
+        dg.TableColumn("window_end", description="last post live (UTC)"),
+        dg.TableColumn("posts", "int"), dg.TableColumn("scored_posts", "int", description="past the learning gates"),
+    ])
+    records = [dg.TableRecord({"platform": str(r.platform), "account": str(r.account), "cell_window": str(r.cell_window),
+                               "window_start": str(r.window_start), "window_end": str(r.window_end),
+                               "posts": int(r.posts), "scored_posts": int(r.scored_posts)})
+               for r in shown.itertuples(index=False)]
+    return dg.MetadataValue.table(records, schema=schema)
+
+
+def fairness_rule(rules: ScoringRules) -> str:
+    w = f"{rules.comparison_window_h:g}"
+    return (f"Organic reach is not randomised, so posts are compared only within fair cells: the same platform, "
+            f"the same account and an overlapping time window. Per platform and account, posts are taken in "
+            f"order of going live; the first opens a window and every post that went live within {w} h of that "
+            f"first post joins it; the next post opens a new window. So the posts of a cell went live at most "
+            f"{w} h apart. The pooled prior, P(best) and the percentiles are all computed per cell.")
 
 
 @dg.asset(
@@ -15,7 +45,8 @@ from resources import StoreResource
     group_name="score",
     owners=OWNERS,
     automation_condition=follow_upstream(),
-    description="Beta-Binomial engagement posterior with credible interval, P(best in cell), velocity and reach percentiles.",
+    description="Beta-Binomial engagement posterior with credible interval, P(best in cell), velocity and reach "
+                "percentiles; posts are compared only within fair cells (platform, account, time window).",
 )
 def scores(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
     wh = store.warehouse()
@@ -25,12 +56,17 @@ def scores(context: dg.AssetExecutionContext, store: StoreResource) -> dg.Materi
         factors = wh.read("variants", columns=["variant_id", "hook_pattern", "angle", "cta_style", "format", "length_s", "hook"])
         scored = scored.merge(factors, on="variant_id", how="left")
     wh.write("scores", scored)
+    cells = fair_cells(scored)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(scored),
         "insufficient_data": int((scored["status"] == "insufficient_data").sum()) if len(scored) else 0,
-        "fair_comparisons": "within (platform, account) cells only: organic reach is not randomised",
-        "cells": dg.MetadataValue.json({f"{p}/{a}": int(n) for (p, a), n in
-                                        scored.groupby(["platform", "account"]).size().items()}) if len(scored) else "none",
-        "top": md_table(scored[[c for c in ("variant_id", "hook", "views", "engagement_rate", "er_low", "er_high",
-                                            "p_best", "score", "status") if c in scored]] if len(scored) else scored),
+        "fair_comparisons": fairness_rule(rules),
+        "cell_columns": dg.MetadataValue.json(CELL),
+        "comparison_window_h": rules.comparison_window_h,
+        "fair_cells": len(cells),
+        "cells": cells_table(cells) if len(cells) else "none",
+        "cells_shown": f"the {min(len(cells), CELLS_SHOWN)} most recent of {len(cells)} cells",
+        "top": md_table(scored[[c for c in ("variant_id", "hook", "cell_window", "views", "engagement_rate", "er_low",
+                                            "er_high", "p_best", "score", "status") if c in scored]]
+                        if len(scored) else scored),
     })

@@ -1,12 +1,21 @@
-"""Step 8a, graduate: winners by evidence, with the reason for every creative that did not win."""
+"""Step 8a, graduate: at most one winner per cell, by evidence, with the reason for every creative that did not win."""
 
+from dataclasses import asdict
 
 import dagster as dg
+import pandas as pd
 
+from actp_pipeline.scores import CELL
 from actp_pipeline.winners import decide
 from assets.common import OWNERS, md_table
 from assets.scores import scores
 from resources import LoopSettings, StoreResource
+
+CONTENDERS = 3  # leading creatives shown per cell
+
+
+def _cell_name(row, cell: list[str]) -> str:
+    return "/".join(str(row[c]) for c in cell) or "all"
 
 
 @dg.asset(
@@ -15,20 +24,33 @@ from resources import LoopSettings, StoreResource
     group_name="graduate",
     owners=OWNERS,
     automation_condition=dg.AutomationCondition.eager(),
-    description="Creatives that beat their cell median by the margin with the configured confidence, after the exposure gates.",
+    description="The creative of each cell that is the best with the configured confidence (P(best)), passed the "
+                "exposure gates and beats the cell median by the margin; no winner on ties or thin data, with the reason.",
 )
 def winners(context: dg.AssetExecutionContext, store: StoreResource, loop: LoopSettings) -> dg.MaterializeResult:
     wh = store.warehouse()
     rule = loop.winner_rule()
     decided = decide(wh.read("scores"), rule)
-    won = decided[decided["decision"] == "winner"] if len(decided) else decided
+    won = decided[decided["decision"] == "winner"]
     wh.write("winners", won)
     wh.write("decisions", decided)
-    cols = [c for c in ("variant_id", "hook", "views", "er_mean", "p_beats_median", "decision", "reason") if c in decided]
+    cell = [c for c in CELL if c in decided]
+    cols = [c for c in (*cell, "variant_id", "hook", "variant_views", "variant_er_mean", "p_best", "p_beats_median",
+                        "decision", "reason") if c in decided]
+    per_variant = decided.drop_duplicates([*cell, "variant_id"]) if len(decided) else decided
+    contenders = (per_variant.sort_values([*cell, "p_best"], ascending=[True] * len(cell) + [False])
+                  .groupby(cell, sort=True, dropna=False).head(CONTENDERS) if len(per_variant) and cell else per_variant)
+    cells = per_variant.drop_duplicates(cell) if len(per_variant) and cell else per_variant.head(1)
+    verdicts = {_cell_name(r, cell): r["cell_reason"] for _, r in cells.iterrows()}
+    no_winner = {name: why for name, why in verdicts.items() if not why.startswith("winner")}
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(won),
-        "rule": dg.MetadataValue.json(rule.__dict__),
-        "decisions": decided.groupby("decision").size().to_dict() if len(decided) else {},
-        "winners": md_table(won[cols] if len(won) else won),
-        "not_winning": md_table(decided[decided["decision"] != "winner"][cols] if len(decided) else decided),
+        "rule": dg.MetadataValue.json(asdict(rule)),
+        "decisions": {str(k): int(v) for k, v in per_variant.groupby("decision").size().items()} if len(per_variant) else {},
+        "cells": len(verdicts),
+        "winners": md_table(won.drop_duplicates([*cell, "variant_id"])[cols] if len(won) else pd.DataFrame()),
+        "contenders": md_table(contenders[cols] if len(contenders) else pd.DataFrame(), limit=CONTENDERS * 10),
+        "why_no_winner": dg.MetadataValue.md(
+            "\n".join(f"- **{name}**: {why}" for name, why in no_winner.items()) if no_winner else
+            "_every cell has a winner_" if verdicts else "_no scored posts yet_"),
     })

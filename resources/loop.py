@@ -1,8 +1,11 @@
-"""What this deployment tests and how strictly it judges: topic, targets, round size, winner rule."""
+"""What this deployment tests and how strictly it judges: topic, targets, round size, winner rule,
+and how the next round is allocated over the live creatives."""
 
 
 import dagster as dg
+from pydantic import field_validator
 
+from actp_pipeline.allocation import POLICY_NAMES
 from actp_pipeline.publish_schedule import SlotRules, Target
 from actp_pipeline.variants import MatrixShape
 from actp_pipeline.winners import WinnerRule
@@ -23,6 +26,31 @@ class LoopSettings(dg.ConfigurableResource):
     min_hours_live: float = 24.0
     winner_margin: float = 0.15
     winner_confidence: float = 0.95
+    # next round: posts (max_posts_per_day per cell) and ad dollars per cell, split by a policy
+    allocation_policy: str = "top_two_thompson"  # one of allocation.POLICY_NAMES
+    exploration_floor: float = 0.1  # share of each round spread evenly over all creatives (bandit policies)
+    daily_ad_budget: float = 10.0  # dollars per cell per day
+
+    @field_validator("allocation_policy")
+    @classmethod
+    def _known_policy(cls, value: str) -> str:
+        if value not in POLICY_NAMES:
+            raise ValueError(f"unknown allocation_policy {value!r}: choose one of {', '.join(POLICY_NAMES)}")
+        return value
+
+    @field_validator("exploration_floor")
+    @classmethod
+    def _floor_in_range(cls, value: float) -> float:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"exploration_floor must be within [0, 1], got {value}")
+        return value
+
+    @field_validator("daily_ad_budget")
+    @classmethod
+    def _budget_non_negative(cls, value: float) -> float:
+        if not value >= 0.0:
+            raise ValueError(f"daily_ad_budget must be >= 0, got {value}")
+        return value
 
     def matrix_shape(self) -> MatrixShape:
         return MatrixShape(self.hook_patterns, self.angles, self.cta_styles, self.formats)

@@ -293,3 +293,87 @@ def test_top_two_thompson_finds_the_sandbox_best_creative():
         if checked == 4:
             break
     assert checked == 4
+
+
+# ------------------------------------------------------------------- the next round, from scores
+from actp_pipeline.allocation import POLICY_NAMES, allocate_next_round, explain_policy  # noqa: E402
+
+
+def _scored(cells, seed=0):
+    """score_posts output for cells given as [(rates, views)], one account per cell, one post per creative."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c, (rates, views) in enumerate(cells):
+        for i, (p, v) in enumerate(zip(rates, views)):
+            rows.append({"post_id": f"p{c}.{i}", "variant_id": f"v{i}", "platform": "tiktok", "account": f"a{c}",
+                         "idempotency_key": f"k{c}.{i}", "live_at": pd.Timestamp("2026-01-01"),
+                         "last_snapshot_at": pd.Timestamp("2026-01-03"), "hours_live": 48.0, "snapshots": 3,
+                         "views": v, "likes": int(rng.binomial(v, p)), "comments": 0, "shares": 0, "saves": 0,
+                         "watch_time_s": 0.0, "velocity": 1.0})
+    return score_posts(pd.DataFrame(rows))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.floats(0.0, 0.3), st.integers(0, 50_000)), min_size=1, max_size=9),
+                min_size=1, max_size=3),
+       st.sampled_from(POLICY_NAMES), st.integers(0, 200), st.floats(0.0, 500.0), st.floats(0.0, 1.0),
+       st.integers(0, 2**16))
+def test_next_round_adds_up_and_keeps_the_floor(cells, policy, posts, dollars, floor, seed):
+    scored = _scored([([p for p, _ in c], [v for _, v in c]) for c in cells], seed)
+    plan = allocate_next_round(scored, policy, posts_budget=posts, ad_budget=dollars, floor=floor, seed=seed)
+    assert len(plan) == sum(len(c) for c in cells) and (plan["policy"] == policy).all()
+    for _, g in plan.groupby("account"):
+        k = len(g)
+        assert g["share"].sum() == pytest.approx(1.0) and (g["share"] >= 0).all()
+        assert g["next_round_posts"].dtype.kind == "i" and int(g["next_round_posts"].sum()) == posts
+        spent = g["next_round_ad_budget"].sum()
+        assert spent <= dollars + 1e-9 and spent >= dollars - 0.01 - 1e-9
+        assert np.allclose(g["next_round_ad_budget"], g["next_round_ad_budget"].round(2))
+        if policy in ("top_two_thompson", "thompson"):
+            assert (g["share"] >= floor / k - 1e-9).all()
+            assert (g["next_round_posts"] >= math.floor(floor * posts / k)).all()
+        if policy == "uniform":
+            assert g["next_round_posts"].max() - g["next_round_posts"].min() <= 1
+
+
+def test_next_round_is_deterministic_by_seed_and_follows_the_evidence():
+    scored = _scored([([0.05, 0.05, 0.08, 0.045, 0.05, 0.052], [20000] * 6), ([0.1, 0.1], [30, 40])])
+    a = allocate_next_round(scored, seed=4)
+    pd.testing.assert_frame_equal(a, allocate_next_round(scored, seed=4))
+    main = a[a["account"] == "a0"].set_index("variant_id")
+    assert main["share"].idxmax() == "v2" and main.loc["v2", "next_round_posts"] == main["next_round_posts"].max()
+    # the thin cell (below the learning gate) is allocated too: it is what needs exposure most
+    thin = a[a["account"] == "a1"]
+    assert (~thin["sufficient"]).all() and thin["next_round_posts"].sum() == 12
+    # Thompson gives the clear best nearly everything but the floor; uniform does not look at the evidence
+    th = allocate_next_round(scored, "thompson", floor=0.1).query("account == 'a0'").set_index("variant_id")
+    assert th.loc["v2", "share"] == pytest.approx(0.9 + 0.1 / 6, abs=0.01)
+    un = allocate_next_round(scored, "uniform", posts_budget=6).query("account == 'a0'")
+    assert (un["next_round_posts"] == 1).all() and np.allclose(un["share"], 1 / 6)
+    # the fixed rule: learning share evenly, the winner(s) of the original rule get the scaling share
+    fx = allocate_next_round(scored, "fixed_rule", posts_budget=100, ad_budget=50).query("account == 'a0'")
+    assert fx.set_index("variant_id")["share"].idxmax() == "v2" and fx["share"].min() == pytest.approx(0.7 / 6)
+
+
+def test_next_round_policy_names_and_bad_arguments():
+    scored = _scored([([0.05, 0.06], [5000, 5000])])
+    for name in POLICY_NAMES:
+        assert name.split("_")[0] in explain_policy(name, 0.1).lower().replace("-", "_")
+        assert (allocate_next_round(scored, name)["policy"] == name).all()
+    with pytest.raises(ValueError, match="unknown allocation policy 'greedy'.*top_two_thompson"):
+        allocate_next_round(scored, "greedy")
+    with pytest.raises(ValueError, match="floor"):
+        allocate_next_round(scored, floor=1.5)
+    with pytest.raises(ValueError, match="posts_budget"):
+        allocate_next_round(scored, posts_budget=-1)
+    with pytest.raises(ValueError, match="ad_budget"):
+        allocate_next_round(scored, ad_budget=float("nan"))
+    empty = allocate_next_round(score_posts(pd.DataFrame()))
+    assert empty.empty and {"share", "next_round_posts", "next_round_ad_budget", "policy"} <= set(empty.columns)
+
+
+def test_next_round_pools_a_creatives_posts():
+    scored = _scored([([0.05, 0.05, 0.05], [3000, 3000, 3000])])
+    scored.loc[scored["variant_id"] == "v1", "variant_id"] = "v0"  # v0 posted twice
+    plan = allocate_next_round(scored).set_index("variant_id")
+    assert sorted(plan.index) == ["v0", "v2"] and plan.loc["v0", "posts"] == 2 and plan.loc["v0", "views"] == 6000
