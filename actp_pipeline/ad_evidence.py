@@ -1,10 +1,13 @@
 """What the ad accounts say, as the orchestrator's inputs: objects, insights, paid winners, candidates.
 
 Paid impressions are randomised by the ad platform's delivery inside one learning campaign, so the
-creatives of a goal's learning campaign form a fair test cell. A creative wins there by the same rule as
-organic winners (`allocation.StoppingRule`: P(best) >= 95 %, the original system's exposure gates with
-$5 spend or 1,500 impressions, 3 core events, 24 h live, and a margin over the cell median), measured on
-the goal's core signal per impression. Those winners are what `ad_plan` promotes to scaling.
+creatives of a goal's learning campaign form a fair test cell. A creative wins there by the stopping rule
+of organic winners (`allocation.StoppingRule`: P(best) >= 95 %, the original system's exposure gates with
+$5 spend or 1,500 impressions, 3 core events, 24 h live), measured on the goal's core signal per
+impression. Those winners are what `ad_plan` promotes to scaling. The margin over the cell median is 0 by
+default here (`PAID_RULE`): the learning campaign holds the organic test's finalists, whose median is
+already high, and the original promoted "the best performer with sufficient volume" too; P(best) >= 95 %
+is what makes that claim honest.
 
 Candidates for the learning campaign come from the organic test: organic winners first, then the
 creatives the allocation policy gives the largest share of the next round (the contenders a tie left).
@@ -21,6 +24,7 @@ import pandas as pd
 from actp_pipeline.ad_goals import Goal, OrchestratorConfig
 from actp_pipeline.allocation import ArmStats, StoppingRule
 
+PAID_RULE = StoppingRule(margin=0.0)
 PAID_WINNER_COLUMNS = ["account_id", "goal", "variant_id", "decision", "evidence", "p_best", "impressions",
                        "events", "spend", "hours_live"]
 
@@ -50,7 +54,7 @@ def account_inputs(client, account_ids: Iterable[str], now: dt.datetime, lookbac
 
 
 def paid_winners(goals: Sequence[Goal], campaigns: pd.DataFrame, ad_sets: pd.DataFrame, insights: pd.DataFrame,
-                 now, rule: StoppingRule = StoppingRule(), config: OrchestratorConfig = OrchestratorConfig(),
+                 now, rule: StoppingRule = PAID_RULE, config: OrchestratorConfig = OrchestratorConfig(),
                  seed: int = 0) -> pd.DataFrame:
     """Per goal, each creative of its learning campaign with the stopping rule's decision and evidence."""
     if not len(ad_sets) or not len(campaigns):

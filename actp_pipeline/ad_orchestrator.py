@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from actp_pipeline import ad_accounts, ads_audit
 from actp_pipeline.ad_actions import MAX_PLAN_AGE_H, Execution, execute_plan
-from actp_pipeline.ad_evidence import account_inputs, candidates, paid_winners, post_lookup
+from actp_pipeline.ad_evidence import PAID_RULE, account_inputs, candidates, paid_winners, post_lookup
 from actp_pipeline.ad_goals import OrchestratorConfig, goals_from
 from actp_pipeline.ad_plan import ERROR, PlannedAction, plan
 from actp_pipeline.allocation import StoppingRule
@@ -31,7 +31,7 @@ class PlanPass:
 
 
 def plan_pass(engine: Engine, client, now: dt.datetime, *, decisions: pd.DataFrame | None = None,
-              allocation: pd.DataFrame | None = None, rule: StoppingRule = StoppingRule(),
+              allocation: pd.DataFrame | None = None, rule: StoppingRule = PAID_RULE,
               config: OrchestratorConfig = OrchestratorConfig(), max_candidates: int = 4, lookback_h: float = 96.0,
               trigger: str = "dagster", dagster_run_id: str | None = None) -> PlanPass:
     """Read every account with an active goal, plan, and store the plan as a dry run (changes nothing)."""

@@ -1,4 +1,4 @@
-"""The `actp` command: demo, sandbox, ui, sql."""
+"""The `actp` command: demo, sandbox, ui, worker, queue, ads, sql."""
 
 from __future__ import annotations
 
@@ -28,13 +28,15 @@ def cmd_demo(args) -> int:
     cfg = DemoConfig(data_dir=base.data_dir, days=args.days, seed=args.seed, topic=args.topic,
                      hook_patterns=args.hooks, angles=args.angles, cta_styles=args.ctas, formats=args.formats,
                      max_length_s=args.max_length, max_posts_per_day=args.posts_per_day,
-                     render_concurrency=args.render_concurrency)
+                     render_concurrency=args.render_concurrency, paid_days=args.paid_days,
+                     ad_budget=args.ad_budget, store_url=base.database_url)
     print(f"ACTP demo: {cfg.days} simulated days, data in {cfg.data_dir} (store, warehouse and media reset)",
           file=sys.stderr, flush=True)
     reset_data(cfg.data_dir)
     today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
-    world = WorldConfig(seed=cfg.seed, start=today - dt.timedelta(days=cfg.days) + dt.timedelta(hours=6), speed=0.0,
-                        topic=cfg.topic)
+    # the simulated days end about now, so every daily partition they touch exists
+    start = today - dt.timedelta(days=cfg.days + cfg.paid_days) + dt.timedelta(hours=6)
+    world = WorldConfig(seed=cfg.seed, start=start, speed=0.0, topic=cfg.topic)
     with SandboxServer(world, state_path=cfg.data_dir / "sandbox" / "state.db") as sandbox:
         print(f"sandbox listening on {sandbox.url}", file=sys.stderr, flush=True)
         settings = Settings(data_dir=cfg.data_dir, database_url=base.database_url, platform_url=sandbox.url,
@@ -50,8 +52,11 @@ def cmd_demo(args) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({
             "true_best_variant": result.true_best_variant, "true_best_in_winners": result.true_best_in_winners,
-            "winners": result.winners.get("variant_id", []).tolist() if len(result.winners) else [],
-            "winner_true_ranks": result.winners.get("true_rank", []).tolist() if len(result.winners) else [],
+            "winners": result.winners["variant_id"].tolist() if len(result.winners) else [],
+            "winner_stages": result.winners["stage"].tolist() if len(result.winners) else [],
+            "winner_true_ranks": [int(r) for r in result.winners["true_rank"]] if len(result.winners) else [],
+            "contender_true_ranks": [int(r) for r in result.contenders["true_rank"]] if len(result.contenders) else [],
+            "paid_creatives": len(result.paid), "promoted": result.promoted, "audit": result.audit,
             "posted": len(result.truth), "runs": result.runs, "wall_s": round(result.wall_s, 1)}))
     print("\nOpen the UI on these runs: actp ui   (then http://127.0.0.1:3000)", file=sys.stderr)
     return 0
@@ -184,6 +189,86 @@ def cmd_sql(args) -> int:
     return 0
 
 
+def _on_off(v: str | None) -> bool | None:
+    return None if v is None else v == "on"
+
+
+def cmd_ads(args) -> int:
+    """Ad accounts, goals, plan approvals and the audit log of the ads orchestrator."""
+    from actp_pipeline import ad_accounts, ads_audit
+    from actp_pipeline.store import connect_store
+
+    engine = connect_store(_settings(args).store_url)
+    try:
+        if args.action == "account":
+            kw = {k: v for k, v in {"name": args.name, "global_daily_budget": args.budget,
+                                    "max_daily_budget": args.max_goal_budget,
+                                    "auto_execute": _on_off(args.auto_execute),
+                                    "auto_scale_winners": _on_off(args.auto_scale),
+                                    "auto_pause_losers": _on_off(args.auto_pause)}.items() if v is not None}
+            row = ad_accounts.set_account(engine, args.account_id, **kw)
+            print(json.dumps({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}))
+        elif args.action == "goal":
+            print(json.dumps(ad_accounts.set_goal(engine, args.account_id, args.goal, priority=args.priority,
+                                                  core_signal=args.signal, budget_cap=args.cap,
+                                                  active=not args.off)))
+        elif args.action == "list":
+            print(ad_accounts.accounts(engine).to_string(index=False))
+            print()
+            print(ad_accounts.goals(engine).to_string(index=False))
+        elif args.action == "plan":
+            run = ads_audit.plan_run(engine, args.plan_id)
+            if run is None:
+                print("no plan yet: materialize ad_plan (Dagster UI) first")
+                return 1
+            print(f"plan {run['plan_id']} as of {run['as_of']:%Y-%m-%d %H:%M} UTC: {json.dumps(run['summary'])}")
+            log = ads_audit.log(engine, plan_id=run["plan_id"])
+            log = log[log["mode"] == ads_audit.DRY_RUN]
+            for r in log.sort_values("seq").itertuples():
+                print(f"  [{r.seq}] {r.account_id}/{r.goal} {r.action} ({r.rule}) {r.status}"
+                      + (f" by {r.blocked_by}" if r.blocked_by else "") + f": {r.reason}" + (f" [{r.note}]" if r.note else ""))
+            print(f"approved by: {ad_accounts.approvals(engine, run['plan_id']) or 'nobody yet'}")
+        elif args.action == "approve":
+            run = ads_audit.plan_run(engine, args.plan_id)
+            if run is None:
+                print(f"no plan {args.plan_id!r}", file=sys.stderr)
+                return 1
+            accounts = args.account or run["accounts"]
+            unknown = sorted(set(accounts) - set(run["accounts"]))
+            if unknown:
+                print(f"plan {run['plan_id']} has no actions for {', '.join(unknown)}", file=sys.stderr)
+                return 1
+            done = ad_accounts.approve(engine, run["plan_id"], accounts, args.by)
+            print(f"plan {run['plan_id']} approved for {', '.join(done)}; materialize ad_actions to execute it "
+                  "(the approvals sensor does it in `actp ui`)")
+        elif args.action == "log":
+            log = ads_audit.log(engine, plan_id=args.plan_id, account_id=args.account[0] if args.account else None,
+                                limit=args.limit)
+            cols = ["at", "mode", "run_id", "account_id", "goal", "action", "rule", "status", "target_id", "result_id",
+                    "error", "reason"]
+            print(log[cols].to_string(index=False, max_colwidth=80) if len(log) else "the audit log is empty")
+    except ValueError as e:
+        print(f"actp ads {args.action}: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _ads_args(args) -> int:
+    needs_account = args.action in ("account", "goal")
+    if needs_account and not args.account_or_plan:
+        print(f"actp ads {args.action}: give the account id", file=sys.stderr)
+        return 2
+    if args.action == "goal" and not args.goal:
+        print("actp ads goal: give ACCOUNT GOAL", file=sys.stderr)
+        return 2
+    if args.action == "approve" and not args.account_or_plan:
+        print("actp ads approve: give the plan id (see `actp ads plan`)", file=sys.stderr)
+        return 2
+    args.account_id = args.account_or_plan if needs_account else None
+    args.plan_id = None if needs_account else args.account_or_plan
+    return cmd_ads(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="actp", description="Ad Creative Testing Pipeline")
     p.add_argument("--data-dir", help="data directory (default: $ACTP_HOME or ./.actp)")
@@ -200,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--max-length", type=int, default=60, help="cap on video length in seconds")
     d.add_argument("--posts-per-day", type=int, default=12)
     d.add_argument("--render-concurrency", type=int, default=2)
+    d.add_argument("--paid-days", type=int, default=4, help="simulated days of paid tests after the organic ones")
+    d.add_argument("--ad-budget", type=float, default=60.0, help="the demo ad account's daily budget in dollars")
     d.add_argument("--json", help="also write a JSON summary to this file")
     d.set_defaults(func=cmd_demo)
 
@@ -237,6 +324,25 @@ def main(argv: list[str] | None = None) -> int:
     qu.add_argument("queue", nargs="?", choices=["renders", "uploads"], default="renders")
     qu.add_argument("item", nargs="?", type=int)
     qu.set_defaults(func=cmd_queue)
+
+    a = sub.add_parser("ads", help="ad accounts and goals, plan approvals, the ads audit log")
+    a.add_argument("action", choices=["account", "goal", "list", "plan", "approve", "log"])
+    a.add_argument("account_or_plan", nargs="?", help="account id (account, goal) or plan id (plan, approve, log)")
+    a.add_argument("goal", nargs="?", help="goal name (goal): streams, presave, virality, followers, leads, ...")
+    a.add_argument("--account", action="append", help="approve / log only for this account (repeatable)")
+    a.add_argument("--name")
+    a.add_argument("--budget", type=float, help="the account's global daily budget in dollars (default $10)")
+    a.add_argument("--max-goal-budget", type=float, help="per-goal daily cap in dollars (default $50)")
+    a.add_argument("--auto-execute", choices=["on", "off"], help="execute plans without approval (default off)")
+    a.add_argument("--auto-scale", choices=["on", "off"], help="the original's auto_scale_winners switch")
+    a.add_argument("--auto-pause", choices=["on", "off"], help="the original's auto_pause_losers switch")
+    a.add_argument("--priority", type=int, default=3, help="goal priority 1-5")
+    a.add_argument("--signal", help="the goal's core signal (default: the goal's usual one)")
+    a.add_argument("--cap", type=float, help="the goal's own daily cap in dollars")
+    a.add_argument("--off", action="store_true", help="deactivate the goal")
+    a.add_argument("--by", default=os.environ.get("USER", "cli"), help="who approves")
+    a.add_argument("--limit", type=int, default=100)
+    a.set_defaults(func=_ads_args)
 
     q = sub.add_parser("sql", help="write a DuckDB file of views over the warehouse")
     q.set_defaults(func=cmd_sql)

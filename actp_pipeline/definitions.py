@@ -9,14 +9,14 @@ import dagster as dg
 from assets import LOOP_ASSETS
 from resources import LoopSettings
 from resources.defaults import default_resources
-from sensors import automation_sensor, metrics_schedule, research_schedule
+from sensors import ad_actions_job, ad_plan_approvals_sensor, automation_sensor, metrics_schedule, research_schedule
 from sensors.schedules import metrics_job, research_job
 
 defs = dg.Definitions(
     assets=LOOP_ASSETS,
-    jobs=[research_job, metrics_job],
+    jobs=[research_job, metrics_job, ad_actions_job],
     schedules=[research_schedule, metrics_schedule],
-    sensors=[automation_sensor],
+    sensors=[automation_sensor, ad_plan_approvals_sensor],
     resources=default_resources(),
 )
 

@@ -38,14 +38,25 @@ class DemoConfig:
     snapshots_per_day: int = 4
     market_items_per_day: int = 120
     render_concurrency: int = 2
+    # the paid phase: the organic contenders graduate to a micro-budget learning campaign in the sandbox's
+    # ads API, whose winner is promoted to scaling (auto_execute is on for this demo account only)
+    paid_days: int = 4
+    ad_account: str = "demo"
+    ad_goal: str = "virality"
+    ad_budget: float = 60.0
+    store_url: str | None = None  # default: SQLite under data_dir
 
 
 @dataclass
 class DemoResult:
-    winners: pd.DataFrame
+    winners: pd.DataFrame  # every decided winner: organic (cell) and paid (learning campaign), with true ranks
     truth: pd.DataFrame
     true_best_variant: str | None
     true_best_in_winners: bool
+    contenders: pd.DataFrame = field(default_factory=pd.DataFrame)  # the organic leaders that went to paid tests
+    paid: pd.DataFrame = field(default_factory=pd.DataFrame)  # the paid learning test, per creative
+    promoted: list[str] = field(default_factory=list)  # creatives duplicated into the scaling campaign
+    audit: dict[str, int] = field(default_factory=dict)  # executed actions by kind and status
     runs: int = 0
     wall_s: float = 0.0
     steps: list[str] = field(default_factory=list)
@@ -125,29 +136,105 @@ def run_demo(cfg: DemoConfig, sandbox, materialize: Materialize, log: Callable[[
         if findings and day == cfg.days - 1:
             say(f"{tag} what drives engagement (factor effects, 90% intervals):\n{findings}")
 
+    if cfg.paid_days > 0:
+        _paid_phase(cfg, step, client, now, say)
+
     truth = fetch_truth(sandbox.url, sandbox.truth_token)
-    wh = Warehouse(cfg.data_dir / "warehouse")
-    winners = wh.read("winners")
-    best = truth.iloc[0]["variant_id"] if len(truth) else None
-    if len(winners) and len(truth):
-        winners = winners.merge(truth[["variant_id", "true_er", "true_rank"]], on="variant_id", how="left")
+    result = _compare(cfg, truth)
     client.close()
+    result.runs, result.wall_s = runs, time.monotonic() - started
+    return result
+
+
+def _paid_phase(cfg: DemoConfig, step, client: httpx.Client, now, say) -> None:
+    """Graduate: each simulated half day, measure, score, plan the ads and execute the plan."""
+    from actp_pipeline import ad_accounts
+    from actp_pipeline.store import connect_store
+
+    engine = connect_store(cfg.store_url or f"sqlite:///{cfg.data_dir / 'store.db'}")
+    ad_accounts.set_account(engine, cfg.ad_account, name="sandbox demo", auto_execute=True,
+                            global_daily_budget=cfg.ad_budget, auto_scale_winners=True, auto_pause_losers=True)
+    ad_accounts.set_goal(engine, cfg.ad_account, cfg.ad_goal, priority=3)
+    engine.dispose()
+    say(f"[paid] ad account {cfg.ad_account}: ${cfg.ad_budget:g}/day, goal {cfg.ad_goal}; auto_execute, auto-scale and "
+        "auto-pause are ON for this demo account (off by default: plans wait for `actp ads approve`)")
+    for half_day in range(cfg.paid_days * 2):
+        client.post("/v1/clock/advance", json={"hours": 12}).raise_for_status()
+        step(["post_metrics"], now().date().isoformat())
+        meta = step(["scores", "winners", "allocation", "ad_plan", "ad_actions"], None)
+        plan, done = meta.get("ad_plan", {}), meta.get("ad_actions", {})
+        summary = plan.get("summary") or {}
+        planned = ", ".join(f"{k} {v}" for k, v in summary.items() if v and k != "blocked") or "nothing to do"
+        blocked = f", {summary['blocked']} blocked by guards" if summary.get("blocked") else ""
+        say(f"[paid +{12 * (half_day + 1)} h] plan: {planned}{blocked}; executed {done.get('counts') or {}}")
+        evidence = str(plan.get("paid_evidence") or "")
+        if evidence.startswith("- "):
+            say(f"    learning test {evidence.removeprefix('- ')}")
+
+
+def _compare(cfg: DemoConfig, truth: pd.DataFrame) -> DemoResult:
+    """The loop's decisions next to the sandbox's ground truth."""
+    wh = Warehouse(cfg.data_dir / "warehouse")
+    best = truth.iloc[0]["variant_id"] if len(truth) else None
+    ranks = truth[["variant_id", "true_er", "true_rank"]] if len(truth) else pd.DataFrame(
+        columns=["variant_id", "true_er", "true_rank"])
+    decisions = wh.read("decisions") if wh.exists("decisions") else pd.DataFrame(columns=["variant_id", "decision"])
+    organic = decisions[decisions["decision"] == "winner"].assign(stage="organic")
+    contenders = pd.DataFrame()
+    if "p_best" in decisions and len(decisions):
+        contenders = decisions.sort_values("p_best", ascending=False).head(4).merge(ranks, on="variant_id", how="left")
+    paid = wh.read("paid_winners") if wh.exists("paid_winners") else pd.DataFrame(columns=["variant_id", "decision"])
+    paid = paid.merge(ranks, on="variant_id", how="left") if len(paid) else paid
+    paid_won = paid[paid["decision"] == "winner"].assign(stage="paid") if len(paid) else paid.iloc[0:0]
+    winners = pd.concat([organic.merge(ranks, on="variant_id", how="left"), paid_won], ignore_index=True) \
+        if len(organic) or len(paid_won) else pd.DataFrame(columns=["variant_id", "stage", "true_rank"])
+    promoted, audit = [], {}
+    if cfg.paid_days > 0:
+        from actp_pipeline import ads_audit
+        from actp_pipeline.store import connect_store
+
+        engine = connect_store(cfg.store_url or f"sqlite:///{cfg.data_dir / 'store.db'}")
+        log = ads_audit.log(engine, limit=10_000)
+        engine.dispose()
+        executed = log[log["mode"] == ads_audit.EXECUTE] if len(log) else log
+        if len(executed):
+            audit = {f"{a}:{st}": int(n) for (a, st), n in executed.groupby(["action", "status"]).size().items()}
+            promoted = sorted(executed.loc[(executed["action"] == "duplicate_ad_set")
+                                           & (executed["status"] == "success"), "variant_id"].unique())
     return DemoResult(winners=winners, truth=truth, true_best_variant=best,
-                      true_best_in_winners=bool(best is not None and len(winners) and best in set(winners["variant_id"])),
-                      runs=runs, wall_s=time.monotonic() - started)
+                      true_best_in_winners=bool(best is not None and best in set(winners["variant_id"])),
+                      contenders=contenders, paid=paid, promoted=promoted, audit=audit)
 
 
 def format_report(result: DemoResult) -> str:
-    lines = [f"Winners ({len(result.winners)}) next to the sandbox's ground truth "
-             f"({len(result.truth)} posted creatives, rank 1 = truly best):", ""]
+    lines = [f"Decisions next to the sandbox's ground truth ({len(result.truth)} posted creatives, "
+             "rank 1 = truly best):", ""]
+    if len(result.contenders):
+        cols = ["variant_id", "hook_pattern", "angle", "cta_style", "format", "views", "er_mean", "p_best", "decision",
+                "true_er", "true_rank"]
+        lines += ["Organic test, the leading contenders:",
+                  result.contenders[[c for c in cols if c in result.contenders]].to_markdown(index=False, floatfmt=".4f")]
+        why = result.contenders["reason"].iloc[0] if "reason" in result.contenders else ""
+        if why:
+            lines.append(f"organic verdict: {why}")
+        lines.append("")
+    if len(result.paid):
+        cols = ["variant_id", "impressions", "events", "spend", "hours_live", "p_best", "decision", "true_er", "true_rank"]
+        paid = result.paid[[c for c in cols if c in result.paid]].sort_values("true_rank")
+        paid = paid.astype({c: "int64" for c in ("impressions", "events") if c in paid})
+        lines += ["Paid learning test (core signal per impression, randomised by the ad platform):",
+                  paid.to_markdown(index=False, floatfmt=".4f"),
+                  f"paid verdict: {result.paid['evidence'].iloc[0]}", ""]
+    if result.promoted:
+        lines.append(f"Promoted to the scaling campaign: {', '.join(result.promoted)}")
+    if result.audit:
+        lines.append("Audit log (executed actions): " + ", ".join(f"{k} {v}" for k, v in sorted(result.audit.items())))
     if len(result.winners):
-        cols = ["variant_id", "hook_pattern", "angle", "cta_style", "format", "views", "er_mean", "er_low", "er_high",
-                "p_beats_median", "true_er", "true_rank"]
-        table = result.winners[[c for c in cols if c in result.winners]].sort_values("true_rank")
-        lines.append(table.to_markdown(index=False, floatfmt=".4f"))
+        lines += ["", "Winners: " + ", ".join(f"{r.variant_id} ({r.stage}, true rank {r.true_rank})"
+                                             for r in result.winners.itertuples())]
     else:
-        lines.append("(no winners yet: the evidence did not clear the rule)")
-    lines += ["", f"True best creative: {result.true_best_variant} -> "
+        lines += ["", "Winners: none yet (the evidence did not clear the rule; see the verdicts above)"]
+    lines += [f"True best creative: {result.true_best_variant} -> "
               f"{'among the winners' if result.true_best_in_winners else 'NOT among the winners'}",
               f"{result.runs} Dagster runs in {result.wall_s:.0f} s"]
     return "\n".join(lines)

@@ -1,5 +1,8 @@
 """Dagster assets of the main code location, one module per loop stage."""
 
+from assets.ad_actions import ad_actions
+from assets.ad_plan import ad_plan
+from assets.allocation import allocation
 from assets.blueprints import blueprints
 from assets.factor_effects import factor_effects
 from assets.post_metrics import post_metrics
@@ -11,6 +14,6 @@ from assets.variants import variants
 from assets.winners import winners
 
 LOOP_ASSETS = [market_items, blueprints, variants, publish_schedule, post_metrics, timing_matrix, scores,
-               factor_effects, winners]
+               factor_effects, winners, allocation, ad_plan, ad_actions]
 
 __all__ = ["LOOP_ASSETS", *[a.key.path[-1] for a in LOOP_ASSETS]]

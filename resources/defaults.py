@@ -6,6 +6,7 @@ import os
 import dagster as dg
 
 from actp_pipeline.settings import Settings
+from resources.ads import AdsResource
 from resources.loop import LoopSettings
 from resources.platform import PlatformResource
 from resources.store import StoreResource
@@ -23,5 +24,6 @@ def default_resources(settings: Settings | None = None) -> dict:
         "platform": PlatformResource(base_url=s.platform_url,
                                      api_key=_secret("ACTP_PLATFORM_API_KEY", s.platform_api_key),
                                      publisher=s.publisher),
+        "ads": AdsResource(base_url=s.ads_base_url, access_token=_secret("ACTP_ADS_ACCESS_TOKEN", s.ads_token)),
         "loop": LoopSettings(),
     }

@@ -1,4 +1,5 @@
-"""End to end: the README's demo command, small, finds the sandbox's true best creative among its winners."""
+"""End to end: the README's demo command, small: organic test, paid learning test, the true best creative
+promoted to scaling."""
 
 import json
 import os
@@ -22,12 +23,17 @@ def test_demo_finds_the_true_best(tmp_path):
     assert res.returncode == 0, res.stderr[-4000:]
     out = json.loads(summary.read_text())
     assert out["posted"] == 24, res.stderr[-3000:]
+    # the organic test sends its leading contenders to a paid learning test, whose winner is promoted:
+    # the decided winners are the evidence-backed few, and the true best is among them
     assert out["true_best_in_winners"], res.stdout
-    # winners are the evidence-backed few, not everybody
-    assert 1 <= len(out["winners"]) <= 12, res.stdout
-    # the report shows each winner next to its true rank
-    assert "true_rank" in res.stdout and "among the winners" in res.stdout
+    assert 1 <= len(out["winners"]) <= 2 and set(out["winner_true_ranks"]) == {1}, res.stdout
+    assert 1 in out["contender_true_ranks"], res.stdout
+    assert out["promoted"] == [out["true_best_variant"]], res.stdout
+    assert out["audit"].get("duplicate_ad_set:success") == 1 and out["audit"].get("create_campaign:success") == 2
+    assert not any(k.endswith(":failed") for k in out["audit"]), res.stdout
+    # the report shows the decisions next to the true ranks, and the verdicts in words
+    assert "true_rank" in res.stdout and "among the winners" in res.stdout and "paid verdict" in res.stdout
     # progress is shown while it works
-    assert "[day 1/3" in res.stderr and "render:" in res.stderr
+    assert "[day 1/3" in res.stderr and "render:" in res.stderr and "[paid +96 h]" in res.stderr
     # the runs are in the Dagster instance under the data directory
     assert (tmp_path / "data" / "dagster" / "storage").is_dir()

@@ -1,0 +1,51 @@
+"""Step 8c, graduate: execute the approved ads plan, each action written to the audit log."""
+
+
+import dagster as dg
+
+from actp_pipeline import ads_audit
+from actp_pipeline.ad_orchestrator import execute_pass
+from assets.ad_plan import ad_plan
+from assets.common import OWNERS, md_table
+from resources import AdsResource, PlatformResource, StoreResource
+
+LOG_COLUMNS = ["seq", "account_id", "goal", "action", "rule", "status", "target_id", "result_id", "error", "reason"]
+
+
+class AdActionsConfig(dg.Config):
+    plan_id: str | None = None  # None = the newest plan
+
+
+@dg.asset(
+    deps=[ad_plan],
+    kinds={"python", "meta"},
+    group_name="graduate",
+    owners=OWNERS,
+    automation_condition=dg.AutomationCondition.eager(),
+    description="Executes the newest ads plan for the accounts that approved it (or have auto_execute on; off by "
+                "default). Every action lands in the audit log (ads_automation_runs / ads_automation_actions).",
+)
+def ad_actions(context: dg.AssetExecutionContext, config: AdActionsConfig, store: StoreResource,
+               platform: PlatformResource, ads: AdsResource) -> dg.MaterializeResult:
+    engine = store.engine()
+    with platform.client() as p:
+        now = p.now()
+    with ads.client() as client:
+        done = execute_pass(engine, client, now, config.plan_id, dagster_run_id=context.run.run_id,
+                            max_plan_age_h=ads.max_plan_age_h)
+    if done is None:
+        return dg.MaterializeResult(metadata={"note": "no plan yet: materialize ad_plan first", "failed": 0})
+    for f in done.failures:
+        context.log.warning(f)
+    for acc, why in done.refused.items():
+        context.log.info(f"account {acc}: {why}")
+    log = ads_audit.log(engine, plan_id=done.plan_id)
+    mine = log[log["run_id"] == done.run_id] if done.run_id and len(log) else log.iloc[0:0]
+    return dg.MaterializeResult(metadata={
+        "plan_id": done.plan_id,
+        "run_id": done.run_id or "none",
+        "counts": dg.MetadataValue.json(done.counts),
+        "failed": done.counts.get("failed", 0),
+        "refused": dg.MetadataValue.json(done.refused),
+        "audit_log": md_table(mine[LOG_COLUMNS] if len(mine) else mine, limit=50),
+    })

@@ -1,0 +1,64 @@
+"""Step 8b, graduate: the ads orchestrator's dry run, every action it would take with reason and numbers."""
+
+
+import dagster as dg
+
+from actp_pipeline import ad_accounts
+from actp_pipeline.ad_orchestrator import plan_pass
+from actp_pipeline.ad_plan import plan_frame, plan_summary
+from assets.common import OWNERS, md_table
+from assets.winners import winners
+from resources import AdsResource, PlatformResource, StoreResource
+
+PLAN_COLUMNS = ["account_id", "goal", "action", "rule", "status", "blocked_by", "variant_id", "old_budget",
+                "new_budget", "reason", "note"]
+
+
+@dg.asset(
+    deps=[winners, dg.AssetKey("allocation")],
+    kinds={"python", "meta"},
+    group_name="graduate",
+    owners=OWNERS,
+    automation_condition=dg.AutomationCondition.on_cron("15 */6 * * *"),
+    description="Dry run of the ads orchestrator: per account and goal, the campaigns, ad sets, promotions, budget "
+                "changes and pauses it would make, each with its reason, the numbers behind it and the guard's verdict.",
+)
+def ad_plan(context: dg.AssetExecutionContext, store: StoreResource, platform: PlatformResource,
+            ads: AdsResource) -> dg.MaterializeResult:
+    engine, wh = store.engine(), store.warehouse()
+    with platform.client() as p:
+        now = p.now()
+    with ads.client() as client:
+        done = plan_pass(engine, client, now, decisions=wh.read("decisions") if wh.exists("decisions") else None,
+                         allocation=wh.read("allocation") if wh.exists("allocation") else None,
+                         rule=ads.stopping_rule(), config=ads.orchestrator_config(),
+                         max_candidates=ads.max_candidates_per_goal, lookback_h=ads.lookback_h,
+                         dagster_run_id=context.run.run_id)
+    if done.plan_id is None:
+        return dg.MaterializeResult(metadata={
+            "plan_id": "none", "dagster/row_count": 0,
+            "note": "no ad account has an active goal: add one with `actp ads goal ACCOUNT GOAL --priority 3`"})
+    frame = plan_frame(done.actions).assign(plan_id=done.plan_id, as_of=now)
+    wh.write("ad_plan", frame)
+    wh.write("paid_winners", done.paid.assign(as_of=now))
+    summary = plan_summary(done.actions)
+    for e in summary["errors"]:
+        context.log.warning(e)
+    approved = ad_accounts.approvals(engine, done.plan_id)
+    waiting = sorted({a.account_id for a in done.actions if a.executable} - set(approved))
+    paid = done.paid
+    return dg.MaterializeResult(metadata={
+        "plan_id": done.plan_id,
+        "as_of": now.isoformat(),
+        "dagster/row_count": len(frame),
+        "summary": dg.MetadataValue.json({k: v for k, v in summary.items() if k != "errors"}),
+        "errors": len(summary["errors"]),
+        "auto_execute": ", ".join(sorted(a for a, by in approved.items() if by == "auto_execute")) or "none",
+        "awaiting_approval": f"{', '.join(waiting)}: `actp ads approve {done.plan_id}`" if waiting else "none",
+        "actions": md_table(frame[PLAN_COLUMNS], limit=50),
+        "candidates": md_table(done.candidates),
+        "paid_learning": md_table(paid.drop(columns=["evidence"]) if len(paid) else paid, limit=30),
+        "paid_evidence": dg.MetadataValue.md("\n".join(
+            f"- {acc}/{g}: {ev}" for acc, g, ev in paid.drop_duplicates(["account_id", "goal"])[
+                ["account_id", "goal", "evidence"]].itertuples(index=False)) if len(paid) else "_no learning ad sets yet_"),
+    })

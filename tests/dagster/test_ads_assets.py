@@ -1,0 +1,71 @@
+"""ad_plan, ad_actions and the approvals sensor, materialized against the sandbox's ads API."""
+
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from actp_pipeline import ad_accounts, ads_audit
+from actp_pipeline.platforms import HttpPlatform
+from actp_pipeline.sandbox import SandboxServer, WorldConfig
+from assets import LOOP_ASSETS
+from resources import AdsResource, LoopSettings, PlatformResource, StoreResource
+from sensors import ad_plan_approvals_sensor
+from tests.e2e.test_graduation import _publish
+
+
+@pytest.fixture
+def world(tmp_path):
+    with SandboxServer(WorldConfig(seed=4, start=dt.datetime(2026, 11, 10, 6), speed=0.0)) as sb:
+        store = StoreResource(data_dir=str(tmp_path / "data"))
+        res = {"store": store, "platform": PlatformResource(base_url=sb.url, api_key="sandbox-key"),
+               "ads": AdsResource(base_url=sb.url + "/graph", access_token="sandbox-key"), "loop": LoopSettings()}
+        yield sb, store, res
+
+
+def _run(names, res, instance, run_config=None):
+    result = dg.materialize(LOOP_ASSETS, selection=names, resources=res, instance=instance, run_config=run_config)
+    assert result.success
+    return {n: result.asset_materializations_for_node(n)[-1].metadata for n in names}
+
+
+def test_plan_waits_for_approval_and_the_sensor_executes_it(world, tmp_path):
+    sb, store, res = world
+    engine = store.engine()
+    with dg.instance_for_test() as instance:
+        meta = _run(["ad_plan"], res, instance)["ad_plan"]
+        assert meta["plan_id"].value == "none" and "actp ads goal" in meta["note"].value
+
+        with HttpPlatform(sb.url, "sandbox-key") as platform:
+            ids = _publish(tmp_path, sb, platform, engine)[:2]
+        store.warehouse().write("allocation", pd.DataFrame({"variant_id": ids, "share": [0.7, 0.3]}))
+        ad_accounts.set_goal(engine, "acc1", "streams", priority=4)
+        meta = _run(["ad_plan"], res, instance)["ad_plan"]
+        plan_id = meta["plan_id"].value
+        assert meta["summary"].value["campaigns_created"] == 1 and meta["summary"].value["ad_sets_created"] == 2
+        assert f"actp ads approve {plan_id}" in meta["awaiting_approval"].value
+        assert "streams" in meta["actions"].value and "test_creative" in meta["actions"].value
+
+        meta = _run(["ad_actions"], res, instance)["ad_actions"]
+        assert meta["run_id"].value == "none" and "not approved" in meta["refused"].value["acc1"]
+
+        ctx = dg.build_sensor_context(instance=instance, resources={"store": store})
+        first = ad_plan_approvals_sensor(ctx)
+        assert not first.run_requests
+        ad_accounts.approve(engine, plan_id, ["acc1"], by="test")
+        ctx = dg.build_sensor_context(instance=instance, cursor=first.cursor, resources={"store": store})
+        tick = ad_plan_approvals_sensor(ctx)
+        assert len(tick.run_requests) == 1
+        req = tick.run_requests[0]
+        assert req.run_config["ops"]["ad_actions"]["config"]["plan_id"] == plan_id
+        meta = _run(["ad_actions"], res, instance, run_config=req.run_config)["ad_actions"]
+        assert meta["counts"].value == {"success": 3} and meta["failed"].value == 0
+        assert "create_campaign" in meta["audit_log"].value
+        # the next tick sees nothing new
+        again = ad_plan_approvals_sensor(dg.build_sensor_context(instance=instance, cursor=tick.cursor,
+                                                                 resources={"store": store}))
+        assert not again.run_requests
+        log = ads_audit.log(engine, plan_id=plan_id)
+        assert set(log.loc[log["mode"] == "execute", "status"]) == {"success"}
+        assert log["dagster_run_id"].notna().all()  # every row points at the Dagster run that wrote it
