@@ -332,6 +332,11 @@ def score_posts(latest: pd.DataFrame, rules: ScoringRules = ScoringRules(), seed
                                                     rules.draws, np.random.default_rng(seed))
     df["p_best"] = p_best
     lap("p_best")
+    # decay: how much of its early pace a post has lost (0 = views still come as fast as in the first
+    # hours, 0.8 = its lifetime pace is a fifth of the early one); unknown until it outlived the window
+    lifetime = df["views"] / df["hours_live"].where(df["hours_live"] > 0)
+    old = df["hours_live"] > 2 * rules.velocity_window_h
+    df["decay"] = (1.0 - lifetime / df["velocity"].where(df["velocity"] > 0)).clip(0.0, 1.0).where(old)
     grp = df.groupby(cell)
     df["er_pct"] = grp["er_mean"].rank(pct=True)
     df["velocity_pct"] = grp["velocity"].rank(pct=True).fillna(0.0)
@@ -361,4 +366,5 @@ def fair_cells(scored: pd.DataFrame) -> pd.DataFrame:
 SCORE_COLUMNS = ["post_id", "variant_id", "platform", "account", "cell_window", "idempotency_key", "live_at",
                  "last_snapshot_at", "hours_live", "snapshots", "views", "likes", "comments", "shares", "saves",
                  "watch_time_s", "engagements", "engagement_rate", "effective_views", "alpha", "beta", "er_mean",
-                 "er_low", "er_high", "p_best", "velocity", "velocity_pct", "reach_pct", "er_pct", "score", "status"]
+                 "er_low", "er_high", "p_best", "velocity", "decay", "velocity_pct", "reach_pct", "er_pct", "score",
+                 "status"]

@@ -11,6 +11,7 @@ import hashlib
 import itertools
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -97,23 +98,32 @@ def write_copy(hook_pattern: str, angle: str, cta_style: str, format: str, topic
     return {"hook": hook, "body_lines": body, "cta": cta, "caption": "\n".join([hook, *body, cta])}
 
 
-def _top_levels(blueprints: pd.DataFrame, factor: str, n: int, vocabulary: tuple[str, ...]) -> list[str]:
-    """The n levels with the most blueprint weight; the vocabulary fills in when the market is thin."""
+def _top_levels(blueprints: pd.DataFrame, factor: str, n: int, vocabulary: tuple[str, ...],
+                weights: Mapping[str, float] | None = None) -> list[str]:
+    """The n levels to cross: ranked by our own measured effect where there is one (`weights`, from
+    factor_effects.generation_weights: untested levels count as average, so they keep their chance),
+    then by blueprint weight in the market; the vocabulary fills in when the market is thin."""
     ranked: list[str] = []
     if not blueprints.empty:
         w = blueprints.groupby(factor)["weight"].sum().sort_values(ascending=False)
         ranked = [lvl for lvl in w.index if lvl in vocabulary]
     ranked += [lvl for lvl in vocabulary if lvl not in ranked]
+    if weights:
+        average = 1.0 / len(weights)
+        ranked = sorted(ranked, key=lambda lvl: -weights.get(lvl, average))  # stable: market order breaks ties
     return ranked[:n]
 
 
 def build_matrix(blueprints: pd.DataFrame, *, topic: str, shape: MatrixShape = MatrixShape(),
-                 round_id: str = "", max_length_s: int = 60) -> pd.DataFrame:
-    """The factorial matrix of variants for one round, one row per variant."""
-    hooks = _top_levels(blueprints, "hook_pattern", shape.hook_patterns, HOOK_PATTERNS)
-    angles = _top_levels(blueprints, "angle", shape.angles, ANGLES)
-    ctas = _top_levels(blueprints, "cta_style", shape.cta_styles, CTA_STYLES)
-    formats = _top_levels(blueprints, "format", shape.formats, FORMATS)
+                 round_id: str = "", max_length_s: int = 60,
+                 weights: Mapping[str, Mapping[str, float]] | None = None) -> pd.DataFrame:
+    """The factorial matrix of variants for one round, one row per variant. `weights` (per factor, per
+    level; see factor_effects.generation_weights) carry what earlier rounds measured into this one."""
+    weights = weights or {}
+    hooks = _top_levels(blueprints, "hook_pattern", shape.hook_patterns, HOOK_PATTERNS, weights.get("hook_pattern"))
+    angles = _top_levels(blueprints, "angle", shape.angles, ANGLES, weights.get("angle"))
+    ctas = _top_levels(blueprints, "cta_style", shape.cta_styles, CTA_STYLES, weights.get("cta_style"))
+    formats = _top_levels(blueprints, "format", shape.formats, FORMATS, weights.get("format"))
     length_by_format = {}
     if not blueprints.empty:
         length_by_format = blueprints.groupby("format")["length_s"].median().round().astype(int).to_dict()

@@ -4,6 +4,7 @@
 import dagster as dg
 import pandas as pd
 
+from actp_pipeline.factor_effects import generation_weights
 from actp_pipeline.variants import build_matrix, moderate, record_round
 from assets.blueprints import blueprints
 from assets.common import OWNERS, md_table, when_missing
@@ -22,8 +23,12 @@ from resources import LoopSettings, StoreResource
 def variants(context: dg.AssetExecutionContext, store: StoreResource, loop: LoopSettings) -> dg.MaterializeResult:
     wh = store.warehouse()
     bp = wh.read("blueprints") if wh.exists("blueprints") else pd.DataFrame()
+    # what earlier rounds measured steers this one: levels with a positive effect first, untested ones
+    # as average, clearly negative ones last (factor_effects.generation_weights, with an exploration floor)
+    effects = wh.read("factor_effects") if wh.exists("factor_effects") else pd.DataFrame()
+    weights = generation_weights(effects) if len(effects) else {}
     matrix = build_matrix(bp, topic=loop.topic, shape=loop.matrix_shape(), round_id=context.run.run_id[:8],
-                          max_length_s=loop.max_length_s)
+                          max_length_s=loop.max_length_s, weights=weights)
     moderated = moderate(matrix)
     targets = loop.target_list()
     counts = record_round(store.engine(), moderated, platform=targets[0].platform if targets else None)
@@ -34,5 +39,6 @@ def variants(context: dg.AssetExecutionContext, store: StoreResource, loop: Loop
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(merged),
         **counts,
+        "levels_from": "own factor effects, then market blueprints" if weights else "market blueprints (no effects yet)",
         "round": md_table(moderated[["variant_id", "hook_pattern", "angle", "cta_style", "format", "length_s", "hook", "moderation"]], limit=50),
     })

@@ -54,6 +54,24 @@ def test_matrix_is_factorial_stable_and_led_by_blueprints():
     assert variant_id("a", "b", "c", "d", 15, "Skincare ") == variant_id("a", "b", "c", "d", 15, "skincare")
 
 
+def test_measured_factor_effects_steer_the_next_round():
+    """What earlier rounds measured reorders the levels: a clearly negative hook falls out of the matrix,
+    an untested one (counted as average) gets its chance, the market order breaks ties."""
+    from actp_pipeline.factor_effects import generation_weights
+
+    bp, _ = extract_blueprints(_items())
+    first = build_matrix(bp, topic="skincare", shape=MatrixShape(2, 1, 1, 1))
+    led = first["hook_pattern"].tolist()
+    effects = pd.DataFrame({"factor": ["hook_pattern", "hook_pattern", "cta_style"], "level": [led[0], led[1], "save"],
+                            "effect": [-0.30, 0.25, 0.20], "low": [-0.4, 0.15, 0.1], "high": [-0.2, 0.35, 0.3]})
+    nxt = build_matrix(bp, topic="skincare", shape=MatrixShape(2, 1, 1, 1), weights=generation_weights(effects))
+    hooks = nxt["hook_pattern"].tolist()
+    assert hooks[0] == led[1] and led[0] not in hooks  # the measured loser is replaced by an untested hook
+    assert set(nxt["cta_style"]) == {"save"}
+    assert build_matrix(bp, topic="skincare", shape=MatrixShape(2, 1, 1, 1), weights={})["variant_id"].tolist() \
+        == first["variant_id"].tolist()
+
+
 def test_moderation_rejects_banned_claims_and_long_hooks():
     m = build_matrix(pd.DataFrame(), topic="skincare", shape=MatrixShape(1, 1, 1, 1))
     bad = pd.concat([m, m.assign(variant_id="x", caption="A miracle cure!"), m.assign(variant_id="y", hook="h" * 500)])

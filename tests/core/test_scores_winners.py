@@ -199,6 +199,16 @@ def test_cells_are_compared_separately():
     assert a.loc["v1", "p_best"] > 0.99
 
 
+def test_decay_is_the_share_of_early_pace_lost():
+    latest = _latest([0.05, 0.05, 0.05], [4800, 2400, 1000], hours=48.0)
+    latest["velocity"] = [100.0, 200.0, 500.0]  # early views per hour
+    latest.loc[2, "hours_live"] = 10.0  # too young to tell
+    scored = score_posts(latest).set_index("variant_id")
+    assert scored.loc["v0", "decay"] == pytest.approx(0.0)  # 4800 / 48 = 100 / h: no decay
+    assert scored.loc["v1", "decay"] == pytest.approx(0.75)  # 50 / h now vs 200 / h early
+    assert np.isnan(scored.loc["v2", "decay"])
+
+
 def test_latest_per_post_from_snapshots(tmp_path):
     wh = Warehouse(tmp_path)
     base = {"post_id": "p", "idempotency_key": "k", "variant_id": "v", "platform": "tiktok", "account": "main",
