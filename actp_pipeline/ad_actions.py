@@ -133,16 +133,9 @@ def execute_plan(engine: Engine, client, plan_id: str, *, now: dt.datetime, appr
             if result is None:
                 result = _call(client, a, target, params, name, post_for_variant)
             failpoint("ad_actions.after_call")
-        except AdsError as e:
-            err = f"ads API error {e.code or e.status}: {e.message}"
-            audit.end_action(engine, key, audit.FAILED, error=err, run_id=run_id)
-            if a.creates:
-                broken[a.creates] = seq
-            out.failures.append(f"{a.account_id}/{a.goal} {a.action} (seq {seq}): {err}")
-            out.add(audit.FAILED, a, seq, error=err)
-            continue
         except Exception as e:  # noqa: BLE001 - one action's failure is recorded, the others go on
-            err = f"{type(e).__name__}: {e}"
+            err = (f"ads API error {e.code or e.status}: {e.message}" if isinstance(e, AdsError)
+                   else f"{type(e).__name__}: {e}")
             audit.end_action(engine, key, audit.FAILED, error=err, run_id=run_id)
             if a.creates:
                 broken[a.creates] = seq

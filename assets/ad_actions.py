@@ -1,4 +1,4 @@
-"""Step 8c, graduate: execute the approved ads plan, each action written to the audit log."""
+"""Step 8d, graduate: execute the approved ads plan, each action written to the audit log."""
 
 
 import dagster as dg

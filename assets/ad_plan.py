@@ -1,4 +1,4 @@
-"""Step 8b, graduate: the ads orchestrator's dry run, every action it would take with reason and numbers."""
+"""Step 8c, graduate: the ads orchestrator's dry run, every action it would take with reason and numbers."""
 
 
 import dagster as dg
