@@ -16,7 +16,7 @@ from actp_pipeline import ad_accounts, ads_audit
 from actp_pipeline.ad_actions import MAX_PLAN_AGE_H, Execution, execute_plan
 from actp_pipeline.ad_evidence import PAID_RULE, account_inputs, candidates, paid_winners, post_lookup
 from actp_pipeline.ad_goals import OrchestratorConfig, goals_from
-from actp_pipeline.ad_plan import ERROR, PlannedAction, plan
+from actp_pipeline.ad_plan import ERROR, PlannedAction, cpa_trend, plan
 from actp_pipeline.allocation import StoppingRule
 from actp_pipeline.post_metrics import posts_ledger
 
@@ -28,6 +28,7 @@ class PlanPass:
     paid: pd.DataFrame  # the paid learning test per goal and creative, with the stopping rule's decision
     candidates: pd.DataFrame
     unreadable: dict[str, str]
+    scaling: pd.DataFrame  # per goal with a scaling campaign: the cost-per-event trend that gates a raise
 
 
 def plan_pass(engine: Engine, client, now: dt.datetime, *, decisions: pd.DataFrame | None = None,
@@ -37,7 +38,7 @@ def plan_pass(engine: Engine, client, now: dt.datetime, *, decisions: pd.DataFra
     """Read every account with an active goal, plan, and store the plan as a dry run (changes nothing)."""
     goal_list = goals_from(ad_accounts.goals(engine))
     if not goal_list:
-        return PlanPass(None, [], pd.DataFrame(), pd.DataFrame(), {})
+        return PlanPass(None, [], pd.DataFrame(), pd.DataFrame(), {}, pd.DataFrame())
     accounts = sorted({g.account_id for g in goal_list})
     campaigns, ad_sets, insights, unreadable = account_inputs(client, accounts, now, lookback_h)
     # an account that could not be read is not planned: planning it blind would create what already exists
@@ -59,7 +60,32 @@ def plan_pass(engine: Engine, client, now: dt.datetime, *, decisions: pd.DataFra
         engine, actions, as_of=now, trigger=trigger, dagster_run_id=dagster_run_id,
         config={"orchestrator": {k: v for k, v in config.__dict__.items() if not isinstance(v, dict)},
                 "stopping_rule": rule.__dict__, "max_candidates": max_candidates})
-    return PlanPass(plan_id, actions, paid, cands, unreadable)
+    return PlanPass(plan_id, actions, paid, cands, unreadable,
+                    scaling_trends(readable, campaigns, ad_sets, insights, now, config))
+
+
+def scaling_trends(goals, campaigns: pd.DataFrame, ad_sets: pd.DataFrame, insights: pd.DataFrame, now,
+                   config: OrchestratorConfig) -> pd.DataFrame:
+    """Why each goal's scaling budget is raised or held: its cost per core event, last 24 h vs the 24 h
+    before (the plan only lists the raises; this says what the others are waiting for)."""
+    cols = ["account_id", "goal", "campaign_id", "daily_budget", "verdict", "raise_ok", "recent_cpa", "prior_cpa",
+            "recent_spend", "prior_spend"]
+    rows = []
+    if len(campaigns) and len(ad_sets):
+        live = campaigns[(campaigns["kind"] == "scaling") & (campaigns["status"] == "ACTIVE")]
+        for g in goals:
+            for c in live[(live["account_id"] == g.account_id) & (live["goal"] == g.name)].itertuples():
+                members = ad_sets.loc[ad_sets["campaign_id"] == c.id, "id"]
+                ins = insights[insights["ad_set_id"].isin(members)] if len(insights) else insights
+                signal = g.signal(config)
+                if not len(ins):
+                    t = {"verdict": "no delivery yet", "ok": False}
+                else:
+                    t = cpa_trend(ins, signal, now, config)
+                rows.append({"account_id": g.account_id, "goal": g.name, "campaign_id": c.id,
+                             "daily_budget": c.daily_budget, "verdict": t["verdict"], "raise_ok": bool(t["ok"]),
+                             **{k: t.get(k) for k in ("recent_cpa", "prior_cpa", "recent_spend", "prior_spend")}})
+    return pd.DataFrame(rows, columns=cols)
 
 
 def execute_pass(engine: Engine, client, now: dt.datetime, plan_id: str | None = None, *, trigger: str = "dagster",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets import LOOP_ASSETS
+from assets import LOOP_ASSETS, LOOP_CHECKS
 from resources import LoopSettings
 from resources.defaults import default_resources
 from sensors import ad_actions_job, ad_plan_approvals_sensor, automation_sensor, metrics_schedule, research_schedule
@@ -14,6 +14,7 @@ from sensors.schedules import metrics_job, research_job
 
 defs = dg.Definitions(
     assets=LOOP_ASSETS,
+    asset_checks=LOOP_CHECKS,
     jobs=[research_job, metrics_job, ad_actions_job],
     schedules=[research_schedule, metrics_schedule],
     sensors=[automation_sensor, ad_plan_approvals_sensor],

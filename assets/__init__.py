@@ -1,6 +1,6 @@
 """Dagster assets of the main code location, one module per loop stage."""
 
-from assets.ad_actions import ad_actions
+from assets.ad_actions import ad_actions, ad_actions_succeeded
 from assets.ad_plan import ad_plan
 from assets.allocation import allocation
 from assets.blueprints import blueprints
@@ -16,4 +16,6 @@ from assets.winners import winners
 LOOP_ASSETS = [market_items, blueprints, variants, publish_schedule, post_metrics, timing_matrix, scores,
                factor_effects, winners, allocation, ad_plan, ad_actions]
 
-__all__ = ["LOOP_ASSETS", *[a.key.path[-1] for a in LOOP_ASSETS]]
+LOOP_CHECKS = [ad_actions_succeeded]
+
+__all__ = ["LOOP_ASSETS", "LOOP_CHECKS", *[a.key.path[-1] for a in LOOP_ASSETS]]

@@ -49,3 +49,19 @@ def ad_actions(context: dg.AssetExecutionContext, config: AdActionsConfig, store
         "refused": dg.MetadataValue.json(done.refused),
         "audit_log": md_table(mine[LOG_COLUMNS] if len(mine) else mine, limit=50),
     })
+
+
+@dg.asset_check(asset=ad_actions, description="Every action of the newest execution reached the ad platform "
+                                              "(failed actions are in the audit log with their error).")
+def ad_actions_succeeded(store: StoreResource) -> dg.AssetCheckResult:
+    runs = ads_audit.runs(store.engine(), limit=50)
+    executed = runs[runs["mode"] == ads_audit.EXECUTE] if len(runs) else runs
+    if executed.empty:
+        return dg.AssetCheckResult(passed=True, metadata={"note": "nothing executed yet"})
+    last = executed.iloc[0]
+    log = ads_audit.log(store.engine(), plan_id=last["plan_id"])
+    failed = log[(log["run_id"] == last["run_id"]) & (log["status"] == "failed")]
+    return dg.AssetCheckResult(
+        passed=failed.empty, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"run_id": last["run_id"], "failed": len(failed),
+                  "errors": md_table(failed[["seq", "account_id", "goal", "action", "error"]] if len(failed) else failed)})

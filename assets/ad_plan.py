@@ -57,6 +57,7 @@ def ad_plan(context: dg.AssetExecutionContext, store: StoreResource, platform: P
         "awaiting_approval": f"{', '.join(waiting)}: `actp ads approve {done.plan_id}`" if waiting else "none",
         "actions": md_table(frame[PLAN_COLUMNS], limit=50),
         "candidates": md_table(done.candidates),
+        "scaling": md_table(done.scaling),
         "paid_learning": md_table(paid.drop(columns=["evidence"]) if len(paid) else paid, limit=30),
         "paid_evidence": dg.MetadataValue.md("\n".join(
             f"- {acc}/{g}: {ev}" for acc, g, ev in paid.drop_duplicates(["account_id", "goal"])[

@@ -10,6 +10,7 @@ from actp_pipeline import ad_accounts, ads_audit
 from actp_pipeline.platforms import HttpPlatform
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from assets import LOOP_ASSETS
+from assets.ad_actions import ad_actions_succeeded
 from resources import AdsResource, LoopSettings, PlatformResource, StoreResource
 from sensors import ad_plan_approvals_sensor
 from tests.e2e.test_graduation import _publish
@@ -68,4 +69,23 @@ def test_plan_waits_for_approval_and_the_sensor_executes_it(world, tmp_path):
         assert not again.run_requests
         log = ads_audit.log(engine, plan_id=plan_id)
         assert set(log.loc[log["mode"] == "execute", "status"]) == {"success"}
+        check = ad_actions_succeeded(store=store)
+        assert check.passed and check.metadata["failed"].value == 0
         assert log["dagster_run_id"].notna().all()  # every row points at the Dagster run that wrote it
+
+
+def test_the_check_warns_about_failed_actions(tmp_path):
+    from actp_pipeline.ad_plan import CREATE_CAMPAIGN, ENSURE_LEARNING, PlannedAction
+
+    store = StoreResource(data_dir=str(tmp_path))
+    engine, now = store.engine(), dt.datetime(2026, 11, 20, 12)
+    assert ad_actions_succeeded(store=store).passed  # nothing executed yet
+    a = PlannedAction("acc1", "streams", CREATE_CAMPAIGN, ENSURE_LEARNING, target_id="new:acc1:streams:learning",
+                      params={"kind": "learning"})
+    plan_id = ads_audit.record_plan(engine, [a], as_of=now, trigger="test")
+    run_id = ads_audit.start_run(engine, plan_id, ["acc1"], as_of=now, trigger="test")
+    ads_audit.begin_action(engine, run_id, plan_id, 0, a, a.target_id, a.params, now)
+    ads_audit.end_action(engine, f"{plan_id}:0", "failed", error="ads API error 100: invalid objective")
+    check = ad_actions_succeeded(store=store)
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert "invalid objective" in check.metadata["errors"].value

@@ -101,7 +101,9 @@ def test_graduation_path_against_the_sandbox_ads_api(tmp_path, store_url):
         sets = ads.ad_sets(ACCOUNT)
         copy = sets[sets["id"] == promoted["result_id"].iloc[0]].iloc[0]
         assert copy["promoted_from"] == promoted["target_id"].iloc[0] and copy["variant_id"] == picked[0]
-        # its budget was scaled by 20 % once the cost per thruplay held steady
+        # its budget was scaled by 20 % once the cost per thruplay held steady; each plan says why or why not
+        trends = pd.concat([p.scaling for p in plans if len(p.scaling)], ignore_index=True)
+        assert trends["raise_ok"].any() and trends["verdict"].str.contains("too little history|no delivery").any()
         scaled = done_rows[done_rows["rule"] == "scale"]
         assert len(scaled) >= 1
         first = [a for p in plans for a in p.actions if a.rule == "scale" and a.executable][0]
