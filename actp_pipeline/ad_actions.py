@@ -6,6 +6,7 @@ approved it (or turned `auto_execute` on). An account's plan is refused when it 
 (another execution changed it since, so the plan's cooldowns and caps no longer hold).
 
 Never twice: each action has a key (plan id : sequence) and a row committed as `pending` before the call.
+An ambiguous answer (a timeout or a 5xx, after which the platform may have acted) is reconciled at once.
 A rerun skips what succeeded; a `pending` row left by a crash is reconciled by looking at the platform
 (the object with the action's deterministic name exists, the budget already has its new value, the ad
 set is already paused) before anything is sent again. A failed action is not retried within its plan
@@ -136,6 +137,19 @@ def execute_plan(engine: Engine, client, plan_id: str, *, now: dt.datetime, appr
         except Exception as e:  # noqa: BLE001 - one action's failure is recorded, the others go on
             err = (f"ads API error {e.code or e.status}: {e.message}" if isinstance(e, AdsError)
                    else f"{type(e).__name__}: {e}")
+            if isinstance(e, AdsError) and e.retryable:
+                # a timeout or a 5xx may come after the platform acted: look before calling it a failure
+                try:
+                    result = _reconcile(client, a, target, params, name, post_for_variant)
+                except Exception as again:  # noqa: BLE001 - the lookup failed too: report both
+                    err += f"; and the lookup after it failed: {type(again).__name__}: {again}"
+                if result is not None:
+                    if a.creates:
+                        made[a.creates] = result
+                    audit.end_action(engine, key, audit.SUCCESS, result_id=result or None, run_id=run_id,
+                                     error=f"recovered after: {err}")
+                    out.add(audit.SUCCESS, a, seq, result_id=result, recovered=True)
+                    continue
             audit.end_action(engine, key, audit.FAILED, error=err, run_id=run_id)
             if a.creates:
                 broken[a.creates] = seq

@@ -202,3 +202,43 @@ def test_plans_change_nothing_until_approved_then_execute_once(tmp_path):
         runs = ads_audit.runs(engine)
         assert set(runs["mode"]) == {"dry_run", "execute"} and (runs.loc[runs["mode"] == "execute", "status"] == "success").all()
     engine.dispose()
+
+
+class _LostAnswers(httpx.HTTPTransport):
+    """Sends every request, but loses the answer to the first POST of each given path suffix (a timeout
+    after the platform acted): the executor must look before it calls the action a failure."""
+
+    def __init__(self, lose: tuple[str, ...]):
+        super().__init__()
+        self.lose = set(lose)
+
+    def handle_request(self, request):
+        resp = super().handle_request(request)
+        hit = next((s for s in self.lose if request.method == "POST" and request.url.path.endswith(s)), None)
+        if hit:
+            self.lose.discard(hit)
+            resp.read()
+            raise httpx.ReadTimeout("answer lost after the request was sent", request=request)
+        return resp
+
+
+def test_an_answer_lost_after_the_platform_acted_is_reconciled_not_repeated(tmp_path):
+    engine = connect_store(f"sqlite:///{tmp_path / 'store.db'}")
+    world = WorldConfig(seed=6, speed=0.0, start=dt.datetime(2026, 11, 1, 6))
+    with SandboxServer(world) as sb, HttpPlatform(sb.url, world.api_keys[0]) as platform, \
+            MetaAdsClient(sb.url + "/graph", world.api_keys[0]) as reader, \
+            MetaAdsClient(sb.url + "/graph", world.api_keys[0], transport=_LostAnswers(("/campaigns", "/adsets"))) as ads:
+        ids = _publish(tmp_path, sb, platform, engine)[:1]
+        ad_accounts.set_account(engine, ACCOUNT, global_daily_budget=10.0, auto_execute=True)
+        ad_accounts.set_goal(engine, ACCOUNT, "virality", priority=3)
+        now = platform.now()
+        p = plan_pass(engine, reader, now, allocation=pd.DataFrame({"variant_id": ids, "share": [1.0]}), trigger="test")
+        done = execute_pass(engine, ads, now, p.plan_id, trigger="test")
+        assert done.counts == {"success": 2} and not done.failures
+        assert all(r["recovered"] for r in done.results)
+        assert len(reader.campaigns(ACCOUNT)) == 1  # the lost answers were not followed by second creates
+        sets = reader.ad_sets(ACCOUNT)
+        assert len(sets) == 1 and sets["variant_id"].iloc[0] == ids[0]  # its ad was created on reconciliation
+        log = ads_audit.log(engine, plan_id=p.plan_id)
+        assert log.loc[log["mode"] == "execute", "error"].str.startswith("recovered after").all()
+    engine.dispose()
