@@ -63,6 +63,12 @@ class OrchestratorConfig:
     # share of the account's budget), but never leaves learning less than this share of the goal budget.
     min_learning_share: float = 0.30
     platform_min_daily_budget: float = 1.00  # the ad platform's minimum daily budget of an ad set/campaign
+    # how the learning budget is split over the learning ad sets: "even" (the original ABO split) or a
+    # bandit ("top_two_thompson", "thompson") on each ad set's core events per impression, with `learning_floor`
+    # of the budget spread evenly, fed back once a batch (insights before the last UTC-day boundary)
+    learning_split: str = "top_two_thompson"
+    learning_floor: float = 0.3
+    learning_batch_h: float = 24.0
     # promotion (learning -> scaling)
     promote_cooldown_h: float = 72.0  # per creative
     # scaling
@@ -105,6 +111,12 @@ class OrchestratorConfig:
                      "budget_change_window_h"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0 hours")
+        if self.learning_split not in ("even", "top_two_thompson", "thompson"):
+            raise ValueError(f"learning_split must be even, top_two_thompson or thompson, got {self.learning_split!r}")
+        if not 0 <= self.learning_floor <= 1:
+            raise ValueError("learning_floor must be within [0, 1]")
+        if not self.learning_batch_h > 0:
+            raise ValueError("learning_batch_h must be > 0 hours")
         if not self.scale_step > 0:
             raise ValueError("scale_step must be > 0")
         if self.cpa_stable_tolerance < 0:

@@ -54,6 +54,7 @@ Times are UTC (naive timestamps are read as UTC). Money is in dollars at the edg
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import traceback
@@ -306,9 +307,11 @@ def _insight_frame(insights, signals: Iterable[str], owner: Mapping[str, str] | 
     return out.dropna(subset=["at"])
 
 
-def aggregate_insights(ins: pd.DataFrame, now, window_h: float) -> dict[str, dict]:
+def aggregate_insights(ins: pd.DataFrame, now, window_h: float, batch_h: float | None = None) -> dict[str, dict]:
     """Per ad set: its insights summed over its life up to `now` and over the CPA windows
-    "recent" (now - w, now] and "prior" (now - 2w, now - w], plus how many rows it has."""
+    "recent" (now - w, now] and "prior" (now - 2w, now - w], plus how many rows it has; with `batch_h`,
+    also "batch": the sums before the last batch boundary (now floored to `batch_h` hours), the feedback
+    the learning budget split may use (so it changes at most once a batch)."""
     now = utc(now)
     ins = ins[ins["at"] <= now]
     if ins.empty:
@@ -318,15 +321,24 @@ def aggregate_insights(ins: pd.DataFrame, now, window_h: float) -> dict[str, dic
     life = ins.groupby("ad_set_id")[cols].sum().to_dict("index")
     recent = ins[ins["at"] > now - w].groupby("ad_set_id")[cols].sum().to_dict("index")
     prior = ins[(ins["at"] > now - 2 * w) & (ins["at"] <= now - w)].groupby("ad_set_id")[cols].sum().to_dict("index")
+    batch = {}
+    if batch_h:
+        boundary = batch_boundary(now, batch_h)
+        batch = ins[ins["at"] < boundary].groupby("ad_set_id")[cols].sum().to_dict("index")
     rows = ins.groupby("ad_set_id").size().to_dict()
     zero = dict.fromkeys(cols, 0.0)
-    return {k: {**v, "rows": int(rows[k]), "recent": recent.get(k, zero), "prior": prior.get(k, zero)}
-            for k, v in life.items()}
+    return {k: {**v, "rows": int(rows[k]), "recent": recent.get(k, zero), "prior": prior.get(k, zero),
+                "batch": batch.get(k, zero)} for k, v in life.items()}
+
+
+def batch_boundary(now, batch_h: float) -> pd.Timestamp:
+    """The start of the current feedback batch (UTC midnight for 24 h batches)."""
+    return utc(now).floor(pd.Timedelta(hours=batch_h))
 
 
 def account_views(account_ids: Iterable[str], campaigns=None, ad_sets=None, insights=None, winners=None,
                   history=None, candidates=None, *, signals: Iterable[str] = (), now=None,
-                  window_h: float = 24.0) -> tuple[dict[str, AccountView], dict[str, str]]:
+                  window_h: float = 24.0, batch_h: float | None = None) -> tuple[dict[str, AccountView], dict[str, str]]:
     """Split every input by account and normalise it: (views by account, why an account's rows are bad).
 
     An object whose id occurs more than once (under one or several accounts) is dropped as ambiguous;
@@ -388,7 +400,7 @@ def account_views(account_ids: Iterable[str], campaigns=None, ad_sets=None, insi
 
     ins = _insight_frame(insights, signals, owner_of_set, bad)
     present = frozenset(c for c in ins.columns if c in set(signals))
-    stats = aggregate_insights(ins, now, window_h)
+    stats = aggregate_insights(ins, now, window_h, batch_h)
     for sid, st in stats.items():
         views[owner_of_set[sid]].stats[sid] = st
     for v in views.values():
@@ -956,15 +968,22 @@ def _plan_goal(view: AccountView, ledger: Ledger, goal: Goal, split: dict, confi
             target = max(learning_cents // n, ledger.min_cents)
             why = (f"learning budget {_money(learning_cents)}/day of goal {name} ({_money(goal_cents)} - "
                    f"scaling {_money(scaling_after)}) over {n} ad set(s)")
+            split = _learning_split(view, running, len(fresh), learning_cents, target, signal, config,
+                                    ledger.min_cents, learning_id, now)
             for r in running:
                 cur = _cents_or_none(r["daily_budget"]) or 0
-                if cur != target:
+                want, share = split.get(r["id"], (target, None))
+                how = "" if share is None else (f" ({share:.0%} of the tested ad sets' budget by "
+                                                f"{config.learning_split} on {signal} per impression up to "
+                                                f"{batch_boundary(now, config.learning_batch_h):%Y-%m-%d %H:%M})")
+                if cur != want:
                     out.append(PlannedAction(
                         acc, name, SET_BUDGET, REBALANCE, target_id=r["id"], variant_id=r["variant_id"],
-                        params={"old_budget": to_dollars(cur), "new_budget": to_dollars(target)},
-                        reason=f"{why}: set ad set {r['id']} from {_money(cur)} to {_money(target)}/day",
+                        params={"old_budget": to_dollars(cur), "new_budget": to_dollars(want)},
+                        reason=f"{why}: set ad set {r['id']} from {_money(cur)} to {_money(want)}/day{how}",
                         metrics={**base, "learning_budget": to_dollars(learning_cents), "ad_sets": n,
-                                 "old_budget": to_dollars(cur), "new_budget": to_dollars(target)}))
+                                 "old_budget": to_dollars(cur), "new_budget": to_dollars(want),
+                                 "share": share, "split": config.learning_split}))
             for v in fresh:
                 out.append(PlannedAction(
                     acc, name, CREATE_AD_SET, TEST_CREATIVE, target_id=f"new:{acc}:{name}:adset:{v}", variant_id=v,
@@ -974,6 +993,44 @@ def _plan_goal(view: AccountView, ledger: Ledger, goal: Goal, split: dict, confi
                     metrics={**base, "learning_budget": to_dollars(learning_cents), "ad_sets": n,
                              "new_budget": to_dollars(target)}))
     return out
+
+
+def _learning_split(view: AccountView, running: list[dict], n_fresh: int, learning_cents: int, even: int,
+                    signal: str | None, config: OrchestratorConfig, min_cents: int, campaign_id: str,
+                    now: pd.Timestamp) -> dict[str, tuple[int, float | None]]:
+    """Budgets of the running learning ad sets under the bandit split: {ad set id: (cents, share)}.
+
+    New ad sets (planned now, or with no impressions before the batch boundary) get the even share; the
+    rest of the learning budget is split by the policy's shares over the tested ones (core events per
+    impression before the boundary, so the split moves at most once a batch), each at least the platform
+    minimum. Empty (= the even split) when the split is "even", fewer than two are tested, or the
+    minimums do not fit."""
+    from actp_pipeline.allocation import ArmStats, Thompson, TopTwoThompson  # here: allocation imports scipy lazily
+
+    if config.learning_split == "even" or signal is None or signal not in view.signal_columns:
+        return {}
+    tested = [r for r in running if view.stats.get(r["id"], {}).get("batch", {}).get("impressions", 0) > 0]
+    if len(tested) < 2:
+        return {}
+    budget = learning_cents - even * (n_fresh + len(running) - len(tested))
+    if budget < min_cents * len(tested):
+        return {}
+    batch = [view.stats[r["id"]]["batch"] for r in tested]
+    events = np.array([[b.get(signal, 0.0) for b in batch]])
+    impressions = np.array([[b["impressions"] for b in batch]])
+    spend = np.array([[b["spend"] for b in batch]])
+    stats = ArmStats.from_arrays(successes=np.minimum(events, impressions), trials=impressions,
+                                 impressions=impressions, events=events, hours_live=np.zeros_like(events), spend=spend)
+    policy = (TopTwoThompson if config.learning_split == "top_two_thompson" else Thompson)(floor=config.learning_floor)
+    boundary = batch_boundary(now, config.learning_batch_h)
+    seed = int(hashlib.sha256(f"{campaign_id}|{boundary.isoformat()}".encode()).hexdigest()[:12], 16)
+    shares = policy.shares(stats, np.random.default_rng(seed))[0]
+    cents = np.maximum(np.floor(budget * shares).astype(int), min_cents)
+    while cents.sum() > budget:  # the minimums pushed it over: take the excess from the largest
+        cents[int(np.argmax(cents))] -= int(cents.sum() - budget)
+        if cents.min() < min_cents:
+            return {}
+    return {r["id"]: (int(c), float(sh)) for r, c, sh in zip(tested, cents, shares)}
 
 
 # -- the guard ------------------------------------------------------------------------------------------
@@ -1149,7 +1206,8 @@ def plan(goals: Iterable[Goal] | pd.DataFrame, campaigns: pd.DataFrame | None = 
     signals = {g.signal(config) for g in goal_list if isinstance(g.name, str)} - {None}
     try:
         views, bad = account_views(account_ids, campaigns, ad_sets, insights, winners, history, candidates,
-                                   signals=signals, now=now, window_h=config.cpa_window_h)
+                                   signals=signals, now=now, window_h=config.cpa_window_h,
+                                   batch_h=config.learning_batch_h)
     except Exception as e:  # noqa: BLE001 - an unusable input: every account gets the error
         return [_error(acc, None, "inputs", e) for acc in account_ids]
     proposals: list[PlannedAction] = []

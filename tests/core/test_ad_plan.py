@@ -789,3 +789,37 @@ def test_cooldowns_hold_under_dense_logs(w):
     acts = _plan_world(w)
     assert not [a for a in acts if a.action == "error"]
     _check_invariants(w, acts)
+
+
+# -- the learning budget follows a bandit, fed back once a day ------------------------------------------------
+def _bandit_world(rate_a=0.010, rate_b=0.004, rate_c=0.004):
+    camps = [camp("L")]
+    sets = [adset("a", "L", budget=10 / 3), adset("b", "L", budget=10 / 3), adset("c", "L", budget=10 / 3)]
+    ins = []
+    for sid, rate in (("a", rate_a), ("b", rate_b), ("c", rate_c)):
+        for h in range(14, 62):  # two days before today's UTC midnight (T0 is 12:00)
+            ins.append({"ad_set_id": sid, "account_id": "A", "at": T0 - h * H, "spend": 0.14, "impressions": 450,
+                        "smartlink_click": round(450 * rate)})
+    return dict(camps=camps, sets=sets, ins=ins)
+
+
+def test_learning_budget_moves_to_the_likely_best_with_an_exploration_floor():
+    acc = [AccountSettings("A", global_daily_budget=10.0, **ON)]
+    acts = run([Goal("A", "streams", 5)], **_bandit_world(), accounts=acc)
+    new = {a.target_id: a.params["new_budget"] for a in only(acts, rule="rebalance")}
+    # the clear leader gets the most; top-two Thompson keeps half of the rest on the challengers
+    assert new["a"] > 4.0 and new["b"] < 10 / 3 and new["c"] < 10 / 3
+    assert min(new.values()) >= 10.0 * CFG.learning_floor / 3 - 0.01  # the floor keeps the others tested
+    assert sum(new.values()) <= 10.0 + 1e-9  # never more than the learning budget
+    assert "top_two_thompson" in one(acts, rule="rebalance", target="a").reason
+    # daily batched feedback: later the same day, the split does not move (same data before midnight)
+    later = run([Goal("A", "streams", 5)], **_bandit_world(), accounts=acc, now=T0 + 6 * H)
+    assert {a.target_id: a.params["new_budget"] for a in only(later, rule="rebalance")} == new
+    # the original even split is one switch away
+    even = run([Goal("A", "streams", 5)], **_bandit_world(), accounts=acc, config=OrchestratorConfig(learning_split="even"))
+    assert not only(even, rule="rebalance")  # already $3.33 each
+
+
+def test_learning_split_is_validated():
+    with pytest.raises(ValueError, match="learning_split"):
+        OrchestratorConfig(learning_split="greedy")
