@@ -57,6 +57,7 @@ def cmd_demo(args) -> int:
             "winner_true_ranks": [int(r) for r in result.winners["true_rank"]] if len(result.winners) else [],
             "contender_true_ranks": [int(r) for r in result.contenders["true_rank"]] if len(result.contenders) else [],
             "paid_creatives": len(result.paid), "promoted": result.promoted, "audit": result.audit,
+            "posts": int(result.truth["posts"].sum()) if len(result.truth) else 0,
             "posted": len(result.truth), "runs": result.runs, "wall_s": round(result.wall_s, 1)}))
     print("\nOpen the UI on these runs: actp ui   (then http://127.0.0.1:3000)", file=sys.stderr)
     return 0

@@ -71,14 +71,15 @@ def reset_data(data_dir: Path) -> None:
 
 
 def fetch_truth(base_url: str, token: str) -> pd.DataFrame:
-    """Ground truth of every post (evaluation only): true engagement rate and its rank among posts."""
+    """Ground truth per posted creative (evaluation only): its true engagement rate (the mean over its
+    posts of what a post on its platform at its hour is expected to earn), its rank, and its posts."""
     items = httpx.get(f"{base_url}/v1/_truth/posts", headers={"X-Truth-Token": token}, timeout=30).json()["items"]
-    truth = pd.DataFrame(items)
-    if truth.empty:
-        return truth
-    if "platform_true_er" in truth:
-        # what a post on its platform is expected to earn (the creative's rate plus the platform's shift)
-        truth["true_er"] = truth["platform_true_er"]
+    posts = pd.DataFrame(items)
+    if posts.empty:
+        return posts
+    if "platform_true_er" in posts:
+        posts["true_er"] = posts["platform_true_er"]
+    truth = posts.groupby("variant_id").agg(true_er=("true_er", "mean"), posts=("variant_id", "size")).reset_index()
     truth = truth.sort_values("true_er", ascending=False).reset_index(drop=True)
     truth["true_rank"] = range(1, len(truth) + 1)
     return truth
@@ -124,12 +125,14 @@ def run_demo(cfg: DemoConfig, sandbox, materialize: Materialize, log: Callable[[
             client.post("/v1/clock/advance", json={"hours": 1 / 60}).raise_for_status()
             p = step(["posts"], None)["posts"]
             posted += p.get("posted", 0)
-        say(f"{tag} publish: {meta['publish_schedule'].get('newly_scheduled')} scheduled, {posted} uploaded"
+        repeats = meta["publish_schedule"].get("next_round_scheduled") or 0
+        say(f"{tag} publish: {meta['publish_schedule'].get('newly_scheduled')} scheduled"
+            + (f" + {repeats} next-round posts of the leaders" if repeats else "") + f", {posted} uploaded"
             + (f" (waited {waits} simulated minutes for rate limits)" if waits else ""))
         for _ in range(cfg.snapshots_per_day):
             client.post("/v1/clock/advance", json={"hours": 24 / cfg.snapshots_per_day}).raise_for_status()
             step(["post_metrics"], now().date().isoformat())
-        meta = step(["scores", "timing_matrix", "factor_effects", "winners"], None)
+        meta = step(["scores", "timing_matrix", "factor_effects", "winners", "allocation"], None)
         decisions = meta["winners"].get("decisions", {})
         say(f"{tag} measure+score: {meta['scores'].get('dagster/row_count')} posts scored; decisions {decisions}")
         findings = meta.get("factor_effects", {}).get("findings")
@@ -179,10 +182,16 @@ def _compare(cfg: DemoConfig, truth: pd.DataFrame) -> DemoResult:
     ranks = truth[["variant_id", "true_er", "true_rank"]] if len(truth) else pd.DataFrame(
         columns=["variant_id", "true_er", "true_rank"])
     decisions = wh.read("decisions") if wh.exists("decisions") else pd.DataFrame(columns=["variant_id", "decision"])
+    if "variant_views" in decisions:  # one row per post: show each creative once, with its pooled evidence
+        decisions = decisions.assign(posts=decisions["variant_posts"], views=decisions["variant_views"],
+                                     er_mean=decisions["variant_er_mean"])
+    if "p_best" in decisions:
+        decisions = decisions.sort_values("p_best", ascending=False, kind="stable")
+    decisions = decisions.drop_duplicates("variant_id")
     organic = decisions[decisions["decision"] == "winner"].assign(stage="organic")
     contenders = pd.DataFrame()
     if "p_best" in decisions and len(decisions):
-        contenders = decisions.sort_values("p_best", ascending=False).head(4).merge(ranks, on="variant_id", how="left")
+        contenders = decisions.head(4).merge(ranks, on="variant_id", how="left")
     paid = wh.read("paid_winners") if wh.exists("paid_winners") else pd.DataFrame(columns=["variant_id", "decision"])
     paid = paid.merge(ranks, on="variant_id", how="left") if len(paid) else paid
     paid_won = paid[paid["decision"] == "winner"].assign(stage="paid") if len(paid) else paid.iloc[0:0]
@@ -210,8 +219,8 @@ def format_report(result: DemoResult) -> str:
     lines = [f"Decisions next to the sandbox's ground truth ({len(result.truth)} posted creatives, "
              "rank 1 = truly best):", ""]
     if len(result.contenders):
-        cols = ["variant_id", "hook_pattern", "angle", "cta_style", "format", "views", "er_mean", "p_best", "decision",
-                "true_er", "true_rank"]
+        cols = ["variant_id", "hook_pattern", "angle", "cta_style", "format", "posts", "views", "er_mean", "p_best",
+                "decision", "true_er", "true_rank"]
         lines += ["Organic test, the leading contenders:",
                   result.contenders[[c for c in cols if c in result.contenders]].to_markdown(index=False, floatfmt=".4f")]
         why = result.contenders["reason"].iloc[0] if "reason" in result.contenders else ""

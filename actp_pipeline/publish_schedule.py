@@ -1,7 +1,10 @@
-"""Publish: put rendered variants into posting slots, one publish item per (variant, platform, account).
+"""Publish: put rendered variants into posting slots, one publish item per (variant, platform, account),
+then, once a day, the next round the allocation policy asks for (more posts of the leading creatives).
 
 Slots start at the platform's current time, fall on the preferred hours (the timing matrix replaces the
-defaults once there is data), keep a minimum gap and a daily cap per account.
+defaults once there is data), keep a minimum gap and a daily cap per account. A next-round post is a
+repeat of a live creative; its idempotency key carries the batch day and the repeat number, so a day's
+batch is queued once however often scheduling runs.
 """
 
 from __future__ import annotations
@@ -43,9 +46,10 @@ class SlotRules:
             raise ValueError(f"max_posts_per_day must be at least 1, got {self.max_posts_per_day}")
 
 
-def idempotency_key(variant_id: str, target: Target) -> str:
-    """One key per (variant, platform, account): the platform dedupes on it, so a retry never posts twice."""
-    raw = f"{variant_id}|{target.platform}|{target.account}"
+def idempotency_key(variant_id: str, target: Target, repeat: str | None = None) -> str:
+    """One key per (variant, platform, account) and repeat (None for the first post): the platform dedupes
+    on it, so a retry never posts twice."""
+    raw = f"{variant_id}|{target.platform}|{target.account}" + (f"|{repeat}" if repeat else "")
     return f"actp-{variant_id}-{target.platform}-{hashlib.sha256(raw.encode()).hexdigest()[:10]}"
 
 
@@ -99,15 +103,43 @@ def plan_slots(rendered: pd.DataFrame, targets: list[Target], now: dt.datetime, 
     return pd.DataFrame(rows, columns=["variant_id", "platform", "account", "idempotency_key", "scheduled_at"])
 
 
-def schedule_rendered(engine, now: dt.datetime, targets: list[Target], rules: SlotRules = SlotRules(),
-                      hours_by_platform: dict[str, tuple[int, ...]] | None = None) -> pd.DataFrame:
-    """Queue a publish item for every rendered variant and target that has none; returns the new items.
+def plan_next_round(allocation: pd.DataFrame, targets: list[Target], now: dt.datetime, *,
+                    already_scheduled: pd.DataFrame, ready: set[tuple[str, str]],
+                    rules: SlotRules = SlotRules()) -> pd.DataFrame:
+    """Today's batch of repeat posts: for each ready target, its newest cell's `next_round_posts` per
+    creative, keyed by (variant, target, day, repeat number). A target is ready when everything it has
+    posted went live before today (a full day of feedback: the batch follows the data, never a part of it)."""
+    cols = ["variant_id", "platform", "account", "idempotency_key", "scheduled_at"]
+    if allocation is None or allocation.empty or "next_round_posts" not in allocation:
+        return pd.DataFrame(columns=cols)
+    day = now.date().isoformat()
+    known = set(already_scheduled["idempotency_key"])
+    rows = []
+    for target in targets:
+        if (target.platform, target.account) not in ready:
+            continue
+        mine = allocation[(allocation["platform"] == target.platform) & (allocation["account"] == target.account)]
+        if "cell_window" in mine and len(mine):
+            mine = mine[mine["cell_window"] == mine["cell_window"].max()]
+        taken = already_scheduled[(already_scheduled["platform"] == target.platform)
+                                  & (already_scheduled["account"] == target.account)]
+        slots = _slots(now, [pd.Timestamp(t).to_pydatetime() for t in taken["scheduled_at"]], rules)
+        for vid, n in zip(mine["variant_id"], mine["next_round_posts"]):
+            for i in range(int(n)):
+                key = idempotency_key(vid, target, repeat=f"{day}#{i}")
+                if key in known:
+                    continue
+                known.add(key)
+                rows.append({"variant_id": vid, "platform": target.platform, "account": target.account,
+                             "idempotency_key": key, "scheduled_at": next(slots)})
+    return pd.DataFrame(rows, columns=cols)
 
-    `hours_by_platform` (from the timing matrix) replaces the preferred hours per platform."""
+
+def _queue_state(engine) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(succeeded renders with payload and output, publish items that are not cancelled)."""
     import sqlalchemy as sa
 
     from actp_pipeline.store import schema
-    from actp_pipeline.store.queues import publish_queue
 
     rj, pq = schema.render_jobs, schema.publish_queue
     with engine.connect() as conn:
@@ -115,18 +147,19 @@ def schedule_rendered(engine, now: dt.datetime, targets: list[Target], rules: Sl
             sa.select(rj.c.variant_id, rj.c.payload, rj.c.output_path).where(rj.c.status == "succeeded").order_by(rj.c.id)
         ).mappings().all(), columns=["variant_id", "payload", "output_path"])
         existing = pd.DataFrame(conn.execute(
-            sa.select(pq.c.platform, pq.c.account, pq.c.idempotency_key, pq.c.scheduled_at)
+            sa.select(pq.c.platform, pq.c.account, pq.c.idempotency_key, pq.c.scheduled_at, pq.c.status)
             .where(pq.c.status.not_in(("cancelled",)))).mappings().all(),
-            columns=["platform", "account", "idempotency_key", "scheduled_at"])
-    plans = []
-    for target in targets:
-        hours = (hours_by_platform or {}).get(target.platform)
-        target_rules = dataclasses.replace(rules, hours=tuple(hours)) if hours else rules
-        plans.append(plan_slots(rendered, [target], now, already_scheduled=existing, rules=target_rules))
-    plan = pd.concat(plans, ignore_index=True) if plans else pd.DataFrame()
+            columns=["platform", "account", "idempotency_key", "scheduled_at", "status"])
+    return rendered, existing
+
+
+def _enqueue(engine, plan: pd.DataFrame, rendered: pd.DataFrame) -> pd.DataFrame:
+    from actp_pipeline.store.queues import publish_queue
+
     if plan.empty:
         return plan
     by_variant = rendered.set_index("variant_id")
+    plan = plan[plan["variant_id"].isin(by_variant.index)]  # only what has a video to post
     items = []
     for r in plan.itertuples():
         payload = by_variant.at[r.variant_id, "payload"]
@@ -137,7 +170,40 @@ def schedule_rendered(engine, now: dt.datetime, targets: list[Target], rules: Sl
                         "hashtags": payload.get("hashtags", [])},
         })
     publish_queue(engine).enqueue(items, unique_column="idempotency_key")
-    return plan
+    return plan.reset_index(drop=True)
+
+
+def _target_rules(rules: SlotRules, target: Target, hours_by_platform) -> SlotRules:
+    hours = (hours_by_platform or {}).get(target.platform)
+    return dataclasses.replace(rules, hours=tuple(hours)) if hours else rules
+
+
+def schedule_rendered(engine, now: dt.datetime, targets: list[Target], rules: SlotRules = SlotRules(),
+                      hours_by_platform: dict[str, tuple[int, ...]] | None = None) -> pd.DataFrame:
+    """Queue a publish item for every rendered variant and target that has none; returns the new items.
+
+    `hours_by_platform` (from the timing matrix) replaces the preferred hours per platform."""
+    rendered, existing = _queue_state(engine)
+    plans = [plan_slots(rendered, [t], now, already_scheduled=existing, rules=_target_rules(rules, t, hours_by_platform))
+             for t in targets]
+    plan = pd.concat(plans, ignore_index=True) if plans else pd.DataFrame()
+    return _enqueue(engine, plan, rendered)
+
+
+def schedule_next_round(engine, now: dt.datetime, allocation: pd.DataFrame, targets: list[Target],
+                        rules: SlotRules = SlotRules(),
+                        hours_by_platform: dict[str, tuple[int, ...]] | None = None) -> pd.DataFrame:
+    """Queue today's batch of the allocation's next round (see `plan_next_round`); returns the new items."""
+    rendered, existing = _queue_state(engine)
+    start = dt.datetime.combine(now.date(), dt.time())
+    ready = set()
+    for (platform, account), g in existing.groupby(["platform", "account"]):
+        if g["status"].isin(["posted", "dead"]).all() and (pd.to_datetime(g["scheduled_at"]) < start).all():
+            ready.add((platform, account))
+    plans = [plan_next_round(allocation, [t], now, already_scheduled=existing, ready=ready,
+                             rules=_target_rules(rules, t, hours_by_platform)) for t in targets]
+    plan = pd.concat(plans, ignore_index=True) if plans else pd.DataFrame()
+    return _enqueue(engine, plan, rendered)
 
 
 def publish_items(engine) -> pd.DataFrame:

@@ -30,6 +30,7 @@ class LoopSettings(dg.ConfigurableResource):
     allocation_policy: str = "top_two_thompson"  # one of allocation.POLICY_NAMES
     exploration_floor: float = 0.1  # share of each round spread evenly over all creatives (bandit policies)
     daily_ad_budget: float = 10.0  # dollars per cell per day
+    next_round_posts: bool = True  # publish the allocation's posts each day (repeats of the leading creatives)
 
     @field_validator("allocation_policy")
     @classmethod

@@ -23,6 +23,8 @@ def test_demo_finds_the_true_best(tmp_path):
     assert res.returncode == 0, res.stderr[-4000:]
     out = json.loads(summary.read_text())
     assert out["posted"] == 24, res.stderr[-3000:]
+    # after a full day of feedback the allocation's next round reposts the leading creatives
+    assert out["posts"] > 24 and "next-round posts of the leaders" in res.stderr, res.stderr[-3000:]
     # the organic test sends its leading contenders to a paid learning test, whose winner is promoted:
     # the decided winners are the evidence-backed few, and the true best is among them
     assert out["true_best_in_winners"], res.stdout
