@@ -40,13 +40,16 @@ def set_account(engine: Engine, account_id: str, *, name=_UNSET, auto_execute=_U
         given["auto_execute"] = bool(given["auto_execute"])
     t = schema.ad_accounts
     with engine.begin() as conn:
-        row = conn.execute(sa.select(t).where(t.c.account_id == account_id)).mappings().first()
-        values = {**given, "updated_at": schema.utcnow()}
-        if row is None:
-            conn.execute(t.insert().values(account_id=account_id, **{"auto_execute": False, **values}))
-        else:
-            conn.execute(t.update().where(t.c.account_id == account_id).values(**values))
+        _ensure_account(conn, account_id)
+        conn.execute(t.update().where(t.c.account_id == account_id).values(**given, updated_at=schema.utcnow()))
         return dict(conn.execute(sa.select(t).where(t.c.account_id == account_id)).mappings().one())
+
+
+def _ensure_account(conn, account_id: str) -> None:
+    """The account's row, with default settings (auto_execute off) when it is new."""
+    t = schema.ad_accounts
+    if conn.execute(sa.select(t.c.account_id).where(t.c.account_id == account_id)).first() is None:
+        conn.execute(t.insert().values(account_id=account_id, auto_execute=False, updated_at=schema.utcnow()))
 
 
 def set_goal(engine: Engine, account_id: str, goal: str, *, priority: int = 3, core_signal: str | None = None,
@@ -60,10 +63,7 @@ def set_goal(engine: Engine, account_id: str, goal: str, *, priority: int = 3, c
         raise ValueError(f"goal {goal!r} of account {account_id!r}: " + "; ".join(problems))
     t = schema.ad_goals
     with engine.begin() as conn:
-        if conn.execute(sa.select(schema.ad_accounts.c.account_id)
-                        .where(schema.ad_accounts.c.account_id == account_id)).first() is None:
-            conn.execute(schema.ad_accounts.insert().values(account_id=account_id, auto_execute=False,
-                                                            updated_at=schema.utcnow()))
+        _ensure_account(conn, account_id)
         conn.execute(t.delete().where((t.c.account_id == account_id) & (t.c.goal == goal)))
         conn.execute(t.insert().values(account_id=account_id, goal=goal, priority=priority, core_signal=core_signal,
                                        budget_cap=budget_cap, active=active, updated_at=schema.utcnow()))

@@ -29,6 +29,8 @@ from actp_pipeline.ad_plan import (
     CREATE_CAMPAIGN,
     DUPLICATE_AD_SET,
     PAUSE_AD_SET,
+    REF_ACTIONS,
+    REF_KEYS,
     SET_BUDGET,
     PlannedAction,
 )
@@ -36,7 +38,6 @@ from actp_pipeline.ads_client import AdsError, campaign_name
 from actp_pipeline.failpoints import failpoint
 
 MAX_PLAN_AGE_H = 6.0
-REF_KEYS = ("campaign_id", "source_ad_set_id", "promoted_from")
 
 
 @dataclass
@@ -101,31 +102,28 @@ def execute_plan(engine: Engine, client, plan_id: str, *, now: dt.datetime, appr
                              dagster_run_id=dagster_run_id)
     out = Execution(run_id, plan_id, refused=refused)
     made: dict[str, str] = {}  # placeholder id -> the real id of what an earlier action created
-    broken: dict[str, int] = {}  # placeholder id -> the seq of the action that failed to create it
+    prior_rows = audit.executed(engine, plan_id)
     for seq, a in todo:
         key = f"{plan_id}:{seq}"
-        prior = audit.executed(engine, key)
-        if prior is not None and prior["status"] in (audit.SUCCESS, audit.FAILED, audit.SKIPPED):
+        prior = prior_rows.get(key)
+        if prior is not None and prior["status"] != audit.PENDING:  # done, failed or skipped: never again
             if prior["status"] == audit.SUCCESS and a.creates:
                 made[a.creates] = prior["result_id"]
-            elif a.creates:
-                broken[a.creates] = seq
             out.add("already_" + prior["status"], a, seq, result_id=prior["result_id"])
             continue
-        target, params, missing = _resolve(a, made, broken)
+        target, params, missing = _resolve(a, made)
         if missing is not None:
-            why = f"depends on action {missing} of this plan, which did not succeed"
+            why = f"depends on {missing} of this plan, which was not created"
             if prior is None:
-                audit.skip_action(engine, run_id, plan_id, seq, a, now, why)
+                audit.begin_action(engine, run_id, plan_id, seq, a, a.target_id, a.params, now,
+                                   status=audit.SKIPPED, error=why)
             else:
                 audit.end_action(engine, key, audit.SKIPPED, error=why, run_id=run_id)
-            if a.creates:
-                broken[a.creates] = seq
             out.add(audit.SKIPPED, a, seq, error=why)
             continue
         name = object_name(a, plan_id, seq)
+        result, err = None, None
         try:
-            result = None
             if prior is not None:  # pending: a crash after the row, maybe after the call
                 result = _reconcile(client, a, target, params, name, post_for_variant)
             else:
@@ -143,52 +141,30 @@ def execute_plan(engine: Engine, client, plan_id: str, *, now: dt.datetime, appr
                     result = _reconcile(client, a, target, params, name, post_for_variant)
                 except Exception as again:  # noqa: BLE001 - the lookup failed too: report both
                     err += f"; and the lookup after it failed: {type(again).__name__}: {again}"
-                if result is not None:
-                    if a.creates:
-                        made[a.creates] = result
-                    audit.end_action(engine, key, audit.SUCCESS, result_id=result or None, run_id=run_id,
-                                     error=f"recovered after: {err}")
-                    out.add(audit.SUCCESS, a, seq, result_id=result, recovered=True)
-                    continue
-            audit.end_action(engine, key, audit.FAILED, error=err, run_id=run_id)
-            if a.creates:
-                broken[a.creates] = seq
-            out.failures.append(f"{a.account_id}/{a.goal} {a.action} (seq {seq}): {err}")
-            out.add(audit.FAILED, a, seq, error=err)
-            continue
+            if result is None:
+                audit.end_action(engine, key, audit.FAILED, error=err, run_id=run_id)
+                out.failures.append(f"{a.account_id}/{a.goal} {a.action} (seq {seq}): {err}")
+                out.add(audit.FAILED, a, seq, error=err)
+                continue
         if a.creates:
             made[a.creates] = result
-        audit.end_action(engine, key, audit.SUCCESS, result_id=result or None, run_id=run_id)
-        out.add(audit.SUCCESS, a, seq, result_id=result, recovered=prior is not None)
+        audit.end_action(engine, key, audit.SUCCESS, result_id=result or None, run_id=run_id,
+                         error=None if err is None else f"recovered after: {err}")
+        out.add(audit.SUCCESS, a, seq, result_id=result, recovered=prior is not None or err is not None)
     ok, bad = out.counts.get(audit.SUCCESS, 0), out.counts.get(audit.FAILED, 0)
     status = "success" if not bad else ("partial" if ok else "failed")
     audit.finish_run(engine, run_id, status, {**out.counts, "refused": out.refused}, bad)
     return out
 
 
-def _resolve(a: PlannedAction, made: Mapping[str, str], broken: Mapping[str, int]):
-    """(target id, params) with placeholder ids replaced by what earlier actions created, or the seq of
-    the failed action an unresolvable placeholder came from."""
-    def real(v):
-        if isinstance(v, str) and v.startswith("new:"):
-            if v in made:
-                return v, made[v]
-            return v, None
-        return None, v
-
-    params = dict(a.params)
-    refs = [(None, a.target_id)] if a.action in (SET_BUDGET, PAUSE_AD_SET, DUPLICATE_AD_SET) else []
-    target = a.target_id
-    if refs:
-        ph, target = real(a.target_id)
-        if ph is not None and target is None:
-            return None, params, broken.get(ph, -1)
-    for k in REF_KEYS:
-        if k in params:
-            ph, v = real(params[k])
-            if ph is not None and v is None:
-                return None, params, broken.get(ph, -1)
-            params[k] = v
+def _resolve(a: PlannedAction, made: Mapping[str, str]):
+    """(target id, params, None) with the placeholder ids of objects this plan created replaced by their
+    real ids, or (None, params, the placeholder) when one of them was not created."""
+    missing = next((r for r in a.refs() if r.startswith("new:") and r not in made), None)
+    if missing is not None:
+        return None, a.params, missing
+    params = {k: made.get(v, v) if k in REF_KEYS and isinstance(v, str) else v for k, v in a.params.items()}
+    target = made.get(a.target_id, a.target_id) if a.action in REF_ACTIONS else a.target_id
     return target, params, None
 
 

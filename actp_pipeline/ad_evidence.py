@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from actp_pipeline.ad_goals import Goal, OrchestratorConfig
+from actp_pipeline.ad_plan import utc
 from actp_pipeline.allocation import ArmStats, StoppingRule
 
 PAID_RULE = StoppingRule(margin=0.0)
@@ -59,7 +60,7 @@ def paid_winners(goals: Sequence[Goal], campaigns: pd.DataFrame, ad_sets: pd.Dat
     """Per goal, each creative of its learning campaign with the stopping rule's decision and evidence."""
     if not len(ad_sets) or not len(campaigns):
         return pd.DataFrame(columns=PAID_WINNER_COLUMNS)
-    now = pd.Timestamp(now).tz_localize(None) if pd.Timestamp(now).tzinfo else pd.Timestamp(now)
+    now = utc(now)
     learning = campaigns[(campaigns["kind"] == "learning") & ~campaigns["status"].isin(["ARCHIVED", "DELETED"])]
     sets = ad_sets[ad_sets["campaign_id"].isin(learning["id"]) & ad_sets["variant_id"].notna()]
     sets = sets.merge(learning[["id", "goal"]].rename(columns={"id": "campaign_id"}), on="campaign_id")

@@ -54,6 +54,7 @@ Times are UTC (naive timestamps are read as UTC). Money is in dollars at the edg
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import math
@@ -75,6 +76,7 @@ from actp_pipeline.ad_goals import (
     to_cents,
     to_dollars,
 )
+from actp_pipeline.allocation import ArmStats, Thompson, TopTwoThompson
 
 DEFAULT_CONFIG = OrchestratorConfig()
 
@@ -92,6 +94,8 @@ SET_BUDGET = "set_budget"
 PAUSE_AD_SET = "pause_ad_set"
 ERROR = "error"
 ACTIONS = (CREATE_CAMPAIGN, CREATE_AD_SET, DUPLICATE_AD_SET, SET_BUDGET, PAUSE_AD_SET, ERROR)
+REF_ACTIONS = (SET_BUDGET, PAUSE_AD_SET, DUPLICATE_AD_SET)  # actions whose target is an existing object
+REF_KEYS = ("campaign_id", "source_ad_set_id", "promoted_from")  # params that name other objects
 
 # rules (why)
 ENSURE_LEARNING = "ensure_learning"
@@ -176,9 +180,9 @@ class PlannedAction:
     def refs(self) -> list[str]:
         """Existing (or earlier-planned) objects this action touches or depends on."""
         out = []
-        if self.action in (SET_BUDGET, PAUSE_AD_SET, DUPLICATE_AD_SET) and self.target_id is not None:
+        if self.action in REF_ACTIONS and self.target_id is not None:
             out.append(str(self.target_id))
-        for key in ("campaign_id", "source_ad_set_id", "promoted_from"):
+        for key in REF_KEYS:
             v = self.params.get(key)
             if v is not None and str(v) not in out:
                 out.append(str(v))
@@ -673,28 +677,28 @@ class Ledger:
             out.append((PAUSE_MIN_BUDGET, f"daily budget ${to_dollars(b):.2f} < ${c.pause_min_budget:.2f}"))
         return out
 
+    def _cooldown(self, rule: str, last: pd.Timestamp | None, hours_: float, done: str, next_: str
+                  ) -> list[tuple[str, str]]:
+        """(rule, "<done> at T, x h ago; <next_> at T'") while `last` is less than `hours_` ago."""
+        cd = pd.Timedelta(hours=hours_)
+        if last is None or self.now - last >= cd:
+            return []
+        return [(rule, f"{done} at {last.isoformat()}, {hours(self.now - last):.1f} h ago; "
+                       f"{next_} at {(last + cd).isoformat()}")]
+
+    def _auto_scale(self) -> list[tuple[str, str]]:
+        if self.budget.auto_scale_winners:
+            return []
+        return [(AUTO_SCALE_OFF, f"auto-scale of winners is off for account {self.account_id}")]
+
     def promote_blockers(self, variant_id: str | None) -> list[tuple[str, str]]:
-        out = []
-        if not self.budget.auto_scale_winners:
-            out.append((AUTO_SCALE_OFF, f"auto-scale of winners is off for account {self.account_id}"))
-        last = self.last_promotion.get(variant_id)
-        cd = pd.Timedelta(hours=self.config.promote_cooldown_h)
-        if last is not None and self.now - last < cd:
-            out.append((PROMOTE_COOLDOWN, f"creative {variant_id} promoted at {last.isoformat()}, "
-                                          f"{hours(self.now - last):.1f} h ago; "
-                                          f"next promotion at {(last + cd).isoformat()}"))
-        return out
+        return self._auto_scale() + self._cooldown(PROMOTE_COOLDOWN, self.last_promotion.get(variant_id),
+                                                   self.config.promote_cooldown_h,
+                                                   f"creative {variant_id} promoted", "next promotion")
 
     def scale_blockers(self, goal: str | None) -> list[tuple[str, str]]:
-        out = []
-        if not self.budget.auto_scale_winners:
-            out.append((AUTO_SCALE_OFF, f"auto-scale of winners is off for account {self.account_id}"))
-        last = self.last_scale.get(goal)
-        cd = pd.Timedelta(hours=self.config.scale_cooldown_h)
-        if last is not None and self.now - last < cd:
-            out.append((SCALE_COOLDOWN, f"goal {goal} scaled at {last.isoformat()}, "
-                                        f"{hours(self.now - last):.1f} h ago; next scale at {(last + cd).isoformat()}"))
-        return out
+        return self._auto_scale() + self._cooldown(SCALE_COOLDOWN, self.last_scale.get(goal),
+                                                   self.config.scale_cooldown_h, f"goal {goal} scaled", "next scale")
 
     def rate_blockers(self, target: str) -> list[tuple[str, str]]:
         c = self.config
@@ -783,12 +787,6 @@ def _pick(camps: list[dict], kind: str) -> dict | None:
         return None
     return min(mine, key=lambda c: (c["status"] != ACTIVE, pd.Timestamp.max if _missing(c["created_at"])
                                     else c["created_at"], c["id"]))
-
-
-def plan_account(view: AccountView, goals: Sequence[Goal], budget: AccountBudget,
-                 config: OrchestratorConfig = DEFAULT_CONFIG, now=None) -> list[PlannedAction]:
-    """The proposals for one account, before the guard. Errors of one goal are entries, not raises."""
-    return _plan_account(view, goals, budget, config, now)[0]
 
 
 def _plan_account(view: AccountView, goals: Sequence[Goal], budget: AccountBudget,
@@ -1005,8 +1003,6 @@ def _learning_split(view: AccountView, running: list[dict], n_fresh: int, learni
     impression before the boundary, so the split moves at most once a batch), each at least the platform
     minimum. Empty (= the even split) when the split is "even", fewer than two are tested, or the
     minimums do not fit."""
-    from actp_pipeline.allocation import ArmStats, Thompson, TopTwoThompson  # here: allocation imports scipy lazily
-
     if config.learning_split == "even" or signal is None or signal not in view.signal_columns:
         return {}
     tested = [r for r in running if view.stats.get(r["id"], {}).get("batch", {}).get("impressions", 0) > 0]
@@ -1235,18 +1231,25 @@ PLAN_COLUMNS = ["account_id", "goal", "action", "rule", "target_id", "variant_id
                 "old_budget", "new_budget", "reason", "note", "params", "metrics"]
 
 
-def _json(d: Mapping) -> str:
-    def default(o):
-        if isinstance(o, (pd.Timestamp,)):
-            return o.isoformat()
-        if isinstance(o, (np.integer,)):
-            return int(o)
-        if isinstance(o, (np.floating,)):
-            return float(o)
-        return str(o)
+def json_safe(v):
+    """A value made of plain JSON types (numpy scalars, timestamps; non-finite floats become None)."""
+    if isinstance(v, Mapping):
+        return {str(k): json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [json_safe(x) for x in v]
+    if isinstance(v, (pd.Timestamp, dt.datetime)):
+        return v.isoformat()
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return float(v) if math.isfinite(v) else None
+    if v is None or isinstance(v, (str, int, bool)):
+        return v
+    return str(v)
 
-    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
-    return json.dumps(clean, default=default, sort_keys=True)
+
+def _json(d: Mapping) -> str:
+    return json.dumps(json_safe(d), sort_keys=True)
 
 
 def plan_frame(actions: Sequence[PlannedAction]) -> pd.DataFrame:
@@ -1275,17 +1278,3 @@ def plan_summary(actions: Sequence[PlannedAction]) -> dict:
         "blocked": sum(a.status == BLOCKED for a in actions),
         "errors": [a.reason for a in actions if a.action == ERROR],
     }
-
-
-def audit_frame(actions: Sequence[PlannedAction], at, executed_status: str = "success") -> pd.DataFrame:
-    """The plan as audit-log rows (the `history` input of the next plan): executable actions get
-    `executed_status`, blocked ones "blocked", errors "error" (neither starts a cooldown)."""
-    at = utc(at)
-    rows = []
-    for a in actions:
-        status = executed_status if a.executable else (ERROR if a.action == ERROR else "blocked")
-        rows.append({"account_id": a.account_id, "goal": a.goal, "action": a.action, "rule": a.rule,
-                     "target_id": a.target_id, "variant_id": a.variant_id, "at": at, "status": status,
-                     "blocked_by": a.blocked_by, "reason": a.reason, "details": _json({**a.params, **a.metrics})})
-    return pd.DataFrame(rows, columns=["account_id", "goal", "action", "rule", "target_id", "variant_id", "at",
-                                       "status", "blocked_by", "reason", "details"])

@@ -10,45 +10,22 @@ the next plan reads for cooldowns and the per-hour budget-change limit.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from actp_pipeline.ad_plan import ERROR, PlannedAction, plan_summary
+from actp_pipeline.ad_plan import ERROR, PlannedAction, json_safe, plan_summary, utc
 from actp_pipeline.store import schema
 
 DRY_RUN, EXECUTE = "dry_run", "execute"
 PENDING, SUCCESS, FAILED, SKIPPED, BLOCKED = "pending", "success", "failed", "skipped", "blocked"
 
 
-def _plain(v):
-    """JSON-safe values (numpy scalars, timestamps, non-finite floats)."""
-    if isinstance(v, Mapping):
-        return {str(k): _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    if isinstance(v, (pd.Timestamp, dt.datetime)):
-        return v.isoformat()
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, (np.floating, float)):
-        return float(v) if math.isfinite(v) else None
-    if v is None or isinstance(v, (str, int, bool)):
-        return v
-    return str(v)
-
-
 def _naive(t) -> dt.datetime:
-    ts = pd.Timestamp(t)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.to_pydatetime()
+    return utc(t).to_pydatetime()
 
 
 def new_id(prefix: str, at) -> str:
@@ -67,14 +44,14 @@ def record_plan(engine: Engine, actions: Sequence[PlannedAction], *, as_of, trig
         rows.append({"run_id": plan_id, "plan_id": plan_id, "seq": seq, "action_key": None,
                      "account_id": a.account_id, "goal": a.goal, "action": a.action, "rule": a.rule,
                      "target_id": a.target_id, "variant_id": a.variant_id, "status": status,
-                     "blocked_by": a.blocked_by, "reason": a.reason, "note": a.note, "params": _plain(a.params),
-                     "metrics": _plain(a.metrics), "at": _naive(as_of), "created_at": now})
+                     "blocked_by": a.blocked_by, "reason": a.reason, "note": a.note, "params": json_safe(a.params),
+                     "metrics": json_safe(a.metrics), "at": _naive(as_of), "created_at": now})
     with engine.begin() as conn:
         conn.execute(schema.ads_automation_runs.insert().values(
             run_id=plan_id, plan_id=plan_id, mode=DRY_RUN, trigger=trigger, dagster_run_id=dagster_run_id,
             as_of=_naive(as_of), started_at=now, finished_at=now, status=SUCCESS,
-            accounts=sorted({a.account_id for a in actions}), summary=_plain(summary),
-            errors_count=len(summary["errors"]), config=_plain(config or {})))
+            accounts=sorted({a.account_id for a in actions}), summary=json_safe(summary),
+            errors_count=len(summary["errors"]), config=json_safe(config or {})))
         if rows:
             conn.execute(schema.ads_automation_actions.insert(), rows)
     return plan_id
@@ -119,25 +96,28 @@ def finish_run(engine: Engine, run_id: str, status: str, summary: Mapping, error
     t = schema.ads_automation_runs
     with engine.begin() as conn:
         conn.execute(t.update().where(t.c.run_id == run_id).values(
-            status=status, summary=_plain(summary), errors_count=errors_count, finished_at=schema.utcnow()))
+            status=status, summary=json_safe(summary), errors_count=errors_count, finished_at=schema.utcnow()))
 
 
-def executed(engine: Engine, action_key: str) -> dict | None:
+def executed(engine: Engine, plan_id: str) -> dict[str, dict]:
+    """The executed (or attempted) actions of a plan by action key: one query for the whole execution."""
     t = schema.ads_automation_actions
     with engine.connect() as conn:
-        row = conn.execute(sa.select(t).where(t.c.action_key == action_key)).mappings().first()
-    return dict(row) if row else None
+        rows = conn.execute(sa.select(t).where((t.c.plan_id == plan_id) & t.c.action_key.is_not(None))).mappings().all()
+    return {r["action_key"]: dict(r) for r in rows}
 
 
 def begin_action(engine: Engine, run_id: str, plan_id: str, seq: int, a: PlannedAction, target_id: str | None,
-                 params: Mapping, at) -> None:
-    """The pending row, committed BEFORE the call: after a crash it says the call may have happened."""
+                 params: Mapping, at, *, status: str = PENDING, error: str | None = None) -> None:
+    """The action's row under its key. A pending row is committed BEFORE the call: after a crash it says
+    the call may have happened. Any other status (skipped) is final at once."""
+    now = schema.utcnow()
     with engine.begin() as conn:
         conn.execute(schema.ads_automation_actions.insert().values(
             run_id=run_id, plan_id=plan_id, seq=seq, action_key=f"{plan_id}:{seq}", account_id=a.account_id,
-            goal=a.goal, action=a.action, rule=a.rule, target_id=target_id, variant_id=a.variant_id, status=PENDING,
-            blocked_by=a.blocked_by, reason=a.reason, note=a.note, params=_plain(params), metrics=_plain(a.metrics),
-            at=_naive(at), created_at=schema.utcnow()))
+            goal=a.goal, action=a.action, rule=a.rule, target_id=target_id, variant_id=a.variant_id, status=status,
+            blocked_by=a.blocked_by, reason=a.reason, note=a.note, params=json_safe(params), metrics=json_safe(a.metrics),
+            error=error, at=_naive(at), created_at=now, finished_at=None if status == PENDING else now))
 
 
 def end_action(engine: Engine, action_key: str, status: str, *, result_id: str | None = None,
@@ -148,16 +128,6 @@ def end_action(engine: Engine, action_key: str, status: str, *, result_id: str |
         values["run_id"] = run_id  # a recovered action is finished by the run that recovered it
     with engine.begin() as conn:
         conn.execute(t.update().where(t.c.action_key == action_key).values(**values))
-
-
-def skip_action(engine: Engine, run_id: str, plan_id: str, seq: int, a: PlannedAction, at, why: str) -> None:
-    """An executable action that was not attempted (its account refused the plan, or a dependency failed)."""
-    with engine.begin() as conn:
-        conn.execute(schema.ads_automation_actions.insert().values(
-            run_id=run_id, plan_id=plan_id, seq=seq, action_key=f"{plan_id}:{seq}", account_id=a.account_id,
-            goal=a.goal, action=a.action, rule=a.rule, target_id=a.target_id, variant_id=a.variant_id, status=SKIPPED,
-            reason=a.reason, note=a.note, params=_plain(a.params), metrics=_plain(a.metrics), error=why,
-            at=_naive(at), created_at=schema.utcnow(), finished_at=schema.utcnow()))
 
 
 HISTORY_COLUMNS = ["account_id", "goal", "action", "rule", "target_id", "variant_id", "at", "status", "result_id"]
@@ -214,7 +184,3 @@ def runs(engine: Engine, limit: int = 50) -> pd.DataFrame:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(t).order_by(t.c.started_at.desc()).limit(limit)).mappings().all()
     return pd.DataFrame(rows, columns=[c.name for c in t.columns])
-
-
-def as_json(v) -> str:
-    return json.dumps(_plain(v), sort_keys=True)

@@ -18,6 +18,7 @@ from typing import Any, Callable
 import httpx
 import pandas as pd
 
+from actp_pipeline.settings import Settings
 from actp_pipeline.warehouse import Warehouse
 
 Materialize = Callable[[list[str], "str | None"], dict[str, dict[str, Any]]]
@@ -154,7 +155,7 @@ def _paid_phase(cfg: DemoConfig, step, client: httpx.Client, now, say) -> None:
     from actp_pipeline import ad_accounts
     from actp_pipeline.store import connect_store
 
-    engine = connect_store(cfg.store_url or f"sqlite:///{cfg.data_dir / 'store.db'}")
+    engine = connect_store(Settings(data_dir=cfg.data_dir, database_url=cfg.store_url).store_url)
     ad_accounts.set_account(engine, cfg.ad_account, name="sandbox demo", auto_execute=True,
                             global_daily_budget=cfg.ad_budget, auto_scale_winners=True, auto_pause_losers=True)
     ad_accounts.set_goal(engine, cfg.ad_account, cfg.ad_goal, priority=3)
@@ -202,7 +203,7 @@ def _compare(cfg: DemoConfig, truth: pd.DataFrame) -> DemoResult:
         from actp_pipeline import ads_audit
         from actp_pipeline.store import connect_store
 
-        engine = connect_store(cfg.store_url or f"sqlite:///{cfg.data_dir / 'store.db'}")
+        engine = connect_store(Settings(data_dir=cfg.data_dir, database_url=cfg.store_url).store_url)
         log = ads_audit.log(engine, limit=10_000)
         engine.dispose()
         executed = log[log["mode"] == ads_audit.EXECUTE] if len(log) else log

@@ -41,7 +41,6 @@ from actp_pipeline.ad_plan import (
     PlannedAction,
     account_views,
     ad_set_performance,
-    audit_frame,
     cpa_trend,
     cpa_verdict,
     enforce,
@@ -518,12 +517,23 @@ def test_times_with_zones_are_read_as_utc():
     assert plan_frame(naive).equals(plan_frame(zoned)) and one(zoned, action="pause_ad_set").executable
 
 
-def test_audit_log_of_a_run_feeds_the_next_runs_cooldowns():
+def test_audit_log_of_a_run_feeds_the_next_runs_cooldowns(tmp_path):
+    from actp_pipeline import ads_audit
+    from actp_pipeline.store import connect_store
+
     w = promo_world()
     goals = [Goal("A", "streams", 5)]
     first = run(goals, **w)
     assert one(first, action="duplicate_ad_set").executable
-    log = audit_frame(first, T0)
+    # the run as the audit log records it: the plan, then each executable action executed
+    engine = connect_store(f"sqlite:///{tmp_path / 'store.db'}")
+    plan_id = ads_audit.record_plan(engine, first, as_of=T0, trigger="test")
+    run_id = ads_audit.start_run(engine, plan_id, ["A"], as_of=T0, trigger="test")
+    for seq, a in enumerate(first):
+        if a.executable:
+            ads_audit.begin_action(engine, run_id, plan_id, seq, a, a.target_id, a.params, T0)
+            ads_audit.end_action(engine, f"{plan_id}:{seq}", "success")
+    log = ads_audit.history(engine, ["A"])
     assert set(log["status"]) == {"success"}
     later = plan(goals, df(w["camps"]), df(w["sets"]), None, df(w["winners"]), log, now=T0 + 71 * H,
                  accounts=[AccountSettings("A", **ON)])

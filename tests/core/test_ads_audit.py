@@ -98,7 +98,7 @@ def test_history_reports_created_objects_by_their_real_id(engine):
     run_id = ads_audit.start_run(engine, plan_id, ["a1"], as_of=NOW, trigger="test")
     a = actions[0]
     ads_audit.begin_action(engine, run_id, plan_id, 0, a, a.target_id, a.params, NOW)
-    assert ads_audit.executed(engine, f"{plan_id}:0")["status"] == "pending"
+    assert ads_audit.executed(engine, plan_id)[f"{plan_id}:0"]["status"] == "pending"
     ads_audit.end_action(engine, f"{plan_id}:0", "success", result_id="c-123")
     hist = ads_audit.history(engine, ["a1"])
     assert list(hist["target_id"]) == ["c-123"] and list(hist["status"]) == ["success"]
