@@ -79,6 +79,26 @@ def _slots(now: dt.datetime, taken: list[dt.datetime], rules: SlotRules):
         day += dt.timedelta(days=1)
 
 
+PLAN_COLUMNS = ["variant_id", "platform", "account", "idempotency_key", "scheduled_at"]
+EXISTING_COLUMNS = ["platform", "account", "idempotency_key", "scheduled_at"]
+
+
+def _place(target: Target, posts, existing: pd.DataFrame, known: set[str], now: dt.datetime,
+           rules: SlotRules) -> list[dict]:
+    """A slot for each (variant, repeat) of `posts` whose key is not `known` yet (and add it to `known`)."""
+    mine = existing[(existing["platform"] == target.platform) & (existing["account"] == target.account)]
+    slots = _slots(now, [pd.Timestamp(t).to_pydatetime() for t in mine["scheduled_at"]], rules)
+    rows = []
+    for vid, repeat in posts:
+        key = idempotency_key(vid, target, repeat)
+        if key in known:
+            continue
+        known.add(key)
+        rows.append({"variant_id": vid, "platform": target.platform, "account": target.account,
+                     "idempotency_key": key, "scheduled_at": next(slots)})
+    return rows
+
+
 def plan_slots(rendered: pd.DataFrame, targets: list[Target], now: dt.datetime, *,
                already_scheduled: pd.DataFrame | None = None, rules: SlotRules = SlotRules()) -> pd.DataFrame:
     """One row per (variant, target) not yet scheduled, with its slot and idempotency key.
@@ -86,21 +106,11 @@ def plan_slots(rendered: pd.DataFrame, targets: list[Target], now: dt.datetime, 
     `rendered` needs variant_id (in the order to post them); `already_scheduled` has platform, account,
     idempotency_key and scheduled_at of existing publish items.
     """
-    existing = already_scheduled if already_scheduled is not None else pd.DataFrame(
-        columns=["platform", "account", "idempotency_key", "scheduled_at"])
+    existing = already_scheduled if already_scheduled is not None else pd.DataFrame(columns=EXISTING_COLUMNS)
     known = set(existing["idempotency_key"])
-    rows = []
-    for target in targets:
-        mine = existing[(existing["platform"] == target.platform) & (existing["account"] == target.account)]
-        slots = _slots(now, [pd.Timestamp(t).to_pydatetime() for t in mine["scheduled_at"]], rules)
-        for vid in rendered["variant_id"]:
-            key = idempotency_key(vid, target)
-            if key in known:
-                continue
-            known.add(key)
-            rows.append({"variant_id": vid, "platform": target.platform, "account": target.account,
-                         "idempotency_key": key, "scheduled_at": next(slots)})
-    return pd.DataFrame(rows, columns=["variant_id", "platform", "account", "idempotency_key", "scheduled_at"])
+    rows = [row for target in targets
+            for row in _place(target, ((vid, None) for vid in rendered["variant_id"]), existing, known, now, rules)]
+    return pd.DataFrame(rows, columns=PLAN_COLUMNS)
 
 
 def plan_next_round(allocation: pd.DataFrame, targets: list[Target], now: dt.datetime, *,
@@ -109,9 +119,8 @@ def plan_next_round(allocation: pd.DataFrame, targets: list[Target], now: dt.dat
     """Today's batch of repeat posts: for each ready target, its newest cell's `next_round_posts` per
     creative, keyed by (variant, target, day, repeat number). A target is ready when everything it has
     posted went live before today (a full day of feedback: the batch follows the data, never a part of it)."""
-    cols = ["variant_id", "platform", "account", "idempotency_key", "scheduled_at"]
     if allocation is None or allocation.empty or "next_round_posts" not in allocation:
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=PLAN_COLUMNS)
     day = now.date().isoformat()
     known = set(already_scheduled["idempotency_key"])
     rows = []
@@ -121,18 +130,9 @@ def plan_next_round(allocation: pd.DataFrame, targets: list[Target], now: dt.dat
         mine = allocation[(allocation["platform"] == target.platform) & (allocation["account"] == target.account)]
         if "cell_window" in mine and len(mine):
             mine = mine[mine["cell_window"] == mine["cell_window"].max()]
-        taken = already_scheduled[(already_scheduled["platform"] == target.platform)
-                                  & (already_scheduled["account"] == target.account)]
-        slots = _slots(now, [pd.Timestamp(t).to_pydatetime() for t in taken["scheduled_at"]], rules)
-        for vid, n in zip(mine["variant_id"], mine["next_round_posts"]):
-            for i in range(int(n)):
-                key = idempotency_key(vid, target, repeat=f"{day}#{i}")
-                if key in known:
-                    continue
-                known.add(key)
-                rows.append({"variant_id": vid, "platform": target.platform, "account": target.account,
-                             "idempotency_key": key, "scheduled_at": next(slots)})
-    return pd.DataFrame(rows, columns=cols)
+        posts = ((vid, f"{day}#{i}") for vid, n in zip(mine["variant_id"], mine["next_round_posts"]) for i in range(int(n)))
+        rows += _place(target, posts, already_scheduled, known, now, rules)
+    return pd.DataFrame(rows, columns=PLAN_COLUMNS)
 
 
 def _queue_state(engine) -> tuple[pd.DataFrame, pd.DataFrame]:

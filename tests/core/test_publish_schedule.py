@@ -1,10 +1,12 @@
-"""The next round of posts: repeats of the leading creatives, one batch a day, never twice."""
+"""Posting slots: caps, gaps and idempotency keys; the next round: repeats of the leading creatives, one
+batch a day, never twice."""
 
 import datetime as dt
 
 import pandas as pd
+import pytest
 
-from actp_pipeline.publish_schedule import SlotRules, Target, idempotency_key, plan_next_round
+from actp_pipeline.publish_schedule import SlotRules, Target, idempotency_key, plan_next_round, plan_slots
 
 NOW = dt.datetime(2026, 11, 12, 6, 0)
 T = Target("tiktok", "main")
@@ -43,3 +45,27 @@ def test_the_daily_cap_spreads_a_large_batch_over_days():
     plan = plan_next_round(_allocation([10]), [T], NOW, already_scheduled=EMPTY, ready={("tiktok", "main")},
                            rules=SlotRules(max_posts_per_day=4))
     assert plan.groupby(plan["scheduled_at"].dt.date).size().max() <= 4 and len(plan) == 10
+
+
+def test_slots_respect_caps_gaps_and_idempotency():
+    now = dt.datetime(2026, 1, 1, 9, 30)
+    rendered = pd.DataFrame({"variant_id": [f"v{i}" for i in range(10)]})
+    plan = plan_slots(rendered, [Target("tiktok", "main")], now, rules=SlotRules(hours=(10, 12, 18), max_posts_per_day=4))
+    assert len(plan) == 10 and plan["idempotency_key"].is_unique
+    assert (plan["scheduled_at"] >= now + dt.timedelta(minutes=10)).all()
+    per_day = plan.groupby(plan["scheduled_at"].dt.date).size()
+    assert per_day.max() <= 4
+    times = sorted(plan["scheduled_at"])
+    assert all((b - a) >= dt.timedelta(minutes=30) for a, b in zip(times, times[1:]))
+    again = plan_slots(rendered, [Target("tiktok", "main")], now, already_scheduled=plan)
+    assert again.empty
+    assert idempotency_key("v1", Target("tiktok", "main")) != idempotency_key("v1", Target("instagram", "main"))
+    with pytest.raises(ValueError, match="platform:account"):
+        Target.parse("tiktok")
+
+
+def test_slot_rules_that_can_never_yield_a_slot_are_refused():
+    with pytest.raises(ValueError, match="max_posts_per_day"):
+        SlotRules(max_posts_per_day=0)
+    with pytest.raises(ValueError, match="posting hours"):
+        SlotRules(hours=())

@@ -1,4 +1,3 @@
-import datetime as dt
 
 import numpy as np
 import pandas as pd
@@ -6,7 +5,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actp_pipeline.publish_schedule import SlotRules, Target, idempotency_key, plan_slots
 from actp_pipeline.scores import CELL, latest_per_post, score_posts
 from actp_pipeline.warehouse import Warehouse
 from actp_pipeline.winners import WinnerRule, decide
@@ -220,30 +218,6 @@ def test_latest_per_post_from_snapshots(tmp_path):
                  partition="2026-01-01", part=f"t{int(age)}", replace_partition=False)
     latest = latest_per_post(wh).iloc[0]
     assert latest["views"] == 2000 and latest["snapshots"] == 3 and latest["velocity"] == pytest.approx(150.0)
-
-
-def test_slots_respect_caps_gaps_and_idempotency():
-    now = dt.datetime(2026, 1, 1, 9, 30)
-    rendered = pd.DataFrame({"variant_id": [f"v{i}" for i in range(10)]})
-    plan = plan_slots(rendered, [Target("tiktok", "main")], now, rules=SlotRules(hours=(10, 12, 18), max_posts_per_day=4))
-    assert len(plan) == 10 and plan["idempotency_key"].is_unique
-    assert (plan["scheduled_at"] >= now + dt.timedelta(minutes=10)).all()
-    per_day = plan.groupby(plan["scheduled_at"].dt.date).size()
-    assert per_day.max() <= 4
-    times = sorted(plan["scheduled_at"])
-    assert all((b - a) >= dt.timedelta(minutes=30) for a, b in zip(times, times[1:]))
-    again = plan_slots(rendered, [Target("tiktok", "main")], now, already_scheduled=plan)
-    assert again.empty
-    assert idempotency_key("v1", Target("tiktok", "main")) != idempotency_key("v1", Target("instagram", "main"))
-    with pytest.raises(ValueError, match="platform:account"):
-        Target.parse("tiktok")
-
-
-def test_slot_rules_that_can_never_yield_a_slot_are_refused():
-    with pytest.raises(ValueError, match="max_posts_per_day"):
-        SlotRules(max_posts_per_day=0)
-    with pytest.raises(ValueError, match="posting hours"):
-        SlotRules(hours=())
 
 
 def test_snapshots_tolerate_a_platform_without_every_metric():
