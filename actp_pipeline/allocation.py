@@ -50,6 +50,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from actp_pipeline.posterior import p_best_in_cells
+
 # Defaults shared with scores.ScoringRules (tests assert they agree) and winners.WinnerRule.
 PRIOR_STRENGTH = 500.0  # pseudo-trials of the cell prior
 POST_NOISE_CV = 0.05  # coefficient of variation of a post's rate around its creative's rate
@@ -162,6 +164,14 @@ def p_best(stats: ArmStats, *, draws: int = MC_DRAWS, prior_strength: float = PR
 
 
 # ------------------------------------------------------------------------------------------ budgets
+def p_best_exact(stats: ArmStats, prior_strength: float = PRIOR_STRENGTH) -> np.ndarray:
+    """P(best) of each arm, (cells, k), by exact integration (posterior.p_best_in_cells): for display,
+    where no decision hangs on Monte Carlo draws, and the same figure scores.py reports."""
+    cells, k = stats.shape
+    a, b = posterior(stats, prior_strength)
+    return p_best_in_cells(np.repeat(np.arange(cells), k), a.ravel(), b.ravel()).reshape(cells, k)
+
+
 def split_budget(shares: np.ndarray, budget) -> np.ndarray:
     """Integer impressions per arm that add up to `budget` exactly (largest remainder), (cells, k).
 
@@ -344,7 +354,8 @@ class FixedRule(_BatchPolicy):
     def winners(self, stats: ArmStats) -> np.ndarray:
         """(cells, k) mask of the rule's winners (all False while some ad set is still learning)."""
         cells, k = stats.shape
-        eligible = self._gates(stats) & ~self.paused(stats)
+        gated, paused = self._gates(stats), self.paused(stats)
+        eligible = gated & ~paused
         with np.errstate(divide="ignore", invalid="ignore"):
             cost = np.where(stats.events > 0, stats.impressions / np.maximum(stats.events, 1e-12), np.inf)
         cost_e = np.where(eligible, cost, np.nan)
@@ -358,7 +369,7 @@ class FixedRule(_BatchPolicy):
         chosen = beats & (ranks < self.keep)
         fallback = ~chosen.any(axis=1) & eligible.any(axis=1) & np.isfinite(order_key).any(axis=1)
         chosen[fallback] = (ranks[fallback] == 0)
-        learning = ~(self._gates(stats) | self.paused(stats)).all(axis=1)
+        learning = ~(gated | paused).all(axis=1)
         chosen[learning] = False
         return chosen
 
@@ -429,7 +440,7 @@ class StoppingRule:
                                            np.where(p_margin[todo] < self.confidence, "below_margin", "winner")))
         winner = np.where(code == "winner", leader, -1)
         return Decisions(winner=winner, leader=leader, p_best=p, p_beats_median=p_margin, code=code,
-                         posterior_mean=mean, median_bar=bar, gates=gates)
+                         posterior_mean=mean, median_bar=bar)
 
     def explain(self, d: Decisions, stats: ArmStats, ids: list | None, i: int = 0) -> str:
         """The reason of cell i in words."""
@@ -477,7 +488,6 @@ class Decisions:
     code: np.ndarray  # winner | thin_data | no_clear_best | below_margin | no_data
     posterior_mean: np.ndarray
     median_bar: np.ndarray
-    gates: np.ndarray
 
 
 def stopping_rule(state: pd.DataFrame, *, confidence: float = 0.95, min_impressions: float = 1500,
@@ -593,7 +603,7 @@ def arms_from_scores(scores: pd.DataFrame, *, min_views: float | None = None,
     min_views = learning.min_views if min_views is None else min_views
     min_engagements = learning.min_engagements if min_engagements is None else min_engagements
     scores = pd.DataFrame() if scores is None else scores
-    cell = [c for c in CELL if c in scores.columns]
+    cell = CELL
     out_cols = [*cell, "arm_id", "posts", "successes", "trials", "impressions", "events", "hours_live", "sufficient"]
     if len(scores) == 0:
         return pd.DataFrame(columns=out_cols)
@@ -623,7 +633,7 @@ def cells_by_size(arms: pd.DataFrame, cell: list[str]):
     """Yield (k, [(cell key, arms of that cell)], ArmStats of shape (cells, k)) for the cells with k arms,
     so a rule or policy runs vectorised over all cells of the same size (no padding: a padded arm would
     take part in P(best))."""
-    groups = list(arms.groupby(cell, sort=True, dropna=False)) if cell else [((), arms)]
+    groups = list(arms.groupby(cell, sort=True, dropna=False))
     by_k: dict[int, list] = {}
     for key, g in groups:
         by_k.setdefault(len(g), []).append((key if isinstance(key, tuple) else (key,), g))
@@ -662,7 +672,7 @@ def allocate_next_round(scores: pd.DataFrame, policy: str = "top_two_thompson", 
     if not (ad_budget >= 0 and math.isfinite(ad_budget)):
         raise ValueError(f"ad_budget must be a finite amount >= 0, got {ad_budget}")
     pol = make_policy(policy, floor)
-    cell = [c for c in CELL if c in scores.columns] if scores is not None else []
+    cell = CELL
     cols = [*cell, "variant_id", "posts", "views", "engagements", "er_mean", "p_best", "sufficient", "share",
             "next_round_posts", "next_round_ad_budget", "policy"]
     arms = arms_from_scores(scores) if scores is not None and len(scores) else pd.DataFrame()
@@ -676,7 +686,7 @@ def allocate_next_round(scores: pd.DataFrame, policy: str = "top_two_thompson", 
         shares = shares / shares.sum(axis=1, keepdims=True)
         posts = split_budget(shares, int(posts_budget))
         dollars = split_budget(shares, cents) / 100.0
-        pb = p_best(stats, rng=rng)
+        pb = p_best_exact(stats)
         a, b = posterior(stats)
         for i, (_, g) in enumerate(members):
             out.append(pd.DataFrame({

@@ -14,7 +14,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from actp_pipeline.creative import DEFAULT_LENGTH_S, FACTORS, length_bucket
+from actp_pipeline.creative import FACTORS, length_bucket
 
 UNKNOWN = "unknown"
 
@@ -135,7 +135,7 @@ def extract_blueprints(items: pd.DataFrame, *, top_n: int = 12, prior_views: flo
         rows.append({
             "blueprint_id": "bp_" + hashlib.sha256(key.encode()).hexdigest()[:10],
             **dict(zip(FACTORS, combo)),
-            "length_s": int(np.clip(round(g["duration_s"].median()), 5, 60)) if len(g) else DEFAULT_LENGTH_S[combo[-1]],
+            "length_s": int(np.clip(round(g["duration_s"].median()), 5, 60)),
             "items": len(g),
             "views": int(g["views"].sum()),
             "engagement_rate": float(er),

@@ -37,7 +37,7 @@ def cmd_demo(args) -> int:
     # the simulated days end about now, so every daily partition they touch exists
     start = today - dt.timedelta(days=cfg.days + cfg.paid_days) + dt.timedelta(hours=6)
     world = WorldConfig(seed=cfg.seed, start=start, speed=0.0, topic=cfg.topic)
-    with SandboxServer(world, state_path=cfg.data_dir / "sandbox" / "state.db") as sandbox:
+    with SandboxServer(world, state_path=base.sandbox_state) as sandbox:
         print(f"sandbox listening on {sandbox.url}", file=sys.stderr, flush=True)
         settings = Settings(data_dir=cfg.data_dir, database_url=base.database_url, platform_url=sandbox.url,
                             platform_api_key=world.api_keys[0])

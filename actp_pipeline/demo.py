@@ -37,7 +37,6 @@ class DemoConfig:
     max_length_s: int = 60
     max_posts_per_day: int = 12
     snapshots_per_day: int = 4
-    market_items_per_day: int = 120
     render_concurrency: int = 2
     # the paid phase: the organic contenders graduate to a micro-budget learning campaign in the sandbox's
     # ads API, whose winner is promoted to scaling (auto_execute is on for this demo account only)

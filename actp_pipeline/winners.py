@@ -43,6 +43,7 @@ decision. Added columns:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,7 +55,7 @@ from actp_pipeline.allocation import (
     StoppingRule,
     arms_from_scores,
     cells_by_size,
-    p_best,
+    p_best_exact,
     posterior,
 )
 from actp_pipeline.scores import CELL, ScoringRules
@@ -111,9 +112,11 @@ def decide(scores: pd.DataFrame, rule: WinnerRule = WinnerRule(), *, seed: int =
     df = scores.drop(columns=[c for c in ADDED if c in scores.columns]).reset_index(drop=True)
     if df.empty:
         return df.assign(**{c: pd.Series(dtype=t) for c, t in ADDED.items()})
-    cell = [c for c in CELL if c in df.columns]
+    cell = CELL
     arms = arms_from_scores(df, min_views=learning.min_views, min_engagements=learning.min_engagements)
-    stopping = rule.stopping_rule()
+    # the learning gate is an exposure gate too: a leader below it is thin data, never a winner
+    stopping = dataclasses.replace(rule.stopping_rule(), min_impressions=max(rule.min_views, learning.min_views),
+                                   min_events=max(rule.min_engagements, learning.min_engagements))
     rng = np.random.default_rng(seed)
     out = []
     for _, members, stats in cells_by_size(arms, cell):
@@ -121,7 +124,7 @@ def decide(scores: pd.DataFrame, rule: WinnerRule = WinnerRule(), *, seed: int =
         pb = d.p_best.copy()
         unset = np.isnan(pb).any(axis=1)
         if unset.any():  # the rule stopped at the exposure gates: P(best) of the same posteriors, for display
-            pb[unset] = p_best(stats.take(unset), draws=stopping.draws, prior_strength=stopping.prior_strength, rng=rng)
+            pb[unset] = p_best_exact(stats.take(unset), stopping.prior_strength)
         a, b = posterior(stats, stopping.prior_strength)
         p_med = beta_dist.sf(d.median_bar[:, None], a, b)
         for i, (_, g) in enumerate(members):
@@ -131,9 +134,6 @@ def decide(scores: pd.DataFrame, rule: WinnerRule = WinnerRule(), *, seed: int =
             if d.leader[i] >= 0:
                 p_med[i, leader] = d.p_beats_median[i]
             code, cell_reason, winner = str(d.code[i]), stopping.explain(d, stats, ids, i), int(d.winner[i])
-            if winner >= 0 and not suff[winner]:  # never happens with the default gates; kept for odd settings
-                code, winner = "thin_data", -1
-                cell_reason = f"thin data: leader {ids[leader]} is below the learning gate, so no winner"
             decision, reason = [], []
             for j, vid in enumerate(ids):
                 views, events, hours = stats.impressions[i, j], stats.events[i, j], stats.hours_live[i, j]

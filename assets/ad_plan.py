@@ -29,8 +29,8 @@ def ad_plan(context: dg.AssetExecutionContext, store: StoreResource, platform: P
     with platform.client() as p:
         now = p.now()
     with ads.client() as client:
-        done = plan_pass(engine, client, now, decisions=wh.read("decisions") if wh.exists("decisions") else None,
-                         allocation=wh.read("allocation") if wh.exists("allocation") else None,
+        done = plan_pass(engine, client, now, decisions=wh.read("decisions"),
+                         allocation=wh.read("allocation"),
                          rule=ads.stopping_rule(), config=ads.orchestrator_config(),
                          max_candidates=ads.max_candidates_per_goal, lookback_h=ads.lookback_h,
                          dagster_run_id=context.run.run_id)

@@ -6,7 +6,7 @@ import pandas as pd
 
 from actp_pipeline.allocation import allocate_next_round, explain_policy
 from actp_pipeline.scores import CELL
-from assets.common import OWNERS, md_table
+from assets.common import OWNERS, cell_name, md_table
 from assets.scores import scores
 from resources import LoopSettings, StoreResource
 
@@ -26,13 +26,12 @@ def allocation(context: dg.AssetExecutionContext, store: StoreResource, loop: Lo
     plan = allocate_next_round(wh.read("scores"), loop.allocation_policy, posts_budget=loop.max_posts_per_day,
                                ad_budget=loop.daily_ad_budget, floor=loop.exploration_floor, seed=0)
     wh.write("allocation", plan)
-    cell = [c for c in CELL if c in plan]
-    cols = [c for c in (*cell, "variant_id", "views", "er_mean", "p_best", "sufficient", "share", "next_round_posts",
+    cols = [c for c in (*CELL, "variant_id", "views", "er_mean", "p_best", "sufficient", "share", "next_round_posts",
                         "next_round_ad_budget") if c in plan]
     most = {}
     if len(plan):
-        for key, g in plan.groupby(cell, sort=True, dropna=False) if cell else [((), plan)]:
-            name = "/".join(str(k) for k in (key if isinstance(key, tuple) else (key,))) or "all"
+        for key, g in plan.groupby(CELL, sort=True, dropna=False):
+            name = cell_name(key)
             top = g[g["share"] >= g["share"].max() - 1e-12]
             most[name] = (f"{', '.join(top['variant_id'].astype(str))}: {g['share'].max():.0%} of the round "
                           f"({int(top['next_round_posts'].iloc[0])} posts, ${top['next_round_ad_budget'].iloc[0]:.2f})")

@@ -27,3 +27,8 @@ def md_table(df: pd.DataFrame, limit: int = 20) -> dg.MetadataValue:
     if df.empty:
         return dg.MetadataValue.md("_no rows_")
     return dg.MetadataValue.md(df.head(limit).to_markdown(index=False, floatfmt=".4g"))
+
+
+def cell_name(key) -> str:
+    """A fair cell's groupby key (platform, account, window) as "platform/account/window"."""
+    return "/".join(str(k) for k in (key if isinstance(key, tuple) else (key,)))

@@ -22,10 +22,10 @@ from resources import LoopSettings, StoreResource
 )
 def variants(context: dg.AssetExecutionContext, store: StoreResource, loop: LoopSettings) -> dg.MaterializeResult:
     wh = store.warehouse()
-    bp = wh.read("blueprints") if wh.exists("blueprints") else pd.DataFrame()
+    bp = wh.read("blueprints")
     # what earlier rounds measured steers this one: levels with a positive effect first, untested ones
     # as average, clearly negative ones last (factor_effects.generation_weights, with an exploration floor)
-    effects = wh.read("factor_effects") if wh.exists("factor_effects") else pd.DataFrame()
+    effects = wh.read("factor_effects")
     weights = generation_weights(effects) if len(effects) else {}
     matrix = build_matrix(bp, topic=loop.topic, shape=loop.matrix_shape(), round_id=context.run.run_id[:8],
                           max_length_s=loop.max_length_s, weights=weights)

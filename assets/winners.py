@@ -7,15 +7,11 @@ import pandas as pd
 
 from actp_pipeline.scores import CELL
 from actp_pipeline.winners import decide
-from assets.common import OWNERS, md_table
+from assets.common import OWNERS, cell_name, md_table
 from assets.scores import scores
 from resources import LoopSettings, StoreResource
 
 CONTENDERS = 3  # leading creatives shown per cell
-
-
-def _cell_name(row, cell: list[str]) -> str:
-    return "/".join(str(row[c]) for c in cell) or "all"
 
 
 @dg.asset(
@@ -34,14 +30,14 @@ def winners(context: dg.AssetExecutionContext, store: StoreResource, loop: LoopS
     won = decided[decided["decision"] == "winner"]
     wh.write("winners", won)
     wh.write("decisions", decided)
-    cell = [c for c in CELL if c in decided]
+    cell = CELL
     cols = [c for c in (*cell, "variant_id", "hook", "variant_views", "variant_er_mean", "p_best", "p_beats_median",
                         "decision", "reason") if c in decided]
     per_variant = decided.drop_duplicates([*cell, "variant_id"]) if len(decided) else decided
     contenders = (per_variant.sort_values([*cell, "p_best"], ascending=[True] * len(cell) + [False])
-                  .groupby(cell, sort=True, dropna=False).head(CONTENDERS) if len(per_variant) and cell else per_variant)
-    cells = per_variant.drop_duplicates(cell) if len(per_variant) and cell else per_variant.head(1)
-    verdicts = {_cell_name(r, cell): r["cell_reason"] for _, r in cells.iterrows()}
+                  .groupby(cell, sort=True, dropna=False).head(CONTENDERS) if len(per_variant) else per_variant)
+    cells = per_variant.drop_duplicates(cell)
+    verdicts = {cell_name(tuple(r[c] for c in cell)): r["cell_reason"] for _, r in cells.iterrows()}
     no_winner = {name: why for name, why in verdicts.items() if not why.startswith("winner")}
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(won),

@@ -72,11 +72,9 @@ from actp_pipeline.allocation import (  # noqa: E402
     ArmStats,
     FixedRule,
     StoppingRule,
-    Thompson,
-    TopTwoThompson,
-    Uniform,
     effective_trials,
     fixed_horizon_ab_sample_size,
+    make_policy,
 )
 
 OURS = "top_two_thompson"
@@ -84,18 +82,6 @@ BASELINE = "fixed_rule"
 POLICIES = ("top_two_thompson", "thompson", "fixed_rule", "uniform")
 PLATFORM = "tiktok"
 MEANINGFUL_GAP = 0.05
-
-
-def make_policy(name: str, args):
-    if name == "top_two_thompson":
-        return TopTwoThompson(beta=0.5, floor=args.floor)
-    if name == "thompson":
-        return Thompson(floor=args.floor)
-    if name == "fixed_rule":
-        return FixedRule()
-    if name == "uniform":
-        return Uniform()
-    raise ValueError(name)
 
 
 def world_arms(seed: int, k: int) -> tuple[np.ndarray, list[dict]]:
@@ -128,7 +114,7 @@ def simulate(task: tuple) -> dict:
     from actp_pipeline.sandbox.world import POST_ER_NOISE_SD
 
     W, k = p.shape
-    policy = make_policy(name, args)
+    policy = make_policy(name, args.floor)
     rule = StoppingRule(confidence=args.confidence)
     original = FixedRule()
     sim_rng = np.random.default_rng([seed, 1])

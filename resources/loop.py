@@ -21,11 +21,12 @@ class LoopSettings(dg.ConfigurableResource):
     formats: int = 2
     max_length_s: int = 60
     max_posts_per_day: int = 12
-    min_views: int = 1500
-    min_engagements: int = 3
-    min_hours_live: float = 24.0
-    winner_margin: float = 0.15
-    winner_confidence: float = 0.95
+    # the winner rule (defaults: WinnerRule's, the original system's gates)
+    min_views: int = WinnerRule.min_views
+    min_engagements: int = WinnerRule.min_engagements
+    min_hours_live: float = WinnerRule.min_hours_live
+    winner_margin: float = WinnerRule.margin
+    winner_confidence: float = WinnerRule.confidence
     # next round: posts (max_posts_per_day per cell) and ad dollars per cell, split by a policy
     allocation_policy: str = "top_two_thompson"  # one of allocation.POLICY_NAMES
     exploration_floor: float = 0.1  # share of each round spread evenly over all creatives (bandit policies)

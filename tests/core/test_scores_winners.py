@@ -322,7 +322,7 @@ def test_p_best_by_integration_matches_monte_carlo(seed):
         b += list((1 - pooled) * 500 + (1 - p) * n_eff)
     perm = rng.permutation(len(cell))  # cells need not be contiguous
     cell, a, b = np.array(cell)[perm], np.array(a)[perm], np.array(b)[perm]
-    from actp_pipeline.scores import p_best_in_cells
+    from actp_pipeline.posterior import p_best_in_cells
 
     got = p_best_in_cells(cell, a, b)
     ref = _straight_monte_carlo(cell, a, b, 40_000, rng)
@@ -331,7 +331,8 @@ def test_p_best_by_integration_matches_monte_carlo(seed):
 
 
 def test_p_best_edge_cases_and_both_methods_agree():
-    from actp_pipeline.scores import ScoringRules, p_best_in_cells
+    from actp_pipeline.posterior import p_best_in_cells
+    from actp_pipeline.scores import ScoringRules
 
     assert p_best_in_cells(np.array([7]), np.array([30.0]), np.array([600.0])).tolist() == [1.0]
     same = p_best_in_cells(np.zeros(4, dtype=int), np.full(4, 50.0), np.full(4, 950.0))
@@ -351,7 +352,7 @@ def test_p_best_edge_cases_and_both_methods_agree():
 def test_credible_interval_is_the_beta_quantiles():
     from scipy.stats import beta
 
-    from actp_pipeline.scores import beta_interval
+    from actp_pipeline.posterior import beta_interval
 
     a, b = np.array([3.0, 40.0, 500.0]), np.array([97.0, 900.0, 9000.0])
     lo, hi = beta_interval(a, b, 0.9)
@@ -371,3 +372,13 @@ def test_latest_per_post_takes_the_latest_snapshot_even_when_counts_drop(tmp_pat
     latest = latest_per_post(wh).iloc[0]
     assert (latest["views"], latest["likes"], latest["snapshots"]) == (900, 80, 3)
     assert latest["last_snapshot_at"] == pd.Timestamp("2026-01-02") and latest["hours_live"] == 24.0
+
+
+def test_a_leader_past_the_rules_gates_but_below_the_learning_gate_is_thin_data():
+    """3 engagements pass the winner rule's gate but not the learning gate of 5: no winner, and the
+    reason names the learning gate's number."""
+    latest = _latest([0.0, 0.0, 0.0], [1600, 1600, 1600])
+    latest["likes"] = [4, 0, 1]
+    d = decide(score_posts(latest))
+    assert (d["decision"] != "winner").all() and set(d["cell_code"]) == {"thin_data"}
+    assert "4 core events < 5" in d["cell_reason"].iloc[0]
