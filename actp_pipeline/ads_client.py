@@ -207,11 +207,8 @@ class MetaAdsClient:
         return self._call("GET", f"/{object_id}", params={"fields": ",".join(fields)})
 
     def _campaign_records(self, account_id: str, filtering: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {"fields": ",".join(CAMPAIGN_FIELDS)}
-        if filtering:
-            params["filtering"] = filtering
         out = []
-        for c in self._paged(f"/act_{account_id}/campaigns", params):
+        for c in self._paged(f"/act_{account_id}/campaigns", _list_params(CAMPAIGN_FIELDS, filtering)):
             goal, kind = parse_campaign_name(c.get("name"))
             out.append({
                 "id": str(c["id"]), "account_id": _bare(c.get("account_id")) or account_id, "name": c.get("name"),
@@ -227,10 +224,7 @@ class MetaAdsClient:
                       {"daily_budget": "float64", "created_at": "datetime64[ns]"})
 
     def _ad_set_records(self, account_id: str, filtering: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {"fields": ",".join(AD_SET_FIELDS)}
-        if filtering:
-            params["filtering"] = filtering
-        sets = list(self._paged(f"/act_{account_id}/adsets", params))
+        sets = list(self._paged(f"/act_{account_id}/adsets", _list_params(AD_SET_FIELDS, filtering)))
         ad_filter = [{"field": "adset.id", "operator": "IN", "value": [s["id"] for s in sets]}] if filtering else None
         creatives = self._creatives(account_id, ad_filter) if sets else {}
         out = []
@@ -253,10 +247,7 @@ class MetaAdsClient:
                       {"daily_budget": "float64", "created_at": "datetime64[ns]"})
 
     def _ads(self, account_id: str, filtering: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {"fields": ",".join(AD_FIELDS)}
-        if filtering:
-            params["filtering"] = filtering
-        return list(self._paged(f"/act_{account_id}/ads", params))
+        return list(self._paged(f"/act_{account_id}/ads", _list_params(AD_FIELDS, filtering)))
 
     def _creatives(self, account_id: str,
                    filtering: list[dict[str, Any]] | None) -> dict[str, tuple[str | None, str | None]]:
@@ -266,7 +257,7 @@ class MetaAdsClient:
             creative = ad.get("creative") or {}
             tags = parse_qs(creative.get("url_tags") or "")
             variant = (tags.get("utm_content") or [None])[0]
-            rank = (0 if variant else 1, int(ad["id"]) if str(ad["id"]).isdigit() else 0)
+            rank = (0 if variant else 1, _age_rank(ad))
             key = str(ad.get("adset_id"))
             if key not in best or rank < best[key][0]:
                 best[key] = (rank, variant, creative.get("object_story_id"))
@@ -365,7 +356,7 @@ class MetaAdsClient:
         """The ad set's ad, created (with the ad set's name and status) if it has none."""
         ads = self._ads(account_id, [{"field": "adset.id", "operator": "EQUAL", "value": ad_set_id}])
         if ads:
-            return str(min(ads, key=lambda a: int(a["id"]) if str(a["id"]).isdigit() else 0)["id"])
+            return str(min(ads, key=_age_rank)["id"])
         ad_set = self.get(ad_set_id, ["name", "status"])
         return self._create_ad(account_id, ad_set_id, name=ad_set["name"], variant_id=variant_id, post_id=post_id,
                                status=ad_set.get("status") or "ACTIVE")
@@ -375,14 +366,16 @@ class MetaAdsClient:
         """A deep copy (ad set + its ads, same targeting and creatives) in `campaign_id`. Returns its id.
 
         Meta's /copies takes no name or budget, so the copy is made PAUSED (ad set and ads) and then named,
-        budgeted and set to `status` in one update, and its ads activated with it (the sandbox also accepts
-        daily_budget on the copy itself, which an ABO target without a source budget needs there). A copy
-        left behind by a failed update is paused and named "<source> - Copy": it spends nothing.
+        budgeted and set to `status` in one update, and its ads (the copied objects of type "ad" the copy
+        answer lists) activated with it (the sandbox also accepts daily_budget on the copy itself, which an
+        ABO target without a source budget needs there). A copy left behind by a failed update is paused
+        and named "<source> - Copy": it spends nothing.
         """
         data: dict[str, Any] = {"campaign_id": campaign_id, "deep_copy": True, "status_option": "PAUSED"}
         if daily_budget is not None:
             data["daily_budget"] = to_minor(daily_budget)
-        copy_id = str(self._call("POST", f"/{ad_set_id}/copies", data=data)["copied_adset_id"])
+        copied = self._call("POST", f"/{ad_set_id}/copies", data=data)
+        copy_id = str(copied["copied_adset_id"])
         update: dict[str, Any] = {"name": name, "status": status}
         if daily_budget is not None:
             update["daily_budget"] = to_minor(daily_budget)
@@ -392,10 +385,9 @@ class MetaAdsClient:
             e.add_note(f"copy {copy_id} of ad set {ad_set_id} exists but is paused and not yet renamed")
             raise
         if status.upper() == "ACTIVE":
-            account = str(self.get(copy_id, ["account_id"])["account_id"])
-            for ad in self._ads(account, [{"field": "adset.id", "operator": "EQUAL", "value": copy_id}]):
-                if str(ad.get("status", "")).upper() != "ACTIVE":
-                    self.set_status(str(ad["id"]), "ACTIVE")
+            for obj in copied.get("ad_object_ids") or []:
+                if obj.get("ad_object_type") == "ad":  # copied PAUSED (status_option above)
+                    self.set_status(str(obj["copied_id"]), "ACTIVE")
         return copy_id
 
     def set_budget(self, object_id: str, daily_budget: float) -> None:
@@ -408,6 +400,19 @@ class MetaAdsClient:
 
 
 # ---------------------------------------------------------------------------------------- helpers
+def _list_params(fields: tuple[str, ...], filtering: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The parameters of a list edge: these fields, and the filtering when there is one."""
+    params: dict[str, Any] = {"fields": ",".join(fields)}
+    if filtering:
+        params["filtering"] = filtering
+    return params
+
+
+def _age_rank(ad: dict[str, Any]) -> int:
+    """Sort key putting the oldest ad first (Graph ids grow with creation; a non-numeric id counts as oldest)."""
+    return int(ad["id"]) if str(ad["id"]).isdigit() else 0
+
+
 def _wire(values: dict[str, Any] | None) -> dict[str, str] | None:
     """Graph parameters as form/query strings: JSON for objects and lists, true/false for booleans."""
     if values is None:

@@ -32,8 +32,15 @@ DEFAULT_LENGTH_S: Final = {"short": 9, "medium": 15, "long": 24}
 
 FACTORS: Final = ("hook_pattern", "angle", "cta_style", "format", "length_bucket")
 
+# The levels of each factor, in FACTORS order (the sandbox world and factor effects build on this).
+FACTOR_LEVELS: Final[dict[str, tuple[str, ...]]] = dict(
+    zip(FACTORS, (HOOK_PATTERNS, ANGLES, CTA_STYLES, FORMATS, tuple(LENGTH_BUCKETS)), strict=True))
+
 # Key under which the renderer embeds the creative descriptor in the MP4's `comment` metadata.
 DESCRIPTOR_KEY: Final = "actp"
+
+# The fields of that descriptor (what a viewer of the video can know about the creative).
+DESCRIPTOR_FIELDS: Final = ("variant_id", "hook_pattern", "angle", "cta_style", "format", "length_s", "hook")
 
 
 def length_bucket(seconds: float) -> str:
@@ -52,5 +59,4 @@ def variant_id(hook_pattern: str, angle: str, cta_style: str, format: str, lengt
 
 def descriptor_json(variant: dict) -> str:
     """The JSON the renderer writes into the video so a viewer (the sandbox audience) knows what it saw."""
-    fields = ("variant_id", "hook_pattern", "angle", "cta_style", "format", "length_s", "hook")
-    return json.dumps({DESCRIPTOR_KEY: {k: variant.get(k) for k in fields}}, ensure_ascii=False)
+    return json.dumps({DESCRIPTOR_KEY: {k: variant.get(k) for k in DESCRIPTOR_FIELDS}}, ensure_ascii=False)

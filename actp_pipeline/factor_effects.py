@@ -53,14 +53,7 @@ HOUR_BUCKETS: dict[str, tuple[int, int]] = {"night": (0, 6), "morning": (6, 12),
 DEFAULT_FACTORS = ("hook_pattern", "angle", "cta_style", "format", "length_bucket", "hour_bucket")
 
 # The known vocabulary per factor; generation_weights gives untested levels exploration weight.
-LEVELS: dict[str, tuple[str, ...]] = {
-    "hook_pattern": tuple(creative.HOOK_PATTERNS),
-    "angle": tuple(creative.ANGLES),
-    "cta_style": tuple(creative.CTA_STYLES),
-    "format": tuple(creative.FORMATS),
-    "length_bucket": tuple(creative.LENGTH_BUCKETS),
-    "hour_bucket": tuple(HOUR_BUCKETS),
-}
+LEVELS: dict[str, tuple[str, ...]] = {**creative.FACTOR_LEVELS, "hour_bucket": tuple(HOUR_BUCKETS)}
 
 EFFECT_COLUMNS = ["factor", "level", "effect", "low", "high", "logit_effect", "logit_low", "logit_high",
                   "n_posts", "views", "engagements", "label"]

@@ -32,3 +32,29 @@ def store_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+# ------------------------------------------------------------ real MP4 creatives (see tests/media.py)
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("sandbox_media")
+
+
+@pytest.fixture(scope="session")
+def mp4_with_descriptor(media_dir):
+    """(path, variant) of an MP4 carrying variant()'s descriptor."""
+    from actp_pipeline import creative
+    from tests.media import make_mp4, variant
+
+    v = variant()
+    return make_mp4(media_dir / "variant_a.mp4", creative.descriptor_json(v)), v
+
+
+@pytest.fixture(scope="session")
+def mp4_other_descriptor(media_dir):
+    """(path, variant) of an MP4 carrying other_variant()'s descriptor."""
+    from actp_pipeline import creative
+    from tests.media import make_mp4, other_variant
+
+    v = other_variant()
+    return make_mp4(media_dir / "variant_b.mp4", creative.descriptor_json(v), color="white"), v

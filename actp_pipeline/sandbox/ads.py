@@ -13,7 +13,8 @@ Endpoints (prefix /graph/v<major>.<minor>, e.g. /graph/v21.0; `Authorization: Be
                                     breakdowns=hourly_stats_aggregated_by_advertiser_time_zone
   GET|POST /{object_id}             read (fields=...) / update name, status, daily_budget -> {"success": true}
   POST     /{adset_id}/copies       campaign_id, deep_copy, status_option, rename_options
-                                    (+ sandbox conveniences: name, daily_budget) -> {"copied_adset_id": ...}
+                                    (+ sandbox conveniences: name, daily_budget) -> {"copied_adset_id": ...,
+                                    "ad_object_ids": [{"ad_object_type": "ad_set" | "ad", "source_id", "copied_id"}]}
   GET      /v1/_truth/ads           (X-Truth-Token) true rates and spend per ad set, for evaluation only
 
 POST parameters come as a JSON object or application/x-www-form-urlencoded (where JSON-valued params
@@ -81,6 +82,7 @@ from urllib.parse import parse_qs, quote, urlencode
 
 import numpy as np
 
+from . import forms
 from .api import JSON_BODY_LIMIT, Request, Response
 from .clock import iso
 from .errors import ApiError
@@ -166,7 +168,7 @@ def _params(req: Request) -> dict[str, Any]:
     raw = req.body.read_all(JSON_BODY_LIMIT)
     if not raw.strip():
         return params
-    ctype = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    ctype = forms.media_type(req.headers.get("Content-Type"))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -532,9 +534,9 @@ class AdsAPI:
         return [_Cell(sp, int(im), row[0], tuple(row[1 : k + 1]))
                 for sp, im, row in zip(spend.tolist(), impressions.tolist(), counts.tolist())]
 
-    def hourly(self, account: str, wanted: Mapping[str, range], *,
-               objects: _Objects | None = None) -> dict[tuple[str, int], _Cell]:
-        """The cells of completed hours `wanted[adset_id]` (hour = epoch seconds // 3600), computed once."""
+    def hourly(self, account: str, wanted: Mapping[str, range], *, objects: _Objects) -> dict[tuple[str, int], _Cell]:
+        """The cells of completed hours `wanted[adset_id]` (hour = epoch seconds // 3600) of the account's
+        `objects`, computed once."""
         out: dict[tuple[str, int], _Cell] = {}
         missing: set[tuple[str, int]] = set()
         with self._cells_lock:
@@ -547,18 +549,17 @@ class AdsAPI:
                         out[(sid, h)] = cell
         if not missing:
             return out
-        objs = objects or self._objects(account)
         tl = _Timeline(self.state.ads_changes(account))
         cpm = self.account_cpm(account)
         computed: dict[tuple[str, int], _Cell] = {}
         draws: list[tuple[str, int, float, float, float]] = []
         times: dict[str, list[float]] = {}
-        for camp_id, h in sorted({(objs.adsets[sid]["campaign_id"], h) for sid, h in missing}):
-            siblings = objs.adsets_of.get(camp_id, [])
+        for camp_id, h in sorted({(objects.adsets[sid]["campaign_id"], h) for sid, h in missing}):
+            siblings = objects.adsets_of.get(camp_id, [])
             if camp_id not in times:
-                times[camp_id] = tl.change_times([camp_id, *(s["id"] for s in siblings),
-                                                  *(a["id"] for s in siblings for a in objs.ads_of.get(s["id"], []))])
-            alloc = self._allocate(objs.campaigns[camp_id], siblings, objs.ads_of, tl, times[camp_id], h)
+                ads = (a["id"] for s in siblings for a in objects.ads_of.get(s["id"], []))
+                times[camp_id] = tl.change_times([camp_id, *(s["id"] for s in siblings), *ads])
+            alloc = self._allocate(objects.campaigns[camp_id], siblings, objects.ads_of, tl, times[camp_id], h)
             for sid, (cents, weighted) in alloc.items():
                 if cents > 0:
                     draws.append((sid, h, cents, weighted, cpm))
@@ -920,6 +921,7 @@ class AdsAPI:
         items = []
         for acc in self.state.ads_accounts():
             objs = self._objects(acc)
+            cpm = self.account_cpm(acc)
             cells = self.hourly(acc, {sid: range(int(s["created_s"]) // 3600, now_h) for sid, s in objs.adsets.items()},
                                 objects=objs)
             totals: dict[str, list[int]] = {}
@@ -939,7 +941,7 @@ class AdsAPI:
                     "post_ids": [a["creative"]["object_story_id"] for a in ads],
                     "multiplier": mult,
                     "rates": {a: BASE_RATES[a] * mult for a in ACTION_TYPES},  # events per impression
-                    "cpm": self.account_cpm(acc),
+                    "cpm": cpm,
                     "spend_to_date": totals.get(sid, [0, 0])[0] / 100.0,
                     "impressions_to_date": totals.get(sid, [0, 0])[1],
                 })

@@ -22,9 +22,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator, Mapping, Protocol
 
+from . import forms
 from . import media as media_probe
 from .clock import SimClock, iso
 from .errors import ApiError, bad_request, not_found
+from .market import MarketRecord
 from .seeding import derive_hex
 from .state import SandboxState
 from .world import Trajectory, World
@@ -153,22 +155,22 @@ def _parse_time(value: str, name: str) -> datetime:
     return dt.astimezone(UTC)
 
 
-def _query_one(req: Request, name: str) -> str | None:
+def query_one(req: Request, name: str) -> str | None:
+    """The first value of a query parameter (None when absent)."""
     values = req.query.get(name)
     return values[0] if values else None
 
 
 # ------------------------------------------------------------------------------------------- API
 class SandboxAPI:
-    def __init__(self, world: World, state: SandboxState, clock: SimClock, *, api_keys: tuple[str, ...],
-                 truth_token: str, max_upload_bytes: int):
+    def __init__(self, world: World, state: SandboxState, clock: SimClock):
         self.world = world
         self.config = world.config
         self.state = state
         self.clock = clock
-        self._api_keys = tuple(k.encode("utf-8", "surrogateescape") for k in api_keys)
-        self._truth_token = truth_token.encode("utf-8", "surrogateescape")
-        self.max_upload_bytes = int(max_upload_bytes)
+        self._api_keys = tuple(k.encode("utf-8", "surrogateescape") for k in self.config.api_keys)
+        self._truth_token = self.config.truth_token.encode("utf-8", "surrogateescape")
+        self.max_upload_bytes = int(self.config.max_upload_bytes)
         self._trajectories: dict[str, Trajectory] = {}
         self._traj_lock = threading.Lock()
         self._processing_until: dict[str, float] = {}  # post_id -> time.monotonic() when processing ends
@@ -272,7 +274,7 @@ class SandboxAPI:
 
     # ----------------------------------------------------------------------------------- market
     def _date_param(self, req: Request) -> str:
-        raw = _query_one(req, "date")
+        raw = query_one(req, "date")
         if raw is None:
             raise _missing("date")
         try:
@@ -286,7 +288,7 @@ class SandboxAPI:
         return day.isoformat()
 
     def _platform_param(self, req: Request, required: bool) -> str | None:
-        raw = _query_one(req, "platform")
+        raw = query_one(req, "platform")
         if raw is None or raw == "":
             if required:
                 raise _missing("platform")
@@ -298,7 +300,7 @@ class SandboxAPI:
 
     @staticmethod
     def _limit_param(req: Request) -> int:
-        raw = _query_one(req, "limit")
+        raw = query_one(req, "limit")
         if raw is None or raw == "":
             return DEFAULT_PAGE
         try:
@@ -313,7 +315,7 @@ class SandboxAPI:
     def _page(req: Request, items: list[Any], scope: str) -> Response:
         limit = SandboxAPI._limit_param(req)
         scope_tag = hashlib.sha256(scope.encode()).hexdigest()[:12]
-        cursor = _query_one(req, "cursor")
+        cursor = query_one(req, "cursor")
         offset = 0
         if cursor:
             try:
@@ -331,26 +333,30 @@ class SandboxAPI:
             nxt = base64.urlsafe_b64encode(token).decode("ascii").rstrip("=")
         return Response(200, {"items": page, "next_cursor": nxt})
 
-    def trending(self, req: Request) -> Response:
+    def _market_records(self, kind: str, day: str, platform: str | None) -> list[MarketRecord]:
+        """What a market listing serves, in its order: the day's competitor posts (kind "post") or ad
+        library items ("ad"), of one platform or all. /v1/_truth/market indexes this same list."""
+        if kind == "ad":
+            return [r for r in self.world.ad_records(day) if platform is None or r.item.get("platform") == platform]
+        platforms = [platform] if platform else list(self.config.platforms)
+        return [r for p in platforms for r in self.world.market_records(day, p)]
+
+    def _market_listing(self, req: Request, kind: str, scope: str) -> Response:
         day = self._date_param(req)
         platform = self._platform_param(req, required=False)
-        platforms = [platform] if platform else list(self.config.platforms)
-        items: list[dict[str, Any]] = []
-        for p in platforms:
-            items.extend(self.world.market_items(day, p))
-        return self._page(req, items, f"trending|{day}|{platform or '*'}")
+        # the cached records' items as they are: the response is only JSON-encoded, never changed
+        items = [r.item for r in self._market_records(kind, day, platform)]
+        return self._page(req, items, f"{scope}|{day}|{platform or '*'}")
+
+    def trending(self, req: Request) -> Response:
+        return self._market_listing(req, "post", "trending")
 
     def ads_library(self, req: Request) -> Response:
-        day = self._date_param(req)
-        platform = self._platform_param(req, required=False)
-        items = self.world.ad_items(day)
-        if platform:
-            items = [i for i in items if i.get("platform") == platform]
-        return self._page(req, items, f"ads|{day}|{platform or '*'}")
+        return self._market_listing(req, "ad", "ads")
 
     # ------------------------------------------------------------------------------------ media
     def upload_media(self, req: Request) -> Response:
-        ctype = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        ctype = forms.media_type(req.headers.get("Content-Type"))
         if ctype and not (ctype.startswith("video/") or ctype == "application/octet-stream"):
             raise ApiError(415, "unsupported_media", f"Content-Type must be video/mp4, got {ctype!r}",
                            field="Content-Type")
@@ -489,17 +495,17 @@ class SandboxAPI:
             "hashtags": post["hashtags"],
         }
 
-    def _require_post(self, post_id: str) -> dict[str, Any]:
+    def require_post(self, post_id: str) -> dict[str, Any]:
         post = self.state.get_post(post_id)
         if post is None:
             raise not_found(f"unknown post {post_id!r}", field="post_id", code="unknown_post")
         return post
 
     def get_post(self, req: Request, post_id: str) -> Response:
-        return Response(200, self.public_post(self._require_post(post_id), self.clock.now()))
+        return Response(200, self.public_post(self.require_post(post_id), self.clock.now()))
 
     def find_posts(self, req: Request) -> Response:
-        key = _query_one(req, "idempotency_key")
+        key = query_one(req, "idempotency_key")
         if key is None or key == "":
             raise _missing("idempotency_key")
         post = self.state.get_post_by_key(key)
@@ -529,7 +535,7 @@ class SandboxAPI:
         return out
 
     def post_metrics(self, req: Request, post_id: str) -> Response:
-        post = self._require_post(post_id)
+        post = self.require_post(post_id)
         return Response(200, self._metrics(post, self.clock.now()))
 
     def metrics_batch(self, req: Request) -> Response:
@@ -605,14 +611,9 @@ class SandboxAPI:
 
     def truth_market(self, req: Request) -> Response:
         day = self._date_param(req)
-        kind = _query_one(req, "kind") or "post"
+        kind = query_one(req, "kind") or "post"
         if kind not in ("post", "ad"):
             raise bad_request("kind must be 'post' or 'ad'", field="kind", code="invalid_field")
         platform = self._platform_param(req, required=False)
-        if kind == "ad":
-            # the same filter as the ad library listing, so indexes line up with what it serves
-            records = [r for r in self.world.ad_records(day) if platform is None or r.item.get("platform") == platform]
-        else:
-            platforms = [platform] if platform else list(self.config.platforms)
-            records = [r for p in platforms for r in self.world.market_records(day, p)]
+        records = self._market_records(kind, day, platform)
         return Response(200, {"items": [r.truth(i) for i, r in enumerate(records)]})

@@ -12,15 +12,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from . import captions
+from .clock import iso
 from .seeding import derive_hex, stream
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .world import World
+from .world import ENGAGEMENT_SPLIT, FACTOR_LEVELS, HOURLY_REACH, SPLIT_CONCENTRATION, World
 
 MARKET_REACH_SCALE = 3.0  # competitor posts reach this many times the sandbox account's audience (median)
 CREATOR_SIZE_SD = 0.9  # lognormal sd of creator size (hides reach signal, keeps rate signal)
@@ -61,10 +60,6 @@ class MarketRecord:
         }
 
 
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _handle(rng: np.random.Generator, topic: str) -> str:
     slug = captions.topic_slug(topic)
     name = captions.FIRST_NAMES[int(rng.integers(len(captions.FIRST_NAMES)))].lower()
@@ -80,15 +75,13 @@ def _handle(rng: np.random.Generator, topic: str) -> str:
 
 
 def _posting_time(rng: np.random.Generator, day_start: datetime) -> datetime:
-    from .world import HOURLY_REACH
-
     weights = np.array(HOURLY_REACH) / sum(HOURLY_REACH)
     hour = int(rng.choice(24, p=weights))
     return day_start + timedelta(hours=hour, seconds=int(rng.integers(3600)))
 
 
 def _draw_creative(world: World, rng: np.random.Generator, platform: str) -> tuple[dict[str, str], str, str, float, dict]:
-    factors = {f: levels[int(rng.integers(len(levels)))] for f, levels in _factor_levels().items()}
+    factors = {f: levels[int(rng.integers(len(levels)))] for f, levels in FACTOR_LEVELS.items()}
     lo, hi = LENGTH_RANGES_S[factors["length_bucket"]]
     length_s = round(float(rng.uniform(lo, hi)), 1)
     caption, hook = captions.compose(rng, factors, world.config.topic)
@@ -98,15 +91,7 @@ def _draw_creative(world: World, rng: np.random.Generator, platform: str) -> tup
     return factors, caption, hook, length_s, app
 
 
-def _factor_levels() -> dict[str, tuple[str, ...]]:
-    from .world import FACTOR_LEVELS
-
-    return FACTOR_LEVELS
-
-
 def _engagement(rng: np.random.Generator, views: int, true_er: float) -> dict[str, int]:
-    from .world import ENGAGEMENT_SPLIT, SPLIT_CONCENTRATION
-
     er = min(true_er * math.exp(rng.normal(-(MARKET_ER_NOISE_SD**2) / 2.0, MARKET_ER_NOISE_SD)), 0.9)
     split = rng.dirichlet([SPLIT_CONCENTRATION * w for w in ENGAGEMENT_SPLIT.values()])
     return {name: int(rng.binomial(views, min(er * float(s), 1.0))) for name, s in zip(ENGAGEMENT_SPLIT, split)}
@@ -135,7 +120,7 @@ def market_records(world: World, day: str, platform: str) -> list[MarketRecord]:
             "url": f"https://sandbox.actp.local/{platform}/@{author}/video/{item_id}",
             "caption": caption,
             "hashtags": captions.hashtags(rng, cfg.topic, platform, factors["angle"]),
-            "posted_at": _iso(posted_at),
+            "posted_at": iso(posted_at),
             "duration_s": length_s,
             "views": views,
             **_engagement(rng, views, app["true_er"]),
@@ -179,7 +164,7 @@ def ad_records(world: World, day: str) -> list[MarketRecord]:
             "url": f"https://sandbox.actp.local/ads/{platform}/{item_id}",
             "caption": caption,
             "hashtags": captions.hashtags(rng, cfg.topic, platform, factors["angle"]),
-            "posted_at": _iso(started),
+            "posted_at": iso(started),
             "duration_s": length_s,
             "views": views,
             **_engagement(rng, views, app["true_er"]),

@@ -73,6 +73,5 @@ def read_descriptor(metadata: dict[str, str]) -> tuple[dict[str, Any] | None, st
         return None, "comment metadata is not JSON"
     if not isinstance(parsed, dict) or not isinstance(parsed.get(creative.DESCRIPTOR_KEY), dict):
         return None, f"comment metadata has no {creative.DESCRIPTOR_KEY!r} object"
-    fields = ("variant_id", "hook_pattern", "angle", "cta_style", "format", "length_s", "hook")
     desc = parsed[creative.DESCRIPTOR_KEY]
-    return {k: desc.get(k) for k in fields}, None
+    return {k: desc.get(k) for k in creative.DESCRIPTOR_FIELDS}, None

@@ -212,12 +212,7 @@ class SandboxServer:
             if latest is not None:
                 offset = max(offset, (datetime.fromisoformat(latest) - start).total_seconds())
             self.clock = SimClock(start, self.config.speed, offset, on_change=self._persist_offset)
-            self.api = SandboxAPI(
-                self.world, self.state, self.clock,
-                api_keys=self.config.api_keys,
-                truth_token=self.config.truth_token,
-                max_upload_bytes=self.config.max_upload_bytes,
-            )
+            self.api = SandboxAPI(self.world, self.state, self.clock)
             self._httpd = _HTTPServer((host, port), self.api, verbose)
         except BaseException:
             self.state.close()

@@ -37,10 +37,11 @@ from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import quote, urlencode, urlsplit
 
 from . import forms
-from .errors import ApiError, bad_request, not_found
+from .api import Request, Response, query_one
+from .errors import ApiError, bad_request
 
 if TYPE_CHECKING:
-    from .api import Request, Response, SandboxAPI
+    from .api import SandboxAPI
 
 COOKIE = "actp_session"
 FORM_OVERHEAD_BYTES = 1024 * 1024  # room for the text fields and part headers next to the video
@@ -127,8 +128,6 @@ class WebSite:
     # ---------------------------------------------------------------------------------- helpers
     @staticmethod
     def _html(status: int, html: str, headers: dict[str, str] | None = None) -> Response:
-        from .api import Response
-
         return Response(status, html, {**_SECURITY_HEADERS, **(headers or {})}, content_type=HTML)
 
     def _redirect(self, location: str, headers: dict[str, str] | None = None) -> Response:
@@ -177,7 +176,7 @@ class WebSite:
         return _page("Log in", body)
 
     def login_form(self, req: Request) -> Response:
-        nxt = _safe_next((req.query.get("next") or [None])[0])
+        nxt = _safe_next(query_one(req, "next"))
         return self._html(200, self._login_html(nxt))
 
     def login(self, req: Request) -> Response:
@@ -275,10 +274,7 @@ class WebSite:
         user = self.session_user(req)
         if user is None:
             return self._login_redirect(req)
-        post = self.state.get_post(post_id)
-        if post is None:
-            raise not_found(f"unknown post {post_id!r}", field="post_id", code="unknown_post")
-        p = self.api.public_post(post, self.api.clock.now())
+        p = self.api.public_post(self.api.require_post(post_id), self.api.clock.now())
         url = escape(p["url"])
         tags = " ".join(p["hashtags"])
         body = (
@@ -300,7 +296,7 @@ class WebSite:
         user = self.session_user(req)
         if user is None:
             return self._login_redirect(req)
-        key = (req.query.get("idempotency_key") or [""])[0]
+        key = query_one(req, "idempotency_key")
         if key:
             found = self.state.get_post_by_key(key)
             items = [found] if found else []

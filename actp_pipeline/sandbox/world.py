@@ -25,22 +25,18 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
 from actp_pipeline import creative
 
-from . import market
 from .seeding import stream
 
-FACTOR_LEVELS: dict[str, tuple[str, ...]] = {
-    "hook_pattern": tuple(creative.HOOK_PATTERNS),
-    "angle": tuple(creative.ANGLES),
-    "cta_style": tuple(creative.CTA_STYLES),
-    "format": tuple(creative.FORMATS),
-    "length_bucket": tuple(creative.LENGTH_BUCKETS),
-}
+if TYPE_CHECKING:  # pragma: no cover
+    from .market import MarketRecord
+
+FACTOR_LEVELS = creative.FACTOR_LEVELS
 
 BASE_ER = 0.05  # engagement rate of a neutral creative
 ER_FACTOR_SD = 0.25  # sd of factor-level effects on the logit of the engagement rate
@@ -355,18 +351,22 @@ class World:
         """Ad library items seen on one day (all platforms)."""
         return [json.loads(json.dumps(r.item)) for r in self.ad_records(day)]
 
-    def market_records(self, day: str | date, platform: str) -> list[market.MarketRecord]:
+    def market_records(self, day: str | date, platform: str) -> list[MarketRecord]:
         if platform not in self.config.platforms:
             raise ValueError(f"unknown platform {platform!r}")
         return self._market_cache(_day_str(day), platform)
 
-    def ad_records(self, day: str | date) -> list[market.MarketRecord]:
+    def ad_records(self, day: str | date) -> list[MarketRecord]:
         return self._ads_cache(_day_str(day))
 
-    def _market_records_uncached(self, day: str, platform: str) -> list[market.MarketRecord]:
+    def _market_records_uncached(self, day: str, platform: str) -> list[MarketRecord]:
+        from . import market  # here: market.py builds on this module
+
         return market.market_records(self, day, platform)
 
-    def _ad_records_uncached(self, day: str) -> list[market.MarketRecord]:
+    def _ad_records_uncached(self, day: str) -> list[MarketRecord]:
+        from . import market  # here: market.py builds on this module
+
         return market.ad_records(self, day)
 
     # ------------------------------------------------------------------------------------- truth

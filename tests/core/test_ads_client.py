@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import httpx
 import pandas as pd
 import pytest
 
-from actp_pipeline import creative
 from actp_pipeline.ads_client import (AD_SET_COLUMNS, ACTION_TYPES, CAMPAIGN_COLUMNS, INSIGHT_COLUMNS, AdsError,
                                       MetaAdsClient, campaign_name, parse_campaign_name)
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
-from tests.sandbox.conftest import make_mp4, variant
 
 KEY = "sandbox-key"
 START = dt.datetime(2026, 11, 21, 10)
 
 
 @pytest.fixture(scope="module")
-def clips(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("ads_clips")
-    a = variant()
-    b = variant(hook_pattern="question", angle="pain_point", cta_style="comment", format="text_hook", length_s=24,
-                hook="Why do your breakouts keep coming back?")
-    return [(make_mp4(folder / "a.mp4", creative.descriptor_json(a)), a),
-            (make_mp4(folder / "b.mp4", creative.descriptor_json(b), color="white"), b)]
+def clips(mp4_with_descriptor, mp4_other_descriptor):
+    """(path, variant) of two MP4 creatives the world rates differently (tests/conftest.py)."""
+    return [mp4_with_descriptor, mp4_other_descriptor]
 
 
 @pytest.fixture
@@ -116,6 +111,9 @@ def test_campaigns_and_ad_sets_round_trip_into_documented_frames(ads, raw, posts
     assert promoted["promoted_from"] == set_a and pd.isna(promoted["daily_budget"])
     assert (promoted["name"], promoted["status"], promoted["campaign_id"]) == ("scale a", "ACTIVE", scaling)
     assert (promoted["variant_id"], promoted["post_id"], promoted["targeting"]) == (posts[0][1], posts[0][0], targeting)
+    copied_ads = raw.get("/graph/v21.0/act_acc1/ads", params={"fields": "status", "filtering": json.dumps(
+        [{"field": "adset.id", "operator": "EQUAL", "value": copy}])}).json()["data"]
+    assert [ad["status"] for ad in copied_ads] == ["ACTIVE"]  # the copy's ad is activated with it
     back = ads.duplicate_ad_set(set_b, campaign_id=learning, name="b twice", daily_budget=7.5, status="PAUSED")
     assert ads.get(back, ["daily_budget", "status", "name"]) == {"id": back, "daily_budget": "750", "status": "PAUSED",
                                                                  "name": "b twice"}

@@ -20,7 +20,7 @@ from actp_pipeline import creative
 from actp_pipeline.browser_upload import BrowserPublisher, chromium_problem, default_chromium
 from actp_pipeline.platforms import AmbiguousOutcome, HttpPlatform, PlatformError
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
-from tests.sandbox.conftest import make_mp4, variant
+from tests.media import make_mp4, variant
 
 AUTH = {"Authorization": "Bearer sandbox-key"}
 START = datetime.fromisoformat("2025-03-01T12:00:00+00:00")

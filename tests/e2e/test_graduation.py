@@ -20,7 +20,7 @@ from actp_pipeline.ads_client import MetaAdsClient
 from actp_pipeline.platforms import HttpPlatform, parse_time
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from actp_pipeline.store import connect_store, schema
-from tests.sandbox.conftest import make_mp4, variant
+from tests.media import make_mp4, variant
 
 ACCOUNT = "grad1"
 LEAD_PIXEL = "offsite_conversion.fb_pixel_lead"  # a conversion no creative ever earns here: only losers

@@ -14,31 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from actp_pipeline.sandbox import SandboxServer, World, WorldConfig
+from actp_pipeline.sandbox import SandboxServer, World
 from actp_pipeline.sandbox.state import SeedMismatch
+from tests.sandbox.conftest import AUTH, KEY, START, sandbox_config
 
-KEY = "sandbox-key"
-AUTH = {"Authorization": f"Bearer {KEY}"}
 DAY = "2025-02-03"
-START = datetime.fromisoformat("2025-03-01T12:00:00+00:00")
-
-
-def _config(**kw) -> WorldConfig:
-    kw.setdefault("start", START)
-    kw.setdefault("truth_token", "truth-for-tests")
-    return WorldConfig(**kw)
-
-
-@pytest.fixture
-def sandbox():
-    with SandboxServer(_config()) as server:
-        yield server
-
-
-@pytest.fixture
-def client(sandbox):
-    with httpx.Client(base_url=sandbox.url, headers=AUTH, timeout=30) as c:
-        yield c
 
 
 def _error(resp: httpx.Response, status: int, field: str | None = None) -> dict:
@@ -322,7 +302,7 @@ def test_upload_empty_and_wrong_type(client, mp4_with_descriptor):
 
 
 def test_upload_too_large_is_413(mp4_with_descriptor):
-    with SandboxServer(_config(max_upload_bytes=1000)) as server, \
+    with SandboxServer(sandbox_config(max_upload_bytes=1000)) as server, \
             httpx.Client(base_url=server.url, headers=AUTH) as client:
         _error(client.post("/v1/media", content=mp4_with_descriptor[0].read_bytes(),
                            headers={"Content-Type": "video/mp4"}), 413, "body")
@@ -478,7 +458,7 @@ def test_truth_descriptors_are_ranked(sandbox, client, mp4_with_descriptor, mp4_
 # ------------------------------------------------------------------------------ persistence
 def test_state_survives_a_restart(tmp_path, mp4_with_descriptor):
     state = tmp_path / "sandbox.sqlite"
-    with SandboxServer(_config(), state_path=state) as server, httpx.Client(base_url=server.url, headers=AUTH) as c:
+    with SandboxServer(sandbox_config(), state_path=state) as server, httpx.Client(base_url=server.url, headers=AUTH) as c:
         media = _upload(c, mp4_with_descriptor[0])
         post = c.post("/v1/posts", json=_post_body(media["media_id"], "persist-1")).json()
         c.post("/v1/clock/advance", json={"hours": 10})
@@ -488,8 +468,8 @@ def test_state_survives_a_restart(tmp_path, mp4_with_descriptor):
     assert (tmp_path / "sandbox.sqlite.media" / f"{media['media_id']}.mp4").exists()
 
     # same path and seed, a new truth token and a different configured start: the stored world wins
-    with SandboxServer(_config(truth_token="another", start=START + timedelta(days=30)), state_path=state) as server, \
-            httpx.Client(base_url=server.url, headers=AUTH) as c:
+    later = sandbox_config(truth_token="another", start=START + timedelta(days=30))
+    with SandboxServer(later, state_path=state) as server, httpx.Client(base_url=server.url, headers=AUTH) as c:
         assert c.get("/v1/clock").json()["now"] == now_before
         assert c.get(f"/v1/posts/{post['post_id']}").json()["post_id"] == post["post_id"]
         assert c.get(f"/v1/posts/{post['post_id']}/metrics").json() == before
@@ -500,12 +480,12 @@ def test_state_survives_a_restart(tmp_path, mp4_with_descriptor):
         assert [t["create_calls"] for t in truth] == [2]
 
     with pytest.raises(SeedMismatch):
-        SandboxServer(_config(seed=8), state_path=state)
+        SandboxServer(sandbox_config(seed=8), state_path=state)
 
 
 def test_in_memory_state_starts_empty(mp4_with_descriptor):
     for _ in range(2):
-        with SandboxServer(_config()) as server, httpx.Client(base_url=server.url, headers=AUTH) as c:
+        with SandboxServer(sandbox_config()) as server, httpx.Client(base_url=server.url, headers=AUTH) as c:
             assert c.get("/v1/posts", params={"idempotency_key": "mem-1"}).json()["items"] == []
             media = _upload(c, mp4_with_descriptor[0])
             assert c.post("/v1/posts", json=_post_body(media["media_id"], "mem-1")).status_code == 201
@@ -575,7 +555,7 @@ def test_concurrent_reads(sandbox):
 
 
 def test_server_lifecycle():
-    server = SandboxServer(_config())
+    server = SandboxServer(sandbox_config())
     assert server.url.startswith("http://127.0.0.1:") and server.port > 0
     server.start()
     assert httpx.get(server.url + "/v1/health").status_code == 200
@@ -587,13 +567,13 @@ def test_server_lifecycle():
 
 def test_clock_speed_runs_in_real_time_and_is_kept_across_restarts(tmp_path):
     state = tmp_path / "speedy.sqlite"
-    with SandboxServer(_config(speed=3600.0), state_path=state) as server:
+    with SandboxServer(sandbox_config(speed=3600.0), state_path=state) as server:
         first = httpx.get(server.url + "/v1/clock").json()
         assert first["speed"] == 3600.0
         time.sleep(0.3)
         later = datetime.fromisoformat(httpx.get(server.url + "/v1/clock").json()["now"])
         assert later - datetime.fromisoformat(first["now"]) >= timedelta(seconds=900)
-    with SandboxServer(_config(), state_path=state) as server:
+    with SandboxServer(sandbox_config(), state_path=state) as server:
         now = datetime.fromisoformat(httpx.get(server.url + "/v1/clock").json()["now"])
         assert now >= later
         time.sleep(0.05)
@@ -624,12 +604,12 @@ def test_serve_forever_prints_url_and_token_and_stops_on_sigterm(tmp_path):
 
 def test_restart_never_goes_back_before_what_already_happened(tmp_path, mp4_with_descriptor):
     state = tmp_path / "lost-checkpoint.sqlite"
-    with SandboxServer(_config(), state_path=state) as server, httpx.Client(base_url=server.url, headers=AUTH) as c:
+    with SandboxServer(sandbox_config(), state_path=state) as server, httpx.Client(base_url=server.url, headers=AUTH) as c:
         c.post("/v1/clock/advance", json={"hours": 5})
         media = _upload(c, mp4_with_descriptor[0])
         post = c.post("/v1/posts", json=_post_body(media["media_id"], "after-5h")).json()
         server.state.set_meta("clock_offset_s", "0.0")  # as if the last clock checkpoint had been lost
-    with SandboxServer(_config(), state_path=state) as server, httpx.Client(base_url=server.url, headers=AUTH) as c:
+    with SandboxServer(sandbox_config(), state_path=state) as server, httpx.Client(base_url=server.url, headers=AUTH) as c:
         assert _now(c) == datetime.fromisoformat(post["created_at"])
         assert c.get(f"/v1/posts/{post['post_id']}").json()["status"] == "live"
 

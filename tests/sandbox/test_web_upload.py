@@ -6,7 +6,7 @@ import io
 import re
 import sqlite3
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from html import unescape
 
 import httpx
@@ -14,22 +14,9 @@ import pytest
 
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from actp_pipeline.sandbox.forms import parse_multipart
+from tests.sandbox.conftest import AUTH, sandbox_config
 
-AUTH = {"Authorization": "Bearer sandbox-key"}
-START = datetime.fromisoformat("2025-03-01T12:00:00+00:00")
 USER, PASSWORD = "creator", "sandbox-pass"
-
-
-def _config(**kw) -> WorldConfig:
-    kw.setdefault("start", START)
-    kw.setdefault("truth_token", "truth-for-tests")
-    return WorldConfig(**kw)
-
-
-@pytest.fixture
-def sandbox():
-    with SandboxServer(_config()) as server:
-        yield server
 
 
 def _client(server) -> httpx.Client:
@@ -163,21 +150,21 @@ def test_logout_ends_the_session(web):
 
 def test_sessions_survive_a_restart_with_the_state_file(tmp_path):
     state = tmp_path / "sandbox.sqlite"
-    with SandboxServer(_config(), state_path=state) as server, _client(server) as c:
+    with SandboxServer(sandbox_config(), state_path=state) as server, _client(server) as c:
         _login(c)
         token = c.cookies["actp_session"]
-    with SandboxServer(_config(), state_path=state) as server, _client(server) as c:
+    with SandboxServer(sandbox_config(), state_path=state) as server, _client(server) as c:
         c.cookies.set("actp_session", token, domain="127.0.0.1", path="/web")
         assert c.get("/web/upload").status_code == 200
         assert server.api.web.login_count() == 1
-    with SandboxServer(_config(web_users={"someone": "else"}), state_path=state) as server, _client(server) as c:
+    with SandboxServer(sandbox_config(web_users={"someone": "else"}), state_path=state) as server, _client(server) as c:
         c.cookies.set("actp_session", token, domain="127.0.0.1", path="/web")
         assert c.get("/web/upload").status_code == 303  # the user is gone from the config
 
 
 def test_upload_form_has_every_field_and_the_worlds_accounts():
     accounts = {"tiktok": ["main", "brand_two"], "instagram": ["main"], "youtube": ["shorts"]}
-    with SandboxServer(_config(accounts=accounts)) as server, _client(server) as c:
+    with SandboxServer(sandbox_config(accounts=accounts)) as server, _client(server) as c:
         _login(c)
         page = c.get("/web/upload").text
     assert 'enctype="multipart/form-data"' in page
@@ -319,7 +306,7 @@ def test_a_malformed_multipart_body_is_a_400(web):
 
 
 def test_upload_larger_than_the_limit_is_a_413(mp4_with_descriptor):
-    with SandboxServer(_config(max_upload_bytes=1000)) as server, _client(server) as c:
+    with SandboxServer(sandbox_config(max_upload_bytes=1000)) as server, _client(server) as c:
         _login(c)
         resp = _upload(c, _form("big"), mp4_with_descriptor[0].read_bytes())
         _html_error(resp, 413, "video")
@@ -423,7 +410,14 @@ def test_state_schema_upgrade_keeps_an_old_state_file(tmp_path):
     path = tmp_path / "old.sqlite"
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", ("marker", "x"))
     conn.commit()
     conn.close()
-    with SandboxServer(_config(), state_path=path) as server, _client(server) as c:
+    with SandboxServer(sandbox_config(), state_path=path) as server, _client(server) as c:
         assert _login(c).status_code == 303
+        assert server.state.get_meta("marker") == "x"  # upgraded in place, not replaced
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'marker'").fetchone() == ("x",)
+    finally:
+        conn.close()
