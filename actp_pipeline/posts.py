@@ -20,7 +20,7 @@ from actp_pipeline.failpoints import failpoint
 from actp_pipeline.platforms import AmbiguousOutcome, PlatformError, Publisher, parse_time
 from actp_pipeline.rate_limits import StoreRateLimiter
 from actp_pipeline.store import schema
-from actp_pipeline.store.queues import publish_queue
+from actp_pipeline.store.queues import PUBLISH_STATUSES, publish_queue
 from actp_pipeline.store.schema import utcnow
 
 
@@ -62,9 +62,9 @@ def _record_posted(engine: Engine, item: dict[str, Any], token: str, post: dict[
     with engine.begin() as conn:
         res = conn.execute(
             t.update()
-            .where(t.c.id == item["id"], t.c.claim_token == token, t.c.status.in_(("claimed", "uploading")))
-            .values(status="posted", external_id=post["post_id"], post_url=post.get("url"), lease_expires_at=None,
-                    last_error=None, updated_at=now)
+            .where(t.c.id == item["id"], t.c.claim_token == token, t.c.status.in_(PUBLISH_STATUSES.held))
+            .values(status=PUBLISH_STATUSES.done, external_id=post["post_id"], post_url=post.get("url"),
+                    lease_expires_at=None, last_error=None, updated_at=now)
         )
         if res.rowcount != 1:
             return False
@@ -124,19 +124,17 @@ def publish_item(engine: Engine, publisher: Publisher, item: dict[str, Any], rep
         report.errors[key] = str(e)
         if guards:
             guards.breaker.record_failure(*where, str(e), permit)
-        t = schema.publish_queue
-        with engine.begin() as conn:
-            conn.execute(t.update().where(t.c.id == item["id"], t.c.claim_token == token)
-                         .values(status="unknown", claim_token=None, lease_expires_at=None, last_error=str(e)[-4000:],
-                                 # give the platform time to settle before the post is looked up
-                                 available_at=utcnow() + dt.timedelta(seconds=RECONCILE_AFTER_S), updated_at=utcnow()))
+        q.set_status(item["id"], token, q.s.ambiguous, claim_token=None, lease_expires_at=None,
+                     last_error=str(e)[-4000:],
+                     # give the platform time to settle before the post is looked up
+                     available_at=utcnow() + dt.timedelta(seconds=RECONCILE_AFTER_S))
         report.ambiguous.append(key)
     except PlatformError as e:
         report.errors[key] = str(e)
         if guards and e.status == 429:
             # the platform's own limit: wait as long as it says; the platform answered, and the attempt
             # does not count against the item
-            guards.limiter.note_retry_after(*where, e.retry_after or 60.0, reason=str(e)[:200])
+            guards.limiter.note_retry_after(*where, e.retry_after, reason=str(e)[:200])
             guards.breaker.record_success(*where, permit)
             q.unclaim(item["id"], token)
             report.deferred.setdefault(f"{where[0]}:{where[1]}", f"platform said 429, Retry-After {e.retry_after}")
@@ -149,24 +147,38 @@ def publish_item(engine: Engine, publisher: Publisher, item: dict[str, Any], rep
             else:  # a clear 4xx answer: the platform is fine, this item is not
                 guards.breaker.record_success(*where, permit)
         status = q.fail(item["id"], token, str(e), retryable=e.retryable, backoff_s=e.retry_after_s or 30.0)
-        (report.dead if status == "dead" else report.retried).append(key)  # "failed": retried after backoff
+        (report.dead if status == q.s.dead else report.retried).append(key)  # else retried after backoff
 
 
-CLAIMABLE = ("queued", "failed", "unknown")
 RECONCILE_AFTER_S = 30.0
+UPLOAD_AHEAD = dt.timedelta(hours=48)  # publish_due's default: items due this far ahead are uploaded now
+
+
+def due_filter(horizon: dt.datetime, now: dt.datetime | None = None) -> sa.ColumnElement[bool]:
+    """Publish items a claim can take: claimable, scheduled by `horizon` (platform time) and available by
+    `now` (wall time, default now). What publish_due works on and local_ops' publish sensor counts."""
+    t = schema.publish_queue
+    return sa.and_(t.c.status.in_(PUBLISH_STATUSES.claimable), t.c.scheduled_at <= horizon,
+                   t.c.available_at <= (now or utcnow()))
+
+
+# publish_due's claim filter, built once: the claim statement is cached per `where` object
+_pq = schema.publish_queue
+_KEY_DUE = sa.and_(_pq.c.platform == sa.bindparam("due_platform", type_=_pq.c.platform.type),
+                   _pq.c.account == sa.bindparam("due_account", type_=_pq.c.account.type),
+                   _pq.c.scheduled_at <= sa.bindparam("due_horizon", type_=_pq.c.scheduled_at.type))
 
 
 def _due_keys(engine: Engine, horizon: dt.datetime) -> list[tuple[str, str]]:
     t = schema.publish_queue
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(
-            sa.select(t.c.platform, t.c.account).distinct()
-            .where(t.c.status.in_(CLAIMABLE), t.c.scheduled_at <= horizon, t.c.available_at <= utcnow())
+            sa.select(t.c.platform, t.c.account).distinct().where(due_filter(horizon))
             .order_by(t.c.platform, t.c.account))]
 
 
 def publish_due(engine: Engine, publisher: Publisher, *, worker_id: str, limit: int = 50, lease_s: float = 300,
-                upload_ahead: dt.timedelta = dt.timedelta(hours=48), now: dt.datetime | None = None,
+                upload_ahead: dt.timedelta = UPLOAD_AHEAD, now: dt.datetime | None = None,
                 clock: Callable[[], dt.datetime] | None = None, guards: PublishGuards | None = None,
                 heartbeat=None) -> PublishReport:
     """Publish up to `limit` items due within `upload_ahead` of the platform's clock.
@@ -179,12 +191,11 @@ def publish_due(engine: Engine, publisher: Publisher, *, worker_id: str, limit: 
     q.reap()
     clock = clock or getattr(publisher, "now", None) or utcnow
     platform_now = now or clock()
-    t = schema.publish_queue
+    horizon = platform_now + upload_ahead
     report = PublishReport()
     budget = limit
-    for platform, account in _due_keys(engine, platform_now + upload_ahead):
-        where = sa.and_(t.c.platform == platform, t.c.account == account,
-                        t.c.scheduled_at <= platform_now + upload_ahead)
+    for platform, account in _due_keys(engine, horizon):
+        key_due = {"due_platform": platform, "due_account": account, "due_horizon": horizon}
         while budget > 0:
             grant = permit = None
             if guards:
@@ -192,7 +203,7 @@ def publish_due(engine: Engine, publisher: Publisher, *, worker_id: str, limit: 
                 if not grant.allowed:
                     report.deferred.setdefault(f"{platform}:{account}", f"rate limit: next slot in {grant.wait_s:.0f} s")
                     break
-            items = q.claim(worker_id, limit=1, lease_s=lease_s, statuses=CLAIMABLE, where=where)
+            items = q.claim(worker_id, limit=1, lease_s=lease_s, where=_KEY_DUE, params=key_due)
             if not items:
                 if guards:
                     guards.limiter.release_unused(platform, account, grant.ticket)

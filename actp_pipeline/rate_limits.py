@@ -34,12 +34,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from actp_pipeline.store import schema
+from actp_pipeline.store.engine import insert_ignoring_conflict
 
 Clock = Callable[[], "float | dt.datetime"]
 
@@ -279,17 +280,6 @@ class RateLimiter(_LimiterBase):
 
     def blocked_until(self, platform: str, account: str | None) -> float | None:
         return self._blocks.get((platform, ALL_ACCOUNTS if account is None else account))
-
-
-def insert_ignoring_conflict(conn: Connection, table: sa.Table, values: dict[str, Any]) -> sa.CursorResult:
-    """INSERT that does nothing when the primary key exists (Postgres and SQLite both spell it ON CONFLICT)."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - the store runs on SQLite or Postgres
-        raise NotImplementedError(f"no insert-or-ignore for {conn.dialect.name}")
-    return conn.execute(insert(table).values(**values).on_conflict_do_nothing())
 
 
 class StoreRateLimiter(_LimiterBase):

@@ -7,7 +7,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy.engine import Engine
 
@@ -23,6 +23,10 @@ class RenderReport:
     lost_lease: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     seconds_of_video: float = 0.0
+
+    @property
+    def handled(self) -> int:
+        return len(self.succeeded) + len(self.retried) + len(self.dead)
 
 
 def spec_for(payload: dict[str, Any]):
@@ -42,19 +46,33 @@ def remotion_project() -> Path | None:
     return Path(raw).expanduser() if raw else None
 
 
-def _render_one(job: dict[str, Any], media_dir: Path, preset: str, threads: int | None) -> tuple[Path, Any, str]:
-    from actp_pipeline.renders import RemotionRenderer, RenderError, check_video, remotion_available, render_variant, sha256_file
+Renderer = Callable[[Any, Path], Any]  # (RenderSpec, output path) -> VideoProbe
+
+
+def _renderer(preset: str, threads: int | None) -> Renderer:
+    """What renders this batch: the Remotion project of `ACTP_REMOTION_PROJECT`, else the built-in renderer.
+    A project that cannot render makes every job fail with the reason."""
+    from actp_pipeline.renders import RemotionRenderer, RenderError, remotion_available, render_variant
+
+    project = remotion_project()
+    if project is None:
+        return lambda spec, out: render_variant(spec, out, preset=preset, threads=threads)
+    why = remotion_available(project)
+    if why is None:
+        return RemotionRenderer(project).render
+
+    def unavailable(spec, out):
+        raise RenderError(f"ACTP_REMOTION_PROJECT={project} cannot render: {why}")
+
+    return unavailable
+
+
+def _render_one(job: dict[str, Any], media_dir: Path, render: Renderer) -> tuple[Path, Any, str]:
+    from actp_pipeline.renders import RenderError, check_video, sha256_file
 
     payload = job["payload"]
     out = media_dir / f"{payload['variant_id']}.mp4"
-    project = remotion_project()
-    if project is not None:
-        why = remotion_available(project)
-        if why is not None:
-            raise RenderError(f"ACTP_REMOTION_PROJECT={project} cannot render: {why}")
-        probe = RemotionRenderer(project).render(spec_for(payload), out)
-    else:
-        probe = render_variant(spec_for(payload), out, preset=preset, threads=threads)
+    probe = render(spec_for(payload), out)
     problems = check_video(probe, payload.get("platform"), expected_duration_s=float(payload["length_s"]))
     if problems:
         raise RenderError("render failed its checks: " + "; ".join(problems))
@@ -73,27 +91,30 @@ def render_due(engine: Engine, media_dir: Path, *, worker_id: str, limit: int = 
     if heartbeat is not None:
         heartbeat.hold(q, jobs)
     report = RenderReport()
-    threads = max(1, 2 // max(concurrency, 1)) if concurrency > 1 else None
+    if not jobs:
+        return report
+    # several renders at once: one encoder thread each; a single render lets ffmpeg choose
+    render = _renderer(preset, threads=1 if concurrency > 1 else None)
     with ThreadPoolExecutor(max_workers=max(concurrency, 1)) as pool:
-        futures = {pool.submit(_render_one, job, media_dir, preset, threads): job for job in jobs}
+        futures = {pool.submit(_render_one, job, media_dir, render): job for job in jobs}
         for fut, job in futures.items():
             vid = job["variant_id"]
+            ok = False
             try:
                 out, probe, checksum = fut.result()
             except Exception as e:  # a failed render is recorded on its job; the batch goes on
                 report.errors[vid] = str(e)[-2000:]
                 status = q.fail(job["id"], job["claim_token"], f"{type(e).__name__}: {e}")
-                (report.dead if status == "failed" else report.retried if status else report.lost_lease).append(vid)
-                if heartbeat is not None:
-                    heartbeat.drop(q, job["id"], completed=False)
-                continue
-            ok = q.complete(job["id"], job["claim_token"], output_path=str(out), checksum=checksum,
-                            probe=dataclasses.asdict(probe))
-            if heartbeat is not None:
-                heartbeat.drop(q, job["id"], completed=ok)
-            if ok:
-                report.succeeded.append(vid)
-                report.seconds_of_video += probe.duration_s
+                (report.dead if status == q.s.dead else report.retried if status else report.lost_lease).append(vid)
             else:
-                report.lost_lease.append(vid)
+                ok = q.complete(job["id"], job["claim_token"], output_path=str(out), checksum=checksum,
+                                probe=dataclasses.asdict(probe))
+                if ok:
+                    report.succeeded.append(vid)
+                    report.seconds_of_video += probe.duration_s
+                else:
+                    report.lost_lease.append(vid)
+            finally:
+                if heartbeat is not None:
+                    heartbeat.drop(q, job["id"], completed=ok)
     return report

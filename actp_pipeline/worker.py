@@ -22,11 +22,9 @@ from actp_pipeline.platforms import Publisher
 from actp_pipeline.posts import publish_due
 from actp_pipeline.render_queue import render_due
 from actp_pipeline.store import schema
+from actp_pipeline.store.queues import PUBLISH_STATUSES, RENDER_STATUSES
 from actp_pipeline.store.schema import utcnow
 from actp_pipeline.worker_health import HEARTBEAT_S, Heartbeat
-
-OPEN_RENDER = ("queued", "running")
-OPEN_PUBLISH = ("queued", "failed", "claimed", "uploading", "unknown")
 
 
 def default_worker_id() -> str:
@@ -52,8 +50,8 @@ def open_work(engine: Engine) -> dict[str, int]:
     """Items not yet in a final state, per queue (including ones waiting out a backoff)."""
     rj, pq = schema.render_jobs, schema.publish_queue
     with engine.connect() as conn:
-        renders = conn.execute(sa.select(sa.func.count()).where(rj.c.status.in_(OPEN_RENDER))).scalar()
-        uploads = conn.execute(sa.select(sa.func.count()).where(pq.c.status.in_(OPEN_PUBLISH))).scalar()
+        renders = conn.execute(sa.select(sa.func.count()).where(rj.c.status.in_(RENDER_STATUSES.open))).scalar()
+        uploads = conn.execute(sa.select(sa.func.count()).where(pq.c.status.in_(PUBLISH_STATUSES.open))).scalar()
     return {"pending_renders": renders, "pending_uploads": uploads}
 
 
@@ -79,7 +77,7 @@ def run_worker(engine: Engine, *, worker_id: str, media_dir: Path, publisher: Pu
                                    concurrency=cfg.render_concurrency, lease_s=cfg.lease_s, heartbeat=hb)
                     totals["rendered"] += len(r.succeeded)
                     totals["render_failures"] += len(r.retried) + len(r.dead)
-                    did += len(r.succeeded) + len(r.retried) + len(r.dead)
+                    did += r.handled
                 if cfg.publish and publisher is not None:
                     p = publish_due(engine, publisher, worker_id=worker_id, limit=cfg.publish_batch,
                                     lease_s=cfg.lease_s, clock=clock, guards=guards, heartbeat=hb)

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from actp_pipeline.store import schema
+from actp_pipeline.store.engine import insert_ignoring_conflict
 from actp_pipeline.store.queues import WorkQueue, publish_queue, render_queue
 from actp_pipeline.store.schema import utcnow
 
@@ -44,13 +45,12 @@ def beat(engine: Engine, worker_id: str, *, jobs_completed: int, jobs_running: i
     now = utcnow()
     values = {"status": status, "last_heartbeat": now, "jobs_completed": jobs_completed, "jobs_running": jobs_running,
               "system_info": _system_info()}
+    update = t.update().where(t.c.worker_id == worker_id).values(**values)
     with engine.begin() as conn:
-        if conn.execute(t.update().where(t.c.worker_id == worker_id).values(**values)).rowcount == 0:
-            try:
-                with conn.begin_nested():
-                    conn.execute(t.insert().values(worker_id=worker_id, started_at=started_at, **values))
-            except sa.exc.IntegrityError:  # a twin process inserted first
-                conn.execute(t.update().where(t.c.worker_id == worker_id).values(**values))
+        if conn.execute(update).rowcount == 0:
+            inserted = insert_ignoring_conflict(conn, t, {"worker_id": worker_id, "started_at": started_at, **values})
+            if inserted.rowcount == 0:  # a twin process inserted first
+                conn.execute(update)
 
 
 @dataclass
@@ -67,7 +67,6 @@ class Heartbeat:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
-    lost: set[tuple[str, int]] = field(default_factory=set)
 
     def hold(self, queue: WorkQueue, items: list[dict[str, Any]]) -> None:
         with self._lock:
@@ -75,8 +74,10 @@ class Heartbeat:
                 self._held[(queue.table.name, it["id"])] = (queue, it["claim_token"])
 
     def drop(self, queue: WorkQueue, item_id: int, *, completed: bool = True) -> None:
+        """The worker is done with an item it held (`completed`: it finished it under its token)."""
         with self._lock:
-            if self._held.pop((queue.table.name, item_id), None) is not None and completed:
+            self._held.pop((queue.table.name, item_id), None)  # gone already when its lease was lost
+            if completed:
                 self.jobs_completed += 1
 
     @property
@@ -89,8 +90,12 @@ class Heartbeat:
             held = list(self._held.items())
         for key, (queue, token) in held:
             if not queue.extend(key[1], token, self.lease_s):
-                self.lost.add(key)  # the lease was taken away: whatever we write next changes nothing
-        beat(self.engine, self.worker_id, jobs_completed=self.jobs_completed, jobs_running=len(held),
+                # the lease was taken away (or the item is final already): stop renewing it; whatever the
+                # worker writes under this token changes nothing
+                with self._lock:
+                    if self._held.get(key, (None, None))[1] == token:
+                        del self._held[key]
+        beat(self.engine, self.worker_id, jobs_completed=self.jobs_completed, jobs_running=self.jobs_running,
              started_at=self.started_at, status=status)
 
     def _run(self) -> None:

@@ -36,7 +36,7 @@ def renders(context: dg.AssetExecutionContext, config: RenderConfig, store: Stor
             done += report.succeeded
             failed.update(report.errors)
             seconds += report.seconds_of_video
-            if not (report.succeeded or report.retried or report.dead):
+            if not report.handled:
                 break
             context.log.info(f"rendered {len(report.succeeded)} ({len(done)} so far), {len(report.errors)} failed")
     for vid, err in failed.items():

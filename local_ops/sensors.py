@@ -5,12 +5,14 @@ already queued or running, so a backlog becomes one batched run, never one run p
 """
 
 
-import datetime as dt
-
 import dagster as dg
 import sqlalchemy as sa
 
+from actp_pipeline.platforms import PlatformError
+from actp_pipeline.posts import UPLOAD_AHEAD, due_filter
+from actp_pipeline.rate_limits import StoreRateLimiter
 from actp_pipeline.store import schema
+from actp_pipeline.store.queues import RENDER_STATUSES
 from actp_pipeline.worker_health import release_offline_workers
 from resources import PlatformResource, StoreResource
 
@@ -40,7 +42,7 @@ def render_queue_sensor(context: dg.SensorEvaluationContext, store: StoreResourc
     t = schema.render_jobs
     with store.engine().connect() as conn:
         due, newest = conn.execute(sa.select(sa.func.count(), sa.func.max(t.c.id)).where(
-            t.c.status == "queued", t.c.available_at <= schema.utcnow())).one()
+            t.c.status.in_(RENDER_STATUSES.claimable), t.c.available_at <= schema.utcnow())).one()
     return _request(context, "render_job", due, newest)
 
 
@@ -49,19 +51,28 @@ def publish_queue_sensor(context: dg.SensorEvaluationContext, store: StoreResour
                          platform: PlatformResource) -> dg.SensorResult:
     t = schema.publish_queue
     with platform.client() as client:
-        horizon = client.now() + dt.timedelta(hours=48)
+        horizon = client.now() + UPLOAD_AHEAD  # what the posts asset's publish_due takes by default
     with store.engine().connect() as conn:
-        due, newest = conn.execute(sa.select(sa.func.count(), sa.func.max(t.c.id)).where(
-            t.c.status.in_(("queued", "failed", "unknown")), t.c.scheduled_at <= horizon,
-            t.c.available_at <= schema.utcnow())).one()
+        due, newest = conn.execute(sa.select(sa.func.count(), sa.func.max(t.c.id)).where(due_filter(horizon))).one()
     return _request(context, "publish_job", due, newest)
 
 
 @dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Marks workers offline after 2 minutes without a heartbeat and releases their work.")
-def worker_liveness_sensor(context: dg.SensorEvaluationContext, store: StoreResource) -> dg.SkipReason:
-    moved = release_offline_workers(store.engine())
+           description="Marks workers offline after 2 minutes without a heartbeat and releases their work; "
+                       "sweeps rate-limit events no window can see any more.")
+def worker_liveness_sensor(context: dg.SensorEvaluationContext, store: StoreResource,
+                           platform: PlatformResource) -> dg.SkipReason:
+    engine = store.engine()
+    moved = release_offline_workers(engine)
     if moved["offline"] or moved["renders"] or moved["uploads"] or moved["reaped"]:
         context.log.warning(f"workers offline: {moved['offline']}; released {moved['renders']} renders, "
                             f"{moved['uploads']} uploads; {moved['reaped']} expired leases returned")
-    return dg.SkipReason(f"checked liveness: {moved}")
+    # acquire() prunes only the key it takes; this sweeps keys nobody publishes to any more. On the
+    # platform's clock, as the posts asset's limiter records them (PublishGuards.for_store).
+    try:
+        with platform.client() as client:
+            pruned = StoreRateLimiter(engine, clock=client.now).prune()
+    except PlatformError as e:  # the platform's clock is unreachable: liveness is checked all the same
+        context.log.warning(f"rate-limit sweep skipped: {e}")
+        pruned = None
+    return dg.SkipReason(f"checked liveness: {moved}; rate events pruned: {pruned}")

@@ -155,6 +155,15 @@ def _codec_name(stream) -> str:
     return getattr(codec, "canonical_name", None) or codec.name
 
 
+def media_duration_s(container, stream) -> float | None:
+    """A PyAV container's duration in seconds: the container's own, else `stream`'s, else None."""
+    if container.duration is not None:
+        return container.duration / 1_000_000
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    return None
+
+
 def probe_video(path: Path) -> VideoProbe:
     """Open `path` with PyAV, read the stream parameters and metadata, and decode the first video frame.
     Raises RenderError when the file cannot be opened or no video frame decodes."""
@@ -169,12 +178,7 @@ def probe_video(path: Path) -> VideoProbe:
                 raise RenderError(f"{path.name}: no video stream")
             aus = next((s for s in container.streams if s.type == "audio"), None)
             rate = vs.average_rate or vs.guessed_rate or vs.base_rate
-            if container.duration is not None:
-                duration = container.duration / 1_000_000
-            elif vs.duration is not None and vs.time_base is not None:
-                duration = float(vs.duration * vs.time_base)
-            else:
-                duration = 0.0
+            duration = media_duration_s(container, vs) or 0.0
             comment = container.metadata.get("comment")
             decoded = None
             for frame in container.decode(vs):

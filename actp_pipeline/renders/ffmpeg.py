@@ -34,7 +34,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from actp_pipeline.renders.checks import VideoProbe, accept_render
+from actp_pipeline.renders.checks import VideoProbe, accept_render, media_duration_s
 from actp_pipeline.renders.spec import (
     AUDIO_RATE,
     FPS,
@@ -87,18 +87,23 @@ def _hold(n: int) -> str:
 SLIDES = {"slideleft": ("hstack", "x"), "slideup": ("vstack", "y")}
 
 
+def _slide(kind: str, t: int) -> str:
+    """The filters after two inputs (old frame, new frame) that make a `t`-frame slide of `kind`."""
+    stack, axis = SLIDES[kind]
+    extent = WIDTH if axis == "x" else HEIGHT
+    # ease-out: fast start, gentle landing; the last frame shows the new still in place
+    pos = f"{extent}*(1-(1-(n+1)/{t})*(1-(n+1)/{t}))"
+    x, y = (pos, "0") if axis == "x" else ("0", pos)
+    return f"{stack}=inputs=2,{_hold(t)},crop=w={WIDTH}:h={HEIGHT}:x='{x}':y='{y}'"
+
+
 def transition_chain(kind: str, t: int, src_from: str, src_to: str, label: str) -> list[str]:
     """Filter chains making `t` frames that go from the still `src_from` to the still `src_to`."""
     if kind in SLIDES:
-        stack, axis = SLIDES[kind]
-        extent = WIDTH if axis == "x" else HEIGHT
-        # ease-out: fast start, gentle landing; the last frame shows the new still in place
-        pos = f"{extent}*(1-(1-(n+1)/{t})*(1-(n+1)/{t}))"
-        x, y = (pos, "0") if axis == "x" else ("0", pos)
         return [
             f"{src_from}{_to_yuv(PIX_FMT)}[{label}a]",
             f"{src_to}{_to_yuv(PIX_FMT)}[{label}b]",
-            f"[{label}a][{label}b]{stack}=inputs=2,{_hold(t)},crop=w={WIDTH}:h={HEIGHT}:x='{x}':y='{y}'[{label}]",
+            f"[{label}a][{label}b]{_slide(kind, t)}[{label}]",
         ]
     # everything else is an xfade transition; xfade works on 4:4:4, so convert just these frames back
     return [
@@ -163,14 +168,9 @@ def probe_clip(path: str | os.PathLike) -> ClipInfo:
             frame = next(iter(container.decode(vs)), None)
             if frame is None:
                 raise RenderError(f"background_media {name}: no video frame in the clip could be decoded")
-            if container.duration is not None:
-                duration = container.duration / 1_000_000
-            elif vs.duration is not None and vs.time_base is not None:
-                duration = float(vs.duration * vs.time_base)
-            else:
-                duration = None
             rate = vs.average_rate or vs.guessed_rate
-            return ClipInfo(Path(name), frame.width, frame.height, duration, float(rate) if rate else None)
+            return ClipInfo(Path(name), frame.width, frame.height, media_duration_s(container, vs),
+                            float(rate) if rate else None)
     except RenderError:
         raise
     except (OSError, av.FFmpegError, ValueError, StopIteration) as exc:
@@ -267,13 +267,8 @@ def build_layered_filtergraph(scenes: list[Scene], intro_input: int, media: Medi
         if t:
             x = g.label("x")
             if slide[i]:
-                stack, axis = SLIDES[sc.transition]
-                extent = WIDTH if axis == "x" else HEIGHT
-                pos = f"{extent}*(1-(1-(n+1)/{t})*(1-(n+1)/{t}))"
-                cx, cy = (pos, "0") if axis == "x" else ("0", pos)
                 moved, base = g.label("m"), g.label("b")
-                g.chains.append(f"{raws[i - 1].pop(0)}{raws[i].pop(0)}{stack}=inputs=2,{_hold(t)},"
-                                f"crop=w={WIDTH}:h={HEIGHT}:x='{cx}':y='{cy}'{moved}")
+                g.chains.append(f"{raws[i - 1].pop(0)}{raws[i].pop(0)}{_slide(sc.transition, t)}{moved}")
                 g.chains.append(f"{under.pop()}{_hold(t)}{base}")
                 g.chains.append(f"{base}{moved}overlay=format=yuv420:alpha=straight{x}")
             else:

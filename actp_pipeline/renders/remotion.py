@@ -41,17 +41,12 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from actp_pipeline.browser_upload import CHROMIUM_ENV, default_chromium
 from actp_pipeline.renders.checks import VideoProbe, accept_render
 from actp_pipeline.renders.ffmpeg import _ff_path, _tail, _unlink, ffmpeg_exe, run_ffmpeg
 from actp_pipeline.renders.spec import FPS, HEIGHT, WIDTH, RenderError, RenderSpec, frame_count, spec_problems
 
-DEFAULT_CHROMIUM = "/usr/lib/chromium/chromium"  # Debian's chromium package
-CHROMIUM_ENV = "ACTP_CHROMIUM"
 REMUX_TIMEOUT_S = 120.0
-
-
-def _default_browser() -> str:
-    return os.environ.get(CHROMIUM_ENV) or DEFAULT_CHROMIUM
 
 
 def input_props(spec: RenderSpec) -> dict:
@@ -103,7 +98,7 @@ def remotion_available(project_dir: Path | str, *, npx: str = "npx", browser_exe
         return f"no node_modules/remotion in {project} (run `npm i remotion @remotion/cli react react-dom` there)"
     if _find_installed(project, "@remotion/cli") is None:
         return f"no node_modules/@remotion/cli in {project} (it provides the `remotion` command: npm i @remotion/cli)"
-    browser = browser_executable or _default_browser()
+    browser = browser_executable or default_chromium()
     if _executable(browser) is None:
         return f"no Chromium at {browser} (install chromium or set ${CHROMIUM_ENV})"
     return None
@@ -124,7 +119,7 @@ class RemotionRenderer:
     composition: str = "Variant"
     entry_point: str | None = None  # e.g. "src/index.ts"; None lets Remotion find it (config, src/index.ts, ...)
     npx: str = "npx"
-    browser_executable: str = field(default_factory=_default_browser)
+    browser_executable: str = field(default_factory=default_chromium)
     concurrency: int | None = None  # Remotion's --concurrency (browser tabs rendering frames in parallel)
     timeout_s: float = 600
     extra_args: tuple[str, ...] = ()  # appended verbatim, e.g. ("--x264-preset=veryfast",)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -41,5 +42,18 @@ def connect_store(url: str) -> Engine:
     return engine
 
 
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
+def insert_or_ignore(dialect: str, table: sa.Table, *, on: list[str] | None = None) -> sa.Insert:
+    """INSERT ... ON CONFLICT DO NOTHING for `dialect` (Postgres and SQLite both spell it so): a row that
+    conflicts with an existing one (on the unique columns `on`, else on any unique constraint) is skipped."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the store runs on SQLite or Postgres
+        raise NotImplementedError(f"no insert-or-ignore for {dialect}")
+    return insert(table).on_conflict_do_nothing(index_elements=on)
+
+
+def insert_ignoring_conflict(conn: Connection, table: sa.Table, values: dict[str, Any]) -> sa.CursorResult:
+    """INSERT one row unless its key exists; the result's rowcount is 1 when it was inserted, else 0."""
+    return conn.execute(insert_or_ignore(conn.dialect.name, table).values(**values))

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import threading
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from actp_pipeline.store import schema
+from actp_pipeline.store.engine import insert_or_ignore
 from actp_pipeline.store.schema import utcnow
 
 
@@ -32,10 +35,31 @@ class QueueStatuses:
     in_flight: tuple[str, ...] = ()
     ambiguous: str | None = None
 
+    @cached_property
+    def claimable(self) -> tuple[str, ...]:
+        """What a claim takes (once `available_at` has come): queued, waiting out a backoff, or ambiguous
+        (an ambiguous item is claimed to be reconciled, never blindly retried)."""
+        return tuple(dict.fromkeys((self.queued, self.retry, *((self.ambiguous,) if self.ambiguous else ()))))
+
+    @cached_property
+    def held(self) -> tuple[str, ...]:
+        """Statuses of an item a worker holds under its claim token."""
+        return (self.claimed, *self.in_flight)
+
+    @cached_property
+    def open(self) -> tuple[str, ...]:
+        """Statuses of an item not yet final: claimable or held."""
+        return (*self.claimable, *self.held)
+
 
 # The claim and guarded UPDATEs, built once per shape with their values bound at execute time: building a
 # statement and its cache key costs the client more CPU than the database spends running it.
 _STATEMENTS: dict[tuple, sa.Update] = {}
+# Claims narrowed by a caller's `where`, keyed by that object's id: (where, statement). The entry keeps its
+# `where` alive, so the id is not reused while it is cached; a `where` built per call only cycles through.
+_WHERE_STATEMENTS: dict[tuple, tuple[sa.ColumnElement[bool], sa.Update]] = {}
+_WHERE_STATEMENTS_MAX = 64
+_where_lock = threading.Lock()
 
 # render job: queued -> running -> succeeded | failed | cancelled (a failed attempt is queued again)
 RENDER_STATUSES = QueueStatuses(queued="queued", claimed="running", done="succeeded", dead="failed")
@@ -54,25 +78,18 @@ class WorkQueue:
 
     # -- producer side -------------------------------------------------------------------------
     def enqueue(self, rows: list[dict[str, Any]], *, unique_column: str) -> int:
-        """Insert rows whose `unique_column` value is not queued yet; returns how many were new."""
+        """Insert rows whose `unique_column` value is not queued yet; returns how many were new.
+
+        One INSERT ... ON CONFLICT (unique_column) DO NOTHING: a concurrent enqueue of the same key skips
+        the row instead of failing, and a key repeated within `rows` is inserted once."""
         if not rows:
             return 0
         t = self.table
         now = utcnow()
-        keys = [r[unique_column] for r in rows]
+        base = {"status": self.s.queued, "attempts": 0, "available_at": now, "created_at": now, "updated_at": now}
+        stmt = insert_or_ignore(self.engine.dialect.name, t, on=[unique_column]).returning(t.c.id)
         with self.engine.begin() as conn:
-            existing: set = set()
-            for i in range(0, len(keys), 500):
-                chunk = keys[i : i + 500]
-                existing |= set(conn.execute(sa.select(t.c[unique_column]).where(t.c[unique_column].in_(chunk))).scalars())
-            fresh = [
-                {"status": self.s.queued, "attempts": 0, "available_at": now, "created_at": now, "updated_at": now, **r}
-                for r in rows
-                if r[unique_column] not in existing
-            ]
-            if fresh:
-                conn.execute(t.insert(), fresh)
-        return len(fresh)
+            return len(conn.execute(stmt, [{**base, **r} for r in rows]).all())  # RETURNING: the inserted rows
 
     # -- worker side ---------------------------------------------------------------------------
     def claim(
@@ -84,17 +101,33 @@ class WorkQueue:
         now: dt.datetime | None = None,
         statuses: tuple[str, ...] | None = None,
         where: sa.ColumnElement[bool] | None = None,
+        params: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
-        """Atomically take up to `limit` due items; each comes back with its `claim_token`."""
+        """Atomically take up to `limit` due items (in `statuses`, default the claimable ones); each comes
+        back with its `claim_token`.
+
+        `where` narrows the candidates. Build it once with `sa.bindparam`s and pass their values in
+        `params` on each call: the claim statement is cached per `where` object, so a reused one costs
+        nothing to build. A `where` built per call (literal values) works too, built and compiled anew."""
         now = now or utcnow()
-        claimable = tuple(statuses or dict.fromkeys((self.s.queued, self.s.retry)))
-        key = ("claim", self.engine.dialect.name, self.table.name, self.s.claimed, claimable)
-        stmt = _STATEMENTS.get(key) if where is None else None
-        if stmt is None:
-            stmt = self._claim_stmt(claimable, where)
-            if where is None:
-                _STATEMENTS[key] = stmt
-        params = {"claim_now": now, "claim_limit": limit, "claim_token_": secrets.token_hex(16),
+        claimable = tuple(statuses) if statuses else self.s.claimable
+        if where is None:
+            key = ("claim", self.engine.dialect.name, self.table.name, self.s.claimed, claimable)
+            stmt = _STATEMENTS.get(key)
+            if stmt is None:
+                stmt = _STATEMENTS[key] = self._claim_stmt(claimable, None)
+        else:
+            key = ("claim", self.engine.dialect.name, self.table.name, self.s.claimed, claimable, id(where))
+            cached = _WHERE_STATEMENTS.get(key)
+            if cached is not None and cached[0] is where:
+                stmt = cached[1]
+            else:
+                stmt = self._claim_stmt(claimable, where)
+                with _where_lock:
+                    while len(_WHERE_STATEMENTS) >= _WHERE_STATEMENTS_MAX:
+                        _WHERE_STATEMENTS.pop(next(iter(_WHERE_STATEMENTS)))
+                    _WHERE_STATEMENTS[key] = (where, stmt)
+        params = {**(params or {}), "claim_now": now, "claim_limit": limit, "claim_token_": secrets.token_hex(16),
                   "claimed_by_": worker_id, "lease_until": now + dt.timedelta(seconds=lease_s)}
         with self.engine.begin() as conn:
             rows = [dict(r._mapping) for r in conn.execute(stmt, params)]
@@ -131,7 +164,7 @@ class WorkQueue:
     def _guarded(self, item_id: int, token: str, values: dict[str, Any], from_statuses: tuple[str, ...] | None = None) -> bool:
         t = self.table
         values = {"updated_at": utcnow(), **values}
-        allowed = tuple(from_statuses or (self.s.claimed, *self.s.in_flight))
+        allowed = tuple(from_statuses or self.s.held)
         if any(isinstance(v, sa.ClauseElement) for v in values.values()):  # e.g. attempts - 1: built each time
             stmt = t.update().where(t.c.id == item_id, t.c.claim_token == token, t.c.status.in_(allowed)).values(**values)
             params = {}
@@ -162,7 +195,8 @@ class WorkQueue:
                                               "attempts": self.table.c.attempts - 1})
 
     def set_status(self, item_id: int, token: str, status: str, **values: Any) -> bool:
-        """Move a claimed item to an intermediate status (e.g. `uploading`) under its token."""
+        """Move a held item to another status (e.g. `uploading`, or `unknown` with its token cleared)
+        under its token; False when the token no longer holds it."""
         return self._guarded(item_id, token, {"status": status, **values})
 
     def extend(self, item_id: int, token: str, lease_s: float) -> bool:
@@ -248,7 +282,7 @@ class WorkQueue:
 
     def cancel(self, item_id: int) -> bool:
         t = self.table
-        live = (self.s.queued, self.s.retry, self.s.claimed, *(() if self.s.ambiguous is None else (self.s.ambiguous,)))
+        live = (*self.s.claimable, self.s.claimed)
         with self.engine.begin() as conn:
             res = conn.execute(
                 t.update().where(t.c.id == item_id, t.c.status.in_(live))

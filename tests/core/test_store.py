@@ -154,3 +154,38 @@ def test_retry_gives_a_dead_item_fresh_attempts(store_url):
     again = q.claim("w")[0]
     assert again["attempts"] == 1 and again["last_error"] == "bad font"
     assert not q.retry(again["id"])  # a running item is not retried from outside
+
+
+def test_concurrent_enqueues_of_the_same_keys_insert_each_once(store_url):
+    engine = connect_store(store_url)
+    q = render_queue(engine)
+    assert q.enqueue(_jobs(3) + _jobs(3), unique_column="variant_id") == 3  # a key repeated in one call
+    new: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def producer():
+        try:
+            start.wait()
+            new.append(q.enqueue(_jobs(50), unique_column="variant_id"))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=producer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and sum(new) == 47
+    assert q.counts() == {"queued": 50}
+
+
+def test_a_reused_where_is_claimed_with_its_params(store_url):
+    q = publish_queue(connect_store(store_url))
+    t = schema.publish_queue
+    q.enqueue([{"variant_id": f"v{i}", "platform": "tiktok", "account": f"a{i % 2}", "idempotency_key": f"k{i}",
+                "scheduled_at": utcnow(), "payload": {}} for i in range(4)], unique_column="idempotency_key")
+    where = t.c.account == sa.bindparam("acct", type_=t.c.account.type)
+    assert [r["idempotency_key"] for r in q.claim("w", limit=5, where=where, params={"acct": "a1"})] == ["k1", "k3"]
+    assert [r["idempotency_key"] for r in q.claim("w", limit=5, where=where, params={"acct": "a0"})] == ["k0", "k2"]
+    assert q.claim("w", where=where, params={"acct": "a0"}) == []

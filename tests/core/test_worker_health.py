@@ -54,3 +54,20 @@ def test_offline_worker_work_is_released(store_url):
     assert states == {"dead-worker": "offline", "live-worker": "online"}
     # the dead worker's token is void
     assert not rq.complete(job["id"], job["claim_token"])
+
+
+def test_a_lost_lease_is_no_longer_renewed(store_url):
+    engine = _setup(store_url)
+    q = render_queue(engine)
+    job = q.claim("w1", lease_s=1)[0]
+    with Heartbeat(engine, "w1", interval_s=3600, lease_s=30) as hb:
+        hb.hold(q, [job])
+        assert q.reap(now=utcnow() + dt.timedelta(seconds=5)) == 1  # taken away before the next beat
+        taker = q.claim("w2", lease_s=1)[0]
+        hb.beat_once()
+        assert hb.jobs_running == 0  # dropped from the held set, not renewed any more
+        assert q.reap(now=utcnow() + dt.timedelta(seconds=5)) == 1  # the new holder's lease was not extended
+        hb.drop(q, job["id"], completed=q.complete(job["id"], job["claim_token"]))
+        assert hb.jobs_completed == 0
+    assert taker["claim_token"] != job["claim_token"]
+    assert workers(engine)[0]["jobs_running"] == 0

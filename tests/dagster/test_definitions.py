@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import sqlalchemy as sa
 
 from actp_pipeline.store import connect_store
 from actp_pipeline.store.queues import render_queue
@@ -79,3 +80,41 @@ def test_automation_follows_research(tmp_path):
         instance.report_runless_asset_event(dg.AssetMaterialization("market_items", partition="2026-11-20"))
         second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
         assert second.get_num_requested(dg.AssetKey("blueprints")) == 1
+
+
+def test_publish_sensor_counts_what_publish_due_would_take_and_liveness_sweeps_rate_events(tmp_path):
+    import datetime as dt
+
+    from actp_pipeline.platforms import HttpPlatform
+    from actp_pipeline.posts import UPLOAD_AHEAD
+    from actp_pipeline.rate_limits import to_epoch
+    from actp_pipeline.sandbox import SandboxServer, WorldConfig
+    from actp_pipeline.store import schema
+    from actp_pipeline.store.queues import publish_queue
+    from local_ops.sensors import publish_queue_sensor, worker_liveness_sensor
+    from resources import PlatformResource
+
+    with SandboxServer(WorldConfig(seed=4, start=dt.datetime(2026, 11, 10, 6), speed=0.0)) as sb:
+        store = StoreResource(data_dir=str(tmp_path))
+        res = {"store": store, "platform": PlatformResource(base_url=sb.url, api_key="sandbox-key")}
+        engine = connect_store(store.url)
+        with HttpPlatform(sb.url, "sandbox-key") as client:
+            now = client.now()
+        publish_queue(engine).enqueue(
+            [{"variant_id": f"v{i}", "platform": "tiktok", "account": "main", "idempotency_key": f"k{i}",
+              "scheduled_at": now + when, "payload": {}}
+             for i, when in enumerate([dt.timedelta(0), UPLOAD_AHEAD - dt.timedelta(minutes=1),
+                                       UPLOAD_AHEAD + dt.timedelta(minutes=1)])],
+            unique_column="idempotency_key")
+        with dg.instance_for_test() as instance:
+            result = publish_queue_sensor(dg.build_sensor_context(instance=instance, resources=res))
+            assert [r.run_key for r in result.run_requests] == ["publish_job:2:2:None"]  # k0 and k1 (id 2) are due
+
+            events = schema.rate_events
+            with engine.begin() as c:  # on the platform's clock: one call 3 days ago, one a minute ago
+                c.execute(events.insert(), [{"platform": "tiktok", "account": "main", "at": to_epoch(now) - s}
+                                            for s in (3 * 86_400, 60)])
+            worker_liveness_sensor(dg.build_sensor_context(instance=instance, resources=res))
+            with engine.connect() as c:
+                left = list(c.execute(sa.select(events.c.at)).scalars())
+            assert left == [to_epoch(now) - 60]

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from actp_pipeline.store import connect_store, schema
 from actp_pipeline.store.queues import publish_queue
+from tests.core.test_browser_upload import require_browser
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNTS = [f"acct{i:02d}" for i in range(50)]
@@ -110,10 +111,7 @@ def test_kill_9_mid_upload_is_recovered_without_a_second_post(world, tmp_path, p
 
 @pytest.mark.slow
 def test_worker_publishes_through_the_browser(world, tmp_path):
-    if not Path(os.environ.get("ACTP_CHROMIUM", "/usr/lib/chromium/chromium")).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true needs Debian's chromium for the browser uploader")
-        pytest.skip("no chromium")
+    require_browser()
     sb, engine, url, media = world
     _enqueue(engine, media, 4, _now(sb))
     proc = _worker(sb, url, tmp_path, "browser-worker", publisher="browser", lease=60)
