@@ -119,10 +119,10 @@ def cmd_worker(args) -> int:
     """Pull renders and uploads from the store until SIGINT/SIGTERM (or until idle with --exit-when-idle)."""
     import threading
 
-    from actp_pipeline.platforms import HttpPlatform, make_publisher
-    from actp_pipeline.posts import PublishGuards
+    from actp_pipeline.publish.platforms import HttpPlatform, make_publisher
+    from actp_pipeline.publish.posts import PublishGuards
     from actp_pipeline.store import connect_store
-    from actp_pipeline.worker import WorkerConfig, default_worker_id, run_worker
+    from actp_pipeline.worker.loop import WorkerConfig, default_worker_id, run_worker
 
     s = _settings(args)
     stop = threading.Event()
@@ -181,7 +181,7 @@ def cmd_queue(args) -> int:
 
 
 def cmd_sql(args) -> int:
-    from actp_pipeline.warehouse import Warehouse
+    from actp_pipeline.store.warehouse import Warehouse
 
     s = _settings(args)
     path = s.data_dir / "warehouse.duckdb"
@@ -196,7 +196,7 @@ def _on_off(v: str | None) -> bool | None:
 
 def cmd_ads(args) -> int:
     """Ad accounts, goals, plan approvals and the audit log of the ads orchestrator."""
-    from actp_pipeline import ad_accounts, ads_audit
+    from actp_pipeline.ads import accounts as ad_accounts, audit as ads_audit
     from actp_pipeline.store import connect_store
 
     engine = connect_store(_settings(args).store_url)

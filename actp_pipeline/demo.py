@@ -19,7 +19,7 @@ import httpx
 import pandas as pd
 
 from actp_pipeline.settings import Settings
-from actp_pipeline.warehouse import Warehouse
+from actp_pipeline.store.warehouse import Warehouse
 
 Materialize = Callable[[list[str], "str | None"], dict[str, dict[str, Any]]]
 
@@ -151,7 +151,7 @@ def run_demo(cfg: DemoConfig, sandbox, materialize: Materialize, log: Callable[[
 
 def _paid_phase(cfg: DemoConfig, step, client: httpx.Client, now, say) -> None:
     """Graduate: each simulated half day, measure, score, plan the ads and execute the plan."""
-    from actp_pipeline import ad_accounts
+    from actp_pipeline.ads import accounts as ad_accounts
     from actp_pipeline.store import connect_store
 
     engine = connect_store(Settings(data_dir=cfg.data_dir, database_url=cfg.store_url).store_url)
@@ -199,7 +199,7 @@ def _compare(cfg: DemoConfig, truth: pd.DataFrame) -> DemoResult:
         if len(organic) or len(paid_won) else pd.DataFrame(columns=["variant_id", "stage", "true_rank"])
     promoted, audit = [], {}
     if cfg.paid_days > 0:
-        from actp_pipeline import ads_audit
+        from actp_pipeline.ads import audit as ads_audit
         from actp_pipeline.store import connect_store
 
         engine = connect_store(Settings(data_dir=cfg.data_dir, database_url=cfg.store_url).store_url)

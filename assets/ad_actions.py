@@ -3,8 +3,8 @@
 
 import dagster as dg
 
-from actp_pipeline import ads_audit
-from actp_pipeline.ad_orchestrator import execute_pass
+from actp_pipeline.ads import audit as ads_audit
+from actp_pipeline.ads.orchestrator import execute_pass
 from assets.ad_plan import ad_plan
 from assets.common import OWNERS, md_table
 from resources import AdsResource, PlatformResource, StoreResource

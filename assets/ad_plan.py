@@ -3,9 +3,9 @@
 
 import dagster as dg
 
-from actp_pipeline import ad_accounts
-from actp_pipeline.ad_orchestrator import plan_pass
-from actp_pipeline.ad_plan import plan_frame, plan_summary
+from actp_pipeline.ads import accounts as ad_accounts
+from actp_pipeline.ads.orchestrator import plan_pass
+from actp_pipeline.ads.plan import plan_frame, plan_summary
 from assets.common import OWNERS, md_table
 from assets.winners import winners
 from resources import AdsResource, PlatformResource, StoreResource

@@ -4,8 +4,8 @@
 import dagster as dg
 import pandas as pd
 
-from actp_pipeline.allocation import allocate_next_round, explain_policy
-from actp_pipeline.scores import CELL
+from actp_pipeline.score.allocation import allocate_next_round, explain_policy
+from actp_pipeline.score.scores import CELL
 from assets.common import OWNERS, cell_name, md_table
 from assets.scores import scores
 from resources import LoopSettings, StoreResource

@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from actp_pipeline.blueprints import extract_blueprints
+from actp_pipeline.extract.blueprints import extract_blueprints
 from assets.common import OWNERS, follow_upstream, md_table
 from assets.research import market_items
 from resources import LoopSettings, StoreResource

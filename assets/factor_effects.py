@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from actp_pipeline.factor_effects import estimate_factor_effects, generation_weights
+from actp_pipeline.score.factor_effects import estimate_factor_effects, generation_weights
 from assets.common import OWNERS, md_table
 from assets.scores import scores
 from resources import StoreResource

@@ -4,7 +4,7 @@ appends one immutable file to its day."""
 
 import dagster as dg
 
-from actp_pipeline.post_metrics import (
+from actp_pipeline.measure.post_metrics import (
     LEDGER_COLUMNS,
     TIERS,
     CollectionRules,

@@ -3,8 +3,8 @@
 
 import dagster as dg
 
-from actp_pipeline.publish_schedule import DEFAULT_HOURS, publish_items, schedule_next_round, schedule_rendered
-from actp_pipeline.timing_matrix import best_hours
+from actp_pipeline.publish.publish_schedule import DEFAULT_HOURS, publish_items, schedule_next_round, schedule_rendered
+from actp_pipeline.measure.timing_matrix import best_hours
 from assets.common import OWNERS, md_table
 from resources import LoopSettings, PlatformResource, StoreResource
 

@@ -4,7 +4,7 @@
 import dagster as dg
 import pandas as pd
 
-from actp_pipeline.market_items import collect
+from actp_pipeline.research.market_items import collect
 from assets.common import DAILY, OWNERS, md_table, when_missing
 from resources import PlatformResource, StoreResource
 

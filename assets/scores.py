@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from actp_pipeline.scores import CELL, ScoringRules, fair_cells, latest_per_post, score_posts
+from actp_pipeline.score.scores import CELL, ScoringRules, fair_cells, latest_per_post, score_posts
 from assets.common import OWNERS, follow_upstream, md_table
 from assets.post_metrics import post_metrics
 from resources import StoreResource

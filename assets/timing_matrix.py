@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from actp_pipeline.timing_matrix import best_hours, build_timing_matrix
+from actp_pipeline.measure.timing_matrix import best_hours, build_timing_matrix
 from assets.common import OWNERS
 from assets.scores import scores
 from resources import StoreResource

@@ -4,8 +4,8 @@
 import dagster as dg
 import pandas as pd
 
-from actp_pipeline.factor_effects import generation_weights
-from actp_pipeline.variants import build_matrix, moderate, record_round
+from actp_pipeline.score.factor_effects import generation_weights
+from actp_pipeline.generate.variants import build_matrix, moderate, record_round
 from assets.blueprints import blueprints
 from assets.common import OWNERS, md_table, when_missing
 from resources import LoopSettings, StoreResource

@@ -5,8 +5,8 @@ from dataclasses import asdict
 import dagster as dg
 import pandas as pd
 
-from actp_pipeline.scores import CELL
-from actp_pipeline.winners import decide
+from actp_pipeline.score.scores import CELL
+from actp_pipeline.score.winners import decide
 from assets.common import OWNERS, cell_name, md_table
 from assets.scores import scores
 from resources import LoopSettings, StoreResource

@@ -10,7 +10,7 @@ creative-level random effect). Each creative's TRUE engagement rate on TikTok co
 
 A test runs in daily batches of `--daily-budget` impressions (default 15,000: the original system's
 $50/day budget cap at its "$5 = 1,500 impressions" price). The policy splits the day over the 8 creatives
-(actp_pipeline.allocation, the same code the pipeline runs); each creative's impressions of the day go
+(actp_pipeline.score.allocation, the same code the pipeline runs); each creative's impressions of the day go
 out as posts (ad-days) of at most `--post-impressions` views, each with its own noise draw; a post's engagement rate is the true rate times the world's
 mean-one lognormal post noise (sd world.POST_ER_NOISE_SD), engagements are binomial. The day's results
 are added to the state as effective trials (allocation.effective_trials, the scores.py discount for post
@@ -68,7 +68,7 @@ from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 import numpy as np  # noqa: E402
 
 from actp_pipeline import creative  # noqa: E402
-from actp_pipeline.allocation import (  # noqa: E402
+from actp_pipeline.score.allocation import (  # noqa: E402
     ArmStats,
     FixedRule,
     StoppingRule,

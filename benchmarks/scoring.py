@@ -3,7 +3,7 @@ DuckDB group-by over the same Parquet files in the same run.
 
 Run from the repo root:  .venv/bin/python benchmarks/scoring.py [--posts 100000] [--snapshots 100] [--repeat 3]
 
-The data set (made here, NOT timed) is written with actp_pipeline.warehouse.Warehouse in the layout the
+The data set (made here, NOT timed) is written with actp_pipeline.store.warehouse.Warehouse in the layout the
 `post_metrics` asset writes: <root>/post_metrics/<day>/<run time>.parquet, one immutable file per
 collection run (one run an hour), each holding that hour's snapshots. `--posts` posts on 4 platforms x
 25 accounts go live spread over 30 days; each gets `--snapshots` snapshots at the collection plan's
@@ -46,9 +46,9 @@ import pyarrow as pa  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from actp_pipeline.post_metrics import METRIC_COLUMNS, SNAPSHOT_COLUMNS  # noqa: E402
-from actp_pipeline.scores import ScoringRules, latest_per_post, score_posts  # noqa: E402
-from actp_pipeline.warehouse import Warehouse  # noqa: E402
+from actp_pipeline.measure.post_metrics import METRIC_COLUMNS, SNAPSHOT_COLUMNS  # noqa: E402
+from actp_pipeline.score.scores import ScoringRules, latest_per_post, score_posts  # noqa: E402
+from actp_pipeline.store.warehouse import Warehouse  # noqa: E402
 
 PLATFORMS = ("tiktok", "instagram", "youtube", "facebook")
 ACCOUNTS_PER_PLATFORM = 25

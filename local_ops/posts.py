@@ -3,10 +3,10 @@
 
 import dagster as dg
 
-from actp_pipeline.platforms import make_publisher
-from actp_pipeline.posts import PublishGuards, publish_due
-from actp_pipeline.worker_health import Heartbeat
-from actp_pipeline.worker import default_worker_id as worker_id
+from actp_pipeline.publish.platforms import make_publisher
+from actp_pipeline.publish.posts import PublishGuards, publish_due
+from actp_pipeline.worker.heartbeats import Heartbeat
+from actp_pipeline.worker.loop import default_worker_id as worker_id
 from resources import PlatformResource, StoreResource
 
 

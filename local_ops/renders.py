@@ -5,9 +5,9 @@ import time
 
 import dagster as dg
 
-from actp_pipeline.render_queue import render_due
-from actp_pipeline.worker_health import Heartbeat
-from actp_pipeline.worker import default_worker_id as worker_id
+from actp_pipeline.renders.queue import render_due
+from actp_pipeline.worker.heartbeats import Heartbeat
+from actp_pipeline.worker.loop import default_worker_id as worker_id
 from resources import StoreResource
 
 

@@ -8,12 +8,12 @@ already queued or running, so a backlog becomes one batched run, never one run p
 import dagster as dg
 import sqlalchemy as sa
 
-from actp_pipeline.platforms import PlatformError
-from actp_pipeline.posts import UPLOAD_AHEAD, due_filter
-from actp_pipeline.rate_limits import StoreRateLimiter
+from actp_pipeline.publish.platforms import PlatformError
+from actp_pipeline.publish.posts import UPLOAD_AHEAD, due_filter
+from actp_pipeline.publish.rate_limits import StoreRateLimiter
 from actp_pipeline.store import schema
 from actp_pipeline.store.queues import RENDER_STATUSES
-from actp_pipeline.worker_health import release_offline_workers
+from actp_pipeline.worker.heartbeats import release_offline_workers
 from resources import PlatformResource, StoreResource
 
 render_job = dg.define_asset_job("render_job", selection=dg.AssetSelection.assets("renders"))

@@ -3,8 +3,8 @@
 
 import dagster as dg
 
-from actp_pipeline.ad_goals import OrchestratorConfig
-from actp_pipeline.allocation import StoppingRule
+from actp_pipeline.ads.goals import OrchestratorConfig
+from actp_pipeline.score.allocation import StoppingRule
 
 
 class AdsResource(dg.ConfigurableResource):
@@ -25,7 +25,7 @@ class AdsResource(dg.ConfigurableResource):
     min_hours_live: float = 24.0
 
     def client(self):
-        from actp_pipeline.ads_client import MetaAdsClient
+        from actp_pipeline.ads.meta import MetaAdsClient
 
         return MetaAdsClient(self.base_url, self.access_token, api_version=self.api_version)
 

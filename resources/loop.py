@@ -5,10 +5,10 @@ and how the next round is allocated over the live creatives."""
 import dagster as dg
 from pydantic import field_validator
 
-from actp_pipeline.allocation import POLICY_NAMES
-from actp_pipeline.publish_schedule import SlotRules, Target
-from actp_pipeline.variants import MatrixShape
-from actp_pipeline.winners import WinnerRule
+from actp_pipeline.score.allocation import POLICY_NAMES
+from actp_pipeline.publish.publish_schedule import SlotRules, Target
+from actp_pipeline.generate.variants import MatrixShape
+from actp_pipeline.score.winners import WinnerRule
 
 
 class LoopSettings(dg.ConfigurableResource):

@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from actp_pipeline.platforms import HttpPlatform
+from actp_pipeline.publish.platforms import HttpPlatform
 
 
 class PlatformResource(dg.ConfigurableResource):

@@ -8,7 +8,7 @@ import dagster as dg
 from sqlalchemy.engine import Engine
 
 from actp_pipeline.store import connect_store
-from actp_pipeline.warehouse import Warehouse
+from actp_pipeline.store.warehouse import Warehouse
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,6 +1,6 @@
 """The sandbox's ads API in the shape of the Meta Marketing (Graph) API, and the ads world behind it.
 
-Why: the ads orchestrator talks to Meta only through `actp_pipeline.ads_client.MetaAdsClient` over
+Why: the ads orchestrator talks to Meta only through `actp_pipeline.ads.meta.MetaAdsClient` over
 HTTP. Serving the same paths, parameters, objects and error bodies here lets the pipeline rehearse a
 testing strategy against a seeded world; a real account is just another base URL and token.
 

@@ -102,7 +102,7 @@ worker_heartbeats = sa.Table(
     sa.Column("system_info", sa.JSON),
 )
 
-# -- version 2: shared publish throttling (actp_pipeline.rate_limits, actp_pipeline.circuit_breaker) ------
+# -- version 2: shared publish throttling (actp_pipeline.publish.rate_limits, actp_pipeline.publish.circuit_breaker) ------
 # Times in these tables are epoch seconds as doubles (not DateTime): the limiter and the breaker compare
 # them with exact float arithmetic under an injected (possibly fake) clock, and a double round-trips
 # unchanged on both SQLite and Postgres.

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actp_pipeline import ad_plan
-from actp_pipeline.ad_goals import (
+from actp_pipeline.ads import plan as ad_plan
+from actp_pipeline.ads.goals import (
     AccountBudget,
     AccountSettings,
     Goal,
@@ -21,7 +21,7 @@ from actp_pipeline.ad_goals import (
     goals_from,
     split_budget,
 )
-from actp_pipeline.ad_plan import (
+from actp_pipeline.ads.plan import (
     ACCOUNT_CAP,
     ACCOUNT_ISOLATION,
     AUTO_PAUSE_OFF,
@@ -518,7 +518,7 @@ def test_times_with_zones_are_read_as_utc():
 
 
 def test_audit_log_of_a_run_feeds_the_next_runs_cooldowns(tmp_path):
-    from actp_pipeline import ads_audit
+    from actp_pipeline.ads import audit as ads_audit
     from actp_pipeline.store import connect_store
 
     w = promo_world()

@@ -5,10 +5,10 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from actp_pipeline import ad_accounts, ads_audit
-from actp_pipeline.ad_actions import refusals
-from actp_pipeline.ad_goals import OrchestratorConfig, goals_from
-from actp_pipeline.ad_plan import plan
+from actp_pipeline.ads import accounts as ad_accounts, audit as ads_audit
+from actp_pipeline.ads.actions import refusals
+from actp_pipeline.ads.goals import OrchestratorConfig, goals_from
+from actp_pipeline.ads.plan import plan
 from actp_pipeline.store import connect_store
 
 NOW = dt.datetime(2026, 11, 20, 12, 0)
@@ -111,7 +111,7 @@ def test_history_reports_created_objects_by_their_real_id(engine):
 
 def test_history_keeps_rule_goal_and_time_of_executed_changes(engine):
     """What the next plan's cooldowns read: an executed scale with its rule, goal and platform time."""
-    from actp_pipeline.ad_plan import SCALE, SET_BUDGET, PlannedAction
+    from actp_pipeline.ads.plan import SCALE, SET_BUDGET, PlannedAction
 
     ad_accounts.set_goal(engine, "a1", "streams", priority=3)
     scale = PlannedAction("a1", "streams", SET_BUDGET, SCALE, target_id="camp-s",

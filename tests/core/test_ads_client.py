@@ -9,7 +9,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from actp_pipeline.ads_client import (AD_SET_COLUMNS, ACTION_TYPES, CAMPAIGN_COLUMNS, INSIGHT_COLUMNS, AdsError,
+from actp_pipeline.ads.meta import (AD_SET_COLUMNS, ACTION_TYPES, CAMPAIGN_COLUMNS, INSIGHT_COLUMNS, AdsError,
                                       MetaAdsClient, campaign_name, parse_campaign_name)
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actp_pipeline import creative
-from actp_pipeline.allocation import (
+from actp_pipeline.score.allocation import (
     MC_DRAWS,
     POST_NOISE_CV,
     PRIOR_STRENGTH,
@@ -25,8 +25,8 @@ from actp_pipeline.allocation import (
     split_budget,
     stopping_rule,
 )
-from actp_pipeline.scores import ScoringRules, score_posts
-from actp_pipeline.winners import WinnerRule
+from actp_pipeline.score.scores import ScoringRules, score_posts
+from actp_pipeline.score.winners import WinnerRule
 
 POLICIES = [TopTwoThompson(), Thompson(), Uniform(), FixedRule()]
 
@@ -296,7 +296,7 @@ def test_top_two_thompson_finds_the_sandbox_best_creative():
 
 
 # ------------------------------------------------------------------- the next round, from scores
-from actp_pipeline.allocation import POLICY_NAMES, allocate_next_round, explain_policy  # noqa: E402
+from actp_pipeline.score.allocation import POLICY_NAMES, allocate_next_round, explain_policy  # noqa: E402
 
 
 def _scored(cells, seed=0):

@@ -1,8 +1,8 @@
 import pandas as pd
 
-from actp_pipeline.blueprints import classify_angle, classify_cta, classify_format, classify_hook, extract_blueprints
+from actp_pipeline.extract.blueprints import classify_angle, classify_cta, classify_format, classify_hook, extract_blueprints
 from actp_pipeline.creative import FORMATS, variant_id
-from actp_pipeline.variants import MatrixShape, build_matrix, moderate
+from actp_pipeline.generate.variants import MatrixShape, build_matrix, moderate
 
 
 def test_hook_classifier():
@@ -57,7 +57,7 @@ def test_matrix_is_factorial_stable_and_led_by_blueprints():
 def test_measured_factor_effects_steer_the_next_round():
     """What earlier rounds measured reorders the levels: a clearly negative hook falls out of the matrix,
     an untested one (counted as average) gets its chance, the market order breaks ties."""
-    from actp_pipeline.factor_effects import generation_weights
+    from actp_pipeline.score.factor_effects import generation_weights
 
     bp, _ = extract_blueprints(_items())
     first = build_matrix(bp, topic="skincare", shape=MatrixShape(2, 1, 1, 1))

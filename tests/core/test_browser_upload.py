@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from actp_pipeline import creative
-from actp_pipeline.browser_upload import BrowserPublisher, chromium_problem, default_chromium
-from actp_pipeline.platforms import AmbiguousOutcome, HttpPlatform, PlatformError
+from actp_pipeline.publish.browser import BrowserPublisher, chromium_problem, default_chromium
+from actp_pipeline.publish.platforms import AmbiguousOutcome, HttpPlatform, PlatformError
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from tests.media import make_mp4, variant
 

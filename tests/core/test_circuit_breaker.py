@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actp_pipeline.circuit_breaker import (
+from actp_pipeline.publish.circuit_breaker import (
     CLOSED,
     HALF_OPEN,
     OPEN,

@@ -3,8 +3,8 @@
 import datetime as dt
 import json
 
-from actp_pipeline import ad_accounts, ads_audit
-from actp_pipeline.ad_plan import plan
+from actp_pipeline.ads import accounts as ad_accounts, audit as ads_audit
+from actp_pipeline.ads.plan import plan
 from actp_pipeline.cli import main
 from actp_pipeline.store import connect_store
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actp_pipeline.factor_effects import (EFFECT_COLUMNS, LEVELS, _fit, estimate_factor_effects,
+from actp_pipeline.score.factor_effects import (EFFECT_COLUMNS, LEVELS, _fit, estimate_factor_effects,
                                           generation_weights, hour_bucket, prepare_posts)
 
 # planted effects on the logit of the engagement rate

@@ -1,6 +1,6 @@
 import json
 
-from actp_pipeline.market_items import load_file, validate_items
+from actp_pipeline.research.market_items import load_file, validate_items
 
 GOOD = {"id": "p1", "platform": "tiktok", "kind": "post", "author": "a", "url": "https://x/1",
         "caption": "Why is this?\nbody\nFollow for more", "hashtags": ["#SkinCare", "glow"],

@@ -7,7 +7,7 @@ import time
 import imageio_ffmpeg
 import pytest
 
-from actp_pipeline.platforms import AmbiguousOutcome, HttpPlatform, PlatformError
+from actp_pipeline.publish.platforms import AmbiguousOutcome, HttpPlatform, PlatformError
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from actp_pipeline.post_metrics import (
+from actp_pipeline.measure.post_metrics import (
     CollectionRules,
     classify_posts,
     collect_snapshots,
@@ -12,7 +12,7 @@ from actp_pipeline.post_metrics import (
     plan_summary,
     prioritise,
 )
-from actp_pipeline.warehouse import Warehouse
+from actp_pipeline.store.warehouse import Warehouse
 
 NOW = pd.Timestamp("2026-11-20 12:00")
 

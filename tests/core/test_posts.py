@@ -7,12 +7,12 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from actp_pipeline.platforms import AmbiguousOutcome, PlatformError
-from actp_pipeline.posts import PublishReport, publish_due, publish_item
+from actp_pipeline.publish.platforms import AmbiguousOutcome, PlatformError
+from actp_pipeline.publish.posts import PublishReport, publish_due, publish_item
 from actp_pipeline.store import connect_store, schema
 from actp_pipeline.store.queues import publish_queue
 from actp_pipeline.store.schema import utcnow
-from actp_pipeline.worker import WorkerConfig, run_worker
+from actp_pipeline.worker.loop import WorkerConfig, run_worker
 
 
 class FakePlatform:
@@ -163,8 +163,8 @@ def test_worker_serves_health_and_heartbeats(engine, tmp_path):
 
 
 def test_rate_limit_is_taken_before_the_claim(engine, tmp_path):
-    from actp_pipeline.posts import PublishGuards
-    from actp_pipeline.rate_limits import RateLimit
+    from actp_pipeline.publish.posts import PublishGuards
+    from actp_pipeline.publish.rate_limits import RateLimit
 
     _enqueue(engine, tmp_path, 5)
     now = [utcnow()]
@@ -179,7 +179,7 @@ def test_rate_limit_is_taken_before_the_claim(engine, tmp_path):
 
 
 def test_breaker_opens_after_consecutive_failures_and_stops_calls(engine, tmp_path):
-    from actp_pipeline.posts import PublishGuards
+    from actp_pipeline.publish.posts import PublishGuards
 
     _enqueue(engine, tmp_path, 8)
     now = [utcnow()]
@@ -202,7 +202,7 @@ def test_breaker_opens_after_consecutive_failures_and_stops_calls(engine, tmp_pa
 
 
 def test_429_blocks_the_key_and_does_not_spend_an_attempt(engine, tmp_path):
-    from actp_pipeline.posts import PublishGuards
+    from actp_pipeline.publish.posts import PublishGuards
 
     _enqueue(engine, tmp_path, 2)
     now = [utcnow()]

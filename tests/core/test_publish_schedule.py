@@ -6,7 +6,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from actp_pipeline.publish_schedule import SlotRules, Target, idempotency_key, plan_next_round, plan_slots
+from actp_pipeline.publish.publish_schedule import SlotRules, Target, idempotency_key, plan_next_round, plan_slots
 
 NOW = dt.datetime(2026, 11, 12, 6, 0)
 T = Target("tiktok", "main")

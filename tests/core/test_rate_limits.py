@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actp_pipeline.rate_limits import (
+from actp_pipeline.publish.rate_limits import (
     DEFAULT_LIMITS,
     PLATFORM,
     Decision,

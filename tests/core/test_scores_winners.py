@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actp_pipeline.scores import CELL, latest_per_post, score_posts
-from actp_pipeline.warehouse import Warehouse
-from actp_pipeline.winners import WinnerRule, decide
+from actp_pipeline.score.scores import CELL, latest_per_post, score_posts
+from actp_pipeline.store.warehouse import Warehouse
+from actp_pipeline.score.winners import WinnerRule, decide
 
 
 def _latest(true_er, views, hours=48.0, account="main", seed=0):
@@ -220,7 +220,7 @@ def test_latest_per_post_from_snapshots(tmp_path):
 
 
 def test_snapshots_tolerate_a_platform_without_every_metric():
-    from actp_pipeline.post_metrics import collect_snapshots
+    from actp_pipeline.measure.post_metrics import collect_snapshots
 
     class Partial:  # reports views and likes only, like many real platforms
         def metrics(self, ids):
@@ -249,7 +249,7 @@ def _timed(live_hours, views=20000, rates=None, platform="tiktok", account="main
 
 
 def test_cells_are_windows_of_live_time_per_platform_and_account():
-    from actp_pipeline.scores import ScoringRules, fair_cells
+    from actp_pipeline.score.scores import ScoringRules, fair_cells
 
     # windows start at the first post and take every post live within 72 h of it (72.5 + 72 = 144.5: still in)
     latest = pd.concat([_timed([0, 10, 72, 72.5, 100, 144.5, 300]),
@@ -285,7 +285,7 @@ def test_a_strong_post_in_another_window_does_not_change_p_best():
 
 
 def test_scoring_rules_are_validated():
-    from actp_pipeline.scores import ScoringRules
+    from actp_pipeline.score.scores import ScoringRules
 
     with pytest.raises(ValueError, match="comparison_window_h"):
         ScoringRules(comparison_window_h=0)
@@ -322,7 +322,7 @@ def test_p_best_by_integration_matches_monte_carlo(seed):
         b += list((1 - pooled) * 500 + (1 - p) * n_eff)
     perm = rng.permutation(len(cell))  # cells need not be contiguous
     cell, a, b = np.array(cell)[perm], np.array(a)[perm], np.array(b)[perm]
-    from actp_pipeline.posterior import p_best_in_cells
+    from actp_pipeline.stats.posterior import p_best_in_cells
 
     got = p_best_in_cells(cell, a, b)
     ref = _straight_monte_carlo(cell, a, b, 40_000, rng)
@@ -331,8 +331,8 @@ def test_p_best_by_integration_matches_monte_carlo(seed):
 
 
 def test_p_best_edge_cases_and_both_methods_agree():
-    from actp_pipeline.posterior import p_best_in_cells
-    from actp_pipeline.scores import ScoringRules
+    from actp_pipeline.stats.posterior import p_best_in_cells
+    from actp_pipeline.score.scores import ScoringRules
 
     assert p_best_in_cells(np.array([7]), np.array([30.0]), np.array([600.0])).tolist() == [1.0]
     same = p_best_in_cells(np.zeros(4, dtype=int), np.full(4, 50.0), np.full(4, 950.0))
@@ -352,7 +352,7 @@ def test_p_best_edge_cases_and_both_methods_agree():
 def test_credible_interval_is_the_beta_quantiles():
     from scipy.stats import beta
 
-    from actp_pipeline.posterior import beta_interval
+    from actp_pipeline.stats.posterior import beta_interval
 
     a, b = np.array([3.0, 40.0, 500.0]), np.array([97.0, 900.0, 9000.0])
     lo, hi = beta_interval(a, b, 0.9)

@@ -3,7 +3,7 @@ import os
 import pandas as pd
 import pytest
 
-from actp_pipeline.warehouse import Warehouse
+from actp_pipeline.store.warehouse import Warehouse
 
 
 def test_write_read_partitions_and_query(tmp_path):

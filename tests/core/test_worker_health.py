@@ -7,7 +7,7 @@ import time
 from actp_pipeline.store import connect_store, schema
 from actp_pipeline.store.queues import publish_queue, render_queue
 from actp_pipeline.store.schema import utcnow
-from actp_pipeline.worker_health import Heartbeat, release_offline_workers, workers
+from actp_pipeline.worker.heartbeats import Heartbeat, release_offline_workers, workers
 
 
 def _setup(store_url):

@@ -6,8 +6,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from actp_pipeline import ad_accounts, ads_audit
-from actp_pipeline.platforms import HttpPlatform
+from actp_pipeline.ads import accounts as ad_accounts, audit as ads_audit
+from actp_pipeline.publish.platforms import HttpPlatform
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from assets import LOOP_ASSETS
 from assets.ad_actions import ad_actions_succeeded
@@ -75,7 +75,7 @@ def test_plan_waits_for_approval_and_the_sensor_executes_it(world, tmp_path):
 
 
 def test_the_check_warns_about_failed_actions(tmp_path):
-    from actp_pipeline.ad_plan import CREATE_CAMPAIGN, ENSURE_LEARNING, PlannedAction
+    from actp_pipeline.ads.plan import CREATE_CAMPAIGN, ENSURE_LEARNING, PlannedAction
 
     store = StoreResource(data_dir=str(tmp_path))
     engine, now = store.engine(), dt.datetime(2026, 11, 20, 12)

@@ -70,7 +70,7 @@ def test_loop_assets_post_each_variant_once(world):
 
 
 def test_platform_down_is_a_clear_retryable_error():
-    from actp_pipeline.platforms import HttpPlatform, PlatformError
+    from actp_pipeline.publish.platforms import HttpPlatform, PlatformError
 
     with HttpPlatform("http://127.0.0.1:9", "k") as client, pytest.raises(PlatformError, match="cannot connect") as e:
         list(client.market_feed("trending", "2026-11-10"))

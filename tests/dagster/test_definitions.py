@@ -85,9 +85,9 @@ def test_automation_follows_research(tmp_path):
 def test_publish_sensor_counts_what_publish_due_would_take_and_liveness_sweeps_rate_events(tmp_path):
     import datetime as dt
 
-    from actp_pipeline.platforms import HttpPlatform
-    from actp_pipeline.posts import UPLOAD_AHEAD
-    from actp_pipeline.rate_limits import to_epoch
+    from actp_pipeline.publish.platforms import HttpPlatform
+    from actp_pipeline.publish.posts import UPLOAD_AHEAD
+    from actp_pipeline.publish.rate_limits import to_epoch
     from actp_pipeline.sandbox import SandboxServer, WorldConfig
     from actp_pipeline.store import schema
     from actp_pipeline.store.queues import publish_queue

@@ -13,11 +13,12 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from actp_pipeline import ad_accounts, ads_audit, creative
-from actp_pipeline.ad_goals import OrchestratorConfig
-from actp_pipeline.ad_orchestrator import execute_pass, plan_pass
-from actp_pipeline.ads_client import MetaAdsClient
-from actp_pipeline.platforms import HttpPlatform, parse_time
+from actp_pipeline import creative
+from actp_pipeline.ads import accounts as ad_accounts, audit as ads_audit
+from actp_pipeline.ads.goals import OrchestratorConfig
+from actp_pipeline.ads.orchestrator import execute_pass, plan_pass
+from actp_pipeline.ads.meta import MetaAdsClient
+from actp_pipeline.publish.platforms import HttpPlatform, parse_time
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from actp_pipeline.store import connect_store, schema
 from tests.media import make_mp4, variant
@@ -129,8 +130,8 @@ def test_graduation_path_against_the_sandbox_ads_api(tmp_path, store_url):
 
 CRASH_SCRIPT = textwrap.dedent("""
     import datetime as dt, sys
-    from actp_pipeline.ad_orchestrator import execute_pass
-    from actp_pipeline.ads_client import MetaAdsClient
+    from actp_pipeline.ads.orchestrator import execute_pass
+    from actp_pipeline.ads.meta import MetaAdsClient
     from actp_pipeline.store import connect_store
     engine = connect_store(sys.argv[1])
     with MetaAdsClient(sys.argv[2], sys.argv[3]) as ads:

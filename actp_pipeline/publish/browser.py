@@ -1,6 +1,6 @@
 """Publishing through a platform's web upload page: Playwright driving Debian's Chromium.
 
-`BrowserPublisher` implements the `Publisher` protocol of actp_pipeline.platforms the way a person would
+`BrowserPublisher` implements the `Publisher` protocol of actp_pipeline.publish.platforms the way a person would
 post: it opens the upload page (logging in first when the stored session is missing or expired), attaches
 the video, fills caption, hashtags, platform, account, the client reference (our idempotency key) and the
 optional go-live time, submits, and reads the post id, URL and go-live time from the confirmation page.
@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
 from urllib.parse import quote, urlsplit
 
-from actp_pipeline.platforms import AmbiguousOutcome, PlatformError
+from actp_pipeline.publish.platforms import AmbiguousOutcome, PlatformError
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
-from actp_pipeline import ads_audit as audit
-from actp_pipeline.ad_plan import (
+from actp_pipeline.ads import audit
+from actp_pipeline.ads.plan import (
     CREATE_AD_SET,
     CREATE_CAMPAIGN,
     DUPLICATE_AD_SET,
@@ -34,7 +34,7 @@ from actp_pipeline.ad_plan import (
     SET_BUDGET,
     PlannedAction,
 )
-from actp_pipeline.ads_client import AdsError, campaign_name
+from actp_pipeline.ads.meta import AdsError, campaign_name
 from actp_pipeline.failpoints import failpoint
 
 MAX_PLAN_AGE_H = 6.0

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from actp_pipeline import creative
-from actp_pipeline.publish_schedule import DEFAULT_HOURS
+from actp_pipeline.publish.publish_schedule import DEFAULT_HOURS
 
 CELL = ["platform", "account"]
 METRICS = ("reach", "engagement_rate")

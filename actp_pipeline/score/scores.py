@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from actp_pipeline.allocation import effective_trials
-from actp_pipeline.posterior import beta_interval, p_best_in_cells, p_best_monte_carlo
-from actp_pipeline.warehouse import Warehouse
+from actp_pipeline.score.allocation import effective_trials
+from actp_pipeline.stats.posterior import beta_interval, p_best_in_cells, p_best_monte_carlo
+from actp_pipeline.store.warehouse import Warehouse
 
 CELL = ["platform", "account", "cell_window"]
 WINDOW_FORMAT = "%Y-%m-%dT%H:%M"

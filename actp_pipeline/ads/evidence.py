@@ -21,9 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from actp_pipeline.ad_goals import Goal, OrchestratorConfig
-from actp_pipeline.ad_plan import utc
-from actp_pipeline.allocation import ArmStats, StoppingRule
+from actp_pipeline.ads.goals import Goal, OrchestratorConfig
+from actp_pipeline.ads.plan import utc
+from actp_pipeline.score.allocation import ArmStats, StoppingRule
 
 PAID_RULE = StoppingRule(margin=0.0)
 PAID_WINNER_COLUMNS = ["account_id", "goal", "variant_id", "decision", "evidence", "p_best", "impressions",

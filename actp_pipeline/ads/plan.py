@@ -65,7 +65,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from actp_pipeline.ad_goals import (
+from actp_pipeline.ads.goals import (
     AccountBudget,
     AccountSettings,
     Goal,
@@ -76,7 +76,7 @@ from actp_pipeline.ad_goals import (
     to_cents,
     to_dollars,
 )
-from actp_pipeline.allocation import ArmStats, Thompson, TopTwoThompson
+from actp_pipeline.score.allocation import ArmStats, Thompson, TopTwoThompson
 
 DEFAULT_CONFIG = OrchestratorConfig()
 

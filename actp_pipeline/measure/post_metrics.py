@@ -26,11 +26,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from actp_pipeline.platforms import Platform, parse_time
+from actp_pipeline.publish.platforms import Platform, parse_time
 from actp_pipeline.store import schema
 
 if TYPE_CHECKING:
-    from actp_pipeline.warehouse import Warehouse
+    from actp_pipeline.store.warehouse import Warehouse
 
 METRIC_COLUMNS = ["views", "likes", "comments", "shares", "saves", "watch_time_s", "followers_gained"]
 SNAPSHOT_COLUMNS = ["post_id", "idempotency_key", "variant_id", "platform", "account", "live_at", "snapshot_at",

@@ -15,10 +15,10 @@ from typing import Any, Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from actp_pipeline.circuit_breaker import StoreCircuitBreaker
+from actp_pipeline.publish.circuit_breaker import StoreCircuitBreaker
 from actp_pipeline.failpoints import failpoint
-from actp_pipeline.platforms import AmbiguousOutcome, PlatformError, Publisher, parse_time
-from actp_pipeline.rate_limits import StoreRateLimiter
+from actp_pipeline.publish.platforms import AmbiguousOutcome, PlatformError, Publisher, parse_time
+from actp_pipeline.publish.rate_limits import StoreRateLimiter
 from actp_pipeline.store import schema
 from actp_pipeline.store.queues import PUBLISH_STATUSES, publish_queue
 from actp_pipeline.store.schema import utcnow

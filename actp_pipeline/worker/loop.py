@@ -17,14 +17,14 @@ from typing import Any, Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from actp_pipeline.health import serve_health
-from actp_pipeline.platforms import Publisher
-from actp_pipeline.posts import publish_due
-from actp_pipeline.render_queue import render_due
+from actp_pipeline.worker.health import serve_health
+from actp_pipeline.publish.platforms import Publisher
+from actp_pipeline.publish.posts import publish_due
+from actp_pipeline.renders.queue import render_due
 from actp_pipeline.store import schema
 from actp_pipeline.store.queues import PUBLISH_STATUSES, RENDER_STATUSES
 from actp_pipeline.store.schema import utcnow
-from actp_pipeline.worker_health import HEARTBEAT_S, Heartbeat
+from actp_pipeline.worker.heartbeats import HEARTBEAT_S, Heartbeat
 
 
 def default_worker_id() -> str:

@@ -14,7 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from actp_pipeline.ad_goals import AccountSettings, Goal, OrchestratorConfig
+from actp_pipeline.ads.goals import AccountSettings, Goal, OrchestratorConfig
 from actp_pipeline.store import schema
 
 _UNSET = object()

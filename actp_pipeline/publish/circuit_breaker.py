@@ -42,7 +42,7 @@ from typing import NamedTuple, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from actp_pipeline.rate_limits import Clock, to_epoch
+from actp_pipeline.publish.rate_limits import Clock, to_epoch
 from actp_pipeline.store import schema
 from actp_pipeline.store.engine import insert_ignoring_conflict
 

@@ -50,7 +50,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from actp_pipeline.posterior import p_best_in_cells
+from actp_pipeline.stats.posterior import p_best_in_cells
 
 # Defaults shared with scores.ScoringRules (tests assert they agree) and winners.WinnerRule.
 PRIOR_STRENGTH = 500.0  # pseudo-trials of the cell prior
@@ -597,7 +597,7 @@ def arms_from_scores(scores: pd.DataFrame, *, min_views: float | None = None,
     Columns: the cell columns (scores.CELL present in `scores`), arm_id (= variant_id), posts, successes,
     trials, impressions, events, hours_live, sufficient. Cells and arms are sorted.
     """
-    from actp_pipeline.scores import CELL, ScoringRules  # here: scores imports the warehouse (duckdb)
+    from actp_pipeline.score.scores import CELL, ScoringRules  # here: scores imports the warehouse (duckdb)
 
     learning = ScoringRules()
     min_views = learning.min_views if min_views is None else min_views
@@ -663,7 +663,7 @@ def allocate_next_round(scores: pd.DataFrame, policy: str = "top_two_thompson", 
     Columns: the cell columns, variant_id, posts, views, engagements, er_mean (posterior mean of the pooled
     rate), p_best, sufficient, share, next_round_posts, next_round_ad_budget, policy.
     """
-    from actp_pipeline.scores import CELL
+    from actp_pipeline.score.scores import CELL
 
     if not 0.0 <= floor <= 1.0:
         raise ValueError(f"exploration floor must be within [0, 1], got {floor}")

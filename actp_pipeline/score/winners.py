@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from actp_pipeline.allocation import (
+from actp_pipeline.score.allocation import (
     MC_DRAWS,
     PRIOR_STRENGTH,
     StoppingRule,
@@ -58,7 +58,7 @@ from actp_pipeline.allocation import (
     p_best_exact,
     posterior,
 )
-from actp_pipeline.scores import CELL, ScoringRules
+from actp_pipeline.score.scores import CELL, ScoringRules
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from actp_pipeline.ad_plan import ERROR, PlannedAction, json_safe, plan_summary, utc
+from actp_pipeline.ads.plan import ERROR, PlannedAction, json_safe, plan_summary, utc
 from actp_pipeline.store import schema
 
 DRY_RUN, EXECUTE = "dry_run", "execute"

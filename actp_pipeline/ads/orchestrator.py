@@ -12,13 +12,13 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from actp_pipeline import ad_accounts, ads_audit
-from actp_pipeline.ad_actions import MAX_PLAN_AGE_H, Execution, execute_plan
-from actp_pipeline.ad_evidence import PAID_RULE, account_inputs, candidates, paid_winners, post_lookup
-from actp_pipeline.ad_goals import OrchestratorConfig, goals_from
-from actp_pipeline.ad_plan import ERROR, PlannedAction, cpa_trend, plan
-from actp_pipeline.allocation import StoppingRule
-from actp_pipeline.post_metrics import posts_ledger
+from actp_pipeline.ads import accounts as ad_accounts, audit as ads_audit
+from actp_pipeline.ads.actions import MAX_PLAN_AGE_H, Execution, execute_plan
+from actp_pipeline.ads.evidence import PAID_RULE, account_inputs, candidates, paid_winners, post_lookup
+from actp_pipeline.ads.goals import OrchestratorConfig, goals_from
+from actp_pipeline.ads.plan import ERROR, PlannedAction, cpa_trend, plan
+from actp_pipeline.score.allocation import StoppingRule
+from actp_pipeline.measure.post_metrics import posts_ledger
 
 
 @dataclass

@@ -204,7 +204,7 @@ def make_publisher(kind: str, client: HttpPlatform, *, data_dir: Path) -> Publis
     if kind == "api":
         return client
     if kind == "browser":
-        from actp_pipeline.browser_upload import BrowserPublisher
+        from actp_pipeline.publish.browser import BrowserPublisher
 
         return BrowserPublisher.from_env(client.base_url, lookup=client,
                                          storage_state_path=data_dir / "browser" / "session.json",
