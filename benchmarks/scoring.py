@@ -47,7 +47,8 @@ import pyarrow as pa  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from actp_pipeline.measure.post_metrics import METRIC_COLUMNS, SNAPSHOT_COLUMNS  # noqa: E402
-from actp_pipeline.score.scores import ScoringRules, latest_per_post, score_posts  # noqa: E402
+from actp_pipeline.measure.latest import latest_per_post  # noqa: E402
+from actp_pipeline.score.scores import ScoringRules, score_posts  # noqa: E402
 from actp_pipeline.store.warehouse import Warehouse  # noqa: E402
 
 PLATFORMS = ("tiktok", "instagram", "youtube", "facebook")

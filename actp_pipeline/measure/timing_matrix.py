@@ -29,8 +29,10 @@ import numpy as np
 import pandas as pd
 
 from actp_pipeline import creative
-from actp_pipeline.publish.publish_schedule import DEFAULT_HOURS
 
+# The posting hours (UTC) used until the matrix has data: publish_schedule's default slots and the
+# fallback of `best_hours`. Kept here, with the data that replaces them, so measuring needs no publisher.
+DEFAULT_HOURS = (8, 11, 13, 16, 18, 19, 20, 21, 22)
 CELL = ["platform", "account"]
 METRICS = ("reach", "engagement_rate")
 MATRIX_COLUMNS = ["platform", "weekday", "hour", "n_posts", "raw_mean", "hour_prior", "expected", "lift", "metric"]
@@ -141,7 +143,7 @@ def best_hours(matrix: pd.DataFrame, platform: str, *, n: int = 6, weekday: int 
 
     Without a weekday, an hour's value is the mean of its expected values over the 7 weekdays. With
     fewer than `min_posts` posts on the platform the matrix is mostly prior, so the answer is
-    `fallback` (publish_schedule.DEFAULT_HOURS) unchanged. Ties prefer hours in `fallback`, then earlier.
+    `fallback` (DEFAULT_HOURS) unchanged. Ties prefer hours in `fallback`, then earlier.
     """
     if n < 1:
         raise ValueError("n must be >= 1")

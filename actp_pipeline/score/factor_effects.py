@@ -170,23 +170,7 @@ def estimate_factor_effects(scored: pd.DataFrame, *, factors: Sequence[str] = DE
         return _empty("no factor has two observed levels to compare", n_posts=len(posts),
                       skipped_factors=missing + single)
 
-    # design: one-hot columns for every observed level of every factor
-    blocks, columns = [], []
-    for f in used:
-        levels = sorted(posts[f].astype(str).unique())
-        values = posts[f].astype(str).to_numpy()
-        blocks.append(np.column_stack([values == lv for lv in levels]).astype(float))
-        columns.append((f, levels))
-    X = np.hstack(blocks)
-    p = X.shape[1]
-    # centering: each level relative to the mean of its factor's levels
-    C = np.zeros((p, p))
-    start = 0
-    for _, levels in columns:
-        k = len(levels)
-        C[start:start + k, start:start + k] = np.eye(k) - 1.0 / k
-        start += k
-
+    X, columns, C = _design(posts, used)
     views = posts["views"].to_numpy(float)
     eng = posts["engagements"].to_numpy(float)
     rate = (eng + continuity) / (views + 2 * continuity)
@@ -195,39 +179,81 @@ def estimate_factor_effects(scored: pd.DataFrame, *, factors: Sequence[str] = DE
     w0 = 1.0 / var
     cells = posts.groupby(CELL, sort=True).ngroup().to_numpy()
     n_cells = int(cells.max()) + 1
-    n = len(posts)
 
     coef, Xt, yt, w, xtwx = _fit(X, y, w0, cells, n_cells, alpha)
     delta = C @ coef
     baseline = float(np.sum(w * y) / np.sum(w))
+    low, high = _ridge_interval(delta, C, Xt, yt, w, w0, xtwx, coef, n_cells, alpha, mass)
+    if n_boot > 0:
+        b_low, b_high = _bootstrap_interval(X, y, w0, cells, n_cells, alpha, C, n_boot, seed, mass)
+        low, high = np.fmin(low, b_low), np.fmax(high, b_high)
 
-    # analytic ridge posterior: sigma^2 (X'WX + alpha I)^-1, sigma^2 never below the known noise level
+    out = _effect_table(posts, columns, used, delta, low, high, baseline, views, eng)
+    out.attrs.update({"reason": "", "n_posts": len(posts), "n_cells": n_cells,
+                      "baseline_rate": float(_expit(baseline)), "skipped_factors": missing + single,
+                      "alpha": alpha, "mass": mass})
+    return out
+
+
+def _design(posts: pd.DataFrame, used: list[str]) -> tuple[np.ndarray, list[tuple[str, list[str]]], np.ndarray]:
+    """(X, [(factor, levels)], C): one-hot columns for every observed level of every factor, and the
+    centering matrix that makes each level relative to the mean of its factor's levels."""
+    blocks, columns = [], []
+    for f in used:
+        levels = sorted(posts[f].astype(str).unique())
+        values = posts[f].astype(str).to_numpy()
+        blocks.append(np.column_stack([values == lv for lv in levels]).astype(float))
+        columns.append((f, levels))
+    X = np.hstack(blocks)
+    p = X.shape[1]
+    C = np.zeros((p, p))
+    start = 0
+    for _, levels in columns:
+        k = len(levels)
+        C[start:start + k, start:start + k] = np.eye(k) - 1.0 / k
+        start += k
+    return X, columns, C
+
+
+def _ridge_interval(delta, C, Xt, yt, w, w0, xtwx, coef, n_cells: int, alpha: float,
+                    mass: float) -> tuple[np.ndarray, np.ndarray]:
+    """The analytic ridge posterior interval: sigma^2 (X'WX + alpha I)^-1, sigma^2 never below the known
+    noise level."""
+    n, p = Xt.shape
     a_inv = np.linalg.inv(xtwx + alpha * np.eye(p))
     resid = yt - Xt @ coef
     dof = n - n_cells - float(np.trace(a_inv @ xtwx))
     sigma2 = max(float(np.sum(w * resid**2)) / max(dof, 1.0), n / float(np.sum(w0)))
     sd = np.sqrt(np.clip(np.diag(C @ (sigma2 * a_inv) @ C.T), 0, None))
     z = NormalDist().inv_cdf(0.5 + mass / 2)
-    low, high = delta - z * sd, delta + z * sd
+    return delta - z * sd, delta + z * sd
 
-    # bootstrap over posts, resampled within cells
-    if n_boot > 0:
-        rng = np.random.default_rng(seed)
-        members = [np.flatnonzero(cells == c) for c in range(n_cells)]
-        draws = np.full((n_boot, p), np.nan)
-        for b in range(n_boot):
-            counts = np.zeros(n)
-            for idx in members:
-                counts += np.bincount(rng.choice(idx, size=len(idx)), minlength=n)
-            bcoef = _fit(X, y, w0 * counts, cells, n_cells, alpha)[0]
-            d = C @ bcoef
-            d[(counts @ X) == 0] = np.nan  # a level absent from this resample says nothing about itself
-            draws[b] = d
-        tail = (1 - mass) / 2 * 100
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column: a level never resampled
-            b_low, b_high = np.nanpercentile(draws, [tail, 100 - tail], axis=0)
-        low, high = np.fmin(low, b_low), np.fmax(high, b_high)
+
+def _bootstrap_interval(X, y, w0, cells, n_cells: int, alpha: float, C, n_boot: int, seed: int,
+                        mass: float) -> tuple[np.ndarray, np.ndarray]:
+    """The bootstrap percentile interval of the centred effects, over posts resampled within cells."""
+    n, p = X.shape
+    rng = np.random.default_rng(seed)
+    members = [np.flatnonzero(cells == c) for c in range(n_cells)]
+    draws = np.full((n_boot, p), np.nan)
+    for b in range(n_boot):
+        counts = np.zeros(n)
+        for idx in members:
+            counts += np.bincount(rng.choice(idx, size=len(idx)), minlength=n)
+        bcoef = _fit(X, y, w0 * counts, cells, n_cells, alpha)[0]
+        d = C @ bcoef
+        d[(counts @ X) == 0] = np.nan  # a level absent from this resample says nothing about itself
+        draws[b] = d
+    tail = (1 - mass) / 2 * 100
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column: a level never resampled
+        b_low, b_high = np.nanpercentile(draws, [tail, 100 - tail], axis=0)
+    return b_low, b_high
+
+
+def _effect_table(posts: pd.DataFrame, columns: list[tuple[str, list[str]]], used: list[str], delta, low, high,
+                  baseline: float, views: np.ndarray, eng: np.ndarray) -> pd.DataFrame:
+    """The rows of the result (EFFECT_COLUMNS), lifts at the baseline rate, sorted by factor then effect."""
 
     def lift(d):
         return _expit(baseline + d) / _expit(baseline) - 1.0
@@ -246,10 +272,7 @@ def estimate_factor_effects(scored: pd.DataFrame, *, factors: Sequence[str] = DE
     out = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
     out["_order"] = out["factor"].map({f: i for i, f in enumerate(used)})
     out = out.sort_values(["_order", "effect"], ascending=[True, False], kind="stable")
-    out = out.drop(columns="_order").reset_index(drop=True)
-    out.attrs.update({"reason": "", "n_posts": n, "n_cells": n_cells, "baseline_rate": float(_expit(baseline)),
-                      "skipped_factors": missing + single, "alpha": alpha, "mass": mass})
-    return out
+    return out.drop(columns="_order").reset_index(drop=True)
 
 
 def _expit(x):

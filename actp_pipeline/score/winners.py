@@ -1,6 +1,6 @@
 """Pick winners: a creative wins its cell when the evidence says so, and every other creative is told why not.
 
-The rule is `allocation.StoppingRule`, applied to each cell (scores.CELL: creatives are only compared where
+The rule is `stats.stopping.StoppingRule`, applied to each cell (cells.CELL: creatives are only compared where
 reach is comparable). The arms of a cell are its creatives (variant ids); a creative with several posts in
 the cell is one arm whose views, engagements and effective views add up (`allocation.arms_from_scores`:
 successes = engagement rate x effective views, the post-noise-discounted evidence of scores.py). A creative
@@ -49,20 +49,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from actp_pipeline.score.allocation import (
-    MC_DRAWS,
-    PRIOR_STRENGTH,
-    StoppingRule,
-    arms_from_scores,
-    cells_by_size,
-    p_best_exact,
-    posterior,
-)
-from actp_pipeline.score.scores import CELL, ScoringRules
+from actp_pipeline.score.allocation import arms_from_scores, cells_by_size
+from actp_pipeline.score.cells import CELL
+from actp_pipeline.score.scores import ScoringRules
+from actp_pipeline.stats.arms import MC_DRAWS, PRIOR_STRENGTH, ArmStats, p_best_exact, posterior
+from actp_pipeline.stats.stopping import StoppingRule
 
 
 @dataclass(frozen=True)
 class WinnerRule:
+    """The thresholds a creative must pass to win its cell (see the module doc)."""
+
     min_views: int = 1500  # impressions before judging (original system: $5 spend or 1,500 impressions)
     min_engagements: int = 3  # core events
     min_hours_live: float = 24.0
@@ -107,61 +104,76 @@ def decide(scores: pd.DataFrame, rule: WinnerRule = WinnerRule(), *, seed: int =
 
     Pure and deterministic for a given `seed` (the Monte Carlo draws of P(best)).
     """
-    from scipy.stats import beta as beta_dist  # imported here: scipy is slow to import
-
     df = scores.drop(columns=[c for c in ADDED if c in scores.columns]).reset_index(drop=True)
     if df.empty:
         return df.assign(**{c: pd.Series(dtype=t) for c, t in ADDED.items()})
-    cell = CELL
     arms = arms_from_scores(df, min_views=learning.min_views, min_engagements=learning.min_engagements)
     # the learning gate is an exposure gate too: a leader below it is thin data, never a winner
     stopping = dataclasses.replace(rule.stopping_rule(), min_impressions=max(rule.min_views, learning.min_views),
                                    min_events=max(rule.min_engagements, learning.min_engagements))
     rng = np.random.default_rng(seed)
     out = []
-    for _, members, stats in cells_by_size(arms, cell):
-        d = stopping.decide_many(stats, rng)
-        pb = d.p_best.copy()
-        unset = np.isnan(pb).any(axis=1)
-        if unset.any():  # the rule stopped at the exposure gates: P(best) of the same posteriors, for display
-            pb[unset] = p_best_exact(stats.take(unset), stopping.prior_strength)
-        a, b = posterior(stats, stopping.prior_strength)
-        p_med = beta_dist.sf(d.median_bar[:, None], a, b)
-        for i, (_, g) in enumerate(members):
-            ids = [str(x) for x in g["arm_id"]]
-            suff = g["sufficient"].to_numpy(dtype=bool)
-            leader = int(d.leader[i]) if d.leader[i] >= 0 else int(np.argmax(pb[i]))
-            if d.leader[i] >= 0:
-                p_med[i, leader] = d.p_beats_median[i]
-            code, cell_reason, winner = str(d.code[i]), stopping.explain(d, stats, ids, i), int(d.winner[i])
-            decision, reason = [], []
-            for j, vid in enumerate(ids):
-                views, events, hours = stats.impressions[i, j], stats.events[i, j], stats.hours_live[i, j]
-                if not suff[j]:
-                    decision.append("insufficient_data")
-                    reason.append(f"{_learning_gaps(views, events, learning)}; never a winner or a loser "
-                                  f"(P(best) {pb[i, j]:.2f})")
-                elif j == winner:
-                    decision.append("winner")
-                    reason.append(cell_reason)
-                elif j == leader:
-                    decision.append("not_yet")
-                    reason.append(cell_reason)
-                else:
-                    decision.append("not_yet")
-                    ctx = [f"P(best) {pb[i, j]:.2f}", *_exposure_gaps(views, events, hours, rule)]
-                    if winner >= 0:
-                        ctx.append(f"cell winner is {ids[winner]} (P(best) {pb[i, winner]:.2f})")
-                    else:
-                        ctx.append(f"cell: {cell_reason}")
-                    reason.append("; ".join(ctx))
-            out.append(pd.DataFrame({
-                **{c: g[c].to_numpy() for c in cell}, "variant_id": g["arm_id"].to_numpy(),
-                "decision": decision, "reason": reason, "p_best": pb[i], "p_beats_median": p_med[i],
-                "cell_median_er": d.median_bar[i] / (1.0 + rule.margin), "cell_code": code,
-                "cell_reason": cell_reason, "cell_leader": ids[leader],
-                "variant_posts": g["posts"].to_numpy(dtype="int64"),
-                "variant_views": np.rint(stats.impressions[i]).astype("int64"),
-                "variant_engagements": np.rint(stats.events[i]).astype("int64"), "variant_er_mean": a[i] / (a[i] + b[i])}))
+    for _, members, stats in cells_by_size(arms, CELL):
+        out.extend(_decide_cells(members, stats, stopping, rule, learning, rng))
     per_variant = pd.concat(out, ignore_index=True)
-    return df.merge(per_variant, on=[*cell, "variant_id"], how="left", validate="many_to_one")
+    return df.merge(per_variant, on=[*CELL, "variant_id"], how="left", validate="many_to_one")
+
+
+def _decide_cells(members: list, stats: ArmStats, stopping: StoppingRule, rule: WinnerRule, learning: ScoringRules,
+                  rng: np.random.Generator) -> list[pd.DataFrame]:
+    """One frame per cell of the same size: each creative's decision and the cell's verdict."""
+    from scipy.stats import beta as beta_dist  # imported here: scipy is slow to import
+
+    d = stopping.decide_many(stats, rng)
+    pb = d.p_best.copy()
+    unset = np.isnan(pb).any(axis=1)
+    if unset.any():  # the rule stopped at the exposure gates: P(best) of the same posteriors, for display
+        pb[unset] = p_best_exact(stats.take(unset), stopping.prior_strength)
+    a, b = posterior(stats, stopping.prior_strength)
+    p_med = beta_dist.sf(d.median_bar[:, None], a, b)
+    out = []
+    for i, (_, g) in enumerate(members):
+        ids = [str(x) for x in g["arm_id"]]
+        leader = int(d.leader[i]) if d.leader[i] >= 0 else int(np.argmax(pb[i]))
+        if d.leader[i] >= 0:
+            p_med[i, leader] = d.p_beats_median[i]
+        code, cell_reason, winner = str(d.code[i]), stopping.explain(d, stats, ids, i), int(d.winner[i])
+        decision, reason = _creative_verdicts(ids, g["sufficient"].to_numpy(dtype=bool), stats, i, pb[i], leader,
+                                              winner, cell_reason, rule, learning)
+        out.append(pd.DataFrame({
+            **{c: g[c].to_numpy() for c in CELL}, "variant_id": g["arm_id"].to_numpy(),
+            "decision": decision, "reason": reason, "p_best": pb[i], "p_beats_median": p_med[i],
+            "cell_median_er": d.median_bar[i] / (1.0 + rule.margin), "cell_code": code,
+            "cell_reason": cell_reason, "cell_leader": ids[leader],
+            "variant_posts": g["posts"].to_numpy(dtype="int64"),
+            "variant_views": np.rint(stats.impressions[i]).astype("int64"),
+            "variant_engagements": np.rint(stats.events[i]).astype("int64"), "variant_er_mean": a[i] / (a[i] + b[i])}))
+    return out
+
+
+def _creative_verdicts(ids: list[str], suff: np.ndarray, stats: ArmStats, i: int, pb: np.ndarray, leader: int,
+                       winner: int, cell_reason: str, rule: WinnerRule,
+                       learning: ScoringRules) -> tuple[list[str], list[str]]:
+    """(decision, reason) of every creative of cell i."""
+    decision, reason = [], []
+    for j in range(len(ids)):
+        views, events, hours = stats.impressions[i, j], stats.events[i, j], stats.hours_live[i, j]
+        if not suff[j]:
+            decision.append("insufficient_data")
+            reason.append(f"{_learning_gaps(views, events, learning)}; never a winner or a loser "
+                          f"(P(best) {pb[j]:.2f})")
+        elif j == winner:
+            decision.append("winner")
+            reason.append(cell_reason)
+        elif j == leader:
+            decision.append("not_yet")
+            reason.append(cell_reason)
+        else:
+            decision.append("not_yet")
+            ctx = [f"P(best) {pb[j]:.2f}", *_exposure_gaps(views, events, hours, rule)]
+            if winner >= 0:
+                ctx.append(f"cell winner is {ids[winner]} (P(best) {pb[winner]:.2f})")
+            else:
+                ctx.append(f"cell: {cell_reason}")
+            reason.append("; ".join(ctx))
+    return decision, reason

@@ -8,23 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actp_pipeline import creative
-from actp_pipeline.score.allocation import (
-    MC_DRAWS,
-    POST_NOISE_CV,
-    PRIOR_STRENGTH,
-    ArmStats,
-    FixedRule,
-    Policy,
-    StoppingRule,
-    Thompson,
-    TopTwoThompson,
-    Uniform,
-    effective_trials,
-    fixed_horizon_ab_sample_size,
-    p_best,
-    split_budget,
-    stopping_rule,
-)
+from actp_pipeline.stats.arms import MC_DRAWS, POST_NOISE_CV, PRIOR_STRENGTH, ArmStats, effective_trials, p_best
+from actp_pipeline.stats.bandits import FixedRule, Policy, Thompson, TopTwoThompson, Uniform, split_budget
+from actp_pipeline.stats.power import fixed_horizon_ab_sample_size
+from actp_pipeline.stats.stopping import StoppingRule, stopping_rule
 from actp_pipeline.score.scores import ScoringRules, score_posts
 from actp_pipeline.score.winners import WinnerRule
 
@@ -217,33 +204,6 @@ def test_thin_leader_and_margin_reasons():
     assert stopping_rule(_state([0.09], 100000))[0] is None
 
 
-# ------------------------------------------------------------------------------- sample size
-def test_sample_size_matches_textbook_values():
-    # JMP documentation example: p = 0.08 vs 0.06, alpha 0.05 two-sided, power 0.8 -> 2554 per group
-    assert fixed_horizon_ab_sample_size(0.06, 0.08 / 0.06 - 1) == 2554
-    # Zar, Biostatistical Analysis, example 24.26: 0.45 vs 0.25, power 0.9, continuity corrected -> 127.2
-    assert fixed_horizon_ab_sample_size(0.25, 0.45 / 0.25 - 1, power=0.9, continuity_correction=True) == 128
-    # more arms: Bonferroni over the k - 1 comparisons of the best with the others
-    n2 = fixed_horizon_ab_sample_size(0.05, 0.1)
-    n8 = fixed_horizon_ab_sample_size(0.05, 0.1, arms=8)
-    assert n8 == fixed_horizon_ab_sample_size(0.05, 0.1, alpha=0.05 / 7) and n8 > 1.4 * n2
-    with pytest.raises(ValueError):
-        fixed_horizon_ab_sample_size(0.05, 0.0)
-
-
-def test_sample_size_gives_the_requested_power():
-    from scipy.stats import norm
-
-    p1, lift = 0.05, 0.15
-    n = fixed_horizon_ab_sample_size(p1, lift)
-    p2 = p1 * (1 + lift)
-    pbar = (p1 + p2) / 2
-    se0 = math.sqrt(2 * pbar * (1 - pbar) / n)
-    se1 = math.sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / n)
-    power = norm.cdf(((p2 - p1) - norm.ppf(0.975) * se0) / se1)
-    assert 0.8 <= power < 0.8005
-
-
 # ------------------------------------------------------------------------------------ simulation
 def _world_rates(seed):
     from actp_pipeline.sandbox.world import World, WorldConfig
@@ -296,7 +256,8 @@ def test_top_two_thompson_finds_the_sandbox_best_creative():
 
 
 # ------------------------------------------------------------------- the next round, from scores
-from actp_pipeline.score.allocation import POLICY_NAMES, allocate_next_round, explain_policy  # noqa: E402
+from actp_pipeline.score.allocation import allocate_next_round  # noqa: E402
+from actp_pipeline.stats.bandits import POLICY_NAMES, explain_policy  # noqa: E402
 
 
 def _scored(cells, seed=0):

@@ -4,7 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actp_pipeline.score.scores import CELL, latest_per_post, score_posts
+from actp_pipeline.measure.latest import latest_per_post
+from actp_pipeline.score.cells import CELL
+from actp_pipeline.score.scores import score_posts
 from actp_pipeline.store.warehouse import Warehouse
 from actp_pipeline.score.winners import WinnerRule, decide
 
@@ -249,7 +251,8 @@ def _timed(live_hours, views=20000, rates=None, platform="tiktok", account="main
 
 
 def test_cells_are_windows_of_live_time_per_platform_and_account():
-    from actp_pipeline.score.scores import ScoringRules, fair_cells
+    from actp_pipeline.score.cells import fair_cells
+    from actp_pipeline.score.scores import ScoringRules
 
     # windows start at the first post and take every post live within 72 h of it (72.5 + 72 = 144.5: still in)
     latest = pd.concat([_timed([0, 10, 72, 72.5, 100, 144.5, 300]),

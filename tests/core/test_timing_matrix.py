@@ -4,8 +4,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from actp_pipeline.creative import PLATFORMS
-from actp_pipeline.publish.publish_schedule import DEFAULT_HOURS, SlotRules
-from actp_pipeline.measure.timing_matrix import MATRIX_COLUMNS, best_hours, build_timing_matrix, post_performance
+from actp_pipeline.measure.timing_matrix import DEFAULT_HOURS, MATRIX_COLUMNS, best_hours, build_timing_matrix, post_performance
+from actp_pipeline.publish.publish_schedule import SlotRules
 
 # planted log-reach effect by hour (UTC): peak 19-21h, trough 3-5h
 HOUR_EFFECT = np.array([-0.1, -0.3, -0.45, -0.6, -0.65, -0.6, -0.4, -0.25, -0.1, 0.0, 0.05, 0.1,

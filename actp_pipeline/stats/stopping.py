@@ -1,0 +1,136 @@
+"""Stopping: when a cell's test is over, and why not yet.
+
+`StoppingRule` declares a winner only when the evidence says so (P(best) >= confidence, the exposure gates
+of the original system, beats the cell median by a margin) and otherwise says why not, in words. It reads
+`arms.ArmStats`, vectorised over cells; `stopping_rule` is the one-cell DataFrame form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from actp_pipeline.stats.arms import MC_DRAWS, PRIOR_STRENGTH, ArmStats, exposure_ok, posterior, posterior_draws, win_counts
+
+
+@dataclass(frozen=True)
+class StoppingRule:
+    """When a cell's test is over: a creative wins only when the evidence says so.
+
+    All of: (1) it is the most likely best, with P(best) >= `confidence` (Monte Carlo over the Beta
+    posteriors, as scores.py); (2) its exposure passed the gates of the original system (at least
+    `min_impressions` impressions or `min_spend` spent, `min_events` core events, `min_hours_live`
+    hours live); (3) P(its rate > cell median x (1 + margin)) >= `confidence`, where the cell median is
+    the median of the posterior means (as winners.py). Otherwise no winner, with the reason.
+    """
+
+    confidence: float = 0.95
+    min_impressions: float = 1500
+    min_spend: float | None = 5.0
+    min_events: float = 3
+    min_hours_live: float = 24.0
+    margin: float = 0.15
+    prior_strength: float = PRIOR_STRENGTH
+    draws: int = MC_DRAWS
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.confidence <= 1.0:
+            raise ValueError("confidence must be within (0, 1]")
+        if self.margin < 0:
+            raise ValueError("margin must be >= 0")
+
+    def decide_many(self, stats: ArmStats, rng: np.random.Generator | None = None) -> Decisions:
+        """The verdict of every cell of `stats` (Monte Carlo only for cells with an arm past the gates)."""
+        rng = rng if rng is not None else np.random.default_rng(0)
+        cells, k = stats.shape
+        gates = exposure_ok(stats, self.min_impressions, self.min_spend, self.min_events, self.min_hours_live)
+        p = np.full((cells, k), np.nan)
+        p_margin = np.full(cells, np.nan)
+        leader = np.full(cells, -1)
+        code = np.full(cells, "thin_data", dtype=object)
+        code[stats.trials.sum(axis=1) <= 0] = "no_data"
+        a, b = posterior(stats, self.prior_strength)
+        mean = a / (a + b)
+        bar = np.median(mean, axis=1) * (1.0 + self.margin) if k else np.zeros(cells)
+        todo = np.flatnonzero(gates.any(axis=1))
+        if todo.size:
+            samples = posterior_draws(a[todo], b[todo], self.draws, rng)
+            wins = win_counts(samples.argmax(axis=1), k)
+            p[todo] = wins / self.draws
+            lead = wins.argmax(axis=1)
+            leader[todo] = lead
+            p_margin[todo] = (samples[np.arange(todo.size), lead, :] > bar[todo, None]).mean(axis=1)
+            lead_gated = gates[todo, lead]
+            p_lead = p[todo, lead]
+            code[todo] = np.where(~lead_gated, "thin_data",
+                                  np.where(p_lead < self.confidence, "no_clear_best",
+                                           np.where(p_margin[todo] < self.confidence, "below_margin", "winner")))
+        winner = np.where(code == "winner", leader, -1)
+        return Decisions(winner=winner, leader=leader, p_best=p, p_beats_median=p_margin, code=code,
+                         posterior_mean=mean, median_bar=bar)
+
+    def explain(self, d: Decisions, stats: ArmStats, ids: list | None, i: int = 0) -> str:
+        """The reason of cell i in words."""
+        k = stats.shape[1]
+        name = (lambda j: str(ids[j])) if ids is not None else (lambda j: f"arm {j}")
+        code = d.code[i]
+        if code == "no_data":
+            return "no data yet"
+        if code == "thin_data":
+            j = d.leader[i] if d.leader[i] >= 0 else int(np.argmax(d.posterior_mean[i]))
+            imp, ev, h = stats.impressions[i, j], stats.events[i, j], stats.hours_live[i, j]
+            why = []
+            spend_ok = stats.spend is not None and self.min_spend is not None and stats.spend[i, j] >= self.min_spend
+            if imp < self.min_impressions and not spend_ok:
+                spend_txt = f" and spend < ${self.min_spend:g}" if stats.spend is not None and self.min_spend is not None else ""
+                why.append(f"{imp:,.0f} impressions < {self.min_impressions:,.0f}{spend_txt}")
+            if ev < self.min_events:
+                why.append(f"{ev:,.0f} core events < {self.min_events:g}")
+            if h < self.min_hours_live:
+                why.append(f"live {h:.1f} h < {self.min_hours_live:g} h")
+            who = "leader" if d.leader[i] >= 0 else "no creative passed the exposure gates; best so far"
+            return f"thin data: {who} {name(j)}: " + "; ".join(why)
+        j = int(d.leader[i])
+        pb = d.p_best[i]
+        if code == "no_clear_best":
+            others = np.argsort(-np.nan_to_num(pb, nan=-1.0), kind="stable")
+            runner = next((int(x) for x in others if x != j), None)
+            tie = f", runner-up {name(runner)} {pb[runner]:.2f}" if runner is not None and k > 1 else ""
+            return f"no clear best (tie): P(best) of {name(j)} = {pb[j]:.2f} < {self.confidence:.2f}{tie}"
+        if code == "below_margin":
+            return (f"{name(j)} is the likely best (P(best) = {pb[j]:.2f}) but does not clearly beat the cell median "
+                    f"by {self.margin:.0%}: P(ER > {d.median_bar[i]:.4f}) = {d.p_beats_median[i]:.2f} < {self.confidence:.2f}")
+        return (f"winner {name(j)}: P(best) = {pb[j]:.3f}, P(ER > cell median x {1 + self.margin:.2f}) = "
+                f"{d.p_beats_median[i]:.3f}, {stats.impressions[i, j]:,.0f} impressions, {stats.events[i, j]:,.0f} core events")
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """What `StoppingRule.decide_many` found for each cell; arrays over cells (and arms)."""
+
+    winner: np.ndarray  # arm index or -1
+    leader: np.ndarray  # the most likely best arm, -1 when no Monte Carlo was needed
+    p_best: np.ndarray  # (cells, k), NaN where not computed
+    p_beats_median: np.ndarray
+    code: np.ndarray  # winner | thin_data | no_clear_best | below_margin | no_data
+    posterior_mean: np.ndarray
+    median_bar: np.ndarray
+
+
+def stopping_rule(state: pd.DataFrame, *, confidence: float = 0.95, min_impressions: float = 1500,
+                  min_spend: float | None = 5.0, min_events: float = 3, min_hours_live: float = 24.0,
+                  margin: float = 0.15, prior_strength: float = PRIOR_STRENGTH, draws: int = MC_DRAWS,
+                  rng: np.random.Generator | None = None) -> tuple[object | None, str]:
+    """(winner arm_id or None, reason) for one cell's state. See `StoppingRule`."""
+    if len(state) == 0:
+        return None, "no creatives"
+    rule = StoppingRule(confidence=confidence, min_impressions=min_impressions, min_spend=min_spend,
+                        min_events=min_events, min_hours_live=min_hours_live, margin=margin,
+                        prior_strength=prior_strength, draws=draws)
+    stats = ArmStats.from_frame(state)
+    d = rule.decide_many(stats, rng)
+    ids = list(state["arm_id"])
+    reason = rule.explain(d, stats, ids, 0)
+    return (ids[int(d.winner[0])] if d.winner[0] >= 0 else None), reason
