@@ -10,11 +10,11 @@ creative-level random effect). Each creative's TRUE engagement rate on TikTok co
 
 A test runs in daily batches of `--daily-budget` impressions (default 15,000: the original system's
 $50/day budget cap at its "$5 = 1,500 impressions" price). The policy splits the day over the 8 creatives
-(actp_pipeline.score.allocation, the same code the pipeline runs); each creative's impressions of the day go
+(actp_pipeline.stats, the same code the pipeline runs); each creative's impressions of the day go
 out as posts (ad-days) of at most `--post-impressions` views, each with its own noise draw; a post's engagement rate is the true rate times the world's
 mean-one lognormal post noise (sd world.POST_ER_NOISE_SD), engagements are binomial. The day's results
-are added to the state as effective trials (allocation.effective_trials, the scores.py discount for post
-noise) and the common stopping rule (allocation.StoppingRule defaults: P(best) >= 0.95, 1,500 impressions,
+are added to the state as effective trials (arms.effective_trials, the scores.py discount for post
+noise) and the common stopping rule (stopping.StoppingRule defaults: P(best) >= 0.95, 1,500 impressions,
 3 core events, 24 h, beats the cell median by 15%) is applied once per day. A world stops at its first
 winner or after `--max-days` days.
 
@@ -68,14 +68,10 @@ from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 import numpy as np  # noqa: E402
 
 from actp_pipeline import creative  # noqa: E402
-from actp_pipeline.score.allocation import (  # noqa: E402
-    ArmStats,
-    FixedRule,
-    StoppingRule,
-    effective_trials,
-    fixed_horizon_ab_sample_size,
-    make_policy,
-)
+from actp_pipeline.stats.arms import ArmStats, effective_trials  # noqa: E402
+from actp_pipeline.stats.bandits import FixedRule, make_policy  # noqa: E402
+from actp_pipeline.stats.power import fixed_horizon_ab_sample_size  # noqa: E402
+from actp_pipeline.stats.stopping import StoppingRule  # noqa: E402
 
 OURS = "top_two_thompson"
 BASELINE = "fixed_rule"

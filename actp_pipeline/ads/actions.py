@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 
 from actp_pipeline.ads import audit
-from actp_pipeline.ads.plan import (
+from actp_pipeline.ads.client import AdsClient
+from actp_pipeline.ads.meta import AdsError, campaign_name
+from actp_pipeline.ads.plan.rules import (
     CREATE_AD_SET,
     CREATE_CAMPAIGN,
     DUPLICATE_AD_SET,
@@ -34,7 +36,6 @@ from actp_pipeline.ads.plan import (
     SET_BUDGET,
     PlannedAction,
 )
-from actp_pipeline.ads.meta import AdsError, campaign_name
 from actp_pipeline.failpoints import failpoint
 
 MAX_PLAN_AGE_H = 6.0
@@ -85,10 +86,10 @@ def refusals(engine: Engine, plan: Mapping, accounts: set[str], approved: Mappin
     return out
 
 
-def execute_plan(engine: Engine, client, plan_id: str, *, now: dt.datetime, approved: Mapping[str, str],
+def execute_plan(engine: Engine, client: AdsClient, plan_id: str, *, now: dt.datetime, approved: Mapping[str, str],
                  post_for_variant: Callable[[str], str | None], trigger: str = "dagster",
                  dagster_run_id: str | None = None, max_plan_age_h: float = MAX_PLAN_AGE_H) -> Execution:
-    """Execute the approved accounts' actions of a stored plan against `client` (a MetaAdsClient)."""
+    """Execute the approved accounts' actions of a stored plan against `client`."""
     plan = audit.plan_run(engine, plan_id)
     if plan is None:
         raise ValueError(f"no stored plan {plan_id!r}")
@@ -100,61 +101,90 @@ def execute_plan(engine: Engine, client, plan_id: str, *, now: dt.datetime, appr
         return Execution(None, plan_id, refused=refused)
     run_id = audit.start_run(engine, plan_id, {a.account_id for _, a in todo}, as_of=now, trigger=trigger,
                              dagster_run_id=dagster_run_id)
-    out = Execution(run_id, plan_id, refused=refused)
-    made: dict[str, str] = {}  # placeholder id -> the real id of what an earlier action created
+    run = _Run(engine, client, plan_id, run_id, now, post_for_variant, Execution(run_id, plan_id, refused=refused))
     prior_rows = audit.executed(engine, plan_id)
     for seq, a in todo:
-        key = f"{plan_id}:{seq}"
-        prior = prior_rows.get(key)
+        run.step(seq, a, prior_rows.get(f"{plan_id}:{seq}"))
+    out = run.out
+    ok, bad = out.counts.get(audit.SUCCESS, 0), out.counts.get(audit.FAILED, 0)
+    status = "success" if not bad else ("partial" if ok else "failed")
+    audit.finish_run(engine, run_id, status, {**out.counts, "refused": out.refused}, bad)
+    return out
+
+
+@dataclass
+class _Run:
+    """One execution of a plan, action by action: each keyed, recorded before its call, never sent twice."""
+
+    engine: Engine
+    client: AdsClient
+    plan_id: str
+    run_id: str
+    now: dt.datetime
+    post_for_variant: Callable[[str], str | None]
+    out: Execution
+    made: dict[str, str] = field(default_factory=dict)  # placeholder id -> real id of what an action created
+
+    def step(self, seq: int, a: PlannedAction, prior: Mapping | None) -> None:
+        """Execute one action, given its row from an earlier attempt of this plan (None = first attempt)."""
         if prior is not None and prior["status"] != audit.PENDING:  # done, failed or skipped: never again
             if prior["status"] == audit.SUCCESS and a.creates:
-                made[a.creates] = prior["result_id"]
-            out.add("already_" + prior["status"], a, seq, result_id=prior["result_id"])
-            continue
-        target, params, missing = _resolve(a, made)
+                self.made[a.creates] = prior["result_id"]
+            self.out.add("already_" + prior["status"], a, seq, result_id=prior["result_id"])
+            return
+        target, params, missing = _resolve(a, self.made)
         if missing is not None:
-            why = f"depends on {missing} of this plan, which was not created"
-            if prior is None:
-                audit.begin_action(engine, run_id, plan_id, seq, a, a.target_id, a.params, now,
-                                   status=audit.SKIPPED, error=why)
-            else:
-                audit.end_action(engine, key, audit.SKIPPED, error=why, run_id=run_id)
-            out.add(audit.SKIPPED, a, seq, error=why)
-            continue
-        name = object_name(a, plan_id, seq)
-        result, err = None, None
+            self._skip(seq, a, prior, f"depends on {missing} of this plan, which was not created")
+            return
+        sent, result, err = self._send(seq, a, target, params, prior)
+        key = f"{self.plan_id}:{seq}"
+        if not sent:
+            audit.end_action(self.engine, key, audit.FAILED, error=err, run_id=self.run_id)
+            self.out.failures.append(f"{a.account_id}/{a.goal} {a.action} (seq {seq}): {err}")
+            self.out.add(audit.FAILED, a, seq, error=err)
+            return
+        if a.creates:
+            self.made[a.creates] = result
+        audit.end_action(self.engine, key, audit.SUCCESS, result_id=result or None, run_id=self.run_id,
+                         error=None if err is None else f"recovered after: {err}")
+        self.out.add(audit.SUCCESS, a, seq, result_id=result, recovered=prior is not None or err is not None)
+
+    def _skip(self, seq: int, a: PlannedAction, prior: Mapping | None, why: str) -> None:
+        if prior is None:
+            audit.begin_action(self.engine, self.run_id, self.plan_id, seq, a, a.target_id, a.params, self.now,
+                               status=audit.SKIPPED, error=why)
+        else:
+            audit.end_action(self.engine, f"{self.plan_id}:{seq}", audit.SKIPPED, error=why, run_id=self.run_id)
+        self.out.add(audit.SKIPPED, a, seq, error=why)
+
+    def _send(self, seq: int, a: PlannedAction, target, params: Mapping, prior: Mapping | None
+              ) -> tuple[bool, str | None, str | None]:
+        """(whether the action holds on the platform, the created object's id, the error recovered from).
+
+        A pending row (a crash after the row, maybe after the call) is looked up first; an ambiguous error
+        (a timeout or a 5xx, after which the platform may have acted) is looked up before it counts as failed.
+        """
+        name = object_name(a, self.plan_id, seq)
+        result = None
         try:
-            if prior is not None:  # pending: a crash after the row, maybe after the call
-                result = _reconcile(client, a, target, params, name, post_for_variant)
+            if prior is not None:
+                result = _reconcile(self.client, a, target, params, name, self.post_for_variant)
             else:
-                audit.begin_action(engine, run_id, plan_id, seq, a, target, params, now)
+                audit.begin_action(self.engine, self.run_id, self.plan_id, seq, a, target, params, self.now)
             failpoint("ad_actions.before_call")
             if result is None:
-                result = _call(client, a, target, params, name, post_for_variant)
+                result = _call(self.client, a, target, params, name, self.post_for_variant)
             failpoint("ad_actions.after_call")
         except Exception as e:  # noqa: BLE001 - one action's failure is recorded, the others go on
             err = (f"ads API error {e.code or e.status}: {e.message}" if isinstance(e, AdsError)
                    else f"{type(e).__name__}: {e}")
             if isinstance(e, AdsError) and e.retryable:
-                # a timeout or a 5xx may come after the platform acted: look before calling it a failure
                 try:
-                    result = _reconcile(client, a, target, params, name, post_for_variant)
+                    result = _reconcile(self.client, a, target, params, name, self.post_for_variant)
                 except Exception as again:  # noqa: BLE001 - the lookup failed too: report both
                     err += f"; and the lookup after it failed: {type(again).__name__}: {again}"
-            if result is None:
-                audit.end_action(engine, key, audit.FAILED, error=err, run_id=run_id)
-                out.failures.append(f"{a.account_id}/{a.goal} {a.action} (seq {seq}): {err}")
-                out.add(audit.FAILED, a, seq, error=err)
-                continue
-        if a.creates:
-            made[a.creates] = result
-        audit.end_action(engine, key, audit.SUCCESS, result_id=result or None, run_id=run_id,
-                         error=None if err is None else f"recovered after: {err}")
-        out.add(audit.SUCCESS, a, seq, result_id=result, recovered=prior is not None or err is not None)
-    ok, bad = out.counts.get(audit.SUCCESS, 0), out.counts.get(audit.FAILED, 0)
-    status = "success" if not bad else ("partial" if ok else "failed")
-    audit.finish_run(engine, run_id, status, {**out.counts, "refused": out.refused}, bad)
-    return out
+            return result is not None, result, err
+        return True, result, None
 
 
 def _resolve(a: PlannedAction, made: Mapping[str, str]):
@@ -168,7 +198,7 @@ def _resolve(a: PlannedAction, made: Mapping[str, str]):
     return target, params, None
 
 
-def _call(client, a: PlannedAction, target, params: Mapping, name: str, post_for_variant) -> str | None:
+def _call(client: AdsClient, a: PlannedAction, target, params: Mapping, name: str, post_for_variant) -> str | None:
     p = params
     if a.action == CREATE_CAMPAIGN:
         return client.create_campaign(a.account_id, name=name, objective=p["objective"], budget_mode=p["budget_mode"],
@@ -192,7 +222,7 @@ def _call(client, a: PlannedAction, target, params: Mapping, name: str, post_for
     raise ValueError(f"unknown action {a.action!r}")
 
 
-def _reconcile(client, a: PlannedAction, target, params: Mapping, name: str, post_for_variant) -> str | None:
+def _reconcile(client: AdsClient, a: PlannedAction, target, params: Mapping, name: str, post_for_variant) -> str | None:
     """What a crashed call already did: the created object's id (or "" when a change already holds), else None."""
     if a.action == CREATE_CAMPAIGN:
         found = client.find_campaign(a.account_id, name)

@@ -17,7 +17,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from actp_pipeline.ads.plan import ERROR, PlannedAction, json_safe, plan_summary, utc
+from actp_pipeline.ads.plan.inputs import utc
+from actp_pipeline.ads.plan.report import json_safe, plan_summary
+from actp_pipeline.ads.plan.rules import ERROR, PlannedAction
 from actp_pipeline.store import schema
 
 DRY_RUN, EXECUTE = "dry_run", "execute"

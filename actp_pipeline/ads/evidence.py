@@ -2,7 +2,7 @@
 
 Paid impressions are randomised by the ad platform's delivery inside one learning campaign, so the
 creatives of a goal's learning campaign form a fair test cell. A creative wins there by the stopping rule
-of organic winners (`allocation.StoppingRule`: P(best) >= 95 %, the original system's exposure gates with
+of organic winners (`stats.stopping.StoppingRule`: P(best) >= 95 %, the original system's exposure gates with
 $5 spend or 1,500 impressions, 3 core events, 24 h live), measured on the goal's core signal per
 impression. Those winners are what `ad_plan` promotes to scaling. The margin over the cell median is 0 by
 default here (`PAID_RULE`): the learning campaign holds the organic test's finalists, whose median is
@@ -21,16 +21,18 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from actp_pipeline.ads.client import AdsClient
 from actp_pipeline.ads.goals import Goal, OrchestratorConfig
-from actp_pipeline.ads.plan import utc
-from actp_pipeline.score.allocation import ArmStats, StoppingRule
+from actp_pipeline.ads.plan.inputs import utc
+from actp_pipeline.stats.arms import ArmStats
+from actp_pipeline.stats.stopping import StoppingRule
 
 PAID_RULE = StoppingRule(margin=0.0)
 PAID_WINNER_COLUMNS = ["account_id", "goal", "variant_id", "decision", "evidence", "p_best", "impressions",
                        "events", "spend", "hours_live"]
 
 
-def account_inputs(client, account_ids: Iterable[str], now: dt.datetime, lookback_h: float = 96.0
+def account_inputs(client: AdsClient, account_ids: Iterable[str], now: dt.datetime, lookback_h: float = 96.0
                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, str]]:
     """(campaigns, ad_sets, insights, errors by account) read through the ads client, account by account;
     an account the API refuses becomes an error entry and the others are still read."""

@@ -12,6 +12,7 @@ POSTs never are (creates are not idempotent on Meta): after an ambiguous failure
 with find_campaign / find_ad_set / ensure_ad.
 
 Goal and kind of a campaign survive the round trip through Meta in its name ("ACTP | goal | kind").
+MetaAdsClient implements `client.AdsClient`, the calls the orchestrator makes (a test checks it).
 """
 
 from __future__ import annotations

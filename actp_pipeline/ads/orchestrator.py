@@ -14,10 +14,12 @@ from sqlalchemy.engine import Engine
 
 from actp_pipeline.ads import accounts as ad_accounts, audit as ads_audit
 from actp_pipeline.ads.actions import MAX_PLAN_AGE_H, Execution, execute_plan
+from actp_pipeline.ads.client import AdsClient
 from actp_pipeline.ads.evidence import PAID_RULE, account_inputs, candidates, paid_winners, post_lookup
 from actp_pipeline.ads.goals import OrchestratorConfig, goals_from
-from actp_pipeline.ads.plan import ERROR, PlannedAction, cpa_trend, plan
-from actp_pipeline.score.allocation import StoppingRule
+from actp_pipeline.ads.plan.planner import plan
+from actp_pipeline.ads.plan.rules import ERROR, PlannedAction, cpa_trend
+from actp_pipeline.stats.stopping import StoppingRule
 from actp_pipeline.measure.post_metrics import posts_ledger
 
 
@@ -31,7 +33,7 @@ class PlanPass:
     scaling: pd.DataFrame  # per goal with a scaling campaign: the cost-per-event trend that gates a raise
 
 
-def plan_pass(engine: Engine, client, now: dt.datetime, *, decisions: pd.DataFrame | None = None,
+def plan_pass(engine: Engine, client: AdsClient, now: dt.datetime, *, decisions: pd.DataFrame | None = None,
               allocation: pd.DataFrame | None = None, rule: StoppingRule = PAID_RULE,
               config: OrchestratorConfig = OrchestratorConfig(), max_candidates: int = 4, lookback_h: float = 96.0,
               trigger: str = "dagster", dagster_run_id: str | None = None) -> PlanPass:
@@ -88,7 +90,7 @@ def scaling_trends(goals, campaigns: pd.DataFrame, ad_sets: pd.DataFrame, insigh
     return pd.DataFrame(rows, columns=cols)
 
 
-def execute_pass(engine: Engine, client, now: dt.datetime, plan_id: str | None = None, *, trigger: str = "dagster",
+def execute_pass(engine: Engine, client: AdsClient, now: dt.datetime, plan_id: str | None = None, *, trigger: str = "dagster",
                  dagster_run_id: str | None = None, max_plan_age_h: float = MAX_PLAN_AGE_H) -> Execution | None:
     """Execute a stored plan (the newest by default) for the accounts that approved it."""
     run = ads_audit.plan_run(engine, plan_id)

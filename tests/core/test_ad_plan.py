@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actp_pipeline.ads import plan as ad_plan
+from actp_pipeline.ads.plan import planner
 from actp_pipeline.ads.goals import (
     AccountBudget,
     AccountSettings,
@@ -21,7 +22,10 @@ from actp_pipeline.ads.goals import (
     goals_from,
     split_budget,
 )
-from actp_pipeline.ads.plan import (
+from actp_pipeline.ads.plan import enforce, plan, plan_frame, plan_summary
+from actp_pipeline.ads.plan.inputs import account_views
+from actp_pipeline.ads.plan.ledger import Ledger
+from actp_pipeline.ads.plan.rules import (
     ACCOUNT_CAP,
     ACCOUNT_ISOLATION,
     AUTO_PAUSE_OFF,
@@ -37,18 +41,12 @@ from actp_pipeline.ads.plan import (
     PLATFORM_MIN_BUDGET,
     PROMOTE_COOLDOWN,
     SCALE_COOLDOWN,
-    Ledger,
     PlannedAction,
-    account_views,
     ad_set_performance,
     cpa_trend,
     cpa_verdict,
-    enforce,
     find_losers,
     is_loser,
-    plan,
-    plan_frame,
-    plan_summary,
 )
 
 T0 = pd.Timestamp("2025-03-10 12:00")
@@ -320,6 +318,17 @@ def test_cpa_verdicts():
     assert (t["recent_spend"], t["prior_spend"], t["verdict"]) == (11.0, 10.0, "stable")
 
 
+def test_reasons_keep_the_evidence_of_small_costs_and_large_counts():
+    # $20.50 for 5,000 smartlink clicks: $0.0041 a click, which two decimals would show as "0.00 vs 0.00"
+    acts = run([Goal("A", "streams", 5)], **scale_world(recent=(20.5, 5000), prior=(20.5, 5000)), accounts=RICH)
+    s = one(acts, rule="scale")
+    assert "$0.0041 in the last 24 h vs $0.0041 before" in s.reason and "+20%" in s.reason
+    assert "$20.00 -> $24.00/day" in s.reason
+    w = promo_world(ins=[row("s1", 30, 0.41, 12345)])
+    promo = one(run([Goal("A", "streams", 5)], **w), action="duplicate_ad_set")
+    assert "$0.41 spent, 12,345 smartlink_click events, $0.0000332 per event" in promo.reason
+
+
 def test_scale_is_capped_by_max_daily_budget():
     cfg = OrchestratorConfig(min_learning_share=0.0)
     acts = run([Goal("A", "streams", 5)], **scale_world(cur=45.0, learning_status="PAUSED"), accounts=RICH,
@@ -474,14 +483,14 @@ def test_an_error_in_one_account_does_not_stop_the_others():
 
 
 def test_an_error_in_one_goal_does_not_stop_the_others(monkeypatch):
-    real = ad_plan._plan_goal
+    real = planner._plan_goal
 
     def flaky(view, ledger, goal, *a, **k):
         if goal.name == "virality":
             raise RuntimeError("boom")
         return real(view, ledger, goal, *a, **k)
 
-    monkeypatch.setattr(ad_plan, "_plan_goal", flaky)
+    monkeypatch.setattr(planner, "_plan_goal", flaky)
     acts = run([Goal("A", "streams", 5), Goal("A", "virality", 3), Goal("A", "followers", 9)])
     errs = only(acts, action="error")
     assert {e.goal for e in errs} == {"virality", "followers"}  # boom, and a priority outside 1-5

@@ -111,7 +111,7 @@ def test_history_reports_created_objects_by_their_real_id(engine):
 
 def test_history_keeps_rule_goal_and_time_of_executed_changes(engine):
     """What the next plan's cooldowns read: an executed scale with its rule, goal and platform time."""
-    from actp_pipeline.ads.plan import SCALE, SET_BUDGET, PlannedAction
+    from actp_pipeline.ads.plan.rules import SCALE, SET_BUDGET, PlannedAction
 
     ad_accounts.set_goal(engine, "a1", "streams", priority=3)
     scale = PlannedAction("a1", "streams", SET_BUDGET, SCALE, target_id="camp-s",

@@ -1,0 +1,56 @@
+"""The ads-client Protocol: MetaAdsClient implements it, and it holds exactly the calls the core makes."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import pytest
+
+from actp_pipeline.ads import actions, evidence, orchestrator
+from actp_pipeline.ads.client import AdsClient
+from actp_pipeline.ads.meta import MetaAdsClient
+
+PROTOCOL_METHODS = sorted(n for n, v in vars(AdsClient).items() if inspect.isfunction(v) and not n.startswith("_"))
+
+
+@pytest.fixture
+def meta():
+    with MetaAdsClient("http://127.0.0.1:9", "token") as client:  # no request is made
+        yield client
+
+
+def test_meta_ads_client_is_an_ads_client(meta):
+    assert isinstance(meta, AdsClient)
+
+
+@pytest.mark.parametrize("name", PROTOCOL_METHODS)
+def test_meta_ads_client_accepts_every_call_of_the_protocol(name):
+    """Each Protocol parameter exists in MetaAdsClient with the same kind and default; what MetaAdsClient
+    adds has a default, so a call written against the Protocol works unchanged."""
+    want = inspect.signature(getattr(AdsClient, name)).parameters
+    have = inspect.signature(getattr(MetaAdsClient, name)).parameters
+    for p in want.values():
+        assert p.name in have, f"MetaAdsClient.{name} lacks {p.name}"
+        assert have[p.name].kind == p.kind and have[p.name].default == p.default, f"{name}({p.name})"
+    extra = [q for q in have.values() if q.name not in want]
+    assert all(q.default is not inspect.Parameter.empty for q in extra), f"{name} requires {extra}"
+
+
+def _client_calls(module) -> set[str]:
+    """Methods called on a name `client` (or `self.client`) in a module's source."""
+    tree = ast.parse(Path(module.__file__).read_text())
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            if (isinstance(owner, ast.Name) and owner.id == "client") or (
+                    isinstance(owner, ast.Attribute) and owner.attr == "client"):
+                out.add(node.func.attr)
+    return out
+
+
+def test_the_protocol_is_exactly_what_the_core_calls():
+    called = _client_calls(actions) | _client_calls(evidence) | _client_calls(orchestrator)
+    assert called == set(PROTOCOL_METHODS)
