@@ -1,4 +1,11 @@
-"""The sandbox's simulated clock: a start, an offset moved by /v1/clock/advance, and an optional speed."""
+"""The sandbox's simulated clock: a start, an offset moved by /v1/clock/advance, and an optional speed.
+
+This module is the sandbox's one reader of real time (`wall_time`, `monotonic`), so what real time can
+change is easy to see (and to fake in a test): a running clock (speed > 0) advances with real seconds,
+web login sessions expire in wall-clock seconds, and `processing_s` holds a new post in `processing` for
+real seconds. Nothing the world serves (market items, dates, ids, metrics) reads the real calendar: the
+simulated clock starts at an explicit instant, DEFAULT_START unless one is given.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,20 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Callable
+
+# where a sandbox's simulated clock starts unless told otherwise (a Monday, 00:00 UTC): a fixed instant,
+# so the same seed serves the same world whatever the real date is
+DEFAULT_START = datetime(2025, 1, 6, tzinfo=UTC)
+
+
+def wall_time() -> float:
+    """Real epoch seconds (web session expiry only)."""
+    return time.time()
+
+
+def monotonic() -> float:
+    """Real seconds for durations (a running clock, post processing)."""
+    return time.monotonic()
 
 
 def iso(dt: datetime) -> str:
@@ -29,7 +50,7 @@ class SimClock:
         speed: float = 0.0,
         offset_s: float = 0.0,
         on_change: Callable[[float], None] | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] | None = None,
         persist_every_s: float = 1.0,
     ):
         if start.tzinfo is None:
@@ -38,8 +59,8 @@ class SimClock:
         self.speed = float(speed)
         self._offset_s = float(offset_s)
         self._on_change = on_change
-        self._monotonic = monotonic
-        self._anchor = monotonic()
+        self._monotonic = monotonic or _module_monotonic
+        self._anchor = self._monotonic()
         self._persist_every_s = persist_every_s
         self._last_persist = self._anchor
         self._lock = threading.Lock()
@@ -73,3 +94,7 @@ class SimClock:
     def checkpoint(self) -> None:
         """Persist the current offset (used on shutdown when speed > 0)."""
         self.advance(0.0)
+
+
+def _module_monotonic() -> float:
+    return monotonic()  # looked up at call time, so a test can replace this module's monotonic

@@ -19,7 +19,7 @@ import numpy as np
 from . import captions
 from .clock import iso
 from .seeding import derive_hex, stream
-from .world import ENGAGEMENT_SPLIT, FACTOR_LEVELS, HOURLY_REACH, SPLIT_CONCENTRATION, World
+from .model import ENGAGEMENT_SPLIT, FACTOR_LEVELS, HOURLY_REACH, SPLIT_CONCENTRATION, WorldModel
 
 MARKET_REACH_SCALE = 3.0  # competitor posts reach this many times the sandbox account's audience (median)
 CREATOR_SIZE_SD = 0.9  # lognormal sd of creator size (hides reach signal, keeps rate signal)
@@ -80,7 +80,7 @@ def _posting_time(rng: np.random.Generator, day_start: datetime) -> datetime:
     return day_start + timedelta(hours=hour, seconds=int(rng.integers(3600)))
 
 
-def _draw_creative(world: World, rng: np.random.Generator, platform: str) -> tuple[dict[str, str], str, str, float, dict]:
+def _draw_creative(world: WorldModel, rng: np.random.Generator, platform: str) -> tuple[dict[str, str], str, str, float, dict]:
     factors = {f: levels[int(rng.integers(len(levels)))] for f, levels in FACTOR_LEVELS.items()}
     lo, hi = LENGTH_RANGES_S[factors["length_bucket"]]
     length_s = round(float(rng.uniform(lo, hi)), 1)
@@ -97,7 +97,7 @@ def _engagement(rng: np.random.Generator, views: int, true_er: float) -> dict[st
     return {name: int(rng.binomial(views, min(er * float(s), 1.0))) for name, s in zip(ENGAGEMENT_SPLIT, split)}
 
 
-def market_records(world: World, day: str, platform: str) -> list[MarketRecord]:
+def market_records(world: WorldModel, day: str, platform: str) -> list[MarketRecord]:
     cfg = world.config
     day_start = datetime.fromisoformat(day).replace(tzinfo=UTC)
     drafts = []
@@ -130,7 +130,7 @@ def market_records(world: World, day: str, platform: str) -> list[MarketRecord]:
     return [_finish(cfg, ("market", day, platform, i), item, factors, er) for _, _, i, item, factors, er in drafts]
 
 
-def ad_records(world: World, day: str) -> list[MarketRecord]:
+def ad_records(world: WorldModel, day: str) -> list[MarketRecord]:
     cfg = world.config
     day_start = datetime.fromisoformat(day).replace(tzinfo=UTC)
     platforms = list(cfg.platforms)

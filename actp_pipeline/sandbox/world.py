@@ -1,348 +1,44 @@
-"""The sandbox world: a seeded model of how audiences respond to creatives.
+"""The sandbox world: the seeded model (model.py) plus the market of every day (market.py), cached.
 
 Everything here is pure and deterministic given the seed: the latent appeal of every factor level, the
-trajectory of every post (given its id, platform, account, go-live time and creative), and the market
-(competitor posts and ads) of every day. Nothing in this module knows about HTTP or storage.
-
-The model
----------
-- Engagement rate (likes+comments+shares+saves over views) is a logistic function of
-  base + sum of factor-level effects + interaction effects + a creative-level random effect
-  + a platform shift. Factor effects are drawn once per seed (sd ER_FACTOR_SD on the logit scale),
-  kept at least MIN_LEVEL_GAP apart within a factor so the ground truth is learnable, and centred so
-  the base rate stays the typical rate.
-- Reach multiplies an audience size: exp(sum of reach effects) x hour-of-day curve x account factor
-  x lognormal post noise.
-- A post's counts approach their final values along F(age) = 1 - exp(-age_h / tau); tau is shorter
-  for more appealing creatives.
+trajectory of every post, and the competitor posts and ads of every day. Nothing in this module knows
+about HTTP or storage, nor about the real date.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import secrets
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any
 
-import numpy as np
-
-from actp_pipeline import creative
-
-from .seeding import stream
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .market import MarketRecord
-
-FACTOR_LEVELS = creative.FACTOR_LEVELS
-
-BASE_ER = 0.05  # engagement rate of a neutral creative
-ER_FACTOR_SD = 0.25  # sd of factor-level effects on the logit of the engagement rate
-REACH_FACTOR_SD = 0.15  # sd of factor-level effects on log reach
-CREATIVE_SD = 0.10  # sd of the creative-level random effect (logit scale)
-PLATFORM_ER_SD = 0.10  # sd of the platform shift of the engagement logit
-MIN_LEVEL_GAP = 0.08  # minimum logit distance between two levels of one factor
-INTERACTION_RANGE = (0.15, 0.30)  # absolute size of the interaction effects (logit)
-ENGAGEMENT_SPLIT = {"likes": 0.70, "comments": 0.10, "shares": 0.10, "saves": 0.10}
-SPLIT_CONCENTRATION = 400.0  # Dirichlet concentration of the per-post split (higher = less noise)
-VIEW_NOISE_SD = 0.30  # lognormal sd of a post's final views around its expectation
-POST_ER_NOISE_SD = 0.05  # mean-one lognormal sd of a post's engagement rate around true_er (scoring assumes the same by default)
-TAU_BASE_H = 12.0  # velocity time constant of a neutral creative (hours)
-TAU_RANGE_H = (6.0, 18.0)
-TAU_APPEAL_SLOPE = 0.6  # tau = TAU_BASE_H * exp(-slope * appeal logit) * noise, clipped
-BASE_COMPLETION = {"short": 0.55, "medium": 0.42, "long": 0.30}
-FOLLOW_RATE = 0.0015  # followers gained per view for a neutral creative
-DEFAULT_AUDIENCE = {"tiktok": 20000, "instagram": 12000, "youtube": 8000}
-FALLBACK_AUDIENCE = 10000
-
-# Reach multiplier by hour of day (UTC), evening peak at 20h, trough around 4h; linearly interpolated.
-HOURLY_REACH: tuple[float, ...] = (
-    0.85, 0.72, 0.62, 0.55, 0.50, 0.53, 0.60, 0.68,  # 0-7
-    0.76, 0.82, 0.86, 0.90, 0.95, 0.96, 0.94, 0.96,  # 8-15
-    1.02, 1.10, 1.19, 1.27, 1.30, 1.26, 1.13, 0.99,  # 16-23
+from . import market
+from .market import MarketRecord
+from .model import (
+    BASE_ER,
+    ENGAGEMENT_SPLIT,
+    FACTOR_LEVELS,
+    HOURLY_REACH,
+    POST_ER_NOISE_SD,
+    SPLIT_CONCENTRATION,
+    Trajectory,
+    WorldConfig,
+    WorldModel,
+    normalize_descriptor,
 )
 
-COUNT_FIELDS = ("views", "likes", "comments", "shares", "saves", "followers_gained")
+__all__ = ["BASE_ER", "ENGAGEMENT_SPLIT", "FACTOR_LEVELS", "HOURLY_REACH", "POST_ER_NOISE_SD", "SPLIT_CONCENTRATION",
+           "MarketRecord", "Trajectory", "World", "WorldConfig", "normalize_descriptor"]
 
 
-def _default_start() -> datetime:
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return today - timedelta(days=7)
-
-
-def _logit(p: float) -> float:
-    return math.log(p / (1.0 - p))
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
-
-
-@dataclass
-class WorldConfig:
-    seed: int = 7
-    platforms: tuple[str, ...] = tuple(creative.PLATFORMS)
-    accounts: dict[str, list[str]] = field(default_factory=lambda: {p: ["main"] for p in creative.PLATFORMS})
-    audience: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_AUDIENCE))
-    topic: str = "skincare"
-    market_items_per_day: int = 120  # competitor posts per platform per day
-    ads_per_day: int = 30  # ad library items per day (all platforms)
-    malformed_rate: float = 0.03
-    start: datetime = field(default_factory=_default_start)  # simulated clock at first start (UTC)
-    speed: float = 0.0  # simulated seconds per real second; 0 = the clock moves only when advanced
-    api_keys: tuple[str, ...] = ("sandbox-key",)
-    truth_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    max_upload_bytes: int = 300 * 1024 * 1024
-    # the web upload site (/web/...): who may log in, and how long a login session lasts (wall-clock seconds)
-    web_users: dict[str, str] = field(default_factory=lambda: {"creator": "sandbox-pass"})
-    web_session_ttl_s: float = 24 * 3600.0
-    # real seconds a new post stays `processing` before it is scheduled/live, the way aggregator APIs
-    # process uploads asynchronously (clients poll the post); 0 = ready at once
-    processing_s: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.platforms = tuple(self.platforms)
-        self.api_keys = tuple(self.api_keys)
-        accounts = {p: list(v) for p, v in dict(self.accounts).items()}
-        for p in self.platforms:
-            accounts.setdefault(p, ["main"])
-        self.accounts = accounts
-        if not 0.0 <= float(self.malformed_rate) <= 1.0:
-            raise ValueError("malformed_rate must be within [0, 1]")
-        if self.speed < 0:
-            raise ValueError("speed must be >= 0")
-        if self.start.tzinfo is None:
-            self.start = self.start.replace(tzinfo=UTC)
-        self.start = self.start.astimezone(UTC)
-        if not self.truth_token:
-            raise ValueError("truth_token must not be empty")
-        self.web_users = {str(u): str(pw) for u, pw in dict(self.web_users).items()}
-        if not (self.web_session_ttl_s > 0 and math.isfinite(self.web_session_ttl_s)):
-            raise ValueError("web_session_ttl_s must be a positive number of seconds")
-
-    def audience_of(self, platform: str) -> int:
-        return int(self.audience.get(platform, FALLBACK_AUDIENCE))
-
-
-def normalize_descriptor(descriptor: Mapping[str, Any] | None, duration_s: float | None = None) -> dict[str, Any]:
-    """The creative's factor levels (None where unknown), its length and identity.
-
-    Accepts the flat descriptor or the {"actp": {...}} wrapper the renderer embeds. Unknown levels are
-    treated as neutral (None). The length bucket comes from the descriptor's length_s, else from the
-    video's duration when a descriptor exists; a video without any descriptor is fully neutral.
-    """
-    if descriptor and creative.DESCRIPTOR_KEY in descriptor and isinstance(descriptor[creative.DESCRIPTOR_KEY], Mapping):
-        descriptor = descriptor[creative.DESCRIPTOR_KEY]
-    d = dict(descriptor or {})
-    out: dict[str, Any] = {}
-    for factor, levels in FACTOR_LEVELS.items():
-        value = d.get(factor)
-        out[factor] = value if isinstance(value, str) and value in levels else None
-    length_s = d.get("length_s")
-    if isinstance(length_s, bool) or not isinstance(length_s, (int, float)) or not math.isfinite(length_s) or length_s <= 0:
-        length_s = None
-    if out["length_bucket"] is None and d:
-        basis = length_s if length_s is not None else duration_s
-        if basis is not None and basis > 0:
-            out["length_bucket"] = creative.length_bucket(float(basis))
-    out["length_s"] = float(length_s) if length_s is not None else None
-    vid = d.get("variant_id")
-    hook = d.get("hook")
-    out["variant_id"] = vid if isinstance(vid, str) and vid else None
-    out["hook"] = hook if isinstance(hook, str) and hook else None
-    return out
-
-
-def _draw_level_effects(rng: np.random.Generator, levels: tuple[str, ...], sd: float, min_gap: float) -> dict[str, float]:
-    raw = rng.normal(0.0, sd, len(levels))
-    order = np.argsort(-raw, kind="stable")
-    vals = raw[order].copy()
-    for i in range(1, len(vals)):
-        if vals[i - 1] - vals[i] < min_gap:
-            vals[i] = vals[i - 1] - min_gap
-    vals -= vals.mean()
-    placed = np.empty_like(vals)
-    placed[order] = vals
-    return {lvl: round(float(v), 4) + 0.0 for lvl, v in zip(levels, placed)}
-
-
-@dataclass(frozen=True)
-class Trajectory:
-    """The whole life of one post: final counts and the saturating curve that leads to them."""
-
-    post_id: str
-    platform: str
-    live_at: datetime
-    tau_h: float
-    final: dict[str, int]
-    final_watch_time_s: float
-    true_er: float
-    expected_views: float
-
-    def fraction(self, at: datetime) -> float:
-        age_h = (at - self.live_at).total_seconds() / 3600.0
-        if age_h <= 0:
-            return 0.0
-        return 1.0 - math.exp(-age_h / self.tau_h)
-
-    def counts_at(self, at: datetime) -> dict[str, Any]:
-        f = self.fraction(at)
-        counts: dict[str, Any] = {k: int(math.floor(v * f)) for k, v in self.final.items()}
-        counts["watch_time_s"] = math.floor(self.final_watch_time_s * f * 10.0) / 10.0
-        return counts
-
-
-class World:
+class World(WorldModel):
     """Latent appeal, post trajectories and market items of one seeded world."""
 
     def __init__(self, config: WorldConfig | None = None):
-        self.config = config or WorldConfig()
-        seed = self.config.seed
-        rng = stream(seed, "factor_effects")
-        self.factor_effects = {
-            f: _draw_level_effects(rng, levels, ER_FACTOR_SD, MIN_LEVEL_GAP) for f, levels in FACTOR_LEVELS.items()
-        }
-        rng = stream(seed, "reach_effects")
-        self.reach_effects = {f: _draw_level_effects(rng, levels, REACH_FACTOR_SD, 0.0) for f, levels in FACTOR_LEVELS.items()}
-        self.interactions = self._draw_interactions(stream(seed, "interactions"))
-        rng = stream(seed, "platforms")
-        self.platform_er_shift = {p: round(float(rng.normal(0.0, PLATFORM_ER_SD)), 4) for p in self.config.platforms}
-        self.platform_hour_shift = {p: int(rng.integers(-1, 2)) for p in self.config.platforms}
-        self.base_logit = _logit(BASE_ER)
+        super().__init__(config)
         self._market_cache = lru_cache(maxsize=256)(self._market_records_uncached)
         self._ads_cache = lru_cache(maxsize=64)(self._ad_records_uncached)
 
-    # ----------------------------------------------------------------------------------- appeal
-    @staticmethod
-    def _draw_interactions(rng: np.random.Generator) -> list[dict[str, Any]]:
-        pairs = [("hook_pattern", "format"), ("angle", "cta_style"), ("hook_pattern", "angle"), ("format", "length_bucket")]
-        chosen = rng.permutation(len(pairs))[:2]
-        out = []
-        for idx in chosen:
-            f1, f2 = pairs[int(idx)]
-            l1 = FACTOR_LEVELS[f1][int(rng.integers(len(FACTOR_LEVELS[f1])))]
-            l2 = FACTOR_LEVELS[f2][int(rng.integers(len(FACTOR_LEVELS[f2])))]
-            size = float(rng.uniform(*INTERACTION_RANGE)) * (1 if rng.random() < 0.5 else -1)
-            out.append({"factors": {f1: l1, f2: l2}, "effect": round(size, 4)})
-        return out
-
-    def creative_effect(self, key: str | None) -> float:
-        """The creative-level random effect of a variant (keyed by variant id, else by hook text)."""
-        if not key:
-            return 0.0
-        return round(float(stream(self.config.seed, "creative", key).normal(0.0, CREATIVE_SD)), 4)
-
-    def true_appeal(
-        self, descriptor: Mapping[str, Any] | None, platform: str | None = None, duration_s: float | None = None
-    ) -> dict[str, Any]:
-        """Expected engagement rate and reach of a creative (platform-neutral when platform is None)."""
-        d = normalize_descriptor(descriptor, duration_s)
-        factors = {f: d[f] for f in FACTOR_LEVELS}
-        logit = self.base_logit
-        reach_log = 0.0
-        for f, level in factors.items():
-            if level is not None:
-                logit += self.factor_effects[f][level]
-                reach_log += self.reach_effects[f][level]
-        for inter in self.interactions:
-            if all(factors.get(f) == lvl for f, lvl in inter["factors"].items()):
-                logit += inter["effect"]
-        creative_key = d["variant_id"] or d["hook"]
-        c_eff = self.creative_effect(creative_key)
-        logit += c_eff
-        appeal_logit = logit - self.base_logit  # platform-free appeal, drives completion and velocity
-        if platform is not None:
-            logit += self.platform_er_shift.get(platform, 0.0)
-        bucket = factors["length_bucket"] or "medium"
-        completion = _sigmoid(_logit(BASE_COMPLETION[bucket]) + appeal_logit)
-        length_s = d["length_s"] or duration_s or float(creative.DEFAULT_LENGTH_S[bucket])
-        return {
-            "true_er": _sigmoid(logit),
-            "er_logit": logit,
-            "appeal_logit": appeal_logit,
-            "reach_multiplier": math.exp(reach_log),
-            "completion": completion,
-            "length_s": float(length_s),
-            "length_bucket": factors["length_bucket"],
-            "factors": factors,
-            "creative_effect": c_eff,
-            "variant_id": d["variant_id"],
-            "hook": d["hook"],
-        }
-
-    def hour_effect(self, when: datetime, platform: str | None = None) -> float:
-        """Reach multiplier of going live at this time of day (UTC), within [0.5, 1.3]."""
-        when = when.astimezone(UTC)
-        h = when.hour + when.minute / 60.0 + when.second / 3600.0
-        h = (h - self.platform_hour_shift.get(platform, 0)) % 24.0
-        lo = int(h) % 24
-        hi = (lo + 1) % 24
-        w = h - int(h)
-        return HOURLY_REACH[lo] * (1.0 - w) + HOURLY_REACH[hi] * w
-
-    def account_factor(self, platform: str, account: str) -> float:
-        if account == "main":
-            return 1.0
-        return float(stream(self.config.seed, "account", platform, account).lognormal(0.0, 0.3))
-
-    # ------------------------------------------------------------------------------ trajectories
-    def expected_views(
-        self, platform: str, account: str, live_at: datetime, descriptor: Mapping[str, Any] | None, duration_s: float | None = None
-    ) -> float:
-        app = self.true_appeal(descriptor, platform, duration_s)
-        return self._expected_views(platform, account, live_at, app)
-
-    def _expected_views(self, platform: str, account: str, live_at: datetime, app: Mapping[str, Any]) -> float:
-        median = (
-            self.config.audience_of(platform)
-            * self.account_factor(platform, account)
-            * app["reach_multiplier"]
-            * self.hour_effect(live_at, platform)
-        )
-        return median * math.exp(VIEW_NOISE_SD**2 / 2.0)
-
-    def trajectory(
-        self,
-        post_id: str,
-        platform: str,
-        account: str,
-        live_at: datetime,
-        descriptor: Mapping[str, Any] | None,
-        duration_s: float | None = None,
-    ) -> Trajectory:
-        """The post's final counts and velocity, a function of the seed and these arguments only."""
-        live_at = live_at.astimezone(UTC)
-        app = self.true_appeal(descriptor, platform, duration_s)
-        rng = stream(self.config.seed, "post", post_id)
-        expected = self._expected_views(platform, account, live_at, app)
-        views = int(round(expected * math.exp(-(VIEW_NOISE_SD**2) / 2.0) * rng.lognormal(0.0, VIEW_NOISE_SD)))
-        views = max(views, 1)
-        er = app["true_er"] * math.exp(rng.normal(-(POST_ER_NOISE_SD**2) / 2.0, POST_ER_NOISE_SD))
-        er = min(er, 0.9)
-        split = rng.dirichlet([SPLIT_CONCENTRATION * w for w in ENGAGEMENT_SPLIT.values()])
-        final = {"views": views}
-        for (name, _), share in zip(ENGAGEMENT_SPLIT.items(), split):
-            final[name] = int(rng.binomial(views, min(er * float(share), 1.0)))
-        follow_p = min(FOLLOW_RATE * app["true_er"] / BASE_ER, 0.05)
-        final["followers_gained"] = int(rng.binomial(views, follow_p))
-        completion = float(np.clip(app["completion"] * rng.lognormal(0.0, 0.1), 0.02, 1.0))
-        length = duration_s if duration_s and duration_s > 0 else app["length_s"]
-        tau = TAU_BASE_H * math.exp(-TAU_APPEAL_SLOPE * app["appeal_logit"]) * float(rng.lognormal(0.0, 0.2))
-        tau = float(np.clip(tau, *TAU_RANGE_H))
-        return Trajectory(
-            post_id=post_id,
-            platform=platform,
-            live_at=live_at,
-            tau_h=tau,
-            final=final,
-            final_watch_time_s=round(views * float(length) * completion, 1),
-            true_er=app["true_er"],
-            expected_views=expected,
-        )
-
-    # ------------------------------------------------------------------------------------ market
     def market_items(self, day: str | date, platform: str) -> list[dict[str, Any]]:
         """Competitor posts of one day on one platform (a few of them malformed on purpose)."""
         return [json.loads(json.dumps(r.item)) for r in self.market_records(day, platform)]
@@ -360,25 +56,10 @@ class World:
         return self._ads_cache(_day_str(day))
 
     def _market_records_uncached(self, day: str, platform: str) -> list[MarketRecord]:
-        from . import market  # here: market.py builds on this module
-
         return market.market_records(self, day, platform)
 
     def _ad_records_uncached(self, day: str) -> list[MarketRecord]:
-        from . import market  # here: market.py builds on this module
-
         return market.ad_records(self, day)
-
-    # ------------------------------------------------------------------------------------- truth
-    def truth_summary(self) -> dict[str, Any]:
-        return {
-            "base_er": BASE_ER,
-            "factor_effects": self.factor_effects,
-            "reach_effects": self.reach_effects,
-            "interactions": self.interactions,
-            "platform_er_shift": self.platform_er_shift,
-            "platform_hour_shift": self.platform_hour_shift,
-        }
 
 
 def _day_str(day: str | date) -> str:

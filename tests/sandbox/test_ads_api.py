@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
-from actp_pipeline.sandbox.api import Request
 from tests.sandbox.conftest import KEY, sandbox_config
 
 G = "/graph/v21.0"
@@ -387,21 +386,21 @@ def test_insights_of_fifty_ad_sets_over_72_hours_are_computed_once(sandbox, clie
     def every_page() -> int:
         rows, q = 0, dict(query)
         while True:
-            resp = sandbox.api.handle(Request("GET", f"{G}/act_a/insights", q, {"Authorization": f"Bearer {KEY}"}, None))
-            rows += len(resp.body["data"])
-            after = resp.body["paging"].get("next") and resp.body["paging"]["cursors"]["after"]
+            body = _ok(client.get(f"{G}/act_a/insights", params=q))
+            rows += len(body["data"])
+            after = body["paging"].get("next") and body["paging"]["cursors"]["after"]
             if not after:
                 return rows
             q = {**query, "after": [after]}
 
     draws: list[int] = []  # cells per call of the uncached ad set-hour computation
-    real_draw = sandbox.api.ads._draw
+    real_draw = sandbox.api.ads_world._draw
 
     def counting_draw(cells):
         draws.append(len(cells))
         return real_draw(cells)
 
-    monkeypatch.setattr(sandbox.api.ads, "_draw", counting_draw)
+    monkeypatch.setattr(sandbox.api.ads_world, "_draw", counting_draw)
     assert every_page() == 50 * 72  # first query: computes and caches every hour
     cold = len(draws)
     for _ in range(3):

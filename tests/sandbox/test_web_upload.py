@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import hashlib
 import re
 import sqlite3
 import time
@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
-from actp_pipeline.sandbox.forms import parse_multipart
 from tests.sandbox.conftest import AUTH, sandbox_config
 
 USER, PASSWORD = "creator", "sandbox-pass"
@@ -355,26 +354,46 @@ def test_web_errors_are_html_and_api_errors_stay_json(sandbox, web):
 
 # ------------------------------------------------------------------------------ the form parser
 @pytest.mark.parametrize("piece", [1, 2, 3, 5, 64, 4096, 1 << 20])
-def test_multipart_parser_streams_at_any_chunk_size(piece):
-    video = b"\r\n--" + bytes(range(256)) * 40 + b"\r\n--almost-a-boundary\r\n"
-    req = httpx.Request("POST", "http://x/", data={"caption": "é\r\nx", "empty": ""},
-                        files={"video": ("a.mp4", video, "video/mp4"), "other": ("b.bin", b"drop me", "x/y")})
+def test_the_form_streams_at_any_chunk_size(sandbox, web, mp4_with_descriptor, piece):
+    """Boundary-like bytes inside the video, a non-ASCII caption, an empty field and a file part the form
+    does not know: the video arrives byte for byte whatever the chunking."""
+    video = mp4_with_descriptor[0].read_bytes() + b"\r\n--" + bytes(range(256)) * 40 + b"\r\n--almost-a-boundary\r\n"
+    req = web.build_request("POST", "/web/upload", data={**_form(f"piece-{piece}", caption="é\r\nx"), "empty": ""},
+                            files={"video": ("a.mp4", video, "video/mp4"), "other": ("b.bin", b"drop me", "x/y")})
     body = req.read()
-    sink = io.BytesIO()
-    fields, files = parse_multipart(req.headers["content-type"], (body[i : i + piece] for i in range(0, len(body), piece)),
-                                    file_fields={"video": sink}, max_file_bytes=1 << 20)
-    assert sink.getvalue() == video
-    assert fields == {"caption": "é\r\nx", "empty": ""}
-    assert files["video"].size == len(video) and files["video"].filename == "a.mp4"
-    assert files["other"].size == 7
+    pieces = (body[i : i + piece] for i in range(0, len(body), piece))
+    resp = web.post("/web/upload", content=pieces, headers={"Content-Type": req.headers["content-type"]})
+    assert resp.status_code == 303, resp.text
+    post = httpx.get(sandbox.url + "/v1/posts/" + resp.headers["location"].rsplit("/", 1)[1], headers=AUTH).json()
+    assert post["caption"] == "é\nx"
+    media = httpx.get(sandbox.url + f"/v1/media/{post['media_id']}", headers=AUTH).json()
+    assert media["bytes"] == len(video) and media["sha256"] == hashlib.sha256(video).hexdigest()
 
 
-def test_multipart_parser_refuses_repeated_fields():
+def test_the_form_refuses_repeated_fields(sandbox, web):
     body = (b'--B\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n'
             b'--B\r\nContent-Disposition: form-data; name="a"\r\n\r\n2\r\n--B--\r\n')
-    with pytest.raises(Exception) as info:
-        parse_multipart("multipart/form-data; boundary=B", [body], file_fields={}, max_file_bytes=10)
-    assert getattr(info.value, "field", None) == "a" and info.value.status == 400
+    resp = web.post("/web/upload", content=body, headers={"Content-Type": "multipart/form-data; boundary=B"})
+    assert "given more than once" in _html_error(resp, 400, "a")
+    assert _truth_posts(sandbox) == []
+
+
+def test_a_part_header_cannot_smuggle_a_field(sandbox, web, mp4_with_descriptor):
+    """A header line inside a part is not a new part: the text stays the caption's."""
+    req = web.build_request("POST", "/web/upload", data=_form("smuggle", caption="a\r\nContent-Disposition: form-data; "
+                                                                  'name="platform"\r\n\r\nyoutube'),
+                            files={"video": ("a.mp4", mp4_with_descriptor[0].read_bytes(), "video/mp4")})
+    resp = web.post("/web/upload", content=req.read(), headers={"Content-Type": req.headers["content-type"]})
+    assert resp.status_code == 303, resp.text
+    post = httpx.get(sandbox.url + "/v1/posts/" + resp.headers["location"].rsplit("/", 1)[1], headers=AUTH).json()
+    assert post["platform"] == "tiktok" and post["caption"].endswith("youtube")
+
+
+def test_text_fields_have_a_size_limit_and_must_be_utf8(sandbox, web):
+    for value, message in ((b"x" * (64 * 1024 + 1), "longer than"), (b"\xff\xfe", "not UTF-8")):
+        body = (b'--B\r\nContent-Disposition: form-data; name="caption"\r\n\r\n' + value + b"\r\n--B--\r\n")
+        resp = web.post("/web/upload", content=body, headers={"Content-Type": "multipart/form-data; boundary=B"})
+        assert message in _html_error(resp, 400, "caption")
 
 
 def test_concurrent_web_replays_create_one_post(sandbox, mp4_with_descriptor):

@@ -1,0 +1,86 @@
+"""The sandbox as one ASGI app: its domain services (publishing, ads objects, ads world, web site) and
+the Starlette app that routes every dialect to them.
+
+`SandboxAPI` is what uvicorn serves. It dispatches each request to `self.app`, looked up per request, so
+a test can wrap the app (inject a fault, observe a request) on a running server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from .ads_objects import AdsObjects
+from .ads_world import AdsWorld
+from .clock import SimClock
+from .errors import ApiError
+from .publishing import Publishing
+from .routes.ads import graph_dialect
+from .routes.clock import clock_routes
+from .routes.market import market_routes
+from .routes.posting import posting_routes
+from .routes.truth import truth_routes
+from .routes.web import WebSite
+from .state import SandboxState
+from .transport import Auth, Dialect
+from .world import World
+
+
+class SandboxAPI:
+    """Every route of the sandbox over one world, state and clock."""
+
+    def __init__(self, world: World, state: SandboxState, clock: SimClock):
+        self.world = world
+        self.config = world.config
+        self.state = state
+        self.clock = clock
+        self.auth = Auth(self.config.api_keys, self.config.truth_token)
+        self.publishing = Publishing(world, state, clock)
+        self.ads_world = AdsWorld(world, state, clock)
+        self.ads_objects = AdsObjects(state, clock)
+        self.web = WebSite(self.publishing)
+        v1 = [*clock_routes(clock), *market_routes(world, self.auth), *posting_routes(self.publishing, self.auth),
+              *truth_routes(self.publishing, self.ads_world, self.auth)]
+        self.dialects = [Dialect("/v1", v1), graph_dialect(self.ads_objects, self.ads_world, self.auth),
+                         self.web.dialect()]
+        self.fallback = Dialect("", [])
+        self.app: Any = Starlette(
+            routes=[r for d in self.dialects for r in d.routes],
+            exception_handlers={ApiError: self._api_error, HTTPException: self._http_error},
+        )
+        self.app.router.redirect_slashes = False  # a trailing slash is the same path (see __call__)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"].rstrip("/") or "/"
+            if path != scope["path"]:
+                raw = (scope.get("raw_path") or path.encode("utf-8")).rstrip(b"/") or b"/"
+                scope = {**scope, "path": path, "raw_path": raw}
+        await self.app(scope, receive, send)
+
+    def dialect_of(self, path: str) -> Dialect:
+        return next((d for d in self.dialects if d.owns(path)), self.fallback)
+
+    async def _api_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return self.dialect_of(request.url.path).render_error(request, exc)
+
+    async def _http_error(self, request: Request, exc: Exception) -> Response:
+        """Routing errors (no route, wrong method) in the dialect of the path."""
+        assert isinstance(exc, HTTPException)
+        dialect = self.dialect_of(request.url.path)
+        if exc.status_code == 404:
+            err = dialect.no_route(request)
+        elif exc.status_code == 405:
+            allowed = ", ".join(sorted(m.strip() for m in (exc.headers or {}).get("Allow", "").split(",")
+                                       if m.strip() and m.strip() != "HEAD"))
+            err = ApiError(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}; "
+                           f"use {allowed}", headers={"Allow": allowed})
+        else:
+            err = ApiError(exc.status_code, "http_error", str(exc.detail))
+        return dialect.render_error(request, err)

@@ -1,0 +1,36 @@
+"""The ground truth (/v1/_truth/*, X-Truth-Token): for evaluation code (benchmarks, tests), never the pipeline."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from ..ads_world import AdsWorld
+from ..errors import bad_request
+from ..publishing import Publishing
+from ..transport import Auth, endpoint, json_response, query_one, route
+from .market import date_param, market_records, platform_param
+
+
+def truth_routes(publishing: Publishing, ads_world: AdsWorld, auth: Auth) -> list[BaseRoute]:
+    world = publishing.world
+
+    def market(request: Request, body: bytes) -> Response:
+        day = date_param(request)
+        kind = query_one(request, "kind") or "post"
+        if kind not in ("post", "ad"):
+            raise bad_request("kind must be 'post' or 'ad'", field="kind", code="invalid_field")
+        platform = platform_param(request, world.config.platforms)
+        records = market_records(world, kind, day, platform)
+        return json_response(200, {"items": [r.truth(i) for i, r in enumerate(records)]})
+
+    def serve(build):
+        return endpoint(lambda request, body: json_response(200, build()), guard=auth.truth)
+
+    return [
+        route("/v1/_truth/posts", {"GET": serve(publishing.truth_posts)}),
+        route("/v1/_truth/descriptors", {"GET": serve(publishing.truth_descriptors)}),
+        route("/v1/_truth/market", {"GET": endpoint(market, guard=auth.truth)}),
+        route("/v1/_truth/ads", {"GET": serve(ads_world.truth)}),
+    ]
