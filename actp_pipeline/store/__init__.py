@@ -4,6 +4,7 @@ SQLAlchemy Core so the same code runs on SQLite (embedded default, WAL) and Post
 """
 
 from actp_pipeline.store.engine import connect_store
-from actp_pipeline.store.schema import SCHEMA_VERSION, metadata, migrate
+from actp_pipeline.store.migrations import SCHEMA_REVISION, migrate
+from actp_pipeline.store.schema import metadata
 
-__all__ = ["SCHEMA_VERSION", "connect_store", "metadata", "migrate"]
+__all__ = ["SCHEMA_REVISION", "connect_store", "metadata", "migrate"]

@@ -34,8 +34,8 @@ def make_engine(url: str) -> Engine:
 
 
 def connect_store(url: str) -> Engine:
-    """An engine whose schema is migrated to the current version."""
-    from actp_pipeline.store.schema import migrate
+    """An engine whose schema is migrated to the head revision (see actp_pipeline.store.migrations)."""
+    from actp_pipeline.store.migrations import migrate
 
     engine = make_engine(url)
     migrate(engine)

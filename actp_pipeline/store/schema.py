@@ -1,7 +1,7 @@
-"""Tables of the operational store and their versioned migrations.
+"""Tables of the operational store, as the code reads and writes them. Timestamps are naive UTC.
 
-Each migration is a list of tables it creates (or DDL it runs); `migrate` applies the ones a database
-has not seen yet, under a lock row, and records them in `schema_version`. Timestamps are naive UTC.
+This is the schema at the head revision; the Alembic revisions in actp_pipeline.store.migrations create
+it (a test holds the two equal). A change here is a new revision there.
 """
 
 from __future__ import annotations
@@ -9,17 +9,8 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 metadata = sa.MetaData()
-
-schema_version = sa.Table(
-    "schema_version",
-    metadata,
-    sa.Column("version", sa.Integer, primary_key=True),
-    sa.Column("applied_at", sa.DateTime, nullable=False),
-    sa.Column("description", sa.String(200), nullable=False),
-)
 
 
 def _queue_columns() -> list[sa.Column]:
@@ -102,7 +93,7 @@ worker_heartbeats = sa.Table(
     sa.Column("system_info", sa.JSON),
 )
 
-# -- version 2: shared publish throttling (actp_pipeline.publish.rate_limits, actp_pipeline.publish.circuit_breaker) ------
+# -- revision 0002: shared publish throttling (actp_pipeline.publish.rate_limits, actp_pipeline.publish.circuit_breaker) ------
 # Times in these tables are epoch seconds as doubles (not DateTime): the limiter and the breaker compare
 # them with exact float arithmetic under an injected (possibly fake) clock, and a double round-trips
 # unchanged on both SQLite and Postgres.
@@ -150,14 +141,14 @@ circuit_breakers = sa.Table(
     sa.Column("updated_at", sa.Double, nullable=False),
 )
 
-# -- version 3: the claim index of each queue. A claim picks `status IN (...) AND available_at <= ?
+# -- revision 0003: the claim index of each queue. A claim picks `status IN (...) AND available_at <= ?
 # ORDER BY available_at, id LIMIT n`; with this index Postgres and SQLite walk the queued rows in that order
 # and stop at the first one they can take, instead of reading and sorting every queued row on every claim.
 claim_indexes = [
     sa.Index(f"ix_{t.name}_claim", t.c.status, t.c.available_at, t.c.id) for t in (render_jobs, publish_queue)
 ]
 
-# -- version 4: the ads orchestrator (step 8). Accounts and their goals are what the user configures;
+# -- revision 0004: the ads orchestrator (step 8). Accounts and their goals are what the user configures;
 # runs and actions are the audit log (the original's ads_automation_runs / ads_automation_actions): every
 # plan (dry run) and every execution, each action with its status, reason, numbers, error and run id.
 ad_accounts = sa.Table(
@@ -240,60 +231,7 @@ ad_plan_approvals = sa.Table(
     sa.Column("approved_at", sa.DateTime, nullable=False),
 )
 
-# version -> (description, tables (or indexes) created by it)
-MIGRATIONS: dict[int, tuple[str, list[sa.Table | sa.Index]]] = {
-    1: (
-        "queues, posts ledger, approvals, worker heartbeats",
-        [render_jobs, publish_queue, posts, approvals, worker_heartbeats],
-    ),
-    2: (
-        "shared rate limits (rate_keys, rate_events) and circuit breakers",
-        [rate_keys, rate_events, circuit_breakers],
-    ),
-    3: ("claim index on each queue (status, available_at, id)", claim_indexes),
-    4: (
-        "ads orchestrator: accounts, goals, plan approvals and the audit log (runs, actions)",
-        [ad_accounts, ad_goals, ads_automation_runs, ads_automation_actions, ad_plan_approvals],
-    ),
-}
-SCHEMA_VERSION = max(MIGRATIONS)
-
 
 def utcnow() -> dt.datetime:
+    """Now as the store keeps it: naive UTC."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def current_version(engine: Engine) -> int:
-    with engine.connect() as conn:
-        if not sa.inspect(conn).has_table("schema_version"):
-            return 0
-        return conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
-
-
-def migrate(engine: Engine) -> int:
-    """Bring the database to SCHEMA_VERSION; safe to call from several processes at once."""
-    try:
-        schema_version.create(engine, checkfirst=True)
-    except sa.exc.DatabaseError:
-        # another process created it between our check and our CREATE
-        if not sa.inspect(engine).has_table("schema_version"):
-            raise
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(884271)"))
-        else:
-            conn.exec_driver_sql("SELECT 1")  # the DDL below takes SQLite's write lock for the transaction
-        done = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
-        if done > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"the store at {engine.url!r} is at schema version {done}, newer than this code "
-                f"({SCHEMA_VERSION}); upgrade ACTP"
-            )
-        for version in sorted(v for v in MIGRATIONS if v > done):
-            description, tables = MIGRATIONS[version]
-            for obj in tables:  # a table, or an index on a table an earlier version created
-                obj.create(conn, checkfirst=True)
-            conn.execute(
-                schema_version.insert().values(version=version, applied_at=utcnow(), description=description)
-            )
-    return SCHEMA_VERSION
