@@ -1,11 +1,11 @@
 """Publishing through a platform's web upload page: Playwright driving Debian's Chromium.
 
-`BrowserPublisher` implements the `Publisher` protocol of actp_pipeline.publish.platforms the way a person would
+`BrowserPublisher` implements the `Publisher` protocol (actp_pipeline.publish.publisher) the way a person would
 post: it opens the upload page (logging in first when the stored session is missing or expired), attaches
 the video, fills caption, hashtags, platform, account, the client reference (our idempotency key) and the
 optional go-live time, submits, and reads the post id, URL and go-live time from the confirmation page.
-The sandbox serves such a site under /web/ (actp_pipeline/sandbox/web.py); the element ids used here are
-the class attributes below, so another site with the same flow needs only a subclass.
+The sandbox serves such a site under /web/ (actp_pipeline/sandbox/web.py). The page steps, the stored
+session and the failure rules live in browser_pages.py (`UploadPages`); this module runs them.
 
 Threading
 ---------
@@ -18,28 +18,6 @@ and no two jobs ever share a page or a context. Contexts are kept between jobs (
 crashed browser is relaunched and its contexts dropped. The thread starts on first use, not at import or
 construction, and `close()` (or leaving a `with` block) shuts it down.
 
-Sessions
---------
-`storage_state_path` is the stored session: new contexts start from it when it exists, and after every
-login the context's state (cookies) is written there atomically with mode 0600. A context that lands on
-the login page first picks up a newer stored session written by another context, and logs in only if that
-does not help. Credentials are passed in by the caller (ACTP_BROWSER_USER / ACTP_BROWSER_PASSWORD in
-production) and never written anywhere but the site's login form.
-
-Failures
---------
-Every failure in the browser saves a full-page screenshot (`<screenshot_dir>/<key>-<UTC time>.png`) and
-raises PlatformError with the screenshot path in the message (and in `.screenshot_path`):
-- before the form is submitted nothing can have been posted: PlatformError (retryable unless the site
-  refused the login or the arguments are wrong);
-- the site answered the submitted form with an error page (4xx with #error): a definite refusal, not
-  retryable (a non-MP4 file, an unknown account); it is not ambiguous, because the site said no;
-- the site sent the form back to the login page (session expired meanwhile): nothing was posted; the
-  uploader logs in and submits once more;
-- anything else after the submit click (network error, timeout, 5xx, an unexpected page, a confirmation
-  that does not carry our key) raises AmbiguousOutcome: the post may exist, and the worker reconciles
-  with `find_post` before it ever uploads again.
-
 `find_post(key)` delegates to `lookup.find_post` when a lookup is given (an HttpPlatform: a post lookup is
 an API call); without one it reads the site's post list, GET /web/posts?idempotency_key=<key>, in the
 browser (li.post elements with data-post-id, data-url, data-live-at, data-status, data-idempotency-key).
@@ -51,78 +29,25 @@ import asyncio
 import concurrent.futures
 import contextlib
 import datetime as dt
-import json
 import logging
 import os
-import re
 import tempfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
-from urllib.parse import quote, urlsplit
+from typing import Any, AsyncIterator, Awaitable, Callable
+from urllib.parse import quote
 
-from actp_pipeline.publish.platforms import AmbiguousOutcome, PlatformError
+from actp_pipeline.chromium import CHROMIUM_ARGS, chromium_problem, default_chromium
+from actp_pipeline.publish.browser_pages import SessionLost, Slot, UploadPages
+from actp_pipeline.publish.publisher import AmbiguousOutcome, PlatformError, PostLookup
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHROMIUM = "/usr/lib/chromium/chromium"  # Debian's chromium package
-CHROMIUM_ENV = "ACTP_CHROMIUM"
-CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic")
 USER_ENV, PASSWORD_ENV = "ACTP_BROWSER_USER", "ACTP_BROWSER_PASSWORD"
 
 
-def default_chromium() -> str:
-    """The Chromium binary to drive: $ACTP_CHROMIUM, else Debian's."""
-    return os.environ.get(CHROMIUM_ENV) or DEFAULT_CHROMIUM
-
-
-def chromium_problem(executable_path: str | None = None) -> str | None:
-    """Why the browser uploader cannot run here (no Chromium binary, no playwright package), or None."""
-    path = executable_path or default_chromium()
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        return f"no Chromium executable at {path} (install Debian's chromium or set ${CHROMIUM_ENV})"
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed (pip install 'playwright>=1.40')"
-    return None
-
-
-class PostLookup(Protocol):
-    def find_post(self, idempotency_key: str) -> dict[str, Any] | None: ...
-
-
-class _SessionLost(Exception):
-    """The site sent a submitted form back to its login page: nothing was posted."""
-
-
-@dataclass
-class _Slot:
-    context: Any  # playwright BrowserContext
-    browser: Any  # the Browser it belongs to
-    state_mtime: float | None  # mtime of the stored session it started from
-
-
-def _safe_name(key: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("._") or "post"
-    return name[:80]
-
-
-def _iso_utc(t: dt.datetime) -> str:
-    """A naive time is UTC (the store's convention)."""
-    return (t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)).isoformat()
-
-
-class BrowserPublisher:
+class BrowserPublisher(UploadPages):
     """Publisher that posts through the site's web upload form in headless Chromium (see the module doc)."""
-
-    LOGIN_PATH = "/web/login"
-    UPLOAD_PATH = "/web/upload"
-    POSTS_PATH = "/web/posts"
-    SUBMIT = "#submit"
-    ERROR = "#error"
 
     def __init__(
         self,
@@ -165,7 +90,7 @@ class BrowserPublisher:
         # owned by the loop thread only
         self._pw: Any = None
         self._browser: Any = None
-        self._idle: list[_Slot] = []
+        self._idle: list[Slot] = []
         self._slots: asyncio.Semaphore | None = None
         self._launch_lock: asyncio.Lock | None = None
 
@@ -306,7 +231,7 @@ class BrowserPublisher:
             return self._browser
 
     @contextlib.asynccontextmanager
-    async def _context(self, started: threading.Event) -> AsyncIterator[_Slot]:
+    async def _context(self, started: threading.Event) -> AsyncIterator[Slot]:
         """A browser context of the pool, for the whole of one job."""
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.pool_size)
@@ -324,153 +249,12 @@ class BrowserPublisher:
                                                     viewport={"width": 1280, "height": 900})
                 context.set_default_timeout(self.timeout_s * 1000)
                 context.set_default_navigation_timeout(self.timeout_s * 1000)
-                slot = _Slot(context, browser, mtime)
+                slot = Slot(context, browser, mtime)
             try:
                 yield slot
             finally:
                 if browser.is_connected():
                     self._idle.append(slot)
-
-    # -------------------------------------------------------------------------------- stored session
-    def _read_state(self) -> tuple[dict[str, Any] | None, float | None]:
-        path = self.storage_state_path
-        if path is None or not path.is_file():
-            return None, None
-        try:
-            mtime = path.stat().st_mtime
-            state = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(state, dict) or not isinstance(state.get("cookies"), list):
-                raise ValueError("not a Playwright storage state")
-            return state, mtime
-        except (OSError, ValueError) as e:
-            log.warning("ignoring the stored browser session %s: %s", path, e)
-            return None, None
-
-    async def _save_state(self, slot: _Slot) -> None:
-        path = self.storage_state_path
-        if path is None:
-            return
-        state = await slot.context.storage_state()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=str(path.parent))
-        try:
-            os.fchmod(fd, 0o600)  # session cookies are credentials
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(state, fh)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        slot.state_mtime = path.stat().st_mtime
-
-    # --------------------------------------------------------------------------------- page helpers
-    def _url(self, path: str) -> str:
-        return self.base_url + path
-
-    @staticmethod
-    def _path(url: str) -> str:
-        return urlsplit(url).path.rstrip("/") or "/"
-
-    async def _error_text(self, page: Any, wait_s: float = 5.0) -> str:
-        """The site's error message (#error), waiting briefly for the error page to replace the form."""
-        loc = page.locator(self.ERROR).first
-        try:
-            await loc.wait_for(state="attached", timeout=min(wait_s, self.timeout_s) * 1000)
-            return " ".join((await loc.inner_text()).split())
-        except Exception:  # noqa: BLE001 - a page without #error: say what it is instead
-            return f"no error message on the page {self._path(page.url)!r} ({await page.title()!r})"
-
-    async def _submit(self, page: Any, action_path: str, sent: list[Any], timeout_s: float) -> Any:
-        """Click the form's submit button and return the response to the POST (None if the request failed).
-
-        `sent` gets the POST request as soon as the browser issues it: from then on the outcome of a
-        side-effecting form is uncertain until the site answers.
-        """
-        def is_post(request: Any) -> bool:
-            return request.method == "POST" and self._path(request.url) == action_path
-
-        def on_request(request: Any) -> None:
-            if is_post(request):
-                sent.append(request)
-
-        page.on("request", on_request)
-        try:
-            async with page.expect_request(is_post, timeout=self.timeout_s * 1000) as info:
-                await page.click(self.SUBMIT, no_wait_after=True)
-            request = await info.value
-            return await asyncio.wait_for(request.response(), timeout_s)
-        finally:
-            page.remove_listener("request", on_request)
-
-    async def _settle(self, page: Any, want_path: Callable[[str], bool]) -> None:
-        """Wait until the page has followed the redirect to a path `want_path` accepts, and loaded."""
-        await page.wait_for_url(lambda url: want_path(self._path(url)), timeout=self.timeout_s * 1000,
-                                wait_until="load")
-
-    async def _login(self, page: Any, slot: _Slot) -> None:
-        if self._path(page.url) != self.LOGIN_PATH:
-            await page.goto(self._url(self.LOGIN_PATH))
-        await page.fill("#username", self.username)
-        await page.fill("#password", self._password)
-        response = await self._submit(page, self.LOGIN_PATH, [], self.timeout_s)
-        if response is None:
-            raise PlatformError("the login request failed (no response)", retryable=True)
-        if response.status >= 400:
-            text = await self._error_text(page)
-            raise PlatformError(f"login as {self.username!r} failed: HTTP {response.status}: {text}",
-                                status=response.status, retryable=response.status >= 500 or response.status == 429)
-        await self._settle(page, lambda p: p != self.LOGIN_PATH)
-        self.logins += 1
-        await self._save_state(slot)
-
-    async def _open(self, page: Any, slot: _Slot, path_and_query: str) -> None:
-        """Load a page of the site that needs a session, logging in when the site asks for it."""
-        target = self._url(path_and_query)
-        response = await page.goto(target)
-        if self._path(page.url) == self.LOGIN_PATH:
-            state, mtime = self._read_state()
-            if state is not None and mtime != slot.state_mtime:  # another context logged in meanwhile
-                await slot.context.add_cookies(state["cookies"])
-                slot.state_mtime = mtime
-                response = await page.goto(target)
-            if self._path(page.url) == self.LOGIN_PATH:
-                await self._login(page, slot)
-                response = await page.goto(target)
-                if self._path(page.url) == self.LOGIN_PATH:
-                    raise PlatformError("the site asks to log in again right after a successful login",
-                                        retryable=True)
-        if response is not None and response.status >= 400:
-            text = await self._error_text(page, wait_s=0.5)
-            raise PlatformError(f"GET {path_and_query} -> HTTP {response.status}: {text}", status=response.status,
-                                retryable=response.status >= 500 or response.status == 429)
-
-    async def _screenshot(self, page: Any, key: str) -> Path | None:
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        path = self.screenshot_dir / f"{_safe_name(key)}-{stamp}.png"
-        try:
-            self.screenshot_dir.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=str(path), full_page=True, timeout=10_000)
-            return path
-        except Exception as e:  # noqa: BLE001 - the original failure matters more
-            log.warning("no screenshot of the failed upload %s: %s", key, e)
-            return None
-
-    async def _fail(self, page: Any, key: str, exc: BaseException, sent: bool, action: str) -> PlatformError:
-        """The error to raise for a failed job: a screenshot taken, the outcome classified."""
-        shot = await self._screenshot(page, key)
-        where = f"(screenshot: {shot})" if shot else "(no screenshot could be taken)"
-        if isinstance(exc, PlatformError):
-            cls, status, retryable = type(exc), exc.status, exc.retryable
-            text = str(exc)
-        else:  # a Playwright error or timeout
-            cls = AmbiguousOutcome if sent else PlatformError
-            status, retryable = None, True
-            text = f"{type(exc).__name__}: {' '.join(str(exc).split())[:500]}"
-            if sent:
-                text = f"after submitting the form: {text}; the post may exist"
-        err = cls(f"browser {action} of {key!r} at {self.base_url}: {text} {where}", status=status, retryable=retryable)
-        err.screenshot_path = shot  # type: ignore[attr-defined]
-        return err
 
     # ------------------------------------------------------------------------------------- the jobs
     async def _publish(self, job: dict[str, Any], started: threading.Event) -> dict[str, Any]:
@@ -483,7 +267,7 @@ class BrowserPublisher:
                     sent.clear()
                     try:
                         return await self._publish_once(page, slot, job, sent)
-                    except _SessionLost:
+                    except SessionLost:
                         if attempt == 2:
                             raise PlatformError("the site logged us out while submitting, twice", retryable=True)
                         log.info("session lost while submitting %s; logging in and submitting again", key)
@@ -493,63 +277,6 @@ class BrowserPublisher:
             finally:
                 with contextlib.suppress(Exception):
                     await page.close()
-
-    async def _publish_once(self, page: Any, slot: _Slot, job: dict[str, Any], sent: list[Any]) -> dict[str, Any]:
-        key = job["key"]
-        await self._open(page, slot, self.UPLOAD_PATH)
-        if not await page.locator("#video").count():
-            raise PlatformError(f"{self.UPLOAD_PATH} shows no upload form: {await page.title()!r}", retryable=True)
-        for field in ("platform", "account"):
-            offered = await page.eval_on_selector_all(f"#{field} option", "els => els.map(e => e.value)")
-            if job[field] not in offered:
-                raise PlatformError(f"the upload form offers no {field} {job[field]!r} (offers {offered})",
-                                    retryable=False)
-        await page.set_input_files("#video", str(job["media_path"]))
-        await page.fill("#caption", job["caption"])
-        await page.fill("#hashtags", " ".join(job["hashtags"]))
-        await page.select_option("#platform", job["platform"])
-        await page.select_option("#account", job["account"])
-        await page.fill("#idempotency_key", key)
-        await page.fill("#scheduled_at", _iso_utc(job["scheduled_at"]) if job["scheduled_at"] else "")
-
-        response = await self._submit(page, self.UPLOAD_PATH, sent, self.submit_timeout_s)
-        if response is None:
-            failure = sent[-1].failure if sent else None
-            raise AmbiguousOutcome(f"the upload request got no response ({failure or 'unknown error'}); "
-                                   "the post may exist", retryable=True)
-        status = response.status
-        if status in (301, 302, 303, 307, 308):
-            location = urlsplit(response.headers.get("location") or "").path
-            if location == self.LOGIN_PATH:
-                await self._settle(page, lambda p: p == self.LOGIN_PATH)
-                raise _SessionLost()
-            await self._settle(page, lambda p: p.startswith(self.POSTS_PATH + "/"))
-            return await self._read_confirmation(page, key)
-        if 400 <= status < 500:  # the site refused the post and said why: nothing was posted
-            text = await self._error_text(page)
-            raise PlatformError(f"the site refused the upload: HTTP {status}: {text}", status=status,
-                                retryable=status in (408, 425, 429))
-        raise AmbiguousOutcome(f"the upload got HTTP {status}; the post may exist", status=status, retryable=True)
-
-    async def _read_confirmation(self, page: Any, key: str) -> dict[str, Any]:
-        async def text(selector: str) -> str:
-            return (await page.locator(selector).first.inner_text(timeout=self.timeout_s * 1000)).strip()
-
-        try:
-            post = {
-                "post_id": await text("#post-id"),
-                "url": await page.locator("#post-url").first.get_attribute("href", timeout=self.timeout_s * 1000),
-                "live_at": await page.locator("#live-at").first.get_attribute("datetime") or await text("#live-at"),
-                "status": await text("#status"),
-                "idempotency_key": await text("#idempotency-key"),
-            }
-        except Exception as e:  # noqa: BLE001
-            raise AmbiguousOutcome(f"the confirmation page cannot be read ({e}); the post may exist",
-                                   retryable=True) from e
-        if post["idempotency_key"] != key or not post["post_id"] or not post["url"]:
-            raise AmbiguousOutcome(f"the confirmation page shows another post ({post}); the post may exist",
-                                   retryable=True)
-        return post
 
     async def _find_post(self, key: str, started: threading.Event) -> dict[str, Any] | None:
         async with self._context(started) as slot:

@@ -1,8 +1,10 @@
-"""Social platforms behind one small interface, and its HTTP adapter.
+"""Social platforms behind one small interface, its HTTP adapter, and the choice of publisher.
 
 The HTTP adapter speaks a unified posting API (upload media, create post, look a post up by its
 idempotency key, batch metrics, trending and ad-library feeds), the way Blotato/Ayrshare put many
 networks behind one API. The sandbox serves the same API, so the pipeline takes one code path to both.
+The `Publisher` protocol and the errors every adapter raises live in publisher.py; `make_publisher`
+picks the adapter a worker uploads with.
 """
 
 from __future__ import annotations
@@ -14,36 +16,7 @@ from typing import Any, Iterator, Protocol
 
 import httpx
 
-
-class PlatformError(Exception):
-    """The platform refused or failed a call; `retryable` says whether trying again may help."""
-
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False,
-                 retry_after_s: float | None = None, retry_after: str | None = None, sent: bool = True):
-        super().__init__(message)
-        self.status = status
-        self.retryable = retryable
-        self.retry_after_s = retry_after_s
-        self.retry_after = retry_after  # the raw Retry-After header (seconds or an HTTP-date)
-        self.sent = sent  # False when the request never reached the platform
-
-
-class AmbiguousOutcome(PlatformError):
-    """The request may have reached the platform (e.g. a timeout after sending): look up, never blindly retry."""
-
-
-class Publisher(Protocol):
-    """What the publish worker needs: post a file once per idempotency key, and look a post up by it.
-
-    Adapters: `HttpPlatform` (unified posting API) and the Playwright browser uploader.
-    """
-
-    def publish(self, *, media_path: Path, platform: str, account: str, caption: str, hashtags: list[str],
-                scheduled_at: dt.datetime | None, idempotency_key: str) -> dict[str, Any]:
-        """Returns the platform's post: at least post_id, url and live_at (ISO 8601)."""
-        ...
-
-    def find_post(self, idempotency_key: str) -> dict[str, Any] | None: ...
+from actp_pipeline.publish.publisher import AmbiguousOutcome, PlatformError, Publisher
 
 
 class Platform(Protocol):
@@ -73,7 +46,8 @@ class HttpPlatform:
         self.base_url = base_url.rstrip("/")
         self.upload_timeout_s = upload_timeout_s
         self.processing_timeout_s = processing_timeout_s
-        self._clock_offset: dt.timedelta | None = None
+        self._clock_at: dt.datetime | None = None  # the platform's time when last read, and its speed
+        self._clock_speed = 1.0
         self._clock_read_at = 0.0
         self._http = httpx.Client(
             base_url=self.base_url,
@@ -117,18 +91,19 @@ class HttpPlatform:
 
     def now(self) -> dt.datetime:
         """The platform's clock: the sandbox's simulated time, or wall time for a platform without a clock
-        endpoint. The offset to wall time is re-read at most once a second (limiters ask often)."""
+        endpoint. The clock is re-read at most once a second (limiters ask often); in between it runs at the
+        clock's own speed, so a paused sandbox (speed 0) reads the same instant on any machine, any day."""
         tick = time.monotonic()
-        if self._clock_offset is None or tick - self._clock_read_at > 1.0:
-            wall = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        if self._clock_at is None or tick - self._clock_read_at > 1.0:
             try:
-                self._clock_offset = parse_time(self._call("GET", "/v1/clock").json()["now"]) - wall
+                clock = self._call("GET", "/v1/clock").json()
+                self._clock_at, self._clock_speed = parse_time(clock["now"]), float(clock.get("speed", 1.0))
             except PlatformError as e:
                 if e.status != 404:
                     raise
-                self._clock_offset = dt.timedelta(0)
+                self._clock_at, self._clock_speed = dt.datetime.now(dt.UTC).replace(tzinfo=None), 1.0
             self._clock_read_at = tick
-        return dt.datetime.now(dt.UTC).replace(tzinfo=None) + self._clock_offset
+        return self._clock_at + dt.timedelta(seconds=(tick - self._clock_read_at) * self._clock_speed)
 
     def upload_media(self, path: Path) -> dict[str, Any]:
         with open(path, "rb") as fh:

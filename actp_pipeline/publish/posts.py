@@ -15,13 +15,15 @@ from typing import Any, Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from actp_pipeline.publish.circuit_breaker import StoreCircuitBreaker
 from actp_pipeline.failpoints import failpoint
-from actp_pipeline.publish.platforms import AmbiguousOutcome, PlatformError, Publisher, parse_time
+from actp_pipeline.publish.circuit_breaker import StoreCircuitBreaker
+from actp_pipeline.publish.platforms import parse_time
+from actp_pipeline.publish.publisher import AmbiguousOutcome, PlatformError, Publisher
 from actp_pipeline.publish.rate_limits import StoreRateLimiter
 from actp_pipeline.store import schema
-from actp_pipeline.store.queues import PUBLISH_STATUSES, publish_queue
+from actp_pipeline.store.queues import PUBLISH_STATUSES, WorkQueue, publish_queue
 from actp_pipeline.store.schema import utcnow
+from actp_pipeline.worker.progress import OnDone, notify
 
 
 @dataclass
@@ -54,6 +56,18 @@ class PublishReport:
     def handled(self) -> int:
         return len(self.posted) + len(self.reconciled) + len(self.retried) + len(self.dead) + len(self.ambiguous)
 
+    def sizes(self) -> dict[str, int]:
+        """How long each outcome list is now, to tell afterwards where the next item went."""
+        return {name: len(getattr(self, name)) for name in PUBLISH_OUTCOMES if name != "deferred"}
+
+    def outcome_since(self, sizes: dict[str, int]) -> str:
+        """The list that grew since `sizes` was taken; "deferred" when none did (the item was put back)."""
+        return next((name for name, n in sizes.items() if len(getattr(self, name)) > n), "deferred")
+
+
+# what became of one publish item: the PublishReport list it went to, or put back for later
+PUBLISH_OUTCOMES = ("posted", "reconciled", "retried", "dead", "ambiguous", "lost_lease", "deferred")
+
 
 def _record_posted(engine: Engine, item: dict[str, Any], token: str, post: dict[str, Any]) -> bool:
     t, ledger = schema.publish_queue, schema.posts
@@ -83,71 +97,99 @@ def publish_item(engine: Engine, publisher: Publisher, item: dict[str, Any], rep
 
     With `guards`, the rate-limit `grant` and breaker `permit` taken for this item are settled by the outcome."""
     q = publish_queue(engine)
-    token, key = item["claim_token"], item["idempotency_key"]
-    where = (item["platform"], item["account"])
     try:
-        if item["attempts"] > 1:  # a retry, or an ambiguous outcome (`unknown`): look before posting
-            found = publisher.find_post(key)
-            if found is not None:
-                if guards:
-                    guards.limiter.release_unused(*where, grant.ticket)  # a lookup is not a publish call
-                    guards.breaker.record_success(*where, permit)
-                if _record_posted(engine, item, token, found):
-                    report.reconciled.append(key)
-                else:
-                    report.lost_lease.append(key)
-                return
-        payload = item["payload"]
-        media_path = Path(payload["media_path"])
-        if not media_path.is_file():
-            raise PlatformError(f"rendered file {media_path} is missing", retryable=False, sent=False)
-        if not q.set_status(item["id"], token, "uploading"):
-            report.lost_lease.append(key)
+        # a retry, or an ambiguous outcome (`unknown`): look before posting
+        if item["attempts"] > 1 and _reconcile(engine, publisher, item, report, guards, grant, permit):
             return
-        failpoint("publish.before_call")
-        post = publisher.publish(
-            media_path=media_path, platform=item["platform"], account=item["account"],
-            caption=payload["caption"], hashtags=list(payload.get("hashtags", [])),
-            scheduled_at=item["scheduled_at"], idempotency_key=key)
-        failpoint("publish.after_call")
-        if guards:
-            guards.breaker.record_success(*where, permit)
-        # the external id is on the item before it counts as posted
-        if not q.save(item["id"], token, external_id=post["post_id"], post_url=post.get("url")):
-            report.lost_lease.append(key)
-            return
-        if _record_posted(engine, item, token, post):
-            report.posted.append(key)
-        else:
-            report.lost_lease.append(key)
+        _upload(engine, q, publisher, item, report, guards, permit)
     except AmbiguousOutcome as e:
-        report.errors[key] = str(e)
-        if guards:
-            guards.breaker.record_failure(*where, str(e), permit)
-        q.set_status(item["id"], token, q.s.ambiguous, claim_token=None, lease_expires_at=None,
-                     last_error=str(e)[-4000:],
-                     # give the platform time to settle before the post is looked up
-                     available_at=utcnow() + dt.timedelta(seconds=RECONCILE_AFTER_S))
-        report.ambiguous.append(key)
+        _settle_ambiguous(q, item, report, e, guards, permit)
     except PlatformError as e:
-        report.errors[key] = str(e)
-        if guards and e.status == 429:
-            # the platform's own limit: wait as long as it says; the platform answered, and the attempt
-            # does not count against the item
-            guards.limiter.note_retry_after(*where, e.retry_after, reason=str(e)[:200])
+        _settle_failure(q, item, report, e, guards, grant, permit)
+
+
+def _reconcile(engine: Engine, publisher: Publisher, item: dict[str, Any], report: PublishReport,
+               guards: PublishGuards | None, grant, permit) -> bool:
+    """Record the post the platform already has for this item's key; False when it has none."""
+    key, where = item["idempotency_key"], (item["platform"], item["account"])
+    found = publisher.find_post(key)
+    if found is None:
+        return False
+    if guards:
+        guards.limiter.release_unused(*where, grant.ticket)  # a lookup is not a publish call
+        guards.breaker.record_success(*where, permit)
+    if _record_posted(engine, item, item["claim_token"], found):
+        report.reconciled.append(key)
+    else:
+        report.lost_lease.append(key)
+    return True
+
+
+def _upload(engine: Engine, q: WorkQueue, publisher: Publisher, item: dict[str, Any], report: PublishReport,
+            guards: PublishGuards | None, permit) -> None:
+    """Mark the item uploading, post it, store the external id, then mark it posted with its ledger row."""
+    token, key = item["claim_token"], item["idempotency_key"]
+    payload = item["payload"]
+    media_path = Path(payload["media_path"])
+    if not media_path.is_file():
+        raise PlatformError(f"rendered file {media_path} is missing", retryable=False, sent=False)
+    if not q.set_status(item["id"], token, "uploading"):
+        report.lost_lease.append(key)
+        return
+    failpoint("publish.before_call")
+    post = publisher.publish(
+        media_path=media_path, platform=item["platform"], account=item["account"],
+        caption=payload["caption"], hashtags=list(payload.get("hashtags", [])),
+        scheduled_at=item["scheduled_at"], idempotency_key=key)
+    failpoint("publish.after_call")
+    if guards:
+        guards.breaker.record_success(item["platform"], item["account"], permit)
+    # the external id is on the item before it counts as posted
+    if not q.save(item["id"], token, external_id=post["post_id"], post_url=post.get("url")):
+        report.lost_lease.append(key)
+        return
+    if _record_posted(engine, item, token, post):
+        report.posted.append(key)
+    else:
+        report.lost_lease.append(key)
+
+
+def _settle_ambiguous(q: WorkQueue, item: dict[str, Any], report: PublishReport, e: AmbiguousOutcome,
+                      guards: PublishGuards | None, permit) -> None:
+    """The post may exist: park the item as `unknown` until it is looked up, never re-uploaded blindly."""
+    key, where = item["idempotency_key"], (item["platform"], item["account"])
+    report.errors[key] = str(e)
+    if guards:
+        guards.breaker.record_failure(*where, str(e), permit)
+    q.set_status(item["id"], item["claim_token"], q.s.ambiguous, claim_token=None, lease_expires_at=None,
+                 last_error=str(e)[-4000:],
+                 # give the platform time to settle before the post is looked up
+                 available_at=utcnow() + dt.timedelta(seconds=RECONCILE_AFTER_S))
+    report.ambiguous.append(key)
+
+
+def _settle_failure(q: WorkQueue, item: dict[str, Any], report: PublishReport, e: PlatformError,
+                    guards: PublishGuards | None, grant, permit) -> None:
+    """Nothing was posted: wait out a 429, else retry after a backoff or give the item up (dead)."""
+    token, key, where = item["claim_token"], item["idempotency_key"], (item["platform"], item["account"])
+    report.errors[key] = str(e)
+    if guards and e.status == 429:
+        # the platform's own limit: wait as long as it says; the platform answered, and the attempt
+        # does not count against the item
+        guards.limiter.note_retry_after(*where, e.retry_after, reason=str(e)[:200])
+        guards.breaker.record_success(*where, permit)
+        q.unclaim(item["id"], token)
+        report.deferred.setdefault(f"{where[0]}:{where[1]}", f"platform said 429, Retry-After {e.retry_after}")
+        return
+    if guards:
+        if not e.sent:
+            guards.limiter.release_unused(*where, grant.ticket)
+        if e.retryable:  # 5xx, timeouts, refused connections: the platform is unwell
+            guards.breaker.record_failure(*where, str(e), permit)
+        else:  # a clear 4xx answer: the platform is fine, this item is not
             guards.breaker.record_success(*where, permit)
-            q.unclaim(item["id"], token)
-            report.deferred.setdefault(f"{where[0]}:{where[1]}", f"platform said 429, Retry-After {e.retry_after}")
-            return
-        if guards:
-            if not e.sent:
-                guards.limiter.release_unused(*where, grant.ticket)
-            if e.retryable:  # 5xx, timeouts, refused connections: the platform is unwell
-                guards.breaker.record_failure(*where, str(e), permit)
-            else:  # a clear 4xx answer: the platform is fine, this item is not
-                guards.breaker.record_success(*where, permit)
-        status = q.fail(item["id"], token, str(e), retryable=e.retryable, backoff_s=e.retry_after_s or 30.0)
-        (report.dead if status == q.s.dead else report.retried).append(key)  # else retried after backoff
+    status = q.fail(item["id"], token, str(e), retryable=e.retryable, backoff_s=e.retry_after_s or 30.0)
+    (report.dead if status == q.s.dead else report.retried).append(key)  # else retried after backoff
 
 
 RECONCILE_AFTER_S = 30.0
@@ -180,13 +222,14 @@ def _due_keys(engine: Engine, horizon: dt.datetime) -> list[tuple[str, str]]:
 def publish_due(engine: Engine, publisher: Publisher, *, worker_id: str, limit: int = 50, lease_s: float = 300,
                 upload_ahead: dt.timedelta = UPLOAD_AHEAD, now: dt.datetime | None = None,
                 clock: Callable[[], dt.datetime] | None = None, guards: PublishGuards | None = None,
-                heartbeat=None) -> PublishReport:
+                heartbeat=None, on_publish: OnDone | None = None) -> PublishReport:
     """Publish up to `limit` items due within `upload_ahead` of the platform's clock.
 
     Per (platform, account) a rate-limit slot is taken before an item is claimed, so nothing is claimed
     that cannot be posted now; an open circuit breaker puts the claimed item back untouched. "Due" is by
     the platform's clock (`clock`, else the publisher's `now`, else wall time). With a `heartbeat`
-    (worker_health.Heartbeat) claimed items stay leased while they upload."""
+    (worker_health.Heartbeat) claimed items stay leased while they upload. `on_publish(key, outcome)`
+    hears of each item as it is settled (outcome: one of PUBLISH_OUTCOMES), e.g. for a progress bar."""
     q = publish_queue(engine)
     q.reap()
     clock = clock or getattr(publisher, "now", None) or utcnow
@@ -221,7 +264,9 @@ def publish_due(engine: Engine, publisher: Publisher, *, worker_id: str, limit: 
             if heartbeat is not None:
                 heartbeat.hold(q, [item])
             before = len(report.posted) + len(report.reconciled)
+            sizes = report.sizes()
             publish_item(engine, publisher, item, report, guards, grant, permit)
             if heartbeat is not None:
                 heartbeat.drop(q, item["id"], completed=len(report.posted) + len(report.reconciled) > before)
+            notify(on_publish, item["idempotency_key"], report.outcome_since(sizes))
     return report

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-DEFAULT_HOURS = (8, 11, 13, 16, 18, 19, 20, 21, 22)
+from actp_pipeline.measure.timing_matrix import DEFAULT_HOURS
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
     probe = render_variant(RenderSpec(...), Path("out/v_123.mp4"))
 
-Scenes are drawn as stills with Pillow (templates.py, text laid out by layout.py), joined by ffmpeg
-(ffmpeg.py, the binary from the imageio-ffmpeg wheel) and checked with PyAV (checks.py).
+Scenes are drawn as stills with Pillow (templates/, one module per template family, on the timeline of
+scenes.py and the colours of theme.py; text laid out by layout.py), joined by ffmpeg (ffmpeg.py, the
+binary from the imageio-ffmpeg wheel) and checked with PyAV (checks.py).
 No dagster here: local_ops wraps this in ops and resources.
 """
 

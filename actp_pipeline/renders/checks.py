@@ -214,6 +214,17 @@ def check_video(
 ) -> list[str]:
     """Problems with a probed video ([] = fine): the house format (H.264 1080x1920 30 fps yuv420p with an
     AAC track), the expected duration, and, given a platform, that platform's upload limits."""
+    p = house_format_problems(probe, expected_duration_s)
+    if platform is None:
+        return p
+    spec = PLATFORM_SPECS.get(platform)
+    if spec is None:
+        return p + [f"unknown platform {platform!r}; known: {', '.join(PLATFORM_SPECS)}"]
+    return p + platform_problems(probe, spec)
+
+
+def house_format_problems(probe: VideoProbe, expected_duration_s: float | None = None) -> list[str]:
+    """What keeps a probed video from the house format (and from the expected duration, when given)."""
     p: list[str] = []
     if probe.codec != VIDEO_CODEC:
         p.append(f"video codec is {probe.codec}, expected {VIDEO_CODEC}")
@@ -232,11 +243,12 @@ def check_video(
                  f"(+-{DURATION_TOLERANCE_S} s)")
     if probe.size_bytes <= 0:
         p.append("file is empty")
-    if platform is None:
-        return p
-    spec = PLATFORM_SPECS.get(platform)
-    if spec is None:
-        return p + [f"unknown platform {platform!r}; known: {', '.join(PLATFORM_SPECS)}"]
+    return p
+
+
+def platform_problems(probe: VideoProbe, spec: dict) -> list[str]:
+    """What a platform's upload limits (one entry of PLATFORM_SPECS) refuse in a probed video."""
+    p: list[str] = []
     name = spec["label"]
     if probe.codec not in spec["video_codecs"]:
         p.append(f"{name}: video codec {probe.codec} not accepted ({', '.join(spec['video_codecs'])})")

@@ -10,7 +10,7 @@ Why this shape: drawtext filters on a colour source made every frame a fresh 108
 per-frame text blending (about 2x a bare encode); held stills bring a render to within ~10% of the CPU
 time of a bare encode of a flat colour (see benchmarks/render.py).
 
-Background media (RenderSpec.background_media) makes the scenes transparent text layers (templates.py)
+Background media (RenderSpec.background_media) makes the scenes transparent text layers (scenes.py)
 that go over an "underlay":
 - a still image: the underlay is the picture with its scrim (drawn by Pillow). Each scene's text is put
   on it once and the result held like a colour render's still, so the filters cost next to nothing and
@@ -47,7 +47,9 @@ from actp_pipeline.renders.spec import (
     frame_count,
     spec_problems,
 )
-from actp_pipeline.renders.templates import TEMPLATES, Scene, Theme, background_image, scrim_image
+from actp_pipeline.renders.scenes import Scene
+from actp_pipeline.renders.templates import TEMPLATES
+from actp_pipeline.renders.theme import Theme, background_image, scrim_image
 
 STDERR_TAIL = 2000
 AUDIO_BITRATE = "128k"
@@ -237,12 +239,28 @@ def build_layered_filtergraph(scenes: list[Scene], intro_input: int, media: Medi
     """Filter graph for text layers (inputs 0..n-1, intro at `intro_input`) over background media: the
     underlay is input intro_input+1 and the moving source (zoom, clip) intro_input+2. Output [v]."""
     g = _Graph()
-    n = len(scenes)
     fmt = "yuva420p" if media.moving else PIX_FMT  # the layer stream keeps its alpha until the last overlay
     xfmt = "yuva444p" if media.moving else "yuv444p"  # xfade's working format
     slide = [bool(sc.transition_frames) and sc.transition in SLIDES for sc in scenes]
+    comps, raws, under = _layer_stills(g, scenes, intro_input, fmt, slide)
+    parts = _layer_timeline(g, scenes, slide, comps, raws, under, fmt, xfmt)
+    if not media.moving:
+        g.chains.append("".join(parts) + f"concat=n={len(parts)}:v=1:a=0[v]")
+        return ";".join(g.chains)
+    layer = g.label("l")
+    g.chains.append("".join(parts) + f"concat=n={len(parts)}:v=1:a=0{layer}")
+    moving = _moving_background(g, scenes, f"[{intro_input + 2}:v]", media, total_frames)
+    g.chains.append(f"{moving}{layer}overlay=format=yuv420:alpha=straight[v]")
+    return ";".join(g.chains)
+
+
+def _layer_stills(g: _Graph, scenes: list[Scene], intro_input: int, fmt: str,
+                  slide: list[bool]) -> tuple[dict[int, list[str]], dict[int, list[str]], list[str]]:
+    """Each text still (index -1: the intro) as many times as the timeline uses it: composited on the
+    underlay (`comps`, for holds and fades) or raw (`raws`, for slides); plus the underlay copies left over
+    for the slides."""
+    n = len(scenes)
     fade = [bool(sc.transition_frames) and not slide[i] for i, sc in enumerate(scenes)]
-    # what each text still (index -1: the intro) is used for: composited on the underlay, or raw in a slide
     comp_uses = {i: (1 if i >= 0 else 0) + (fade[i] if i >= 0 else 0) + (fade[i + 1] if i + 1 < n else 0)
                  for i in range(-1, n)}
     raw_uses = {i: (slide[i] if i >= 0 else 0) + (slide[i + 1] if i + 1 < n else 0) for i in range(-1, n)}
@@ -261,6 +279,13 @@ def build_layered_filtergraph(scenes: list[Scene], intro_input: int, media: Medi
             g.chains.append(f"{under.pop()}{outs[0]}overlay=format=yuv420:alpha=straight{comp}")
             comps[i] = g.fan(comp, cu, "c")
         raws[i] = outs[1 if cu else 0:]
+    return comps, raws, under
+
+
+def _layer_timeline(g: _Graph, scenes: list[Scene], slide: list[bool], comps: dict[int, list[str]],
+                    raws: dict[int, list[str]], under: list[str], fmt: str, xfmt: str) -> list[str]:
+    """The labels to concatenate: per scene its transition (a slide over the underlay, or an xfade) and
+    its hold."""
     parts: list[str] = []
     for i, sc in enumerate(scenes):
         t = sc.transition_frames
@@ -281,13 +306,14 @@ def build_layered_filtergraph(scenes: list[Scene], intro_input: int, media: Medi
         h = g.label("h")
         g.chains.append(f"{comps[i].pop()}{_hold(sc.frames - t)}{h}")
         parts.append(h)
-    if not media.moving:
-        g.chains.append("".join(parts) + f"concat=n={len(parts)}:v=1:a=0[v]")
-        return ";".join(g.chains)
-    layer = g.label("l")
-    g.chains.append("".join(parts) + f"concat=n={len(parts)}:v=1:a=0{layer}")
-    src = f"[{intro_input + 2}:v]"
+    return parts
+
+
+def _moving_background(g: _Graph, scenes: list[Scene], src: str, media: MediaInputs, total_frames: int) -> str:
+    """The label of the background that moves under the text layer: the picture zoomed scene by scene, or
+    the clip covering the frame."""
     if media.kind == "zoom":
+        n = len(scenes)
         stills = g.fan(_yuv(g, src, PIX_FMT), n, "z")
         zs = []
         for i, sc in enumerate(scenes):
@@ -299,8 +325,7 @@ def build_layered_filtergraph(scenes: list[Scene], intro_input: int, media: Medi
     else:
         moving = g.label("bg")
         g.chains.append(f"{src}{cover_chain(total_frames)}{moving}")
-    g.chains.append(f"{moving}{layer}overlay=format=yuv420:alpha=straight[v]")
-    return ";".join(g.chains)
+    return moving
 
 
 def _yuv(g: _Graph, src: str, fmt: str) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from actp_pipeline.creative import descriptor_json
 from actp_pipeline.store.queues import render_queue
+from actp_pipeline.worker.progress import OnDone, notify
 
 
 @dataclass
@@ -27,6 +28,9 @@ class RenderReport:
     @property
     def handled(self) -> int:
         return len(self.succeeded) + len(self.retried) + len(self.dead)
+
+
+RENDER_OUTCOMES = ("succeeded", "retried", "dead", "lost_lease")  # the RenderReport list a render went to
 
 
 def spec_for(payload: dict[str, Any]):
@@ -80,10 +84,13 @@ def _render_one(job: dict[str, Any], media_dir: Path, render: Renderer) -> tuple
 
 
 def render_due(engine: Engine, media_dir: Path, *, worker_id: str, limit: int = 16, concurrency: int = 2,
-               preset: str = "veryfast", lease_s: float = 600, heartbeat=None) -> RenderReport:
+               preset: str = "veryfast", lease_s: float = 600, heartbeat=None,
+               on_render: OnDone | None = None) -> RenderReport:
     """Claim up to `limit` queued renders and render them `concurrency` at a time.
 
-    With a `heartbeat` (worker_health.Heartbeat) the claimed jobs stay leased while they render."""
+    With a `heartbeat` (worker_health.Heartbeat) the claimed jobs stay leased while they render.
+    `on_render(variant_id, outcome)` hears of each render as it is recorded (outcome: one of
+    RENDER_OUTCOMES), e.g. for a progress bar."""
     q = render_queue(engine)
     q.reap()
     media_dir.mkdir(parents=True, exist_ok=True)
@@ -105,16 +112,16 @@ def render_due(engine: Engine, media_dir: Path, *, worker_id: str, limit: int = 
             except Exception as e:  # a failed render is recorded on its job; the batch goes on
                 report.errors[vid] = str(e)[-2000:]
                 status = q.fail(job["id"], job["claim_token"], f"{type(e).__name__}: {e}")
-                (report.dead if status == q.s.dead else report.retried if status else report.lost_lease).append(vid)
+                outcome = "dead" if status == q.s.dead else "retried" if status else "lost_lease"
             else:
                 ok = q.complete(job["id"], job["claim_token"], output_path=str(out), checksum=checksum,
                                 probe=dataclasses.asdict(probe))
+                outcome = "succeeded" if ok else "lost_lease"
                 if ok:
-                    report.succeeded.append(vid)
                     report.seconds_of_video += probe.duration_s
-                else:
-                    report.lost_lease.append(vid)
             finally:
                 if heartbeat is not None:
                     heartbeat.drop(q, job["id"], completed=ok)
+            getattr(report, outcome).append(vid)
+            notify(on_render, vid, outcome)
     return report

@@ -41,7 +41,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from actp_pipeline.publish.browser import CHROMIUM_ENV, default_chromium
+from actp_pipeline.chromium import CHROMIUM_ENV, default_chromium
 from actp_pipeline.renders.checks import VideoProbe, accept_render
 from actp_pipeline.renders.ffmpeg import _ff_path, _tail, _unlink, ffmpeg_exe, run_ffmpeg
 from actp_pipeline.renders.spec import FPS, HEIGHT, WIDTH, RenderError, RenderSpec, frame_count, spec_problems

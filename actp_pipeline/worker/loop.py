@@ -7,10 +7,12 @@ machine or many sharing a Postgres store; the queue's claim protocol keeps each 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,16 +20,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from actp_pipeline.worker.health import serve_health
-from actp_pipeline.publish.platforms import Publisher
-from actp_pipeline.publish.posts import publish_due
+from actp_pipeline.publish.publisher import Publisher
+from actp_pipeline.publish.posts import PublishGuards, publish_due
 from actp_pipeline.renders.queue import render_due
 from actp_pipeline.store import schema
 from actp_pipeline.store.queues import PUBLISH_STATUSES, RENDER_STATUSES
 from actp_pipeline.store.schema import utcnow
 from actp_pipeline.worker.heartbeats import HEARTBEAT_S, Heartbeat
+from actp_pipeline.worker.progress import OnItem, notify
 
 
 def default_worker_id() -> str:
+    """$ACTP_WORKER_ID, else host-pid: unique per process, readable in the heartbeat table."""
     return os.environ.get("ACTP_WORKER_ID") or f"{socket.gethostname()}-{os.getpid()}"
 
 
@@ -56,10 +60,17 @@ def open_work(engine: Engine) -> dict[str, int]:
 
 
 def run_worker(engine: Engine, *, worker_id: str, media_dir: Path, publisher: Publisher | None,
-               cfg: WorkerConfig = WorkerConfig(), stop: threading.Event | None = None, clock=None, guards=None,
-               log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
-    """Work until `stop` is set (or, with exit_when_idle, until the queues are drained)."""
+               cfg: WorkerConfig = WorkerConfig(), stop: threading.Event | None = None,
+               clock: Callable[[], dt.datetime] | None = None, guards: PublishGuards | None = None,
+               log: Callable[[str], None] = lambda m: None, on_item: OnItem | None = None) -> dict[str, Any]:
+    """Work until `stop` is set (or, with exit_when_idle, until the queues are drained).
+
+    `on_item(kind, item, outcome)` hears of every finished item, e.g. for a progress bar: kind "render"
+    (item: the variant id; outcome: one of renders.queue.RENDER_OUTCOMES) or "upload" (item: the
+    idempotency key; outcome: one of publish.posts.PUBLISH_OUTCOMES)."""
     stop = stop or threading.Event()
+    on_render = partial(notify, on_item, "render") if on_item is not None else None
+    on_upload = partial(notify, on_item, "upload") if on_item is not None else None
     totals = {"rendered": 0, "render_failures": 0, "posted": 0, "reconciled": 0, "upload_failures": 0}
     with Heartbeat(engine, worker_id, interval_s=cfg.heartbeat_s, lease_s=cfg.lease_s) as hb:
 
@@ -74,13 +85,15 @@ def run_worker(engine: Engine, *, worker_id: str, media_dir: Path, publisher: Pu
                 did = 0
                 if cfg.renders:
                     r = render_due(engine, media_dir, worker_id=worker_id, limit=cfg.render_batch,
-                                   concurrency=cfg.render_concurrency, lease_s=cfg.lease_s, heartbeat=hb)
+                                   concurrency=cfg.render_concurrency, lease_s=cfg.lease_s, heartbeat=hb,
+                                   on_render=on_render)
                     totals["rendered"] += len(r.succeeded)
                     totals["render_failures"] += len(r.retried) + len(r.dead)
                     did += r.handled
                 if cfg.publish and publisher is not None:
                     p = publish_due(engine, publisher, worker_id=worker_id, limit=cfg.publish_batch,
-                                    lease_s=cfg.lease_s, clock=clock, guards=guards, heartbeat=hb)
+                                    lease_s=cfg.lease_s, clock=clock, guards=guards, heartbeat=hb,
+                                    on_publish=on_upload)
                     totals["posted"] += len(p.posted)
                     totals["reconciled"] += len(p.reconciled)
                     totals["upload_failures"] += len(p.retried) + len(p.dead) + len(p.ambiguous)

@@ -17,8 +17,10 @@ import httpx
 import pytest
 
 from actp_pipeline import creative
-from actp_pipeline.publish.browser import BrowserPublisher, chromium_problem, default_chromium
-from actp_pipeline.publish.platforms import AmbiguousOutcome, HttpPlatform, PlatformError
+from actp_pipeline.chromium import chromium_problem, default_chromium
+from actp_pipeline.publish.browser import BrowserPublisher
+from actp_pipeline.publish.platforms import HttpPlatform
+from actp_pipeline.publish.publisher import AmbiguousOutcome, PlatformError
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from tests.media import make_mp4, variant
 
@@ -200,15 +202,19 @@ def test_arguments_the_form_cannot_take_fail_before_submitting(shared, videos):
 
 def test_a_connection_lost_after_submit_is_ambiguous_and_reconciled(shared, videos, monkeypatch):
     sandbox, pub, tmp_path = shared
-    real_handle = sandbox.api.handle
+    real_app = sandbox.api.app
 
-    def handle_then_drop(req):
-        resp = real_handle(req)
-        if req.method == "POST" and req.path == "/web/upload":
-            raise ConnectionResetError("dropped after the post was made")  # the server closes without answering
-        return resp
+    async def handle_then_drop(scope, receive, send):
+        if scope.get("method") == "POST" and scope.get("path") == "/web/upload":
+            async def unsent(message):
+                pass
 
-    monkeypatch.setattr(sandbox.api, "handle", handle_then_drop)
+            await real_app(scope, receive, unsent)  # the post is made ...
+            send.__self__.transport.abort()  # ... and uvicorn's connection closes without answering
+            raise ConnectionResetError("dropped after the post was made")
+        await real_app(scope, receive, send)
+
+    monkeypatch.setattr(sandbox.api, "app", handle_then_drop)
     with pytest.raises(AmbiguousOutcome) as info:
         _publish(pub, videos["a"], "bu-dropped")
     monkeypatch.undo()
@@ -232,19 +238,19 @@ def test_a_session_lost_while_submitting_logs_in_and_submits_once_more(shared, v
     posted; the uploader opens the upload page again, is sent to log in, logs in, stores the new session
     and submits once more."""
     sandbox, pub, tmp_path = shared
-    real_handle, web = sandbox.api.handle, sandbox.api.web
+    real_app, web = sandbox.api.app, sandbox.api.web
     logins_before, expired = sandbox.api.web.login_count(), []
     state = tmp_path / "session" / "state.json"
     cookie_before = [c["value"] for c in json.loads(state.read_text())["cookies"] if c["name"] == "actp_session"]
 
-    def expire_on_first_upload(req):
-        if req.method == "POST" and req.path == "/web/upload" and not expired:
+    async def expire_on_first_upload(scope, receive, send):
+        if scope.get("method") == "POST" and scope.get("path") == "/web/upload" and not expired:
             expired.append(True)  # every session is past its expiry from now on: the site sends us to log in
             ttl = sandbox.config.web_session_ttl_s
             monkeypatch.setattr(web, "wall_clock", lambda: time.time() + ttl + 60)
-        return real_handle(req)
+        await real_app(scope, receive, send)
 
-    monkeypatch.setattr(sandbox.api, "handle", expire_on_first_upload)
+    monkeypatch.setattr(sandbox.api, "app", expire_on_first_upload)
     post = _publish(pub, videos["a"], "bu-relogin")
     assert expired and sandbox.api.web.login_count() == logins_before + 1
     assert post["post_id"] == _api_post(sandbox, "bu-relogin")["post_id"]

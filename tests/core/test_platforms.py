@@ -7,7 +7,8 @@ import time
 import imageio_ffmpeg
 import pytest
 
-from actp_pipeline.publish.platforms import AmbiguousOutcome, HttpPlatform, PlatformError
+from actp_pipeline.publish.platforms import HttpPlatform
+from actp_pipeline.publish.publisher import AmbiguousOutcome, PlatformError
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 
 

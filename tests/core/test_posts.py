@@ -7,8 +7,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from actp_pipeline.publish.platforms import AmbiguousOutcome, PlatformError
 from actp_pipeline.publish.posts import PublishReport, publish_due, publish_item
+from actp_pipeline.publish.publisher import AmbiguousOutcome, PlatformError
 from actp_pipeline.store import connect_store, schema
 from actp_pipeline.store.queues import publish_queue
 from actp_pipeline.store.schema import utcnow
@@ -160,6 +160,66 @@ def test_worker_serves_health_and_heartbeats(engine, tmp_path):
     with engine.connect() as c:
         row = c.execute(sa.select(schema.worker_heartbeats)).mappings().one()
     assert row["worker_id"] == "w-health" and row["jobs_completed"] == 3 and row["status"] == "stopped"
+
+
+def test_publish_due_reports_each_item_to_its_callback(engine, tmp_path):
+    _enqueue(engine, tmp_path, 3)
+    fake = FakePlatform()
+    fake.accept_then_timeout.add("k1")
+    fake.fail["k2"] = PlatformError("unsupported", status=400)
+    seen = []
+    report = publish_due(engine, fake, worker_id="w", on_publish=lambda key, outcome: seen.append((key, outcome)))
+    assert sorted(seen) == [("k0", "posted"), ("k1", "ambiguous"), ("k2", "dead")]
+    assert report.posted == ["k0"] and report.ambiguous == ["k1"] and report.dead == ["k2"]
+
+
+def test_a_failing_progress_callback_does_not_stop_the_batch(engine, tmp_path):
+    _enqueue(engine, tmp_path, 2)
+
+    def broken(key, outcome):
+        raise RuntimeError("the progress bar fell over")
+
+    report = publish_due(engine, FakePlatform(), worker_id="w", on_publish=broken)
+    assert sorted(report.posted) == ["k0", "k1"] and set(_statuses(engine).values()) == {"posted"}
+
+
+def test_worker_reports_renders_and_uploads_to_on_item(engine, tmp_path, monkeypatch):
+    from dataclasses import dataclass
+
+    import actp_pipeline.renders.queue as render_queue_mod
+    from actp_pipeline.renders import RenderError
+    from actp_pipeline.store.queues import render_queue
+
+    @dataclass
+    class FakeProbe:
+        duration_s: float = 1.0
+
+    def fake_render(job, media_dir, render):  # the render itself is test_renders' business
+        if job["variant_id"] == "r-bad":
+            raise RenderError("no font")
+        out = media_dir / f"{job['variant_id']}.mp4"
+        out.write_bytes(b"x")
+        return out, FakeProbe(), "sha"
+
+    monkeypatch.setattr(render_queue_mod, "_render_one", fake_render)
+    render_queue(engine).enqueue([{"variant_id": v, "payload": {}} for v in ("r-ok", "r-bad")],
+                                 unique_column="variant_id")
+    _enqueue(engine, tmp_path, 2)
+    seen = []
+    cfg = WorkerConfig(render_batch=2, idle_sleep_s=0.05, health_port=None, exit_when_idle=True)
+    # a failed render is retried after a backoff: stop once every item was reported once
+    stop = threading.Event()
+
+    def on_item(kind, item, outcome):
+        seen.append((kind, item, outcome))
+        if len(seen) == 4:
+            stop.set()
+
+    totals = run_worker(engine, worker_id="w-progress", media_dir=tmp_path / "media", publisher=FakePlatform(),
+                        cfg=cfg, stop=stop, on_item=on_item)
+    assert sorted(seen) == [("render", "r-bad", "retried"), ("render", "r-ok", "succeeded"),
+                            ("upload", "k0", "posted"), ("upload", "k1", "posted")]
+    assert totals["rendered"] == 1 and totals["render_failures"] == 1 and totals["posted"] == 2
 
 
 def test_rate_limit_is_taken_before_the_claim(engine, tmp_path):

@@ -27,7 +27,7 @@ from actp_pipeline.renders import (
     probe_video,
     remotion_available,
 )
-from actp_pipeline.publish.browser import CHROMIUM_ENV, DEFAULT_CHROMIUM
+from actp_pipeline.chromium import CHROMIUM_ENV, DEFAULT_CHROMIUM
 from actp_pipeline.renders.remotion import input_props
 
 DESCRIPTOR = json.dumps({"actp": {"variant_id": "v_rm", "hook": "a=b & 'c' \"d\" ; $(x)", "format": "text_hook"}},

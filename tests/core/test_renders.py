@@ -35,16 +35,9 @@ from actp_pipeline.renders import (
 from actp_pipeline.renders import ffmpeg as ffmpeg_mod
 from actp_pipeline.renders.layout import clean_text, clusters, draw_block, line_width, load_font
 from actp_pipeline.renders.spec import parse_hex_color
-from actp_pipeline.renders.templates import (
-    Canvas,
-    Theme,
-    background_image,
-    contrast_ratio,
-    plan_slots,
-    scrim_profile,
-    worst_case_contrast,
-)
-from actp_pipeline.renders.templates import scene_content as content_of
+from actp_pipeline.renders.scenes import Canvas, plan_slots
+from actp_pipeline.renders.scenes import scene_content as content_of
+from actp_pipeline.renders.theme import Theme, background_image, contrast_ratio, scrim_profile, worst_case_contrast
 
 HOSTILE = {
     "long_word": "Supercalifragilisticexpialidocious" * 6,

@@ -43,7 +43,8 @@ def _enqueue(engine, media, n, now):
 
 def _worker(sb, url, tmp_path, name, *, failpoint=None, lease=4.0, publisher="api"):
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("ACTP_") or k == "ACTP_CHROMIUM"},
-           "ACTP_DATABASE_URL": url, "ACTP_PLATFORM_URL": sb.url, "ACTP_HOME": str(tmp_path / "home"),
+           "ACTP_DATABASE_URL": url, "ACTP_PLATFORM_URL": sb.url,
+           "ACTP_PLATFORM_API_KEY": sb.config.api_keys[0], "ACTP_HOME": str(tmp_path / "home"),
            "ACTP_PUBLISHER": publisher, "ACTP_BROWSER_USER": "creator", "ACTP_BROWSER_PASSWORD": "sandbox-pass"}
     if failpoint:
         env["ACTP_FAILPOINTS"] = failpoint
