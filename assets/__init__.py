@@ -1,21 +1,26 @@
 """Dagster assets of the main code location, one module per loop stage."""
 
 from assets.ad_actions import ad_actions, ad_actions_succeeded
-from assets.ad_plan import ad_plan
-from assets.allocation import allocation
-from assets.blueprints import blueprints
-from assets.factor_effects import factor_effects
-from assets.post_metrics import post_metrics
-from assets.publish_schedule import publish_schedule
-from assets.research import market_items
-from assets.scores import scores
-from assets.timing_matrix import timing_matrix
-from assets.variants import variants
-from assets.winners import winners
+from assets.ad_plan import ad_plan, ad_plan_budgets_valid
+from assets.allocation import allocation, allocation_shares_valid
+from assets.blueprints import blueprints, blueprints_well_formed
+from assets.factor_effects import factor_effects, factor_effects_consistent
+from assets.post_metrics import post_metrics, post_metrics_counts_sane
+from assets.publish_schedule import publish_schedule, publish_schedule_keys_unique
+from assets.research import market_items, market_items_ids_unique
+from assets.research_queries import research_queries, research_queries_consistent
+from assets.scores import scores, scores_sane
+from assets.timing_matrix import timing_matrix, timing_matrix_in_range
+from assets.variants import variants, variants_ids_unique
+from assets.winners import winners, winners_one_per_cell
 
+# in loop order; blueprints, winners and ad_plan are multi-assets (with factor_lifts, decisions, paid_winners)
 LOOP_ASSETS = [market_items, blueprints, variants, publish_schedule, post_metrics, timing_matrix, scores,
-               factor_effects, winners, allocation, ad_plan, ad_actions]
+               factor_effects, winners, allocation, ad_plan, ad_actions, research_queries]
 
-LOOP_CHECKS = [ad_actions_succeeded]
+LOOP_CHECKS = [market_items_ids_unique, blueprints_well_formed, variants_ids_unique, publish_schedule_keys_unique,
+               post_metrics_counts_sane, timing_matrix_in_range, scores_sane, factor_effects_consistent,
+               winners_one_per_cell, allocation_shares_valid, ad_plan_budgets_valid, ad_actions_succeeded,
+               research_queries_consistent]
 
-__all__ = ["LOOP_ASSETS", "LOOP_CHECKS", *[a.key.path[-1] for a in LOOP_ASSETS]]
+__all__ = ["LOOP_ASSETS", "LOOP_CHECKS", *[a.node_def.name for a in LOOP_ASSETS]]

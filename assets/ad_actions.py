@@ -5,9 +5,9 @@ import dagster as dg
 
 from actp_pipeline.ads import audit as ads_audit
 from actp_pipeline.ads.orchestrator import execute_pass
-from assets.ad_plan import ad_plan
-from assets.common import OWNERS, md_table
-from resources import AdsResource, PlatformResource, StoreResource
+from assets.automation import OWNERS
+from assets.metadata import as_json, md_table
+from resources import AdsResource, LoopSettings, PlatformResource, StoreResource
 
 LOG_COLUMNS = ["seq", "account_id", "goal", "action", "rule", "status", "target_id", "result_id", "error", "reason"]
 
@@ -17,22 +17,22 @@ class AdActionsConfig(dg.Config):
 
 
 @dg.asset(
-    deps=[ad_plan],
+    deps=[dg.AssetKey("ad_plan")],
     kinds={"python", "meta"},
     group_name="graduate",
     owners=OWNERS,
     automation_condition=dg.AutomationCondition.eager(),
-    description="Executes the newest ads plan for the accounts that approved it (or have auto_execute on; off by "
+    description="Step 8d, graduate. Executes the newest ads plan for the accounts that approved it (or have auto_execute on; off by "
                 "default). Every action lands in the audit log (ads_automation_runs / ads_automation_actions).",
 )
 def ad_actions(context: dg.AssetExecutionContext, config: AdActionsConfig, store: StoreResource,
-               platform: PlatformResource, ads: AdsResource) -> dg.MaterializeResult:
+               platform: PlatformResource, ads: AdsResource, loop: LoopSettings) -> dg.MaterializeResult:
     engine = store.engine()
     with platform.client() as p:
         now = p.now()
     with ads.client() as client:
         done = execute_pass(engine, client, now, config.plan_id, dagster_run_id=context.run.run_id,
-                            max_plan_age_h=ads.max_plan_age_h)
+                            max_plan_age_h=loop.ads_max_plan_age_h)
     if done is None:
         return dg.MaterializeResult(metadata={"note": "no plan yet: materialize ad_plan first", "failed": 0})
     for f in done.failures:
@@ -44,10 +44,10 @@ def ad_actions(context: dg.AssetExecutionContext, config: AdActionsConfig, store
     return dg.MaterializeResult(metadata={
         "plan_id": done.plan_id,
         "run_id": done.run_id or "none",
-        "counts": dg.MetadataValue.json(done.counts),
+        "counts": as_json(done.counts),
         "failed": done.counts.get("failed", 0),
-        "refused": dg.MetadataValue.json(done.refused),
-        "audit_log": md_table(mine[LOG_COLUMNS] if len(mine) else mine, limit=50),
+        "refused": as_json(done.refused),
+        "audit_log": md_table(mine[LOG_COLUMNS] if len(mine) else mine, limit=50, key=["seq", "action"]),
     })
 
 

@@ -6,38 +6,46 @@ import dagster as dg
 from actp_pipeline.ads import accounts as ad_accounts
 from actp_pipeline.ads.orchestrator import plan_pass
 from actp_pipeline.ads.plan import plan_frame, plan_summary
-from assets.common import OWNERS, md_table
-from assets.winners import winners
-from resources import AdsResource, PlatformResource, StoreResource
+from assets.allocation import allocation
+from assets.automation import OWNERS
+from assets.metadata import as_json, md_table, stamp
+from resources import AdsResource, LoopSettings, PlatformResource, StoreResource
 
 PLAN_COLUMNS = ["account_id", "goal", "action", "rule", "status", "blocked_by", "variant_id", "old_budget",
                 "new_budget", "reason", "note"]
 
 
-@dg.asset(
-    deps=[winners, dg.AssetKey("allocation")],
-    kinds={"python", "meta"},
-    group_name="graduate",
-    owners=OWNERS,
-    automation_condition=dg.AutomationCondition.on_cron("15 */6 * * *"),
-    description="Dry run of the ads orchestrator: per account and goal, the campaigns, ad sets, promotions, budget "
-                "changes and pauses it would make, each with its reason, the numbers behind it and the guard's verdict.",
+_SHARED = dict(deps=[dg.AssetKey("decisions"), allocation], kinds={"python", "meta"}, group_name="graduate",
+               owners=OWNERS, automation_condition=dg.AutomationCondition.on_cron("15 */6 * * *"))
+
+
+@dg.multi_asset(
+    name="ad_plan",
+    specs=[
+        dg.AssetSpec("paid_winners", **_SHARED, description="Step 8c, graduate. The paid learning test per goal and "
+                     "creative: its evidence and the stopping rule's decision (the paid winners scaling takes)."),
+        dg.AssetSpec("ad_plan", **_SHARED, description="Step 8c, graduate. Dry run of the ads orchestrator: per account "
+                     "and goal, the campaigns, ad sets, promotions, budget changes and pauses it would make, each with "
+                     "its reason, the numbers behind it and the guard's verdict."),
+    ],
 )
 def ad_plan(context: dg.AssetExecutionContext, store: StoreResource, platform: PlatformResource,
-            ads: AdsResource) -> dg.MaterializeResult:
+            ads: AdsResource, loop: LoopSettings):
     engine, wh = store.engine(), store.warehouse()
     with platform.client() as p:
         now = p.now()
     with ads.client() as client:
         done = plan_pass(engine, client, now, decisions=wh.read("decisions"),
                          allocation=wh.read("allocation"),
-                         rule=ads.stopping_rule(), config=ads.orchestrator_config(),
-                         max_candidates=ads.max_candidates_per_goal, lookback_h=ads.lookback_h,
+                         rule=loop.stopping_rule(), config=loop.orchestrator_config(),
+                         max_candidates=loop.ads_max_candidates_per_goal, lookback_h=loop.ads_lookback_h,
                          dagster_run_id=context.run.run_id)
     if done.plan_id is None:
-        return dg.MaterializeResult(metadata={
+        yield dg.MaterializeResult(asset_key="paid_winners", metadata={"dagster/row_count": 0})
+        yield dg.MaterializeResult(asset_key="ad_plan", metadata={
             "plan_id": "none", "dagster/row_count": 0,
             "note": "no ad account has an active goal: add one with `actp ads goal ACCOUNT GOAL --priority 3`"})
+        return
     frame = plan_frame(done.actions).assign(plan_id=done.plan_id, as_of=now)
     wh.write("ad_plan", frame)
     wh.write("paid_winners", done.paid.assign(as_of=now))
@@ -47,19 +55,33 @@ def ad_plan(context: dg.AssetExecutionContext, store: StoreResource, platform: P
     approved = ad_accounts.approvals(engine, done.plan_id)
     waiting = sorted({a.account_id for a in done.actions if a.executable} - set(approved))
     paid = done.paid
-    return dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(asset_key="paid_winners", metadata={
+        "dagster/row_count": len(paid),
+        "paid_learning": md_table(paid.drop(columns=["evidence"]) if len(paid) else paid, limit=30, key=["variant_id"]),
+    })
+    yield dg.MaterializeResult(asset_key="ad_plan", metadata={
         "plan_id": done.plan_id,
-        "as_of": now.isoformat(),
+        "as_of": stamp(now),
         "dagster/row_count": len(frame),
-        "summary": dg.MetadataValue.json({k: v for k, v in summary.items() if k != "errors"}),
+        "summary": as_json({k: v for k, v in summary.items() if k != "errors"}),
         "errors": len(summary["errors"]),
         "auto_execute": ", ".join(sorted(a for a, by in approved.items() if by == "auto_execute")) or "none",
         "awaiting_approval": f"{', '.join(waiting)}: `actp ads approve {done.plan_id}`" if waiting else "none",
-        "actions": md_table(frame[PLAN_COLUMNS], limit=50),
+        "actions": md_table(frame[PLAN_COLUMNS], limit=50, key=["account_id", "goal", "action"]),
         "candidates": md_table(done.candidates),
-        "scaling": md_table(done.scaling),
-        "paid_learning": md_table(paid.drop(columns=["evidence"]) if len(paid) else paid, limit=30),
+        "scaling": md_table(done.scaling, key=["account_id", "goal"]),
         "paid_evidence": dg.MetadataValue.md("\n".join(
             f"- {acc}/{g}: {ev}" for acc, g, ev in paid.drop_duplicates(["account_id", "goal"])[
                 ["account_id", "goal", "evidence"]].itertuples(index=False)) if len(paid) else "_no learning ad sets yet_"),
     })
+
+
+@dg.asset_check(asset="ad_plan", description="No planned budget is negative; every action names its account.")
+def ad_plan_budgets_valid(store: StoreResource) -> dg.AssetCheckResult:
+    frame = store.warehouse().read("ad_plan")
+    if frame.empty:
+        return dg.AssetCheckResult(passed=True, metadata={"actions": 0})
+    negative = int(((frame["new_budget"] < 0) | (frame["old_budget"] < 0)).sum())
+    anonymous = int(frame["account_id"].isna().sum())
+    return dg.AssetCheckResult(passed=negative == 0 and anonymous == 0,
+                               metadata={"actions": len(frame), "negative_budgets": negative, "no_account": anonymous})

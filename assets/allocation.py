@@ -4,9 +4,11 @@
 import dagster as dg
 import pandas as pd
 
-from actp_pipeline.score.allocation import allocate_next_round, explain_policy
-from actp_pipeline.score.scores import CELL
-from assets.common import OWNERS, cell_name, md_table
+from actp_pipeline.score.allocation import allocate_next_round
+from actp_pipeline.score.cells import CELL
+from actp_pipeline.stats.bandits import explain_policy
+from assets.automation import OWNERS
+from assets.metadata import cell_name, as_json, md_table
 from assets.scores import scores
 from resources import LoopSettings, StoreResource
 
@@ -17,14 +19,15 @@ from resources import LoopSettings, StoreResource
     group_name="graduate",
     owners=OWNERS,
     automation_condition=dg.AutomationCondition.eager(),
-    description="Next round per cell: each creative's share of the posting slots and of the daily ad budget, from a "
+    description="Step 8b, graduate. Next round per cell: each creative's share of the posting slots and of the daily ad budget, from a "
                 "bandit policy (top-two Thompson by default) with an exploration floor, fed back once a day.",
 )
 def allocation(context: dg.AssetExecutionContext, store: StoreResource, loop: LoopSettings) -> dg.MaterializeResult:
     wh = store.warehouse()
     # seed 0: the shares are expectations over posterior draws, so the seed only fixes their Monte Carlo noise
     plan = allocate_next_round(wh.read("scores"), loop.allocation_policy, posts_budget=loop.max_posts_per_day,
-                               ad_budget=loop.daily_ad_budget, floor=loop.exploration_floor, seed=0)
+                               ad_budget=loop.allocation_daily_ad_budget, floor=loop.allocation_exploration_floor,
+                               seed=0)
     wh.write("allocation", plan)
     cols = [c for c in (*CELL, "variant_id", "views", "er_mean", "p_best", "sufficient", "share", "next_round_posts",
                         "next_round_ad_budget") if c in plan]
@@ -38,10 +41,23 @@ def allocation(context: dg.AssetExecutionContext, store: StoreResource, loop: Lo
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(plan),
         "policy": loop.allocation_policy,
-        "explanation": explain_policy(loop.allocation_policy, loop.exploration_floor),
-        "budgets_per_cell": dg.MetadataValue.json({"posts": loop.max_posts_per_day, "ad_dollars": loop.daily_ad_budget,
-                                                   "exploration_floor": loop.exploration_floor}),
+        "explanation": explain_policy(loop.allocation_policy, loop.allocation_exploration_floor),
+        "budgets_per_cell": as_json({"posts": loop.max_posts_per_day, "ad_dollars": loop.allocation_daily_ad_budget,
+                                  "exploration_floor": loop.allocation_exploration_floor}),
         "most_next_round": dg.MetadataValue.md("\n".join(f"- **{k}**: {v}" for k, v in most.items())
                                                or "_no creatives yet_"),
-        "shares": md_table(plan[cols] if len(plan) else pd.DataFrame(), limit=60),
+        "shares": md_table(plan[cols] if len(plan) else pd.DataFrame(), limit=60, key=["variant_id"]),
     })
+
+
+@dg.asset_check(asset=allocation, description="Shares are within [0, 1] and sum to 1 per cell; budgets non-negative.")
+def allocation_shares_valid(store: StoreResource) -> dg.AssetCheckResult:
+    plan = store.warehouse().read("allocation")
+    if plan.empty:
+        return dg.AssetCheckResult(passed=True, metadata={"creatives": 0})
+    cells = [c for c in CELL if c in plan]
+    sums = plan.groupby(cells, dropna=False)["share"].sum() if cells else plan["share"].sum()
+    off = int((abs(sums - 1.0) > 1e-6).sum()) if cells else int(abs(sums - 1.0) > 1e-6)
+    bad = int((~plan["share"].between(0, 1) | (plan["next_round_posts"] < 0) | (plan["next_round_ad_budget"] < 0)).sum())
+    return dg.AssetCheckResult(passed=off == 0 and bad == 0,
+                               metadata={"creatives": len(plan), "cells_not_summing_to_1": off, "invalid_rows": bad})

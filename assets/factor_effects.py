@@ -4,7 +4,8 @@ import dagster as dg
 import pandas as pd
 
 from actp_pipeline.score.factor_effects import estimate_factor_effects, generation_weights
-from assets.common import OWNERS, md_table
+from assets.automation import OWNERS
+from assets.metadata import as_json, md_table
 from assets.scores import scores
 from resources import StoreResource
 
@@ -15,8 +16,8 @@ from resources import StoreResource
     group_name="score",
     owners=OWNERS,
     automation_condition=dg.AutomationCondition.eager(),
-    description="Lift of each factor level on engagement (ridge on the engagement logit within fair cells), "
-                "with 90% intervals, and the generation weights it implies.",
+    description="Step 7b, score. Lift of each factor level on engagement (ridge on the engagement logit within fair cells), "
+                "with 90% intervals, and the generation weights it implies (the next round reads them through research_queries).",
 )
 def factor_effects(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
     wh = store.warehouse()
@@ -25,7 +26,7 @@ def factor_effects(context: dg.AssetExecutionContext, store: StoreResource) -> d
     wh.write("factor_effects", effects)
     reason = effects.attrs.get("reason", "no scores yet") if len(scored) else "no scores yet"
     weights = generation_weights(effects) if len(effects) else {}
-    meta = {"dagster/row_count": len(effects), "generation_weights": dg.MetadataValue.json(weights)}
+    meta = {"dagster/row_count": len(effects), "generation_weights": as_json(weights)}
     if len(effects):
         best = effects.sort_values("effect", ascending=False)
         meta["findings"] = dg.MetadataValue.md("\n".join(f"- {label}" for label in best["label"].head(10)))
@@ -33,3 +34,14 @@ def factor_effects(context: dg.AssetExecutionContext, store: StoreResource) -> d
     else:
         meta["reason"] = reason
     return dg.MaterializeResult(metadata=meta)
+
+
+@dg.asset_check(asset=factor_effects, description="Each effect lies within its interval; one row per factor level.")
+def factor_effects_consistent(store: StoreResource) -> dg.AssetCheckResult:
+    e = store.warehouse().read("factor_effects")
+    if e.empty:
+        return dg.AssetCheckResult(passed=True, metadata={"effects": 0})
+    outside = int(((e["effect"] < e["low"] - 1e-9) | (e["effect"] > e["high"] + 1e-9)).sum())
+    dupes = int(e.duplicated(["factor", "level"]).sum())
+    return dg.AssetCheckResult(passed=outside == 0 and dupes == 0,
+                               metadata={"effects": len(e), "outside_interval": outside, "duplicate_levels": dupes})

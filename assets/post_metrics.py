@@ -2,7 +2,10 @@
 appends one immutable file to its day."""
 
 
+import datetime as dt
+
 import dagster as dg
+import pandas as pd
 
 from actp_pipeline.measure.post_metrics import (
     LEDGER_COLUMNS,
@@ -15,7 +18,8 @@ from actp_pipeline.measure.post_metrics import (
     posts_ledger,
     prioritise,
 )
-from assets.common import DAILY, OWNERS, md_table
+from assets.automation import DAILY, OWNERS
+from assets.metadata import as_json, md_table, stamp
 from resources import PlatformResource, StoreResource
 
 
@@ -26,7 +30,9 @@ from resources import PlatformResource, StoreResource
     group_name="measure",
     owners=OWNERS,
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
-    description="Time series of views, likes, comments, shares, saves and watch time per post: each run "
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=1),
+                                                    warn_window=dt.timedelta(minutes=20)),
+    description="Step 6, measure. Time series of views, likes, comments, shares, saves and watch time per post: each run "
                 "collects the posts due (never collected first, then the most overdue; hourly for 48 h, "
                 "then every 12 h, until 30 days) within a budget of posts per run.",
 )
@@ -49,14 +55,14 @@ def post_metrics(context: dg.AssetExecutionContext, store: StoreResource, platfo
         "dagster/row_count": len(snaps),
         "posts_in_ledger": len(ledger),
         "unknown_posts": len(unknown),
-        "platform_now": now.isoformat(),
+        "platform_now": stamp(now),
         "due": dg.MetadataValue.json(summary["due"]),
         "collected": dg.MetadataValue.json(collected),
         "deferred_by_budget": summary["deferred_by_budget"],
         "not_due": summary["not_due"],
         "retired": summary["retired"],
         "not_live_yet": summary["not_live"],
-        "collection_rules": dg.MetadataValue.json(rules.as_dict()),
+        "collection_rules": as_json(rules.as_dict()),
     }
     if summary["deferred_by_budget"]:
         context.log.info(f"{summary['deferred_by_budget']} due posts deferred to the next run "
@@ -67,7 +73,20 @@ def post_metrics(context: dg.AssetExecutionContext, store: StoreResource, platfo
         # different posts, and neither file may replace the other
         path = wh.write("post_metrics", snaps, partition=context.partition_key,
                         part=f"{as_of.strftime('%Y%m%dT%H%M%S')}-{context.run.run_id[:8]}", replace_partition=False)
-        meta.update(snapshot_at=as_of.isoformat(), total_views=int(snaps["views"].sum()),
+        meta.update(snapshot_at=stamp(as_of), total_views=int(snaps["views"].sum()),
                     path=dg.MetadataValue.path(str(path)),
                     preview=md_table(snaps.sort_values("views", ascending=False)))
     return dg.MaterializeResult(metadata=meta)
+
+
+@dg.asset_check(asset=post_metrics, description="The newest day's counts are non-negative.")
+def post_metrics_counts_sane(store: StoreResource) -> dg.AssetCheckResult:
+    wh = store.warehouse()
+    days = wh.partitions("post_metrics")[-1:]
+    snaps = wh.read("post_metrics", partitions=days) if days else pd.DataFrame()
+    if snaps.empty:
+        return dg.AssetCheckResult(passed=True, metadata={"snapshots": 0})
+    counts = [c for c in ("views", "likes", "comments", "shares", "saves") if c in snaps]
+    negative = int((snaps[counts] < 0).any(axis=1).sum())
+    return dg.AssetCheckResult(passed=negative == 0,
+                               metadata={"day": days[0], "snapshots": len(snaps), "negative_counts": negative})

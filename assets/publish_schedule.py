@@ -3,9 +3,11 @@
 
 import dagster as dg
 
-from actp_pipeline.publish.publish_schedule import DEFAULT_HOURS, publish_items, schedule_next_round, schedule_rendered
-from actp_pipeline.measure.timing_matrix import best_hours
-from assets.common import OWNERS, md_table
+from actp_pipeline.publish.publish_schedule import publish_items, schedule_next_round, schedule_rendered
+from assets.automation import OWNERS
+from assets.metadata import as_json, md_table, stamp
+from actp_pipeline.iterate.research_queries import TABLE as NEXT_ROUND, hours_from, repeats_from
+from assets.research_queries import NEXT_ROUND_FROM
 from resources import LoopSettings, PlatformResource, StoreResource
 
 
@@ -14,11 +16,13 @@ from resources import LoopSettings, PlatformResource, StoreResource
     kinds={"python", "parquet"},
     group_name="publish",
     owners=OWNERS,
-    # new renders at once; the allocation's next round once a day (it is read, not a dependency: posts feed
-    # the scores the allocation is made from, and the asset graph has no cycles)
+    # new renders at once; the allocation's next round once a day (read through research_queries, not a
+    # dependency: posts feed the scores the allocation is made from, and the asset graph has no cycles)
     automation_condition=dg.AutomationCondition.eager() | dg.AutomationCondition.on_cron("0 7 * * *"),
-    description="Posting slots per (variant, platform, account) from the platform's clock; publish items queued once "
-                "each; once a day, the allocation's next round (more posts of the leading creatives).",
+    metadata=NEXT_ROUND_FROM,
+    description="Step 5a, publish. Posting slots per (variant, platform, account) from the platform's clock, in the "
+                "best hours of the previous round's research_queries; publish items queued once each; once a day, "
+                "the allocation's next round (more posts of the leading creatives).",
 )
 def publish_schedule(context: dg.AssetExecutionContext, store: StoreResource, platform: PlatformResource,
                      loop: LoopSettings) -> dg.MaterializeResult:
@@ -26,14 +30,12 @@ def publish_schedule(context: dg.AssetExecutionContext, store: StoreResource, pl
     with platform.client() as client:
         now = client.now()
     wh = store.warehouse()
-    hours = {}
-    if wh.exists("timing_matrix"):  # post in the hours that have done best, once there is data
-        matrix = wh.read("timing_matrix")
-        hours = {t.platform: best_hours(matrix, t.platform, n=len(DEFAULT_HOURS)) for t in loop.target_list()}
+    nxt = wh.read(NEXT_ROUND)  # the previous round's timing and allocation (empty before the first)
+    hours = hours_from(nxt)  # post in the hours that have done best, once there is data
     new = schedule_rendered(engine, now, loop.target_list(), loop.slot_rules(), hours_by_platform=hours)
     repeats = new.iloc[0:0]
-    if loop.next_round_posts and wh.exists("allocation"):
-        repeats = schedule_next_round(engine, now, wh.read("allocation"), loop.target_list(), loop.slot_rules(),
+    if loop.allocation_next_round_posts and len(nxt):
+        repeats = schedule_next_round(engine, now, repeats_from(nxt), loop.target_list(), loop.slot_rules(),
                                       hours_by_platform=hours)
     items = publish_items(engine)
     wh.write("publish_schedule", items)
@@ -45,8 +47,15 @@ def publish_schedule(context: dg.AssetExecutionContext, store: StoreResource, pl
         "next_round_scheduled": len(repeats),
         "next_round": md_table(repeats.groupby("variant_id").size().rename("posts").reset_index()
                                .sort_values("posts", ascending=False)) if len(repeats) else "none today",
-        "platform_now": now.isoformat(),
-        "hours": dg.MetadataValue.json({p: list(h) for p, h in hours.items()}) if hours else "preferred defaults",
-        "by_status": items.groupby("status").size().to_dict() if len(items) else {},
+        "platform_now": stamp(now),
+        "hours": as_json({p: list(h) for p, h in hours.items()}) if hours else "preferred defaults",
+        "by_status": as_json(items.groupby("status").size().to_dict() if len(items) else {}),
         "new_slots": md_table(new),
     })
+
+
+@dg.asset_check(asset=publish_schedule, description="One publish item per idempotency key (a post is never queued twice).")
+def publish_schedule_keys_unique(store: StoreResource) -> dg.AssetCheckResult:
+    items = publish_items(store.engine())
+    dupes = int(items["idempotency_key"].duplicated().sum()) if len(items) else 0
+    return dg.AssetCheckResult(passed=dupes == 0, metadata={"items": len(items), "duplicates": dupes})

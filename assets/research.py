@@ -1,16 +1,20 @@
-"""Step 1, research: one day of competitor posts and ads, validated, as a partition."""
+"""Step 1, research: competitor posts and ads of a day, validated, as a partition (a range in one run)."""
 
+
+import datetime as dt
 
 import dagster as dg
 import pandas as pd
 
 from actp_pipeline.research.market_items import collect
-from assets.common import DAILY, OWNERS, md_table, when_missing
+from assets.automation import DAILY, OWNERS, when_missing
+from assets.metadata import md_table
 from resources import PlatformResource, StoreResource
 
 
 @dg.asset(
     partitions_def=DAILY,
+    backfill_policy=dg.BackfillPolicy.single_run(),  # a partition range is one run, the days collected in turn
     kinds={"python", "parquet"},
     group_name="research",
     owners=OWNERS,
@@ -18,20 +22,39 @@ from resources import PlatformResource, StoreResource
     # hourly via research_schedule; a missing current day is also collected at once, so a fresh
     # deployment starts moving without waiting for the hour (a failed attempt waits for the schedule)
     automation_condition=dg.AutomationCondition.in_latest_time_window() & when_missing(),
-    description="Competitor posts (trending) and ads (ad library) of one day, validated; bad items are reported and skipped.",
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=3), warn_window=dt.timedelta(hours=2)),
+    description="Step 1, research. Competitor posts (trending) and ads (ad library) of one day, validated; bad items "
+                "are reported and skipped. A partition range (backfill) is collected in one run.",
 )
 def market_items(context: dg.AssetExecutionContext, store: StoreResource, platform: PlatformResource) -> dg.MaterializeResult:
-    date = context.partition_key
+    wh = store.warehouse()
+    days, rejected_all, by_source, total, path = context.partition_keys, [], [], 0, None
     with platform.client() as client:
-        items, rejected = collect(client, date)
-    path = store.warehouse().write("market_items", items, partition=date)
-    if rejected:
-        context.log.warning(f"{len(rejected)} malformed market items skipped for {date}")
-    by_source = items.groupby(["source", "platform"]).size().rename("items").reset_index() if len(items) else pd.DataFrame()
+        for date in days:
+            items, rejected = collect(client, date)
+            path = wh.write("market_items", items, partition=date)
+            rejected_all, total = rejected_all + rejected, total + len(items)
+            if rejected:
+                context.log.warning(f"{len(rejected)} malformed market items skipped for {date}")
+            if len(items):
+                by_source.append(items.groupby(["source", "platform"]).size().rename("items").reset_index()
+                                 .assign(day=date))
+    sources = pd.concat(by_source, ignore_index=True) if by_source else pd.DataFrame()
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": len(items),
-        "rejected": len(rejected),
-        "rejected_items": md_table(pd.DataFrame([r.as_dict() for r in rejected])),
-        "by_source": md_table(by_source),
-        "path": dg.MetadataValue.path(str(path)),
+        "dagster/row_count": total,
+        "days": days[0] if len(days) == 1 else f"{days[0]} .. {days[-1]} ({len(days)} days)",
+        "rejected": len(rejected_all),
+        "rejected_items": md_table(pd.DataFrame([r.as_dict() for r in rejected_all])),
+        "by_source": md_table(sources[["day", "source", "platform", "items"]] if len(sources) else sources),
+        "path": dg.MetadataValue.path(str(path if len(days) == 1 else wh.root / "market_items")),
     })
+
+
+@dg.asset_check(asset=market_items, description="Every collected item has an id, unique within its day.")
+def market_items_ids_unique(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+    wh = store.warehouse()
+    days = wh.partitions("market_items")[-1:]
+    items = wh.read("market_items", partitions=days) if days else pd.DataFrame(columns=["item_id"])
+    dupes = int(items["item_id"].duplicated().sum()) if len(items) else 0
+    return dg.AssetCheckResult(passed=dupes == 0 and not items["item_id"].isna().any(),
+                               metadata={"day": days[0] if days else "none", "items": len(items), "duplicates": dupes})

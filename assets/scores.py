@@ -3,10 +3,14 @@
 
 import dagster as dg
 
-from actp_pipeline.score.scores import CELL, ScoringRules, fair_cells, latest_per_post, score_posts
-from assets.common import OWNERS, follow_upstream, md_table
+from actp_pipeline.measure.latest import latest_per_post
+from actp_pipeline.score.cells import CELL, fair_cells
+from actp_pipeline.score.scores import ScoringRules, score_posts
+from assets.automation import OWNERS, follow_upstream
+from assets.metadata import md_table, stamp
 from assets.post_metrics import post_metrics
-from resources import StoreResource
+from assets.variants import variants
+from resources import LoopSettings, StoreResource
 
 
 CELLS_SHOWN = 200  # the most recent windows, in the metadata table
@@ -24,7 +28,7 @@ def cells_table(cells) -> dg.MetadataValue:
         dg.TableColumn("posts", "int"), dg.TableColumn("scored_posts", "int", description="past the learning gates"),
     ])
     records = [dg.TableRecord({"platform": str(r.platform), "account": str(r.account), "cell_window": str(r.cell_window),
-                               "window_start": str(r.window_start), "window_end": str(r.window_end),
+                               "window_start": stamp(r.window_start), "window_end": stamp(r.window_end),
                                "posts": int(r.posts), "scored_posts": int(r.scored_posts)})
                for r in shown.itertuples(index=False)]
     return dg.MetadataValue.table(records, schema=schema)
@@ -40,17 +44,17 @@ def fairness_rule(rules: ScoringRules) -> str:
 
 
 @dg.asset(
-    deps=[post_metrics],
+    deps=[post_metrics, variants],  # variants: the creative factors of each scored post
     kinds={"python", "duckdb", "parquet"},
     group_name="score",
     owners=OWNERS,
     automation_condition=follow_upstream(),
-    description="Beta-Binomial engagement posterior with credible interval, P(best in cell), velocity and reach "
+    description="Step 7, score. Beta-Binomial engagement posterior with credible interval, P(best in cell), velocity and reach "
                 "percentiles; posts are compared only within fair cells (platform, account, time window).",
 )
-def scores(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
+def scores(context: dg.AssetExecutionContext, store: StoreResource, loop: LoopSettings) -> dg.MaterializeResult:
     wh = store.warehouse()
-    rules = ScoringRules()
+    rules = loop.scoring_rules()
     scored = score_posts(latest_per_post(wh, rules.velocity_window_h), rules)
     if wh.exists("variants") and len(scored):
         factors = wh.read("variants", columns=["variant_id", "hook_pattern", "angle", "cta_style", "format", "length_s", "hook"])
@@ -70,3 +74,16 @@ def scores(context: dg.AssetExecutionContext, store: StoreResource) -> dg.Materi
                                             "er_high", "p_best", "score", "status") if c in scored]]
                         if len(scored) else scored),
     })
+
+
+@dg.asset_check(asset=scores, description="One row per post, engagements never above views, counts non-negative.")
+def scores_sane(store: StoreResource) -> dg.AssetCheckResult:
+    scored = store.warehouse().read("scores")
+    if scored.empty:
+        return dg.AssetCheckResult(passed=True, metadata={"posts": 0})
+    dupes = int(scored["post_id"].duplicated().sum())
+    over = int((scored["engagements"] > scored["views"]).sum()) if "engagements" in scored else 0
+    negative = int((scored["views"] < 0).sum())
+    return dg.AssetCheckResult(passed=dupes == 0 and over == 0 and negative == 0,
+                               metadata={"posts": len(scored), "duplicate_posts": dupes, "engagements_over_views": over,
+                                         "negative_views": negative})

@@ -4,29 +4,32 @@
 import dagster as dg
 import pandas as pd
 
-from actp_pipeline.score.factor_effects import generation_weights
 from actp_pipeline.generate.variants import build_matrix, moderate, record_round
-from assets.blueprints import blueprints
-from assets.common import OWNERS, md_table, when_missing
+from assets.automation import OWNERS, when_missing
+from assets.metadata import md_table
+from actp_pipeline.iterate.research_queries import TABLE as NEXT_ROUND, weights_from
+from assets.research_queries import NEXT_ROUND_FROM
 from resources import LoopSettings, StoreResource
 
 
 @dg.asset(
-    deps=[blueprints],
+    deps=[dg.AssetKey("blueprints")],
     kinds={"python", "parquet"},
     group_name="generate",
     owners=OWNERS,
     # one round a day, and the first round as soon as there are blueprints
     automation_condition=dg.AutomationCondition.on_cron("0 6 * * *") | when_missing(),
-    description="Factorial matrix (hook x angle x CTA x format) from the best blueprints; approved variants go to the render queue.",
+    metadata=NEXT_ROUND_FROM,
+    description="Step 3, generate. Factorial matrix (hook x angle x CTA x format) from the best blueprints, its levels "
+                "weighted by the previous round's research_queries (factor effects); approved variants go to the "
+                "render queue.",
 )
 def variants(context: dg.AssetExecutionContext, store: StoreResource, loop: LoopSettings) -> dg.MaterializeResult:
     wh = store.warehouse()
     bp = wh.read("blueprints")
     # what earlier rounds measured steers this one: levels with a positive effect first, untested ones
-    # as average, clearly negative ones last (factor_effects.generation_weights, with an exploration floor)
-    effects = wh.read("factor_effects")
-    weights = generation_weights(effects) if len(effects) else {}
+    # as average, clearly negative ones last (the generation weights research_queries wrote last round)
+    weights = weights_from(wh.read(NEXT_ROUND))
     matrix = build_matrix(bp, topic=loop.topic, shape=loop.matrix_shape(), round_id=context.run.run_id[:8],
                           max_length_s=loop.max_length_s, weights=weights)
     moderated = moderate(matrix)
@@ -40,5 +43,13 @@ def variants(context: dg.AssetExecutionContext, store: StoreResource, loop: Loop
         "dagster/row_count": len(merged),
         **counts,
         "levels_from": "own factor effects, then market blueprints" if weights else "market blueprints (no effects yet)",
-        "round": md_table(moderated[["variant_id", "hook_pattern", "angle", "cta_style", "format", "length_s", "hook", "moderation"]], limit=50),
+        "round": md_table(moderated[["variant_id", "hook_pattern", "angle", "cta_style", "format", "length_s", "hook",
+                                     "moderation"]], limit=50),
     })
+
+
+@dg.asset_check(asset=variants, description="Variant ids are unique across rounds.")
+def variants_ids_unique(store: StoreResource) -> dg.AssetCheckResult:
+    ids = store.warehouse().read("variants", columns=["variant_id"])["variant_id"]
+    dupes = int(ids.duplicated().sum())
+    return dg.AssetCheckResult(passed=dupes == 0, metadata={"variants": len(ids), "duplicates": dupes})

@@ -8,8 +8,8 @@ already queued or running, so a backlog becomes one batched run, never one run p
 import dagster as dg
 import sqlalchemy as sa
 
-from actp_pipeline.publish.platforms import PlatformError
 from actp_pipeline.publish.posts import UPLOAD_AHEAD, due_filter
+from actp_pipeline.publish.publisher import PlatformError
 from actp_pipeline.publish.rate_limits import StoreRateLimiter
 from actp_pipeline.store import schema
 from actp_pipeline.store.queues import RENDER_STATUSES
@@ -49,6 +49,9 @@ def render_queue_sensor(context: dg.SensorEvaluationContext, store: StoreResourc
 @dg.sensor(job=publish_job, minimum_interval_seconds=20, default_status=dg.DefaultSensorStatus.RUNNING)
 def publish_queue_sensor(context: dg.SensorEvaluationContext, store: StoreResource,
                          platform: PlatformResource) -> dg.SensorResult:
+    down = platform.unreachable()
+    if down:  # one clear line per tick instead of a traceback; the cursor stays
+        return dg.SensorResult(skip_reason=down, cursor=context.cursor)
     t = schema.publish_queue
     with platform.client() as client:
         horizon = client.now() + UPLOAD_AHEAD  # what the posts asset's publish_due takes by default
@@ -69,10 +72,13 @@ def worker_liveness_sensor(context: dg.SensorEvaluationContext, store: StoreReso
                             f"{moved['uploads']} uploads; {moved['reaped']} expired leases returned")
     # acquire() prunes only the key it takes; this sweeps keys nobody publishes to any more. On the
     # platform's clock, as the posts asset's limiter records them (PublishGuards.for_store).
+    down = platform.unreachable()
+    if down:  # the platform's clock is unreachable: liveness is checked all the same
+        return dg.SkipReason(f"checked liveness: {moved}; rate-limit sweep skipped: {down}")
     try:
         with platform.client() as client:
             pruned = StoreRateLimiter(engine, clock=client.now).prune()
-    except PlatformError as e:  # the platform's clock is unreachable: liveness is checked all the same
+    except PlatformError as e:
         context.log.warning(f"rate-limit sweep skipped: {e}")
         pruned = None
     return dg.SkipReason(f"checked liveness: {moved}; rate events pruned: {pruned}")

@@ -12,18 +12,19 @@ from resources.platform import PlatformResource
 from resources.store import StoreResource
 
 
-def _secret(name: str, default: str | None):
-    """An EnvVar when the variable is set (so the value stays out of the UI), else the embedded default."""
-    return dg.EnvVar(name) if os.environ.get(name) else default
+def _secret(name: str, value: str | None):
+    """An EnvVar when the variable is set (so the value stays out of the UI), else `value`: the embedded
+    sandbox's public key, a value given in code (the demo's), or None (absent)."""
+    return dg.EnvVar(name) if os.environ.get(name) else value
 
 
-def default_resources(settings: Settings | None = None) -> dict:
+def default_resources(settings: Settings | None = None, loop: LoopSettings | None = None) -> dict:
     s = settings or Settings()
     return {
-        "store": StoreResource(data_dir=str(s.data_dir), database_url=_secret("ACTP_DATABASE_URL", None)),
-        "platform": PlatformResource(base_url=s.platform_url,
-                                     api_key=_secret("ACTP_PLATFORM_API_KEY", s.platform_api_key),
+        "store": StoreResource(data_dir=str(s.data_dir), database_url=_secret("ACTP_DATABASE_URL", s.database_url)),
+        "platform": PlatformResource(base_url=s.platform_url, api_key=_secret("ACTP_PLATFORM_API_KEY",
+                                                                              s.platform_api_key),
                                      publisher=s.publisher),
         "ads": AdsResource(base_url=s.ads_base_url, access_token=_secret("ACTP_ADS_ACCESS_TOKEN", s.ads_token)),
-        "loop": LoopSettings(),
+        "loop": loop or LoopSettings(),
     }

@@ -1,37 +1,126 @@
-"""What this deployment tests and how strictly it judges: topic, targets, round size, winner rule,
-and how the next round is allocated over the live creatives."""
+"""Every knob of the loop in one resource (key "loop"): what this deployment tests, how it schedules,
+scores and judges, how the next round is allocated, and the ads orchestrator's rules.
 
+Fields are grouped by prefix (schedule_*, scoring_*, winner_*, paid_*, allocation_*, ads_*); each default
+is the core dataclass's (or the core function's), never retyped here; the methods return those
+dataclasses. The demo and the CLI derive their defaults from `LoopSettings.model_fields`.
+"""
+
+import inspect
+from typing import Any
 
 import dagster as dg
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
-from actp_pipeline.score.allocation import POLICY_NAMES
+from actp_pipeline.ads.actions import MAX_PLAN_AGE_H
+from actp_pipeline.ads.evidence import PAID_RULE
+from actp_pipeline.ads.goals import OrchestratorConfig
+from actp_pipeline.ads.orchestrator import plan_pass
+from actp_pipeline.generate.variants import MatrixShape, build_matrix
 from actp_pipeline.publish.publish_schedule import SlotRules, Target
-from actp_pipeline.generate.variants import MatrixShape
+from actp_pipeline.score.allocation import allocate_next_round
+from actp_pipeline.score.scores import ScoringRules
 from actp_pipeline.score.winners import WinnerRule
+from actp_pipeline.stats.bandits import POLICY_NAMES
+from actp_pipeline.stats.stopping import StoppingRule
+
+RESEARCH_LOOKBACK_DAYS = 7  # market days blueprints are extracted from (no core default: an asset's choice)
+
+
+def _arg(fn, name: str) -> Any:
+    """The default of a core function's keyword argument (so the number lives in one place)."""
+    return inspect.signature(fn).parameters[name].default
 
 
 class LoopSettings(dg.ConfigurableResource):
-    topic: str = "skincare"
-    targets: list[str] = ["tiktok:main"]
-    research_lookback_days: int = 7
-    hook_patterns: int = 3
-    angles: int = 2
-    cta_styles: int = 2
-    formats: int = 2
-    max_length_s: int = 60
-    max_posts_per_day: int = 12
-    # the winner rule (defaults: WinnerRule's, the original system's gates)
-    min_views: int = WinnerRule.min_views
-    min_engagements: int = WinnerRule.min_engagements
-    min_hours_live: float = WinnerRule.min_hours_live
-    winner_margin: float = WinnerRule.margin
-    winner_confidence: float = WinnerRule.confidence
-    # next round: posts (max_posts_per_day per cell) and ad dollars per cell, split by a policy
-    allocation_policy: str = "top_two_thompson"  # one of allocation.POLICY_NAMES
-    exploration_floor: float = 0.1  # share of each round spread evenly over all creatives (bandit policies)
-    daily_ad_budget: float = 10.0  # dollars per cell per day
-    next_round_posts: bool = True  # publish the allocation's posts each day (repeats of the leading creatives)
+    # what is tested, and the round's size
+    topic: str = Field("skincare", description="The product topic every hook and caption is written about.")
+    targets: list[str] = Field(["tiktok:main"], description="Where variants are posted, as platform:account.")
+    research_lookback_days: int = Field(RESEARCH_LOOKBACK_DAYS, description="Market days blueprints are taken from.")
+    hook_patterns: int = Field(MatrixShape.hook_patterns, description="Hook patterns in each round's matrix.")
+    angles: int = Field(MatrixShape.angles, description="Angles in each round's matrix.")
+    cta_styles: int = Field(MatrixShape.cta_styles, description="Call-to-action styles in each round's matrix.")
+    formats: int = Field(MatrixShape.formats, description="Video formats in each round's matrix.")
+    max_variants: int = Field(MatrixShape.max_variants, description="Cap on the variants of one round.")
+    max_length_s: int = Field(_arg(build_matrix, "max_length_s"), description="Longest video, in seconds.")
+    max_posts_per_day: int = Field(_arg(allocate_next_round, "posts_budget"),
+                                   description="Posts per target and day; also the next round's posts per cell.")
+    # posting slots
+    schedule_min_gap_minutes: int = Field(SlotRules.min_gap_minutes, description="Minimum minutes between two posts "
+                                                                                 "of one account.")
+    schedule_lead_minutes: int = Field(SlotRules.lead_minutes, description="Never schedule closer to now than this.")
+    # scoring (posterior, learning gates, fair cells)
+    scoring_min_views: int = Field(ScoringRules.min_views, description="Learning gate: views before a post is scored.")
+    scoring_min_engagements: int = Field(ScoringRules.min_engagements, description="Learning gate: engagements "
+                                                                                   "before a post is scored.")
+    scoring_prior_strength: float = Field(ScoringRules.prior_strength, description="Pseudo-views of the cell prior.")
+    scoring_post_noise_cv: float = Field(ScoringRules.post_noise_cv, description="Per-post variation of the "
+                                         "engagement rate beyond binomial noise (caps one post's evidence).")
+    scoring_credible_mass: float = Field(ScoringRules.credible_mass, description="Mass of the credible interval.")
+    scoring_velocity_window_h: float = Field(ScoringRules.velocity_window_h, description="Hours over which "
+                                                                                         "velocity is measured.")
+    scoring_comparison_window_h: float = Field(ScoringRules.comparison_window_h, description="Posts of one account "
+                                               "are compared only within this span of live times (a fair cell).")
+    scoring_p_best_method: str = Field(ScoringRules.p_best_method, description="P(best) by 'integrate' or "
+                                                                               "'monte_carlo'.")
+    scoring_draws: int = Field(ScoringRules.draws, description="Monte Carlo draws per cell (monte_carlo only).")
+    # the organic winner rule
+    winner_min_views: int = Field(WinnerRule.min_views, description="Views a creative needs before it can win.")
+    winner_min_engagements: int = Field(WinnerRule.min_engagements, description="Engagements before it can win.")
+    winner_min_hours_live: float = Field(WinnerRule.min_hours_live, description="Hours live before it can win.")
+    winner_margin: float = Field(WinnerRule.margin, description="Fraction by which a winner beats the cell median.")
+    winner_confidence: float = Field(WinnerRule.confidence, description="P(best) and P(beats the median by the "
+                                                                        "margin) a winner must both reach.")
+    # the paid learning test's stopping rule
+    paid_confidence: float = Field(PAID_RULE.confidence, description="P(best) a paid winner must reach.")
+    paid_margin: float = Field(PAID_RULE.margin, description="Margin over the learning campaign's median (its "
+                                                             "creatives are already the organic finalists).")
+    paid_min_spend: float = Field(PAID_RULE.min_spend, description="Dollars spent before an ad set is judged "
+                                                                   "(or paid_min_impressions).")
+    paid_min_impressions: float = Field(PAID_RULE.min_impressions, description="Impressions before an ad set is "
+                                                                               "judged (or paid_min_spend).")
+    paid_min_events: float = Field(PAID_RULE.min_events, description="Core events before an ad set is judged.")
+    paid_min_hours_live: float = Field(PAID_RULE.min_hours_live, description="Hours live before it is judged.")
+    # the next round
+    allocation_policy: str = Field(_arg(allocate_next_round, "policy"),
+                                   description=f"How posts and ad dollars are split: one of {', '.join(POLICY_NAMES)}.")
+    allocation_exploration_floor: float = Field(_arg(allocate_next_round, "floor"), description="Share of each "
+                                                "round spread evenly over all creatives (bandit policies).")
+    allocation_daily_ad_budget: float = Field(_arg(allocate_next_round, "ad_budget"),
+                                              description="Ad dollars per cell per day.")
+    allocation_next_round_posts: bool = Field(True, description="Publish the allocation's repeat posts of the "
+                                                                "leading creatives each day.")
+    # the ads orchestrator
+    ads_lookback_h: float = Field(_arg(plan_pass, "lookback_h"), description="Hours of insights each plan reads.")
+    ads_max_plan_age_h: float = Field(MAX_PLAN_AGE_H, description="An older plan is refused at execution.")
+    ads_max_candidates_per_goal: int = Field(_arg(plan_pass, "max_candidates"), description="Organic creatives "
+                                             "entering a goal's learning campaign.")
+    ads_overall_daily_budget: float | None = Field(OrchestratorConfig.overall_daily_budget, description="Dollars "
+                                                   "per day across every account; None = only per-account caps.")
+    ads_default_global_daily_budget: float = Field(OrchestratorConfig.default_global_daily_budget,
+                                                   description="Per account, when its settings name none.")
+    ads_max_daily_budget: float = Field(OrchestratorConfig.max_daily_budget, description="Per goal: learning and "
+                                                                                          "scaling together.")
+    ads_learning_share: float = Field(OrchestratorConfig.learning_share, description="Learning's share of a goal "
+                                                                                     "budget once it scales.")
+    ads_scaling_share: float = Field(OrchestratorConfig.scaling_share, description="A new scaling campaign's share.")
+    ads_min_learning_share: float = Field(OrchestratorConfig.min_learning_share, description="Scaling never "
+                                          "leaves learning less than this share of the goal budget.")
+    ads_learning_split: str = Field(OrchestratorConfig.learning_split, description="Learning budget split over ad "
+                                    "sets: even, top_two_thompson or thompson.")
+    ads_learning_floor: float = Field(OrchestratorConfig.learning_floor, description="Share of the learning budget "
+                                                                                     "spread evenly.")
+    ads_promote_cooldown_h: float = Field(OrchestratorConfig.promote_cooldown_h, description="Hours between two "
+                                                                                             "promotions of a creative.")
+    ads_scale_step: float = Field(OrchestratorConfig.scale_step, description="Fraction a scaling budget grows by.")
+    ads_scale_cooldown_h: float = Field(OrchestratorConfig.scale_cooldown_h, description="Hours between two raises "
+                                                                                         "of a goal.")
+    ads_loser_min_spend: float = Field(OrchestratorConfig.loser_min_spend, description="A loser spent more than "
+                                                                                       "this ...")
+    ads_loser_max_events: int = Field(OrchestratorConfig.loser_max_events, description="... with at most this many "
+                                                                                       "core events.")
+    ads_pause_min_age_h: float = Field(OrchestratorConfig.pause_min_age_h, description="Never pause an ad set live "
+                                                                                       "less than this.")
 
     @field_validator("allocation_policy")
     @classmethod
@@ -40,29 +129,43 @@ class LoopSettings(dg.ConfigurableResource):
             raise ValueError(f"unknown allocation_policy {value!r}: choose one of {', '.join(POLICY_NAMES)}")
         return value
 
-    @field_validator("exploration_floor")
+    @field_validator("allocation_exploration_floor")
     @classmethod
     def _floor_in_range(cls, value: float) -> float:
         if not 0.0 <= value <= 1.0:
-            raise ValueError(f"exploration_floor must be within [0, 1], got {value}")
+            raise ValueError(f"allocation_exploration_floor must be within [0, 1], got {value}")
         return value
 
-    @field_validator("daily_ad_budget")
+    @field_validator("allocation_daily_ad_budget")
     @classmethod
     def _budget_non_negative(cls, value: float) -> float:
         if not value >= 0.0:
-            raise ValueError(f"daily_ad_budget must be >= 0, got {value}")
+            raise ValueError(f"allocation_daily_ad_budget must be >= 0, got {value}")
         return value
 
+    def _prefixed(self, prefix: str) -> dict[str, Any]:
+        return {k.removeprefix(prefix): getattr(self, k) for k in type(self).model_fields if k.startswith(prefix)}
+
     def matrix_shape(self) -> MatrixShape:
-        return MatrixShape(self.hook_patterns, self.angles, self.cta_styles, self.formats)
+        return MatrixShape(self.hook_patterns, self.angles, self.cta_styles, self.formats, self.max_variants)
 
     def target_list(self) -> list[Target]:
         return [Target.parse(t) for t in self.targets]
 
     def slot_rules(self) -> SlotRules:
-        return SlotRules(max_posts_per_day=self.max_posts_per_day)
+        return SlotRules(max_posts_per_day=self.max_posts_per_day, **self._prefixed("schedule_"))
+
+    def scoring_rules(self) -> ScoringRules:
+        return ScoringRules(**self._prefixed("scoring_"))
 
     def winner_rule(self) -> WinnerRule:
-        return WinnerRule(self.min_views, self.min_engagements, self.min_hours_live, self.winner_margin,
-                          self.winner_confidence)
+        return WinnerRule(**self._prefixed("winner_"))
+
+    def stopping_rule(self) -> StoppingRule:
+        """The paid learning test's stopping rule."""
+        return StoppingRule(**self._prefixed("paid_"))
+
+    def orchestrator_config(self) -> OrchestratorConfig:
+        ads = self._prefixed("ads_")
+        keep = {k: v for k, v in ads.items() if k in OrchestratorConfig.__dataclass_fields__}
+        return OrchestratorConfig(**keep)

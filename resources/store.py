@@ -5,6 +5,7 @@ import functools
 from pathlib import Path
 
 import dagster as dg
+from pydantic import Field
 from sqlalchemy.engine import Engine
 
 from actp_pipeline.store import connect_store
@@ -20,8 +21,9 @@ def _engine(url: str) -> Engine:
 class StoreResource(dg.ConfigurableResource):
     """Operational store (SQLite in `data_dir` unless `database_url` names Postgres) and Parquet warehouse."""
 
-    data_dir: str
-    database_url: str | None = None
+    data_dir: str = Field(description="The data directory (ACTP_HOME; `.actp` by default): store, warehouse, media.")
+    database_url: str | None = Field(None, description="ACTP_DATABASE_URL (an EnvVar) for Postgres; absent = SQLite "
+                                                       "in the data directory.")
 
     @property
     def root(self) -> Path:

@@ -1,6 +1,9 @@
-"""The loop's clocks: research and metrics on schedules, everything downstream on declarative automation."""
+"""The loop's clocks: research and metrics on schedules, everything downstream on declarative automation;
+one named job per loop stage."""
 
-from sensors.ads import ad_actions_job, ad_plan_approvals_sensor
+from sensors.ads import ad_plan_approvals_sensor
+from sensors.jobs import STAGE_JOBS, STAGES, ad_actions_job
 from sensors.schedules import automation_sensor, metrics_schedule, research_schedule
 
-__all__ = ["ad_actions_job", "ad_plan_approvals_sensor", "automation_sensor", "metrics_schedule", "research_schedule"]
+__all__ = ["STAGES", "STAGE_JOBS", "ad_actions_job", "ad_plan_approvals_sensor", "automation_sensor",
+           "metrics_schedule", "research_schedule"]

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from actp_pipeline.ads import accounts as ad_accounts, audit as ads_audit
+from actp_pipeline.definitions import MULTI_ASSETS
 from actp_pipeline.publish.platforms import HttpPlatform
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from assets import LOOP_ASSETS
@@ -26,9 +27,14 @@ def world(tmp_path):
 
 
 def _run(names, res, instance, run_config=None):
-    result = dg.materialize(LOOP_ASSETS, selection=names, resources=res, instance=instance, run_config=run_config)
+    """Materialize `names` (with the sibling keys of their multi-assets); each asset's newest metadata."""
+    keys = set(names) | {k for group in MULTI_ASSETS if group & set(names) for k in group}
+    result = dg.materialize(LOOP_ASSETS, selection=sorted(keys), resources=res, instance=instance,
+                            run_config=run_config)
     assert result.success
-    return {n: result.asset_materializations_for_node(n)[-1].metadata for n in names}
+    meta = {e.materialization.asset_key.to_user_string(): e.materialization.metadata
+            for e in result.get_asset_materialization_events()}
+    return {n: meta[n] for n in names}
 
 
 def test_plan_waits_for_approval_and_the_sensor_executes_it(world, tmp_path):
@@ -51,11 +57,12 @@ def test_plan_waits_for_approval_and_the_sensor_executes_it(world, tmp_path):
         meta = _run(["ad_actions"], res, instance)["ad_actions"]
         assert meta["run_id"].value == "none" and "not approved" in meta["refused"].value["acc1"]
 
-        ctx = dg.build_sensor_context(instance=instance, resources={"store": store})
+        sensor_res = {"store": store, "platform": res["platform"]}
+        ctx = dg.build_sensor_context(instance=instance, resources=sensor_res)
         first = ad_plan_approvals_sensor(ctx)
         assert not first.run_requests
         ad_accounts.approve(engine, plan_id, ["acc1"], by="test")
-        ctx = dg.build_sensor_context(instance=instance, cursor=first.cursor, resources={"store": store})
+        ctx = dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=sensor_res)
         tick = ad_plan_approvals_sensor(ctx)
         assert len(tick.run_requests) == 1
         req = tick.run_requests[0]
@@ -65,7 +72,7 @@ def test_plan_waits_for_approval_and_the_sensor_executes_it(world, tmp_path):
         assert "create_campaign" in meta["audit_log"].value
         # the next tick sees nothing new
         again = ad_plan_approvals_sensor(dg.build_sensor_context(instance=instance, cursor=tick.cursor,
-                                                                 resources={"store": store}))
+                                                                 resources=sensor_res))
         assert not again.run_requests
         log = ads_audit.log(engine, plan_id=plan_id)
         assert set(log.loc[log["mode"] == "execute", "status"]) == {"success"}
@@ -75,7 +82,7 @@ def test_plan_waits_for_approval_and_the_sensor_executes_it(world, tmp_path):
 
 
 def test_the_check_warns_about_failed_actions(tmp_path):
-    from actp_pipeline.ads.plan import CREATE_CAMPAIGN, ENSURE_LEARNING, PlannedAction
+    from actp_pipeline.ads.plan.rules import CREATE_CAMPAIGN, ENSURE_LEARNING, PlannedAction
 
     store = StoreResource(data_dir=str(tmp_path))
     engine, now = store.engine(), dt.datetime(2026, 11, 20, 12)

@@ -7,6 +7,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from actp_pipeline.definitions import MULTI_ASSETS
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from actp_pipeline.store import schema
 from assets import LOOP_ASSETS
@@ -29,9 +30,13 @@ def world(tmp_path):
 
 
 def _run(names, res, instance, partition=None):
-    result = dg.materialize(ALL, selection=names, resources=res, instance=instance, partition_key=partition)
+    """Materialize `names` (with the sibling keys of their multi-assets); each asset's newest metadata."""
+    keys = set(names) | {k for group in MULTI_ASSETS if group & set(names) for k in group}
+    result = dg.materialize(ALL, selection=sorted(keys), resources=res, instance=instance, partition_key=partition)
     assert result.success
-    return {n: result.asset_materializations_for_node(n)[-1].metadata for n in names}
+    meta = {e.materialization.asset_key.to_user_string(): e.materialization.metadata
+            for e in result.get_asset_materialization_events()}
+    return {n: meta[n] for n in names}
 
 
 def _truth(sb):
@@ -90,8 +95,8 @@ def test_scores_winners_and_allocation_on_a_small_warehouse(world):
                          "views": int(views * age / 48), "likes": int(likes * age / 48), "comments": 0, "shares": 0,
                          "saves": 0, "watch_time_s": 0.0, "followers_gained": 0})
     store.warehouse().write("post_metrics", pd.DataFrame(rows), partition="2026-11-12")
-    res = res | {"loop": LoopSettings(allocation_policy="thompson", exploration_floor=0.2, daily_ad_budget=7.5,
-                                      max_posts_per_day=10)}
+    res = res | {"loop": LoopSettings(allocation_policy="thompson", allocation_exploration_floor=0.2,
+                                      allocation_daily_ad_budget=7.5, max_posts_per_day=10)}
     with dg.instance_for_test() as instance:
         meta = _run(["scores", "winners", "allocation"], res, instance)
     assert meta["scores"]["dagster/row_count"].value == 5
@@ -118,7 +123,7 @@ def test_post_metrics_collects_by_priority_and_scores_name_fair_cells(world):
     from assets.scores import scores
 
     sb, store, res = world
-    res = {"store": res["store"], "platform": res["platform"]}
+    res = {"store": res["store"], "platform": res["platform"], "loop": LoopSettings()}
     now = pd.Timestamp("2026-11-10 06:00")  # the sandbox's clock (paused)
     ledger = [("p_new", "main", now - pd.Timedelta(hours=3)), ("p_recent", "main", now - pd.Timedelta(hours=5)),
               ("p_later", "main", now - pd.Timedelta(hours=100))]

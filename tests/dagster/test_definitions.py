@@ -21,8 +21,9 @@ def test_asset_graph_is_the_loop():
 
     main_keys = {k.to_user_string() for k in main.resolve_asset_graph().get_all_asset_keys()}
     local_keys = {k.to_user_string() for k in local.resolve_asset_graph().get_all_asset_keys()}
-    loop = {"market_items", "blueprints", "variants", "publish_schedule", "post_metrics", "timing_matrix", "scores",
-            "factor_effects", "winners", "allocation", "ad_plan", "ad_actions"}
+    loop = {"market_items", "blueprints", "factor_lifts", "variants", "publish_schedule", "post_metrics",
+            "timing_matrix", "scores", "factor_effects", "winners", "decisions", "allocation", "ad_plan",
+            "paid_winners", "ad_actions", "research_queries"}
     assert loop <= main_keys and {"renders", "posts"} <= local_keys
     # the other location's assets appear only as dependencies, never materialized twice
     main_materializable = {k.to_user_string() for k in main.resolve_asset_graph().materializable_asset_keys}
@@ -38,13 +39,14 @@ def test_workspace_validates():
 
 
 def test_core_never_imports_dagster():
+    """Only definitions.py imports dagster, at the top or lazily inside a function (the CLI runs jobs through it)."""
     offenders = []
     for path in (ROOT / "actp_pipeline").rglob("*.py"):
-        if path.name == "definitions.py":
+        if path.relative_to(ROOT).as_posix() == "actp_pipeline/definitions.py":
             continue
-        text = path.read_text()
-        if "import dagster" in text or "from dagster" in text:
-            offenders.append(str(path.relative_to(ROOT)))
+        for line in path.read_text().splitlines():
+            if "import dagster" in line or "from dagster" in line:
+                offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
 
 

@@ -1,10 +1,12 @@
-"""What the stage modules share: partitions, automation conditions and metadata helpers."""
+"""How every stage asset is driven: its days (partitions), its owners and its automation conditions."""
 
 
 import dagster as dg
-import pandas as pd
 
-DAILY = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_offset=1)
+from actp_pipeline.settings import Settings
+
+# research and metrics days; the first day is ACTP_RESEARCH_START (settings.RESEARCH_START by default)
+DAILY = dg.DailyPartitionsDefinition(start_date=Settings().research_start, end_offset=1)
 
 OWNERS = ["team:growth"]
 
@@ -21,14 +23,3 @@ def when_missing() -> dg.AutomationCondition:
     return (dg.AutomationCondition.missing() & ~dg.AutomationCondition.any_deps_missing()
             & ~dg.AutomationCondition.in_progress() & ~dg.AutomationCondition.execution_failed())
 
-
-def md_table(df: pd.DataFrame, limit: int = 20) -> dg.MetadataValue:
-    """A markdown preview of the first rows, for the asset's page in the UI."""
-    if df.empty:
-        return dg.MetadataValue.md("_no rows_")
-    return dg.MetadataValue.md(df.head(limit).to_markdown(index=False, floatfmt=".4g"))
-
-
-def cell_name(key) -> str:
-    """A fair cell's groupby key (platform, account, window) as "platform/account/window"."""
-    return "/".join(str(k) for k in (key if isinstance(key, tuple) else (key,)))

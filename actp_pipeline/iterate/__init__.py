@@ -1,0 +1,1 @@
+"""Step 10, iterate: the next round's inputs from what this round measured."""
