@@ -3,6 +3,8 @@ promoted to scaling."""
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -39,3 +41,35 @@ def test_demo_finds_the_true_best(tmp_path):
     assert "[day 1/3" in res.stderr and "render:" in res.stderr and "[paid +96 h]" in res.stderr
     # the runs are in the Dagster instance under the data directory
     assert (tmp_path / "data" / "dagster" / "storage").is_dir()
+
+
+def _short_demo(tmp_path: Path, name: str, fake_offset: str) -> tuple[dict, list[str]]:
+    """A short demo (2 organic + 1 paid day, 4 variants) in a child whose real clock libfaketime moves."""
+    summary = tmp_path / f"{name}.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ACTP_", "DAGSTER_HOME", "FAKETIME"))}
+    cmd = ["faketime", "-f", fake_offset, sys.executable, "-m", "actp_pipeline.cli", "--data-dir",
+           str(tmp_path / name), "demo", "--days", "2", "--paid-days", "1", "--hooks", "2", "--angles", "2",
+           "--ctas", "1", "--formats", "1", "--max-length", "5", "--json", str(summary)]
+    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-4000:]
+    # the stage lines without wall-clock durations (how long a render took is not a decision)
+    lines = [re.sub(r" in \d+ s,", " in _ s,", ln) for ln in res.stderr.splitlines() if ln.startswith(("[day", "[paid"))]
+    out = json.loads(summary.read_text())
+    out.pop("wall_s")
+    return out, lines
+
+
+@pytest.mark.slow
+def test_demo_is_the_same_on_any_day(tmp_path):
+    if shutil.which("faketime") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("faketime is not installed (apt-get install faketime; ./run test installs it)")
+        pytest.skip("faketime is not installed (apt-get install faketime; ./run test installs it)")
+    first, first_lines = _short_demo(tmp_path, "a", "+40d")
+    second, second_lines = _short_demo(tmp_path, "b", "+400d")
+    # the simulated days are the configured start's, not the (faked) calendar's
+    assert first_lines[0].startswith("[day 1/2 2026-06-01]"), first_lines[:3]
+    assert first["decisions"] and first["decisions"] == second["decisions"]
+    assert first["winners"] == second["winners"] and first["true_best_variant"] == second["true_best_variant"]
+    assert first == second
+    assert first_lines == second_lines
