@@ -23,3 +23,20 @@ def platform_up(url: str) -> bool:
         return httpx.get(f"{url}/v1/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def warnings_to_log(data_dir: Path) -> Path:
+    """Python warnings (Dagster's beta notices among them) go to <data_dir>/logs/dagster.log beside Dagster's
+    own log lines, not between the command's progress lines."""
+    import logging
+
+    path = Path(data_dir) / "logs" / "dagster.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    logging.captureWarnings(True)
+    log = logging.getLogger("py.warnings")
+    log.propagate = False
+    if not any(getattr(h, "baseFilename", None) == str(path.resolve()) for h in log.handlers):
+        handler = logging.FileHandler(path)
+        handler.setFormatter(logging.Formatter("%(asctime)s WARNING %(message)s"))
+        log.addHandler(handler)
+    return path

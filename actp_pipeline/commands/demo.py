@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from actp_pipeline.commands.context import settings
+from actp_pipeline.commands.context import settings, warnings_to_log
 from actp_pipeline.commands.progress import DemoBars
 
 # option -> (DemoConfig field, type, help)
@@ -73,6 +73,7 @@ def _demo(json_path: str | None, **knobs: Any) -> int:
             os.environ["ACTP_RESEARCH_START"] = cfg.start.date().isoformat()
             loop_settings = Settings(data_dir=cfg.data_dir, database_url=base.database_url, platform_url=sandbox.url,
                                      platform_api_key=world.api_keys[0], ads_access_token=world.api_keys[0])
+            warnings_to_log(cfg.data_dir)
             from actp_pipeline.definitions import demo_materializer
 
             materialize = demo_materializer(loop_settings, cfg.loop_overrides(), cfg.render_concurrency)

@@ -13,7 +13,7 @@ import uuid
 
 import click
 
-from actp_pipeline.commands.context import platform_up, settings
+from actp_pipeline.commands.context import platform_up, settings, warnings_to_log
 from actp_pipeline.commands.progress import Bars
 
 def make() -> click.Group:
@@ -47,6 +47,7 @@ def _backfill(first: str, last: str) -> int:
         raise click.ClickException(f"actp research backfill: platform at {s.platform_url} unreachable: "
                                    "start `actp sandbox` or set ACTP_PLATFORM_URL")
     os.environ["ACTP_HOME"] = str(s.data_dir)  # the definitions' resources read the data directory from it
+    warnings_to_log(s.data_dir)
     from actp_pipeline.definitions import RunFailed, research_backfill, research_partition_keys
 
     keys = _partition_keys(research_partition_keys(), first, last)

@@ -78,8 +78,9 @@ def _dagster_dev(port: int, speed: float, no_sandbox: bool, postgres: bool) -> i
     env["DAGSTER_HOME"] = str(home)
     children = []
     if not no_sandbox and "ACTP_PLATFORM_URL" not in os.environ and not platform_up(s.platform_url):
-        children.append(subprocess.Popen([sys.executable, "-m", "actp_pipeline.cli", "sandbox", "--speed", str(speed)],
-                                         env=env, start_new_session=True))
+        # its world starts on the first research day, so the partitions and the simulated market line up
+        children.append(subprocess.Popen([sys.executable, "-m", "actp_pipeline.cli", "sandbox", "--speed", str(speed),
+                                          "--start", s.research_start], env=env, start_new_session=True))
         click.echo(f"started the sandbox at {s.platform_url} (simulated time x{speed:g})", err=True)
     # dagster dev shuts its webserver, daemon and code servers down on SIGINT. A shell that starts us in
     # the background makes SIGINT ignored for its children, so restore it, and pass SIGTERM on as SIGINT.

@@ -126,6 +126,9 @@ def _organic_lines(contenders: pd.DataFrame) -> list[str]:
     return lines
 
 
+PAID_FORMATS = {"spend": ".2f", "hours_live": ".0f"}  # dollars and whole hours; rates and P(best) to 4 places
+
+
 def format_report(result: DemoResult) -> str:
     lines = [f"Decisions next to the sandbox's ground truth ({len(result.truth)} posted creatives, "
              "rank 1 = truly best):", ""]
@@ -136,7 +139,7 @@ def format_report(result: DemoResult) -> str:
         paid = result.paid[[c for c in cols if c in result.paid]].sort_values("true_rank")
         paid = paid.astype({c: "int64" for c in ("impressions", "events") if c in paid})
         lines += ["Paid learning test (core signal per impression, randomised by the ad platform):",
-                  paid.to_markdown(index=False, floatfmt=".4f"),
+                  paid.to_markdown(index=False, floatfmt=[PAID_FORMATS.get(c, ".4f") for c in paid.columns]),
                   f"paid verdict: {result.paid['evidence'].iloc[0]}", ""]
     if result.promoted:
         lines.append(f"Promoted to the scaling campaign: {', '.join(result.promoted)}")
