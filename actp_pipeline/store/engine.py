@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,12 +11,30 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 
+BUSY_TIMEOUT_S = 30.0
+
+
+def _enter_wal(cur: sqlite3.Cursor) -> None:
+    """PRAGMA journal_mode=WAL, retried: on a fresh file, while another connection switches it, SQLite answers
+    "database is locked" at once without calling the busy handler (seen with 4 processes opening one new store)."""
+    deadline, pause = time.monotonic() + BUSY_TIMEOUT_S, 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     # WAL lets readers run beside the single writer; busy_timeout makes writers queue instead of failing.
-    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+    _enter_wal(cur)
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
 
