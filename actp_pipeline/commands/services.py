@@ -156,7 +156,7 @@ def _work(worker_id: str | None, render_only: bool, publish_only: bool, lease: f
     with HttpPlatform(s.platform_url, s.platform_api_key) as client, Bars() as bars:
         chosen = make_publisher(how, client, data_dir=s.data_dir)
         bars.line(f"worker {wid}: store {engine.url.render_as_string(hide_password=True)}, platform {s.platform_url}"
-                  f" via {how}" + (f", health http://{cfg.health_host}:{cfg.health_port}/health" if cfg.health_port else ""))
+                  f" via {how}" + (f", health on port {cfg.health_port} (or a free one if taken)" if cfg.health_port else ""))
         work = open_work(engine)
         tasks = {"render": bars.bar("renders", work["pending_renders"] if exit_when_idle else None),
                  "upload": bars.bar("uploads", work["pending_uploads"] if exit_when_idle else None)}

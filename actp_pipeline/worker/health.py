@@ -3,6 +3,7 @@ uvicorn, served on a thread beside the worker loop."""
 
 from __future__ import annotations
 
+import errno
 import json
 from typing import Any, Callable
 
@@ -54,8 +55,18 @@ def _json(status: int, body: dict[str, Any]) -> Response:
     return Response(json.dumps(body, default=str).encode(), status, media_type="application/json")
 
 
-def serve_health(stats: Callable[[], dict[str, Any]], host: str = "127.0.0.1", port: int = 8765) -> HealthServer:
-    """Serve `stats()` as JSON on /health in a daemon thread; returns the server (call .shutdown())."""
-    server = HealthServer(health_app(stats), host, port, name="health")
+def serve_health(stats: Callable[[], dict[str, Any]], host: str = "127.0.0.1", port: int = 8765,
+                 log: Callable[[str], None] = lambda m: None) -> HealthServer:
+    """Serve `stats()` as JSON on /health in a daemon thread; returns the server (call .shutdown()).
+
+    Several workers may run on one machine: when `port` is taken, this one serves on a free port instead and
+    says where in `log` (its heartbeat row names the worker either way)."""
+    try:
+        server = HealthServer(health_app(stats), host, port, name="health")
+    except OSError as e:
+        if e.errno != errno.EADDRINUSE or port == 0:
+            raise
+        server = HealthServer(health_app(stats), host, 0, name="health")
+        log(f"health port {port} is in use (another worker on this machine?): serving {server.url}/health instead")
     server.start()
     return server

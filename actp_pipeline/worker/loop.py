@@ -79,7 +79,7 @@ def run_worker(engine: Engine, *, worker_id: str, media_dir: Path, publisher: Pu
                     "started_at": hb.started_at.isoformat() + "Z", "jobs_processed": hb.jobs_completed,
                     "jobs_running": hb.jobs_running, **open_work(engine), "timestamp": utcnow().isoformat() + "Z"}
 
-        health = serve_health(stats, cfg.health_host, cfg.health_port) if cfg.health_port is not None else None
+        health = serve_health(stats, cfg.health_host, cfg.health_port, log) if cfg.health_port is not None else None
         try:
             while not stop.is_set():
                 did = 0

@@ -71,3 +71,25 @@ def test_a_lost_lease_is_no_longer_renewed(store_url):
         assert hb.jobs_completed == 0
     assert taker["claim_token"] != job["claim_token"]
     assert workers(engine)[0]["jobs_running"] == 0
+
+
+def test_a_second_worker_on_the_machine_serves_health_on_a_free_port():
+    """`actp worker` twice on one machine: the second one's default health port is taken; it says so and
+    serves /health elsewhere instead of exiting with "address already in use"."""
+    import httpx
+
+    from actp_pipeline.serving import bind
+    from actp_pipeline.worker.health import serve_health
+
+    taken = bind("127.0.0.1", 0)  # the first worker's port
+    port = taken.getsockname()[1]
+    said: list[str] = []
+    server = serve_health(lambda: {"worker_id": "w2"}, "127.0.0.1", port, said.append)
+    try:
+        assert server.port != port
+        assert said == [f"health port {port} is in use (another worker on this machine?): "
+                        f"serving http://127.0.0.1:{server.port}/health instead"]
+        assert httpx.get(f"{server.url}/health", timeout=5).json() == {"worker_id": "w2"}
+    finally:
+        server.shutdown()
+        taken.close()
