@@ -35,12 +35,21 @@ def _status() -> int:
 
 
 def _change(action: str, queue: str, item: int) -> int:
-    _, queues = _queues()
+    import sqlalchemy as sa
+
+    engine, queues = _queues()
     q = queues[queue]
     ok = q.cancel(item) if action == "cancel" else q.retry(item)
-    click.echo(f"{queue} #{item}: {action} "
-               f"{'done' if ok else 'refused (no such item, or not in a state that allows it)'}")
-    return 0 if ok else 1
+    if ok:
+        click.echo(f"{queue} #{item}: {action} done")
+        return 0
+    with engine.connect() as conn:
+        status = conn.execute(sa.select(q.table.c.status).where(q.table.c.id == item)).scalar()
+    why = ("no such item" if status is None else
+           f"it is {status}: the platform may already have it; a worker looks it up first, then it can be changed"
+           if status == q.s.ambiguous else f"it is {status}")
+    click.echo(f"{queue} #{item}: {action} refused ({why})")
+    return 1
 
 
 def make() -> click.Group:

@@ -98,8 +98,10 @@ def publish_item(engine: Engine, publisher: Publisher, item: dict[str, Any], rep
     With `guards`, the rate-limit `grant` and breaker `permit` taken for this item are settled by the outcome."""
     q = publish_queue(engine)
     try:
-        # a retry, or an ambiguous outcome (`unknown`): look before posting
-        if item["attempts"] > 1 and _reconcile(engine, publisher, item, report, guards, grant, permit):
+        # a retry, an ambiguous outcome (`unknown`) or an item given fresh attempts after failing (its last
+        # error kept): it may have reached the platform before, so look before posting
+        tried = item["attempts"] > 1 or bool(item.get("last_error"))
+        if tried and _reconcile(engine, publisher, item, report, guards, grant, permit):
             return
         _upload(engine, q, publisher, item, report, guards, permit)
     except AmbiguousOutcome as e:

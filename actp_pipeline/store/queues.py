@@ -281,8 +281,10 @@ class WorkQueue:
         return changed
 
     def cancel(self, item_id: int) -> bool:
+        """Cancel an item not done yet. Never an `ambiguous` one: the platform may hold its side effect (a live
+        post), so it is looked up and settled by a worker first; cancelling it would leave that post unrecorded."""
         t = self.table
-        live = (*self.s.claimable, self.s.claimed)
+        live = tuple(s for s in (*self.s.claimable, self.s.claimed) if s != self.s.ambiguous)
         with self.engine.begin() as conn:
             res = conn.execute(
                 t.update().where(t.c.id == item_id, t.c.status.in_(live))
@@ -291,7 +293,9 @@ class WorkQueue:
         return res.rowcount == 1
 
     def retry(self, item_id: int) -> bool:
-        """Give a dead (or failed) item a fresh set of attempts, e.g. after fixing what killed it."""
+        """Give a dead (or failed) item a fresh set of attempts, e.g. after fixing what killed it. Its last error
+        stays: a worker looks such an item up on the platform before any new side effect. An `ambiguous` item
+        is not retried (it is looked up by the next worker anyway)."""
         t = self.table
         with self.engine.begin() as conn:
             res = conn.execute(
