@@ -80,7 +80,10 @@ class HttpPlatform:
             except ValueError:
                 msg = resp.text[:300]
             retry_after = resp.headers.get("Retry-After")
-            raise PlatformError(
+            # a side effect answered 5xx or 408 may have been carried out before it failed: look it up, never
+            # retry it blind (a 429 or another 4xx is the platform's refusal: nothing was done)
+            cls = AmbiguousOutcome if side_effect and (resp.status_code >= 500 or resp.status_code == 408) else PlatformError
+            raise cls(
                 f"{method} {path} -> HTTP {resp.status_code} {msg}",
                 status=resp.status_code,
                 retryable=resp.status_code in (408, 425, 429) or resp.status_code >= 500,
@@ -137,7 +140,11 @@ class HttpPlatform:
                                        f"{self.processing_timeout_s:.0f} s", retryable=True)
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
-            post = self._call("GET", f"/v1/posts/{post['post_id']}").json()
+            try:
+                post = self._call("GET", f"/v1/posts/{post['post_id']}").json()
+            except PlatformError as e:  # a 429, a 5xx, a lost connection on the poll: the post exists
+                raise AmbiguousOutcome(f"post {post.get('post_id')} was created; reading its status failed: {e}",
+                                       retryable=True) from e
         if post.get("status") in ("failed", "rejected", "error"):
             raise PlatformError(f"the platform rejected post {post.get('post_id')}: {post.get('error') or post.get('status')}")
         return post
@@ -156,18 +163,39 @@ class HttpPlatform:
             out["unknown"].extend(page.get("unknown", []))
         return out
 
+    # A day's feed is a few hundred items (500 a page); a feed still paging after this many pages is broken
+    # (a cursor that never ends), and following it would hold a run for hours.
+    MAX_PAGES = 200
+
     def market_feed(self, kind: str, date: str, platform: str | None = None) -> Iterator[Any]:
-        """Raw items of the trending (`kind="trending"`) or ad-library (`kind="ads"`) feed for one day."""
+        """Raw items of the trending (`kind="trending"`) or ad-library (`kind="ads"`) feed for one day.
+
+        Raises PlatformError (never a silent, truncated day) on a page that is not {"items": [...]}, a
+        cursor seen before, or more than MAX_PAGES pages: a part of a day must not replace a whole one."""
         path = {"trending": "/v1/trending", "ads": "/v1/ads/library"}[kind]
-        cursor = None
-        while True:
+        cursor, seen = None, set()
+        for n in range(1, self.MAX_PAGES + 1):
             params = {"date": date, "limit": 500, **({"platform": platform} if platform else {}),
                       **({"cursor": cursor} if cursor else {})}
-            page = self._call("GET", path, params=params).json()
-            yield from page.get("items", [])
+            resp = self._call("GET", path, params=params)
+            try:
+                page = resp.json()
+            except ValueError:
+                page = None
+            if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+                raise PlatformError(f"GET {path} {date} page {n}: not a feed page ({{\"items\": [...]}}): "
+                                    f"{resp.text[:200]!r}")
+            yield from page["items"]
             cursor = page.get("next_cursor")
             if not cursor:
                 return
+            if not isinstance(cursor, str) or cursor in seen:
+                why = "a cursor that is not text," if not isinstance(cursor, str) else "repeated cursor"
+                raise PlatformError(f"GET {path} {date}: the feed sent {why} {cursor!r:.80} after {n} pages; "
+                                    "stopped rather than loop (the day was not stored)")
+            seen.add(cursor)
+        raise PlatformError(f"GET {path} {date}: still paging after {self.MAX_PAGES} pages (MAX_PAGES); "
+                            "stopped (the day was not stored)")
 
 
 PUBLISHERS = ("api", "browser")
