@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from actp_pipeline.ads.goals import AccountSettings, Goal, OrchestratorConfig
+from actp_pipeline.ads.meta import check_account_id
 from actp_pipeline.store import schema
 
 _UNSET = object()
@@ -28,8 +29,7 @@ def _check_amount(name: str, v) -> None:
 def set_account(engine: Engine, account_id: str, *, name=_UNSET, auto_execute=_UNSET, global_daily_budget=_UNSET,
                 max_daily_budget=_UNSET, auto_scale_winners=_UNSET, auto_pause_losers=_UNSET) -> dict:
     """Create or update an ad account's settings; arguments left out keep their value (None = default)."""
-    if not isinstance(account_id, str) or not account_id.strip():
-        raise ValueError("account_id must be a non-empty string")
+    check_account_id(account_id)  # refused here, not at the first API call: it becomes a URL path segment
     given = {k: v for k, v in dict(name=name, auto_execute=auto_execute, global_daily_budget=global_daily_budget,
                                     max_daily_budget=max_daily_budget, auto_scale_winners=auto_scale_winners,
                                     auto_pause_losers=auto_pause_losers).items() if v is not _UNSET}
@@ -56,6 +56,7 @@ def set_goal(engine: Engine, account_id: str, goal: str, *, priority: int = 3, c
              budget_cap: float | None = None, active: bool = True,
              config: OrchestratorConfig = OrchestratorConfig()) -> dict:
     """Create or replace one goal of an account (the account is created with default settings if new)."""
+    check_account_id(account_id)
     g = Goal(account_id=account_id, name=goal, priority=priority, core_signal=core_signal, budget_cap=budget_cap,
              active=active)
     problems = g.problems(config)

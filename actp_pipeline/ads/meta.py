@@ -6,10 +6,12 @@ the same API under `<sandbox url>/graph` (actp_pipeline/sandbox/ads.py); for a r
 base_url "https://graph.facebook.com" and a Marketing API access token.
 
 Conventions (those of platforms.HttpPlatform): dollars (float) at the edges, minor-unit strings on the
-wire; times are naive UTC; account ids are given without "act_". A refused or failed call raises
-AdsError; `retryable` says whether trying again may help. GETs are retried twice on transient errors;
-POSTs never are (creates are not idempotent on Meta): after an ambiguous failure the caller reconciles
-with find_campaign / find_ad_set / ensure_ad.
+wire; times are naive UTC; account ids are given without "act_". Every account and object id is checked
+against a strict pattern (1-64 of [A-Za-z0-9_-]; else ValueError) before a request is built: ids become
+URL path segments, and one with "/", "." or "%" would be normalised into another account's path. A
+refused or failed call raises AdsError; `retryable` says whether trying again may help. GETs are retried
+twice on transient errors; POSTs never are (creates are not idempotent on Meta): after an ambiguous
+failure the caller reconciles with find_campaign / find_ad_set / ensure_ad.
 
 Goal and kind of a campaign survive the round trip through Meta in its name ("ACTP | goal | kind").
 MetaAdsClient implements `client.AdsClient`, the calls the orchestrator makes (a test checks it).
@@ -20,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import time
 from typing import Any, Iterator
 from urllib.parse import parse_qs, quote
@@ -46,6 +49,10 @@ AD_SET_COLUMNS = ("id", "campaign_id", "account_id", "name", "variant_id", "post
                   "created_at", "promoted_from", "targeting")
 INSIGHT_COLUMNS = ("ad_set_id", "account_id", "at", "spend", "impressions", "clicks", *ACTION_TYPES)
 DEFAULT_TARGETING: dict[str, Any] = {"geo_locations": {"countries": ["US"]}}
+# ids go into URL paths: only these characters, so no id can walk to another path ("x/../act_B", "a%2Fb")
+ACCOUNT_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+OBJECT_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_PATH_RE = re.compile(r"(/[A-Za-z0-9_-]{1,80})+")
 
 
 class AdsError(Exception):
@@ -63,6 +70,24 @@ class AdsError(Exception):
         self.subcode = subcode
         self.retryable = retryable
         self.fbtrace_id = fbtrace_id
+
+
+# -------------------------------------------------------------------------------------------- ids
+def check_account_id(account_id: Any, field: str = "account_id") -> str:
+    """The account id, refused (ValueError) unless it is 1-64 of [A-Za-z0-9_-].
+
+    Why: the id becomes a path segment (/act_<id>/...); a "/", "." or "%" in it lets the HTTP client
+    normalise the path into another account's."""
+    if not isinstance(account_id, str) or not ACCOUNT_ID_RE.fullmatch(account_id):
+        raise ValueError(f"{field} {account_id!r} is not a valid ad account id: use 1-64 of [A-Za-z0-9_-]")
+    return account_id
+
+
+def check_object_id(object_id: Any, field: str = "object_id") -> str:
+    """An object (campaign, ad set, ad) id, refused (ValueError) unless it is 1-64 of [A-Za-z0-9_-]."""
+    if not isinstance(object_id, str) or not OBJECT_ID_RE.fullmatch(object_id):
+        raise ValueError(f"{field} {object_id!r} is not a valid object id: use 1-64 of [A-Za-z0-9_-]")
+    return object_id
 
 
 # ------------------------------------------------------------------------------------------ names
@@ -169,6 +194,8 @@ class MetaAdsClient:
     def _once(self, method: str, path: str, params: dict[str, Any] | None,
               data: dict[str, Any] | None) -> dict[str, Any]:
         where = f"{method} {path}"
+        if not _PATH_RE.fullmatch(path):
+            raise ValueError(f"refusing to call {where}: the path has characters no Graph id may hold")
         try:
             resp = self._http.request(method, path, params=_wire(params), data=_wire(data))
         except httpx.TimeoutException as e:
@@ -205,11 +232,11 @@ class MetaAdsClient:
     # ------------------------------------------------------------------------------------- reading
     def get(self, object_id: str, fields: list[str]) -> dict[str, Any]:
         """The raw Graph object with these fields."""
-        return self._call("GET", f"/{object_id}", params={"fields": ",".join(fields)})
+        return self._call("GET", _object_path(object_id), params={"fields": ",".join(fields)})
 
     def _campaign_records(self, account_id: str, filtering: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
         out = []
-        for c in self._paged(f"/act_{account_id}/campaigns", _list_params(CAMPAIGN_FIELDS, filtering)):
+        for c in self._paged(f"{_account_path(account_id)}/campaigns", _list_params(CAMPAIGN_FIELDS, filtering)):
             goal, kind = parse_campaign_name(c.get("name"))
             out.append({
                 "id": str(c["id"]), "account_id": _bare(c.get("account_id")) or account_id, "name": c.get("name"),
@@ -225,7 +252,7 @@ class MetaAdsClient:
                       {"daily_budget": "float64", "created_at": "datetime64[ns]"})
 
     def _ad_set_records(self, account_id: str, filtering: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-        sets = list(self._paged(f"/act_{account_id}/adsets", _list_params(AD_SET_FIELDS, filtering)))
+        sets = list(self._paged(f"{_account_path(account_id)}/adsets", _list_params(AD_SET_FIELDS, filtering)))
         ad_filter = [{"field": "adset.id", "operator": "IN", "value": [s["id"] for s in sets]}] if filtering else None
         creatives = self._creatives(account_id, ad_filter) if sets else {}
         out = []
@@ -248,7 +275,7 @@ class MetaAdsClient:
                       {"daily_budget": "float64", "created_at": "datetime64[ns]"})
 
     def _ads(self, account_id: str, filtering: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-        return list(self._paged(f"/act_{account_id}/ads", _list_params(AD_FIELDS, filtering)))
+        return list(self._paged(f"{_account_path(account_id)}/ads", _list_params(AD_FIELDS, filtering)))
 
     def _creatives(self, account_id: str,
                    filtering: list[dict[str, Any]] | None) -> dict[str, tuple[str | None, str | None]]:
@@ -277,7 +304,7 @@ class MetaAdsClient:
         }
         records = []
         extra: list[str] = []
-        for row in self._paged(f"/act_{account_id}/insights", params):
+        for row in self._paged(f"{_account_path(account_id)}/insights", params):
             hour = int(str(row[HOURLY])[:2])
             at = dt.datetime.fromisoformat(row["date_start"]) + dt.timedelta(hours=hour)
             if not start <= at < until:
@@ -322,7 +349,7 @@ class MetaAdsClient:
         data: dict[str, Any] = {"name": name, "objective": objective, "status": status, "special_ad_categories": []}
         if daily_budget is not None:
             data["daily_budget"] = to_minor(daily_budget)
-        return str(self._call("POST", f"/act_{account_id}/campaigns", data=data)["id"])
+        return str(self._call("POST", f"{_account_path(account_id)}/campaigns", data=data)["id"])
 
     def create_ad_set(self, account_id: str, *, campaign_id: str, name: str, variant_id: str, post_id: str,
                       daily_budget: float | None, status: str = "ACTIVE", targeting: dict[str, Any] | None = None,
@@ -332,6 +359,8 @@ class MetaAdsClient:
         If the ad cannot be created the ad set exists without it: the error says so, and ensure_ad
         (after find_ad_set) completes it.
         """
+        check_account_id(account_id)
+        check_object_id(campaign_id, "campaign_id")
         data: dict[str, Any] = {
             "name": name, "campaign_id": campaign_id, "status": status, "billing_event": "IMPRESSIONS",
             "optimization_goal": optimization_goal,
@@ -339,7 +368,7 @@ class MetaAdsClient:
         }
         if daily_budget is not None:
             data["daily_budget"] = to_minor(daily_budget)
-        ad_set_id = str(self._call("POST", f"/act_{account_id}/adsets", data=data)["id"])
+        ad_set_id = str(self._call("POST", f"{_account_path(account_id)}/adsets", data=data)["id"])
         try:
             self._create_ad(account_id, ad_set_id, name=name, variant_id=variant_id, post_id=post_id, status=status)
         except AdsError as e:
@@ -351,10 +380,12 @@ class MetaAdsClient:
                    status: str) -> str:
         data = {"name": name, "adset_id": ad_set_id, "status": status,
                 "creative": {"object_story_id": post_id, "url_tags": url_tags(variant_id)}}
-        return str(self._call("POST", f"/act_{account_id}/ads", data=data)["id"])
+        return str(self._call("POST", f"{_account_path(account_id)}/ads", data=data)["id"])
 
     def ensure_ad(self, account_id: str, ad_set_id: str, *, variant_id: str, post_id: str) -> str:
         """The ad set's ad, created (with the ad set's name and status) if it has none."""
+        check_account_id(account_id)
+        check_object_id(ad_set_id, "ad_set_id")
         ads = self._ads(account_id, [{"field": "adset.id", "operator": "EQUAL", "value": ad_set_id}])
         if ads:
             return str(min(ads, key=_age_rank)["id"])
@@ -372,16 +403,18 @@ class MetaAdsClient:
         ABO target without a source budget needs there). A copy left behind by a failed update is paused
         and named "<source> - Copy": it spends nothing.
         """
+        check_object_id(ad_set_id, "ad_set_id")
+        check_object_id(campaign_id, "campaign_id")
         data: dict[str, Any] = {"campaign_id": campaign_id, "deep_copy": True, "status_option": "PAUSED"}
         if daily_budget is not None:
             data["daily_budget"] = to_minor(daily_budget)
-        copied = self._call("POST", f"/{ad_set_id}/copies", data=data)
-        copy_id = str(copied["copied_adset_id"])
+        copied = self._call("POST", f"{_object_path(ad_set_id, 'ad_set_id')}/copies", data=data)
+        copy_id = check_object_id(str(copied["copied_adset_id"]), "copied_adset_id")
         update: dict[str, Any] = {"name": name, "status": status}
         if daily_budget is not None:
             update["daily_budget"] = to_minor(daily_budget)
         try:
-            self._call("POST", f"/{copy_id}", data=update)
+            self._call("POST", _object_path(copy_id, "copied_adset_id"), data=update)
         except AdsError as e:
             e.add_note(f"copy {copy_id} of ad set {ad_set_id} exists but is paused and not yet renamed")
             raise
@@ -393,14 +426,23 @@ class MetaAdsClient:
 
     def set_budget(self, object_id: str, daily_budget: float) -> None:
         """The daily budget (dollars) of a CBO campaign or an ABO ad set."""
-        self._call("POST", f"/{object_id}", data={"daily_budget": to_minor(daily_budget)})
+        self._call("POST", _object_path(object_id), data={"daily_budget": to_minor(daily_budget)})
 
     def set_status(self, object_id: str, status: str) -> None:
         """ACTIVE or PAUSED, for a campaign, ad set or ad."""
-        self._call("POST", f"/{object_id}", data={"status": status.upper()})
+        self._call("POST", _object_path(object_id), data={"status": status.upper()})
 
 
 # ---------------------------------------------------------------------------------------- helpers
+def _account_path(account_id: Any) -> str:
+    """/act_<id>, the id checked first (no request is built from a bad one)."""
+    return f"/act_{check_account_id(account_id)}"
+
+
+def _object_path(object_id: Any, field: str = "object_id") -> str:
+    return f"/{check_object_id(object_id, field)}"
+
+
 def _list_params(fields: tuple[str, ...], filtering: list[dict[str, Any]] | None) -> dict[str, Any]:
     """The parameters of a list edge: these fields, and the filtering when there is one."""
     params: dict[str, Any] = {"fields": ",".join(fields)}

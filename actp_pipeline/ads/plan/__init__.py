@@ -37,24 +37,33 @@ actions are executable. The guard applies actions in the order that frees budget
 creations, promotions, raises). The rules only consult the same predicates to predict what will pass.
 
 Planned daily spend is the sum of the daily budgets that would run: ACTIVE CBO campaigns' budgets and
-ACTIVE ad sets' own budgets inside ACTIVE campaigns. The guard lets an action raise it only up to the
-caps; spend already above a cap is never raised (the rules cut it instead).
+ACTIVE ad sets' own budgets inside ACTIVE campaigns, and never less than the platform reports: the
+budgets of every listed row, each id once (`listing`), count too, so no dropped row leaves the count.
+The guard lets an action raise it only up to the caps; spend already above a cap is never raised (the
+rules cut it instead).
+
+Fail closed: an account whose listing is ambiguous (an id listed twice or under two accounts, an ad set
+outside the listed campaigns, two active campaigns of one goal and kind, a campaign named for a goal with
+an unknown kind) or that the platform already reports above its global daily budget or a goal's cap gets
+an `alert` entry (status blocked, the reasons in `reason`, `note` and the summary's "alerts"), and every
+creation and budget raise of that account is blocked by `fail_closed`; pauses and cuts still pass.
 
 The audit log (`history`) drives the cooldowns and the per-hour limit: rows with status blocked,
 skipped, dry_run, planned or error never reached the platform and count for nothing; failed rows start
 no cooldown but do count toward the per-hour limit (the call may have reached the platform).
 
 Accounts are planned one at a time from their own rows only (an object whose id occurs more than once,
-in one account or several, is dropped as ambiguous; insights count only under their ad set's account);
-an error in one account or goal becomes an `error` entry and the others are still planned. Inputs are
-never modified.
+in one account or several, is dropped as ambiguous and fails its account closed; insights count only
+under their ad set's account); an error in one account or goal becomes an `error` entry and the others
+are still planned. Inputs are never modified.
 
 Times are UTC (naive timestamps are read as UTC). Money is in dollars at the edges, whole cents inside.
 
 The package, in the order a plan is made: `inputs` (frames in, split by account), `rules` (the planned
 action, the names, the pure decision rules), `ledger` (one account's state, caps, cooldowns, limits),
-`guard` (`enforce`), `planner` (`plan`), `report` (frames and JSON for display and the audit log);
-`figures` formats the numbers in reasons so the evidence survives.
+`listing` (is the listing consistent, what the platform reports running), `guard` (`enforce`),
+`planner` (`plan`), `report` (frames and JSON for display and the audit log); `figures` formats the
+numbers in reasons so the evidence survives.
 """
 
 from __future__ import annotations

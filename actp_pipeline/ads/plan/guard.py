@@ -4,7 +4,8 @@ Why one guard: the planner proposes, the guard decides. A violating action is cl
 "clipped") or kept but blocked (status "blocked"), with `blocked_by` naming the rule and `note` the
 numbers, so a person sees "would promote X, but cooldown until T". Actions are applied in the order that
 frees budget first (pauses, cuts, creations, promotions, raises); a failure inside the guard blocks the
-action, never lets it through.
+action, never lets it through. An account whose ledger has alerts (an ambiguous listing, or the platform
+already reporting more than a cap) fails closed: only its pauses and budget cuts pass.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from actp_pipeline.ads.plan.ledger import Ledger, OverallBudget
 from actp_pipeline.ads.plan.rules import (
     ACCOUNT_ISOLATION,
     ACTIONS,
+    ALERT,
     BLOCKED,
     CLIPPED,
     CREATE_AD_SET,
@@ -26,6 +28,7 @@ from actp_pipeline.ads.plan.rules import (
     DEPENDS_ON_BLOCKED,
     DUPLICATE_AD_SET,
     ERROR,
+    FAIL_CLOSED,
     GUARD_ERROR,
     NO_CHANGE,
     NOT_ACTIVE,
@@ -78,7 +81,7 @@ def enforce(actions: Sequence[PlannedAction], ledgers: Mapping[str, Ledger],
     out = list(actions)
     for i in sorted(range(len(actions)), key=lambda i: (_phase(actions[i]), i)):
         a = actions[i]
-        if a.action == ERROR:
+        if a.action in (ERROR, ALERT):
             continue
         try:
             out[i] = _guard_one(a, ledgers.get(a.account_id), overall)
@@ -91,6 +94,8 @@ def _guard_one(a: PlannedAction, led: Ledger | None, overall: OverallBudget) -> 
     blocked = _isolation(a, led)
     if blocked is not None:
         return blocked
+    if led.alerts and _spends_more(a, led):  # fail closed: only pauses and cuts while the listing is in doubt
+        return _block(a, FAIL_CLOSED, "; ".join(led.alerts))
     if a.action == PAUSE_AD_SET:
         return _guard_pause(a, led, overall)
     if a.action == DUPLICATE_AD_SET:
@@ -120,6 +125,16 @@ def _isolation(a: PlannedAction, led: Ledger | None) -> PlannedAction | None:
     if made is not None and (not made.startswith(own_new) or made in led.existing or made in led.created):
         return _block(a, ACCOUNT_ISOLATION, f"{made} is not a fresh placeholder of account {acc}")
     return None
+
+
+def _spends_more(a: PlannedAction, led: Ledger) -> bool:
+    """Whether `a` creates an object or raises a budget (anything unreadable counts as a raise)."""
+    if a.action != SET_BUDGET:
+        return a.action != PAUSE_AD_SET
+    try:
+        return to_cents(a.params["new_budget"]) > (led.budget_of(a.target_id) or 0)
+    except (KeyError, TypeError, ValueError):
+        return True
 
 
 def _guard_pause(a: PlannedAction, led: Ledger, overall: OverallBudget) -> PlannedAction:

@@ -192,6 +192,9 @@ class AccountView:
     candidates: list[dict] = field(default_factory=list)
     history: list[dict] = field(default_factory=list)
     dropped: dict = field(default_factory=dict)  # rows left out as ambiguous or orphaned
+    # every row the listing gave for the account, dropped ones too: the platform's own count (`listing`)
+    listed_campaigns: list[dict] = field(default_factory=list)
+    listed_ad_sets: list[dict] = field(default_factory=list)
 
 
 def _read_campaigns(campaigns, views: dict[str, AccountView], bad: BadRows) -> dict[str, dict]:
@@ -209,14 +212,15 @@ def _read_campaigns(campaigns, views: dict[str, AccountView], bad: BadRows) -> d
                                                        _strs(camps["status"]))):
         if acc not in views:
             continue
-        if counts.get(cid, 0) != 1:
-            views[acc].dropped["campaigns"] += 1
-            continue
         kind = (kind or "").lower()
         b = budget.iloc[i]
         rec = {"id": cid, "account_id": acc, "goal": goal, "kind": kind, "status": (st or "").upper(),
                "budget_mode": (mode[i] or (CBO if kind == SCALING else ABO)).upper(), "objective": objective[i],
                "daily_budget": None if is_missing(b) else float(b), "created_at": created.iloc[i]}
+        views[acc].listed_campaigns.append(rec)  # every row, duplicates too: what the platform reports
+        if counts.get(cid, 0) != 1:
+            views[acc].dropped["campaigns"] += 1
+            continue
         views[acc].campaigns.append(rec)
         campaign_of[cid] = rec
     return campaign_of
@@ -238,10 +242,12 @@ def _read_ad_sets(ad_sets, campaign_of: Mapping[str, dict], views: dict[str, Acc
         if acc not in views:
             continue
         camp = campaign_of.get(cid)
+        b = budget.iloc[i]
+        views[acc].listed_ad_sets.append({"id": sid, "campaign_id": cid, "status": (st or "").upper(),
+                                          "daily_budget": None if is_missing(b) else float(b)})
         if counts.get(sid, 0) != 1 or camp is None or camp["account_id"] != acc:
             views[acc].dropped["ad_sets"] += 1
             continue
-        b = budget.iloc[i]
         views[acc].ad_sets.append({
             "id": sid, "account_id": acc, "campaign_id": cid, "variant_id": variant, "status": (st or "").upper(),
             "daily_budget": None if is_missing(b) else float(b), "created_at": created.iloc[i],

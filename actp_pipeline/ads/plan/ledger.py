@@ -27,6 +27,7 @@ from actp_pipeline.ads.plan.inputs import (
     is_missing,
     utc,
 )
+from actp_pipeline.ads.plan.listing import listing_alerts, reported_budgets
 from actp_pipeline.ads.plan.rules import (
     ACCOUNT_CAP,
     AUTO_PAUSE_OFF,
@@ -97,6 +98,27 @@ class Ledger:
                 self._later(self.last_promotion, r["variant_id"], r["created_at"])
         for r in view.history:
             self._read_history(r)
+        self.unseen, self.unseen_goal = 0, {}  # cents the platform reports beyond the objects kept here
+        self.alerts: list[str] = listing_alerts(view)
+        self._count_reported(view)
+
+    def _count_reported(self, view: AccountView) -> None:
+        """Caps count what the platform reports running where it is more than the plan's own objects, and
+        an account already over a cap by the platform's count fails closed (an alert)."""
+        total, by_goal = 0, {}
+        for goal, dollars in reported_budgets(view):
+            total += to_cents(dollars)
+            by_goal[goal] = by_goal.get(goal, 0) + to_cents(dollars)
+        self.unseen = max(total - self.account_spend(), 0)
+        for goal, cents in by_goal.items():
+            self.unseen_goal[goal] = max(cents - self.goal_spend(goal), 0)
+        if total > self.account_cap:
+            self.alerts.append(f"the platform reports {money_cents(total)}/day of active budgets, above account "
+                               f"{self.account_id}'s global daily budget {money_cents(self.account_cap)}")
+        for goal, cap in sorted(self.goal_caps.items()):
+            if by_goal.get(goal, 0) > cap:
+                self.alerts.append(f"the platform reports {money_cents(by_goal[goal])}/day of active budgets for "
+                                   f"goal {goal}, above its cap {money_cents(cap)}/day")
 
     # history
     @staticmethod
@@ -145,10 +167,12 @@ class Ledger:
         return None if s is None else self.campaigns.get(s["campaign_id"], {}).get("goal")
 
     def account_spend(self) -> int:
-        return sum(self.counted(i) for i in (*self.campaigns, *self.ad_sets))
+        """Planned daily spend of the account, at least what the platform reports (`unseen` tops it up)."""
+        return sum(self.counted(i) for i in (*self.campaigns, *self.ad_sets)) + self.unseen
 
     def goal_spend(self, goal: str | None) -> int:
-        return sum(self.counted(i) for i in (*self.campaigns, *self.ad_sets) if self.goal_of(i) == goal)
+        own = sum(self.counted(i) for i in (*self.campaigns, *self.ad_sets) if self.goal_of(i) == goal)
+        return own + self.unseen_goal.get(goal, 0)
 
     def goal_cap(self, goal: str | None) -> int:
         return self.goal_caps.get(goal, self.default_goal_cap)

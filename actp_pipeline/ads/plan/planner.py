@@ -44,6 +44,8 @@ from actp_pipeline.ads.plan.inputs import (
 )
 from actp_pipeline.ads.plan.ledger import Ledger, OverallBudget, cents_or_none
 from actp_pipeline.ads.plan.rules import (
+    ALERT,
+    BLOCKED,
     CREATE_AD_SET,
     CREATE_CAMPAIGN,
     DEFAULT_CONFIG,
@@ -51,6 +53,7 @@ from actp_pipeline.ads.plan.rules import (
     ENSURE_LEARNING,
     ENSURE_SCALING,
     ERROR,
+    FAIL_CLOSED,
     FIT_BUDGET,
     PAUSE_AD_SET,
     PAUSE_LOSER,
@@ -117,7 +120,16 @@ def plan(goals: Iterable[Goal] | pd.DataFrame, campaigns: pd.DataFrame | None = 
         proposals += actions
     overall = OverallBudget(None if config.overall_daily_budget is None else to_cents(config.overall_daily_budget),
                             sum(led.account_spend() for led in ledgers.values()))
-    return enforce(proposals, ledgers, overall)
+    return [_alert(led) for led in ledgers.values() if led.alerts] + enforce(proposals, ledgers, overall)
+
+
+def _alert(led: Ledger) -> PlannedAction:
+    """The plan's entry saying why an account failed closed (no creation, no raise until it is resolved)."""
+    return PlannedAction(account_id=led.account_id, goal=None, action=ALERT, rule=FAIL_CLOSED, status=BLOCKED,
+                         blocked_by=FAIL_CLOSED, note="; ".join(led.alerts),
+                         reason=f"account {led.account_id} fails closed: no campaign or ad set is created and no "
+                                f"budget raised until this is resolved: " + "; ".join(led.alerts),
+                         metrics={"alerts": list(led.alerts), "reported_unseen": to_dollars(led.unseen)})
 
 
 def _error(account_id: str, goal: str | None, scope: str, e: BaseException | str) -> PlannedAction:
@@ -349,7 +361,7 @@ def _scale(g: _GoalPlan, scaling_id: str, cur: int, room: int) -> int:
           metrics={**g.base, **{k: trend[k] for k in ("recent_spend", "recent_events", "recent_cpa", "prior_spend",
                                                       "prior_events", "prior_cpa", "change", "verdict")},
                    "old_budget": to_dollars(cur), "new_budget": to_dollars(new), "scaling_room": to_dollars(room)})
-    if not g.ledger.scale_blockers(g.name) and not g.ledger.rate_blockers(scaling_id):
+    if not g.ledger.alerts and not g.ledger.scale_blockers(g.name) and not g.ledger.rate_blockers(scaling_id):
         return new
     return cur
 

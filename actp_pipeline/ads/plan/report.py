@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from actp_pipeline.ads.plan.rules import (
+    ALERT,
     BLOCKED,
     CREATE_AD_SET,
     CREATE_CAMPAIGN,
@@ -74,6 +75,7 @@ def plan_summary(actions: Sequence[PlannedAction]) -> dict:
         "budgets_scaled": sum(a.rule == SCALE for a in ok),
         "budgets_changed": sum(a.action == SET_BUDGET for a in ok),
         "ad_sets_paused": sum(a.action == PAUSE_AD_SET for a in ok),
-        "blocked": sum(a.status == BLOCKED for a in actions),
+        "blocked": sum(a.status == BLOCKED and a.action != ALERT for a in actions),
         "errors": [a.reason for a in actions if a.action == ERROR],
+        "alerts": [a.reason for a in actions if a.action == ALERT],
     }

@@ -34,7 +34,8 @@ DUPLICATE_AD_SET = "duplicate_ad_set"
 SET_BUDGET = "set_budget"
 PAUSE_AD_SET = "pause_ad_set"
 ERROR = "error"
-ACTIONS = (CREATE_CAMPAIGN, CREATE_AD_SET, DUPLICATE_AD_SET, SET_BUDGET, PAUSE_AD_SET, ERROR)
+ALERT = "alert"  # not an action: why an account failed closed, shown in the plan, never executed
+ACTIONS = (CREATE_CAMPAIGN, CREATE_AD_SET, DUPLICATE_AD_SET, SET_BUDGET, PAUSE_AD_SET, ERROR, ALERT)
 REF_ACTIONS = (SET_BUDGET, PAUSE_AD_SET, DUPLICATE_AD_SET)  # actions whose target is an existing object
 REF_KEYS = ("campaign_id", "source_ad_set_id", "promoted_from")  # params that name other objects
 
@@ -65,6 +66,7 @@ OVERALL_CAP = "overall_daily_budget"
 NOT_ACTIVE = "not_active"
 NO_CHANGE = "no_change"
 GUARD_ERROR = "guard_error"
+FAIL_CLOSED = "fail_closed"  # the listing is ambiguous or already over a cap: no creation, no raise
 
 # statuses of a planned action
 PLANNED, CLIPPED, BLOCKED = "planned", "clipped", "blocked"
