@@ -7,6 +7,8 @@ a test can wrap the app (inject a fault, observe a request) on a running server.
 
 from __future__ import annotations
 
+import sys
+import traceback
 from typing import Any
 
 from starlette.applications import Starlette
@@ -51,7 +53,8 @@ class SandboxAPI:
         self.fallback = Dialect("", [])
         self.app: Any = Starlette(
             routes=[r for d in self.dialects for r in d.routes],
-            exception_handlers={ApiError: self._api_error, HTTPException: self._http_error},
+            exception_handlers={ApiError: self._api_error, HTTPException: self._http_error,
+                                Exception: self._unexpected},
         )
         self.app.router.redirect_slashes = False  # a trailing slash is the same path (see __call__)
 
@@ -69,6 +72,14 @@ class SandboxAPI:
     async def _api_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
         return self.dialect_of(request.url.path).render_error(request, exc)
+
+    async def _unexpected(self, request: Request, exc: Exception) -> Response:
+        """The last resort: a bug outside a shielded endpoint (routing, middleware) is still a 500 in the
+        dialect's error shape, not a bare text page; the traceback goes to stderr."""
+        sys.stderr.write(f"actp sandbox: unexpected error on {request.method} {request.url.path}\n"
+                         f"{''.join(traceback.format_exception(exc))}")
+        err = ApiError(500, "internal", "internal sandbox error")
+        return self.dialect_of(request.url.path).render_error(request, err)
 
     async def _http_error(self, request: Request, exc: Exception) -> Response:
         """Routing errors (no route, wrong method) in the dialect of the path."""

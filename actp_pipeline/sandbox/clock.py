@@ -18,6 +18,10 @@ from typing import Callable
 # where a sandbox's simulated clock starts unless told otherwise (a Monday, 00:00 UTC): a fixed instant,
 # so the same seed serves the same world whatever the real date is
 DEFAULT_START = datetime(2025, 1, 6, tzinfo=UTC)
+# the range of simulated time and of every timestamp a client sends: wide enough for any rehearsal, and
+# far enough inside datetime's years 1..9999 that adding days, weeks or a 400-day report cannot overflow
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def wall_time() -> float:
@@ -83,7 +87,10 @@ class SimClock:
         if not math.isfinite(hours) or hours < 0:
             raise ValueError("hours must be a finite number >= 0")
         with self._lock:
-            self._offset_s = self._offset_locked() + hours * 3600.0
+            offset = self._offset_locked() + hours * 3600.0
+            if (LATEST - self.start).total_seconds() < offset:  # checked before any datetime is built
+                raise ValueError(f"the simulated clock cannot go past {LATEST.date()}")
+            self._offset_s = offset
             self._anchor = self._monotonic()
             offset = self._offset_s
             if self._on_change is not None:

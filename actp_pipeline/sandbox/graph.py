@@ -56,15 +56,22 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qs
 
+from .clock import EARLIEST, LATEST
 from .errors import ApiError
+from .validation import decode_json
 
 # ------------------------------------------------------------------------------------ the rules
 MIN_DAILY_BUDGET = 100  # minor units ($1.00), per ad set and per campaign
+# $100,000 a day: far above any budget this project rehearses, so a larger one is a typo (or hostile) and
+# is refused rather than spent by the simulated world; it also keeps budget arithmetic small
+MAX_DAILY_BUDGET = 10_000_000
+_BUDGET_DIGITS = re.compile(r"\s*([0-9]{1,15})\s*", re.ASCII)  # ASCII only: int() would also take "٥٠٠" or "５００"
 BUDGET_CHANGE_LIMIT = 4  # budget changes of one object ...
 BUDGET_CHANGE_WINDOW_S = 3600.0  # ... within any rolling 60 simulated minutes
 OBJECTIVES = ("OUTCOME_AWARENESS", "OUTCOME_TRAFFIC", "OUTCOME_ENGAGEMENT", "OUTCOME_LEADS",
@@ -134,7 +141,7 @@ def graph_params(query: Iterable[tuple[str, str]], method: str, content_type: st
         raise invalid("the request body is not UTF-8", SUB_JSON) from None
     if content_type == "application/json" or (not content_type and text.lstrip().startswith("{")):
         try:
-            body = json.loads(text)
+            body = decode_json(text)
         except ValueError as exc:
             raise invalid(f"malformed JSON body: {exc}", SUB_JSON) from None
         if not isinstance(body, dict):
@@ -186,27 +193,32 @@ def param_json(params: Mapping[str, Any], name: str) -> Any:
     if not value.strip():
         return None
     try:
-        return json.loads(value)
+        return decode_json(value)
     except ValueError as exc:
         raise invalid(f"the parameter {name} is not valid JSON: {exc}", SUB_JSON, name) from None
 
 
 def param_budget(params: Mapping[str, Any], name: str = "daily_budget") -> int | None:
-    """A budget in minor units (int or digit string); None when absent; at least MIN_DAILY_BUDGET."""
+    """A budget in minor units (a JSON integer or a string of ASCII digits); None when absent; between
+    MIN_DAILY_BUDGET and MAX_DAILY_BUDGET."""
     value = params.get(name)
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        raise invalid(f"{name} must be an integer number of minor units (cents)", field=name)
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*\d{1,15}\s*", value):
-        value = int(value)
-    if not isinstance(value, int) or value < 0:
-        raise invalid(f"{name} must be an integer number of minor units (cents), got {value!r}", field=name)
+    digits = _BUDGET_DIGITS.fullmatch(value) if isinstance(value, str) else None
+    if digits:
+        value = int(digits.group(1))
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        shown = value if isinstance(value, (int, float)) else repr(value)[:40]
+        raise invalid(f"{name} must be an integer number of minor units (cents) in ASCII digits, got {shown}",
+                      field=name)
     if value < MIN_DAILY_BUDGET:
         raise invalid(f"{name} {value} is below the minimum daily budget of {MIN_DAILY_BUDGET} minor units "
                       f"(${MIN_DAILY_BUDGET / 100:.2f})", SUB_MIN_BUDGET, name)
+    if value > MAX_DAILY_BUDGET:
+        raise invalid(f"{name} {value} is above the sandbox's maximum daily budget of {MAX_DAILY_BUDGET} minor "
+                      f"units (${MAX_DAILY_BUDGET // 100:,})", field=name)
     return value
 
 
@@ -258,7 +270,7 @@ def page_limit(params: Mapping[str, Any]) -> int:
         return DEFAULT_LIMIT
     try:
         limit = int(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise invalid("limit must be an integer", field="limit") from None
     if limit < 1:
         raise invalid("limit must be at least 1", field="limit")
@@ -273,6 +285,8 @@ def cursor_value(raw: str) -> int:
     try:
         text = base64.urlsafe_b64decode((raw + "=" * (-len(raw) % 4)).encode("ascii")).decode()
         if not text.startswith("c:"):
+            raise ValueError
+        if not re.fullmatch(r"[0-9]{1,20}", text[2:], re.ASCII):
             raise ValueError
         return int(text[2:])
     except (ValueError, UnicodeError, binascii.Error):
@@ -324,6 +338,8 @@ def time_range(raw: Any, today: date) -> tuple[date, date]:
         since, until = date.fromisoformat(str(raw["since"])), date.fromisoformat(str(raw["until"]))
     except ValueError:
         raise invalid("time_range dates must be YYYY-MM-DD", field="time_range") from None
+    if since < EARLIEST.date() or until > LATEST.date():  # date arithmetic on them cannot overflow
+        raise invalid(f"time_range dates must be between {EARLIEST.date()} and {LATEST.date()}", field="time_range")
     if since > until:
         raise invalid("time_range.since is after time_range.until", field="time_range")
     if (until - since).days > 400:

@@ -3,15 +3,30 @@ creative descriptor the renderer embedded in the MP4's `comment` metadata."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from actp_pipeline import creative
 
 from .errors import ApiError
+from .validation import decode_json
 
 ACCEPTED_CONTAINERS = ("mp4", "mov")
+# The platforms take at most 1080x1920; 4096 a side leaves room for 4K masters while one decoded frame
+# stays near 25 MB (YUV 4:2:0). An 8192x8192 frame in a 14 KB file would cost ~160 MB per request.
+MAX_FRAME_SIDE = 4096
+
+
+def check_frame_size(stream: Any, what: str) -> None:
+    """422 when the container header declares a frame over MAX_FRAME_SIDE (or none): read before any
+    frame is decoded, so a tiny file cannot make the decoder allocate a huge picture."""
+    ctx = stream.codec_context
+    width, height = int(ctx.width or 0), int(ctx.height or 0)
+    if width <= 0 or height <= 0:
+        raise ApiError(422, "undecodable_media", f"the {what}'s video stream declares no frame size", field=what)
+    if width > MAX_FRAME_SIDE or height > MAX_FRAME_SIDE:
+        raise ApiError(422, "media_too_large", f"the {what}'s frames are {width}x{height}; at most "
+                       f"{MAX_FRAME_SIDE}x{MAX_FRAME_SIDE} is accepted", field=what)
 
 
 def probe(path: Path | str, what: str = "body") -> dict[str, Any]:
@@ -38,6 +53,7 @@ def probe(path: Path | str, what: str = "body") -> dict[str, Any]:
         if not container.streams.video:
             raise ApiError(422, "undecodable_media", f"the {what} MP4 has no video stream", field=what)
         stream = container.streams.video[0]
+        check_frame_size(stream, what)
         try:
             frame = next(iter(container.decode(stream)), None)
         except (av.FFmpegError, ValueError) as exc:
@@ -68,7 +84,7 @@ def read_descriptor(metadata: dict[str, str]) -> tuple[dict[str, Any] | None, st
     if raw is None:
         return None, None
     try:
-        parsed = json.loads(raw)
+        parsed = decode_json(raw)  # the uploader wrote it: as hostile as any request body
     except (TypeError, ValueError):
         return None, "comment metadata is not JSON"
     if not isinstance(parsed, dict) or not isinstance(parsed.get(creative.DESCRIPTOR_KEY), dict):

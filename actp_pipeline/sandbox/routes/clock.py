@@ -32,7 +32,10 @@ def clock_routes(clock: SimClock) -> list[BaseRoute]:
             raise type_error("hours", "a number", hours)
         if not math.isfinite(hours) or hours < 0 or hours > MAX_ADVANCE_HOURS:
             raise bad_request(f"hours must be between 0 and {MAX_ADVANCE_HOURS}", field="hours", code="invalid_field")
-        return json_response(200, {"now": iso(clock.advance(float(hours)))})
+        try:
+            return json_response(200, {"now": iso(clock.advance(float(hours)))})
+        except ValueError as exc:  # past the clock's range (clock.LATEST)
+            raise bad_request(str(exc), field="hours", code="invalid_field") from None
 
     return [
         route("/v1/health", {"GET": endpoint(health)}),

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
 import re
@@ -17,7 +18,7 @@ from starlette.routing import BaseRoute
 from ..errors import bad_request
 from ..market import MarketRecord
 from ..transport import Auth, endpoint, json_response, query_one, route
-from ..validation import missing
+from ..validation import decode_json, missing
 from ..world import World
 
 MAX_PAGE = 500
@@ -72,11 +73,11 @@ def page(request: Request, items: list[Any], scope: str) -> Response:
     if cursor:
         try:
             padded = cursor + "=" * (-len(cursor) % 4)
-            decoded = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-            offset = int(decoded["o"])
-            if decoded["s"] != scope_tag or offset < 0:
+            decoded = decode_json(base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8"))
+            offset = decoded["o"]
+            if decoded["s"] != scope_tag or isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
                 raise ValueError
-        except (ValueError, KeyError, TypeError, UnicodeEncodeError):
+        except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
             raise bad_request("cursor is not a cursor of this listing", field="cursor", code="invalid_cursor") from None
     nxt = None
     if offset + limit < len(items):

@@ -5,7 +5,9 @@ Server-rendered HTML, no JavaScript. Routes (all HTML; errors are HTML pages wit
     GET  /web                      -> 303 /web/upload
     GET  /web/login                login form (#username, #password, #submit)
     POST /web/login                urlencoded username/password[/next] -> 303 to /web/upload (or `next`) with a
-                                   session cookie; wrong credentials -> 401 login page with #error
+                                   session cookie; wrong credentials -> 401 login page with #error; more
+                                   than 5 failures a minute for one username (20 for one address) -> 429
+                                   login page with Retry-After (throttle.py)
     POST /web/logout               ends the session -> 303 /web/login
     GET  /web/upload               upload form (session required, else 303 /web/login?next=/web/upload):
                                    #video (file), #caption, #hashtags (space separated), #platform, #account,
@@ -31,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
 import secrets
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
@@ -43,6 +46,7 @@ from starlette.responses import Response
 from .. import clock as real_time
 from ..errors import ApiError, bad_request
 from ..publishing import Publishing
+from ..throttle import LoginThrottle
 from ..transport import Dialect, drain, html_response, media_type, query_one, read_body, route, shielded
 from . import web_pages as pages
 from .upload_form import MAX_PARTS, file_field, read_upload_form, text_fields
@@ -57,9 +61,14 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
+# A redirect target is a path on this site: "/" then only URL-safe ASCII (no CR/LF or other control
+# characters that would split the Location header, no backslash, no "//" that a browser reads as a host).
+_SAFE_PATH = re.compile(r"/web/[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*", re.ASCII)
+
+
 def _safe_next(value: str | None) -> str:
-    """Where to go after logging in: a path on this site only (no open redirects)."""
-    if value and value.startswith("/web/") and not value.startswith("//") and "\\" not in value:
+    """Where to go after logging in: a path of this site only (no open redirect, no header injection)."""
+    if value and _SAFE_PATH.fullmatch(value) and not value.startswith("//"):
         parts = urlsplit(value)
         if not parts.scheme and not parts.netloc:
             return value
@@ -86,6 +95,7 @@ class WebSite:
         self.config = publishing.config
         self.state = publishing.state
         self.wall_clock = wall_clock or real_time.wall_time  # session expiry is wall time; replaceable in tests
+        self.throttle = LoginThrottle()
         self._users = {u.encode("utf-8"): pw.encode("utf-8") for u, pw in self.config.web_users.items()}
 
     def dialect(self) -> Dialect:
@@ -154,16 +164,22 @@ class WebSite:
         except (UnicodeDecodeError, ValueError):
             raise bad_request("the form is not UTF-8", field="body", code="invalid_form") from None
         form = {k: v[0] for k, v in pairs.items()}  # the first value of each name wins
-        return await run_in_threadpool(self._log_in, form)
+        address = request.client.host if request.client else ""
+        return await run_in_threadpool(self._log_in, form, address)
 
-    def _log_in(self, form: dict[str, str]) -> Response:
+    def _log_in(self, form: dict[str, str], address: str = "") -> Response:
         username, password = form.get("username", ""), form.get("password", "")
         nxt = _safe_next(form.get("next"))
+        wait = self.throttle.retry_after(username, address)
+        if wait:  # checked before the password: a throttled guesser learns nothing, even when right
+            err = ApiError(429, "too_many_attempts", f"too many failed logins; try again in {wait} seconds")
+            return self._html(429, pages.login_html(nxt, err, username), {"Retry-After": str(wait)})
         expected = self._users.get(username.encode("utf-8", "surrogateescape"))
         given = password.encode("utf-8", "surrogateescape")
         # compare even for an unknown user, so timing does not tell which usernames exist
         ok = hmac.compare_digest(given, expected if expected is not None else b"\0" * 32) and expected is not None
         if not ok:
+            self.throttle.failed(username, address)
             self.state.increment_meta("web_login_failures")
             err = ApiError(401, "invalid_credentials", "wrong username or password")
             return self._html(401, pages.login_html(nxt, err, username))
