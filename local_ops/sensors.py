@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from actp_pipeline.publish.posts import UPLOAD_AHEAD, due_filter
 from actp_pipeline.publish.publisher import PlatformError
 from actp_pipeline.publish.rate_limits import StoreRateLimiter
+from actp_pipeline.renders.scratch import sweep
 from actp_pipeline.store import schema
 from actp_pipeline.store.queues import RENDER_STATUSES
 from actp_pipeline.worker.heartbeats import release_offline_workers
@@ -62,7 +63,8 @@ def publish_queue_sensor(context: dg.SensorEvaluationContext, store: StoreResour
 
 @dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Marks workers offline after 2 minutes without a heartbeat and releases their work; "
-                       "sweeps rate-limit events no window can see any more.")
+                       "removes the temp files killed renders and writes left; sweeps rate-limit events no "
+                       "window can see any more.")
 def worker_liveness_sensor(context: dg.SensorEvaluationContext, store: StoreResource,
                            platform: PlatformResource) -> dg.SkipReason:
     engine = store.engine()
@@ -70,6 +72,10 @@ def worker_liveness_sensor(context: dg.SensorEvaluationContext, store: StoreReso
     if moved["offline"] or moved["renders"] or moved["uploads"] or moved["reaped"]:
         context.log.warning(f"workers offline: {moved['offline']}; released {moved['renders']} renders, "
                             f"{moved['uploads']} uploads; {moved['reaped']} expired leases returned")
+    # and the files killed writers left: render work dirs and .part files, warehouse .tmp files
+    left = {**sweep(store.media_dir), "warehouse_tmp_files": store.warehouse().sweep_temp()}
+    if any(left.values()):
+        context.log.warning(f"removed what killed writers left: {left}")
     # acquire() prunes only the key it takes; this sweeps keys nobody publishes to any more. On the
     # platform's clock, as the posts asset's limiter records them (PublishGuards.for_store).
     down = platform.unreachable()

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +47,7 @@ from actp_pipeline.renders.spec import (
     spec_problems,
 )
 from actp_pipeline.renders.scenes import Scene
+from actp_pipeline.renders.scratch import work_dir
 from actp_pipeline.renders.templates import TEMPLATES
 from actp_pipeline.renders.theme import Theme, background_image, scrim_image
 
@@ -462,8 +462,7 @@ def render_variant(
     total = frame_count(float(spec.length_s))
     tmp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex[:12]}.part")
     try:
-        with tempfile.TemporaryDirectory(prefix="actp-render-") as workdir:
-            wd = Path(workdir)
+        with work_dir(out_path.parent) as wd:
             scenes, intro = TEMPLATES[spec.format].scenes(spec)
             # BMP is the fastest to write and to decode (6 MB a still), raw RGBA for the transparent layers
             # over media (8 MB); many scenes use PNG to bound disk use

@@ -12,6 +12,7 @@ from typing import Any, Callable
 from sqlalchemy.engine import Engine
 
 from actp_pipeline.creative import descriptor_json
+from actp_pipeline.renders.scratch import sweep
 from actp_pipeline.store.queues import render_queue
 from actp_pipeline.worker.progress import OnDone, notify
 
@@ -94,6 +95,7 @@ def render_due(engine: Engine, media_dir: Path, *, worker_id: str, limit: int = 
     q = render_queue(engine)
     q.reap()
     media_dir.mkdir(parents=True, exist_ok=True)
+    sweep(media_dir)  # what renders killed on this machine left (their leases are reaped above)
     jobs = q.claim(worker_id, limit=limit, lease_s=lease_s)
     if heartbeat is not None:
         heartbeat.hold(q, jobs)

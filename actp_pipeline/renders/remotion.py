@@ -36,13 +36,13 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from actp_pipeline.chromium import CHROMIUM_ENV, default_chromium
 from actp_pipeline.renders.checks import VideoProbe, accept_render
+from actp_pipeline.renders.scratch import work_dir
 from actp_pipeline.renders.ffmpeg import _ff_path, _tail, _unlink, ffmpeg_exe, run_ffmpeg
 from actp_pipeline.renders.spec import FPS, HEIGHT, WIDTH, RenderError, RenderSpec, frame_count, spec_problems
 
@@ -203,8 +203,8 @@ class RemotionRenderer:
         raw = out_path.with_name(f".{out_path.stem}.{tag}.remotion.mp4")
         tmp = out_path.with_name(f".{out_path.name}.{tag}.part")
         try:
-            with tempfile.TemporaryDirectory(prefix="actp-remotion-") as workdir:
-                props_path = Path(workdir) / "props.json"
+            with work_dir(out_path.parent, "remotion") as workdir:
+                props_path = workdir / "props.json"
                 props_path.write_text(json.dumps(input_props(spec), ensure_ascii=False), encoding="utf-8")
                 self._run(self.command(spec, raw, props_path))
             if not raw.is_file():

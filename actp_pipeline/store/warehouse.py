@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -25,6 +26,9 @@ def _check(name: str, what: str) -> str:
     if not _NAME.match(name):
         raise ValueError(f"invalid warehouse {what} name {name!r}: use letters, digits, _ . = -")
     return name
+
+
+TEMP_MAX_AGE_S = 3600.0  # a Parquet write takes seconds; a .tmp file this old was left by a killed writer
 
 
 class Warehouse:
@@ -48,6 +52,20 @@ class Warehouse:
                 if other != target:
                     other.unlink(missing_ok=True)
         return target
+
+    def sweep_temp(self, older_than_s: float = TEMP_MAX_AGE_S, now: float | None = None) -> int:
+        """Remove the `.tmp` files writers killed mid-write left in the partitions (a live write takes
+        seconds; one untouched for `older_than_s` is dead); returns how many went."""
+        now = time.time() if now is None else now
+        removed = 0
+        for tmp in self.root.glob("*/*/.*.tmp") if self.root.is_dir() else []:
+            try:
+                if now - tmp.stat().st_mtime > older_than_s:
+                    tmp.unlink()
+                    removed += 1
+            except FileNotFoundError:  # its writer finished meanwhile
+                continue
+        return removed
 
     def files(self, table: str, partitions: list[str] | None = None) -> list[Path]:
         base = self.root / _check(table, "table")
