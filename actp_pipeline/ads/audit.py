@@ -10,6 +10,7 @@ the next plan reads for cooldowns and the per-hour budget-change limit.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -24,6 +25,38 @@ from actp_pipeline.store import schema
 
 DRY_RUN, EXECUTE = "dry_run", "execute"
 PENDING, SUCCESS, FAILED, SKIPPED, BLOCKED = "pending", "success", "failed", "skipped", "blocked"
+
+
+# What an error text may carry that the audit log must not: a database driver's statement and parameters
+# (SQLAlchemy appends them), and credentials an HTTP library may echo (a bearer token, an access_token).
+_SCRUB = [
+    (re.compile(r"\[SQL: .*?\](?=\s*(\[parameters:|\(Background|$))", re.S), "[SQL withheld]"),
+    (re.compile(r"\[parameters: .*?\](?=\s*(\(Background|$))", re.S), "[parameters withheld]"),
+    (re.compile(r"\s*\(Background on this error at: [^)]*\)"), ""),
+    (re.compile(r"(?i)(bearer\s+)[^\s'\",]+"), r"\1[redacted]"),
+    (re.compile(r"(?i)((?:access_token|api_key|token|password)[=:]\s*)[^\s&'\",]+"), r"\1[redacted]"),
+]
+MAX_ERROR = 2000
+
+
+def safe_error(text: str | None) -> str | None:
+    """An error as the audit log keeps it: the reason, never SQL, its parameters or a credential."""
+    if text is None:
+        return None
+    for pattern, repl in _SCRUB:
+        text = pattern.sub(repl, text)
+    return text[:MAX_ERROR]
+
+
+def _scrubbed(value):
+    """`safe_error` over every string of a summary (its errors and failures quote exceptions)."""
+    if isinstance(value, str):
+        return safe_error(value)
+    if isinstance(value, Mapping):
+        return {k: _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrubbed(v) for v in value]
+    return value
 
 
 def _naive(t) -> dt.datetime:
@@ -98,7 +131,8 @@ def finish_run(engine: Engine, run_id: str, status: str, summary: Mapping, error
     t = schema.ads_automation_runs
     with engine.begin() as conn:
         conn.execute(t.update().where(t.c.run_id == run_id).values(
-            status=status, summary=json_safe(summary), errors_count=errors_count, finished_at=schema.utcnow()))
+            status=status, summary=_scrubbed(json_safe(summary)), errors_count=errors_count,
+            finished_at=schema.utcnow()))
 
 
 def executed(engine: Engine, plan_id: str) -> dict[str, dict]:
@@ -119,13 +153,13 @@ def begin_action(engine: Engine, run_id: str, plan_id: str, seq: int, a: Planned
             run_id=run_id, plan_id=plan_id, seq=seq, action_key=f"{plan_id}:{seq}", account_id=a.account_id,
             goal=a.goal, action=a.action, rule=a.rule, target_id=target_id, variant_id=a.variant_id, status=status,
             blocked_by=a.blocked_by, reason=a.reason, note=a.note, params=json_safe(params), metrics=json_safe(a.metrics),
-            error=error, at=_naive(at), created_at=now, finished_at=None if status == PENDING else now))
+            error=safe_error(error), at=_naive(at), created_at=now, finished_at=None if status == PENDING else now))
 
 
 def end_action(engine: Engine, action_key: str, status: str, *, result_id: str | None = None,
                error: str | None = None, run_id: str | None = None) -> None:
     t = schema.ads_automation_actions
-    values = {"status": status, "result_id": result_id, "error": error, "finished_at": schema.utcnow()}
+    values = {"status": status, "result_id": result_id, "error": safe_error(error), "finished_at": schema.utcnow()}
     if run_id is not None:
         values["run_id"] = run_id  # a recovered action is finished by the run that recovered it
     with engine.begin() as conn:
