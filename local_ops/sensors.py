@@ -56,8 +56,10 @@ def publish_queue_sensor(context: dg.SensorEvaluationContext, store: StoreResour
     t = schema.publish_queue
     with platform.client() as client:
         horizon = client.now() + UPLOAD_AHEAD  # what the posts asset's publish_due takes by default
-    with store.engine().connect() as conn:
-        due, newest = conn.execute(sa.select(sa.func.count(), sa.func.max(t.c.id)).where(due_filter(horizon))).one()
+    engine = store.engine()
+    with engine.connect() as conn:
+        due, newest = conn.execute(sa.select(sa.func.count(), sa.func.max(t.c.id))
+                                   .where(due_filter(horizon, engine.dialect.name))).one()
     return _request(context, "publish_job", due, newest)
 
 

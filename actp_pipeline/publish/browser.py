@@ -39,7 +39,7 @@ from urllib.parse import quote
 
 from actp_pipeline.chromium import CHROMIUM_ARGS, chromium_problem, default_chromium
 from actp_pipeline.publish.browser_pages import SessionLost, Slot, UploadPages
-from actp_pipeline.publish.publisher import AmbiguousOutcome, PlatformError, PostLookup
+from actp_pipeline.publish.publisher import AmbiguousOutcome, BeforeSend, PlatformError, PostLookup, SendRefused
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,10 @@ class BrowserPublisher(UploadPages):
 
     # ------------------------------------------------------------------------------- public API
     def publish(self, *, media_path: Path, platform: str, account: str, caption: str, hashtags: list[str],
-                scheduled_at: dt.datetime | None, idempotency_key: str) -> dict[str, Any]:
-        """Post the video through the upload form; returns post_id, url, live_at, status and the key."""
+                scheduled_at: dt.datetime | None, idempotency_key: str,
+                before_send: BeforeSend | None = None) -> dict[str, Any]:
+        """Post the video through the upload form; returns post_id, url, live_at, status and the key.
+        `before_send` runs (off the browser's loop) once the form is filled, right before it is submitted."""
         media_path = Path(media_path)
         if not media_path.is_file():
             raise PlatformError(f"{media_path} is not a file", retryable=False)
@@ -113,7 +115,8 @@ class BrowserPublisher(UploadPages):
         if bad:
             raise PlatformError(f"hashtags must be single words for the upload form: {bad!r}", retryable=False)
         job = {"media_path": media_path.resolve(), "platform": platform, "account": account, "caption": caption,
-               "hashtags": list(hashtags), "scheduled_at": scheduled_at, "key": idempotency_key}
+               "hashtags": list(hashtags), "scheduled_at": scheduled_at, "key": idempotency_key,
+               "before_send": before_send}
         budget = self.launch_timeout_s + 2 * (self.submit_timeout_s + 6 * self.timeout_s)
         return self._call(lambda started: self._publish(job, started), budget, idempotency_key, side_effect=True)
 
@@ -272,6 +275,8 @@ class BrowserPublisher(UploadPages):
                             raise PlatformError("the site logged us out while submitting, twice", retryable=True)
                         log.info("session lost while submitting %s; logging in and submitting again", key)
                 raise AssertionError("unreachable")
+            except SendRefused:  # nothing was submitted: no screenshot, no reclassification
+                raise
             except Exception as e:  # noqa: BLE001 - classified and re-raised with a screenshot
                 raise await self._fail(page, key, e, bool(sent), "upload") from e
             finally:

@@ -247,6 +247,8 @@ class UploadPages:
         await page.select_option("#account", job["account"])
         await page.fill("#idempotency_key", key)
         await page.fill("#scheduled_at", _iso_utc(job["scheduled_at"]) if job["scheduled_at"] else "")
+        if job.get("before_send") is not None:  # the worker's lease fence and rate stamp (store I/O: off the loop)
+            await asyncio.to_thread(job["before_send"])
 
         response = await self._submit(page, self.UPLOAD_PATH, sent, self.submit_timeout_s)
         if response is None:

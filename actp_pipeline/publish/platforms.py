@@ -16,7 +16,7 @@ from typing import Any, Iterator, Protocol
 
 import httpx
 
-from actp_pipeline.publish.publisher import AmbiguousOutcome, PlatformError, Publisher
+from actp_pipeline.publish.publisher import AmbiguousOutcome, BeforeSend, PlatformError, Publisher
 
 
 class Platform(Protocol):
@@ -123,9 +123,12 @@ class HttpPlatform:
         return self._call("POST", "/v1/posts", side_effect=True, json=body).json()
 
     def publish(self, *, media_path: Path, platform: str, account: str, caption: str, hashtags: list[str],
-                scheduled_at: dt.datetime | None, idempotency_key: str) -> dict[str, Any]:
+                scheduled_at: dt.datetime | None, idempotency_key: str,
+                before_send: BeforeSend | None = None) -> dict[str, Any]:
         """Upload media, create the post, then poll its status while the platform is still processing it."""
         media = self.upload_media(media_path)
+        if before_send is not None:
+            before_send()  # the lease fence and the rate-limit stamp, right before the create call
         post = self.create_post(media_id=media["media_id"], platform=platform, account=account, caption=caption,
                                 hashtags=hashtags, scheduled_at=scheduled_at, idempotency_key=idempotency_key)
         return self.wait_until_processed(post)

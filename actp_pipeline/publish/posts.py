@@ -1,7 +1,9 @@
 """Publish: work the publish queue, uploading each item once and recording it in the posts ledger.
 
-Order of writes per item: `uploading` (under the claim token) -> platform call -> external id stored ->
-`posted` plus the ledger row in one transaction. An item that comes back after a crash or an ambiguous
+Order of writes per item: `uploading` (under the claim token) -> media upload -> the send gate -> the create
+call -> external id stored -> `posted` plus the ledger row in one transaction. The send gate runs right
+before the create call: it stamps the rate-limit slot at send time and fences the claim (token and lease,
+on the database's clock); when either says no, nothing is sent. An item that comes back after a crash or an ambiguous
 outcome is looked up by its idempotency key first and only uploaded when the platform has no such post.
 """
 
@@ -18,9 +20,10 @@ from sqlalchemy.engine import Engine
 from actp_pipeline.failpoints import failpoint
 from actp_pipeline.publish.circuit_breaker import StoreCircuitBreaker
 from actp_pipeline.publish.platforms import parse_time
-from actp_pipeline.publish.publisher import AmbiguousOutcome, PlatformError, Publisher
+from actp_pipeline.publish.publisher import AmbiguousOutcome, PlatformError, Publisher, SendRefused
 from actp_pipeline.publish.rate_limits import StoreRateLimiter
 from actp_pipeline.store import schema
+from actp_pipeline.store.clock import now_sql
 from actp_pipeline.store.queues import PUBLISH_STATUSES, WorkQueue, publish_queue
 from actp_pipeline.store.schema import utcnow
 from actp_pipeline.worker.progress import OnDone, notify
@@ -92,22 +95,67 @@ def _record_posted(engine: Engine, item: dict[str, Any], token: str, post: dict[
 
 
 def publish_item(engine: Engine, publisher: Publisher, item: dict[str, Any], report: PublishReport,
-                 guards: PublishGuards | None = None, grant=None, permit=None) -> None:
+                 guards: PublishGuards | None = None, grant=None, permit=None, lease_s: float = 300.0) -> None:
     """Carry one claimed item to posted, retry, dead or unknown; never posts what the platform already has.
 
     With `guards`, the rate-limit `grant` and breaker `permit` taken for this item are settled by the outcome."""
     q = publish_queue(engine)
+    gate = SendGate(q, item, guards, grant.ticket if grant is not None else None, lease_s)
     try:
         # a retry, an ambiguous outcome (`unknown`) or an item given fresh attempts after failing (its last
         # error kept): it may have reached the platform before, so look before posting
         tried = item["attempts"] > 1 or bool(item.get("last_error"))
         if tried and _reconcile(engine, publisher, item, report, guards, grant, permit):
             return
-        _upload(engine, q, publisher, item, report, guards, permit)
+        _upload(engine, q, publisher, item, report, guards, permit, gate)
+    except SendRefused as e:
+        _settle_refused(q, item, report, e, guards, gate)
     except AmbiguousOutcome as e:
         _settle_ambiguous(q, item, report, e, guards, permit)
     except PlatformError as e:
-        _settle_failure(q, item, report, e, guards, grant, permit)
+        _settle_failure(q, item, report, e, guards, gate.ticket, permit)
+
+
+@dataclass
+class SendGate:
+    """The last check before the create call, passed to the publisher as `before_send`.
+
+    In this order: the rate-limit slot is stamped at send time (the window full now: refuse), then the
+    claim is fenced: this token still holds the item in `uploading` and its lease has not run out on the
+    database's clock (the lease is renewed for the call). Anything else refuses and nothing is sent."""
+
+    q: WorkQueue
+    item: dict[str, Any]
+    guards: PublishGuards | None
+    ticket: int | None  # the item's rate-limit slot; replaced by the send-time stamp
+    lease_s: float
+
+    def __call__(self) -> None:
+        platform, account = self.item["platform"], self.item["account"]
+        if self.guards is not None:
+            stamped = self.guards.limiter.stamp(platform, account, self.ticket)
+            self.ticket = stamped.ticket
+            if not stamped.allowed:
+                raise SendRefused(f"rate limit reached at send time: next slot in {stamped.wait_s:.0f} s; "
+                                  "nothing was sent", reason="rate_limit", wait_s=stamped.wait_s)
+        if not self.q.fence(self.item["id"], self.item["claim_token"], self.lease_s, status="uploading"):
+            raise SendRefused("the claim was lost before the create call (lease expired or taken over); "
+                              "nothing was sent", reason="lease_lost")
+        failpoint("publish.before_call")
+
+
+def _settle_refused(q: WorkQueue, item: dict[str, Any], report: PublishReport, e: SendRefused,
+                    guards: PublishGuards | None, gate: SendGate) -> None:
+    """The send gate said no, so the platform never heard of this attempt: give the slot back; a full rate
+    window puts the item back with its attempt refunded, a lost claim leaves it to its new holder."""
+    key, where = item["idempotency_key"], (item["platform"], item["account"])
+    if guards is not None:
+        guards.limiter.release_unused(*where, gate.ticket)
+    report.errors[key] = str(e)
+    if e.reason == "rate_limit" and q.unclaim(item["id"], item["claim_token"]):
+        report.deferred.setdefault(f"{where[0]}:{where[1]}", str(e))
+    else:
+        report.lost_lease.append(key)
 
 
 def _reconcile(engine: Engine, publisher: Publisher, item: dict[str, Any], report: PublishReport,
@@ -128,7 +176,7 @@ def _reconcile(engine: Engine, publisher: Publisher, item: dict[str, Any], repor
 
 
 def _upload(engine: Engine, q: WorkQueue, publisher: Publisher, item: dict[str, Any], report: PublishReport,
-            guards: PublishGuards | None, permit) -> None:
+            guards: PublishGuards | None, permit, gate: SendGate) -> None:
     """Mark the item uploading, post it, store the external id, then mark it posted with its ledger row."""
     token, key = item["claim_token"], item["idempotency_key"]
     payload = item["payload"]
@@ -138,11 +186,10 @@ def _upload(engine: Engine, q: WorkQueue, publisher: Publisher, item: dict[str, 
     if not q.set_status(item["id"], token, "uploading"):
         report.lost_lease.append(key)
         return
-    failpoint("publish.before_call")
     post = publisher.publish(
         media_path=media_path, platform=item["platform"], account=item["account"],
         caption=payload["caption"], hashtags=list(payload.get("hashtags", [])),
-        scheduled_at=item["scheduled_at"], idempotency_key=key)
+        scheduled_at=item["scheduled_at"], idempotency_key=key, before_send=gate)
     failpoint("publish.after_call")
     if guards:
         guards.breaker.record_success(item["platform"], item["account"], permit)
@@ -166,12 +213,12 @@ def _settle_ambiguous(q: WorkQueue, item: dict[str, Any], report: PublishReport,
     q.set_status(item["id"], item["claim_token"], q.s.ambiguous, claim_token=None, lease_expires_at=None,
                  last_error=str(e)[-4000:],
                  # give the platform time to settle before the post is looked up
-                 available_at=utcnow() + dt.timedelta(seconds=RECONCILE_AFTER_S))
+                 available_at=now_sql(q.engine.dialect.name, RECONCILE_AFTER_S))
     report.ambiguous.append(key)
 
 
 def _settle_failure(q: WorkQueue, item: dict[str, Any], report: PublishReport, e: PlatformError,
-                    guards: PublishGuards | None, grant, permit) -> None:
+                    guards: PublishGuards | None, ticket: int | None, permit) -> None:
     """Nothing was posted: wait out a 429, else retry after a backoff or give the item up (dead)."""
     token, key, where = item["claim_token"], item["idempotency_key"], (item["platform"], item["account"])
     report.errors[key] = str(e)
@@ -185,7 +232,7 @@ def _settle_failure(q: WorkQueue, item: dict[str, Any], report: PublishReport, e
         return
     if guards:
         if not e.sent:
-            guards.limiter.release_unused(*where, grant.ticket)
+            guards.limiter.release_unused(*where, ticket)
         if e.retryable:  # 5xx, timeouts, refused connections: the platform is unwell
             guards.breaker.record_failure(*where, str(e), permit)
         else:  # a clear 4xx answer: the platform is fine, this item is not
@@ -198,12 +245,12 @@ RECONCILE_AFTER_S = 30.0
 UPLOAD_AHEAD = dt.timedelta(hours=48)  # publish_due's default: items due this far ahead are uploaded now
 
 
-def due_filter(horizon: dt.datetime, now: dt.datetime | None = None) -> sa.ColumnElement[bool]:
+def due_filter(horizon: dt.datetime, dialect: str, now: dt.datetime | None = None) -> sa.ColumnElement[bool]:
     """Publish items a claim can take: claimable, scheduled by `horizon` (platform time) and available by
-    `now` (wall time, default now). What publish_due works on and local_ops' publish sensor counts."""
+    `now` (default: the store's own clock). What publish_due works on and local_ops' publish sensor counts."""
     t = schema.publish_queue
     return sa.and_(t.c.status.in_(PUBLISH_STATUSES.claimable), t.c.scheduled_at <= horizon,
-                   t.c.available_at <= (now or utcnow()))
+                   t.c.available_at <= (now if now is not None else now_sql(dialect)))
 
 
 # publish_due's claim filter, built once: the claim statement is cached per `where` object
@@ -217,7 +264,7 @@ def _due_keys(engine: Engine, horizon: dt.datetime) -> list[tuple[str, str]]:
     t = schema.publish_queue
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(
-            sa.select(t.c.platform, t.c.account).distinct().where(due_filter(horizon))
+            sa.select(t.c.platform, t.c.account).distinct().where(due_filter(horizon, engine.dialect.name))
             .order_by(t.c.platform, t.c.account))]
 
 
@@ -267,7 +314,7 @@ def publish_due(engine: Engine, publisher: Publisher, *, worker_id: str, limit: 
                 heartbeat.hold(q, [item])
             before = len(report.posted) + len(report.reconciled)
             sizes = report.sizes()
-            publish_item(engine, publisher, item, report, guards, grant, permit)
+            publish_item(engine, publisher, item, report, guards, grant, permit, lease_s=lease_s)
             if heartbeat is not None:
                 heartbeat.drop(q, item["id"], completed=len(report.posted) + len(report.reconciled) > before)
             notify(on_publish, item["idempotency_key"], report.outcome_since(sizes))

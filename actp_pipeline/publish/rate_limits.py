@@ -9,7 +9,9 @@ The rules live here and nowhere else. Three layers:
   it; with several windows (and a Retry-After block) the wait is the largest of them.
 - `RateLimiter`: the same rule kept in one process's memory (tests, single-process tools).
 - `StoreRateLimiter`: the rule shared by every worker process and machine through the operational store
-  (tables `rate_keys` and `rate_events`, schema version 2). `acquire()` checks and records a call in ONE
+  (tables `rate_keys` and `rate_events`, schema version 2). `acquire()` reserves a slot before work is
+  claimed; `stamp()` checks again and records the call's time right before it is sent, so the windows
+  count what the platform counts (arrivals). Each checks and records in ONE
   transaction that first writes the key's row: on Postgres that UPDATE holds the row lock until commit,
   so concurrent acquirers of one key queue behind each other; on SQLite the first write takes the
   database's single write lock before anything is read. Check-then-insert therefore cannot race.
@@ -68,6 +70,7 @@ class RateLimit:
 
 MINUTE = 60.0
 DAY = 86_400.0
+SEND_MARGIN_S = 0.5  # stamp(): slack for the time between a call's stamp and its arrival at the platform
 
 # Publish limits per platform, from the platforms' own documentation (checked for this change):
 DEFAULT_LIMITS: dict[str, list[RateLimit]] = {
@@ -357,6 +360,36 @@ class StoreRateLimiter(_LimiterBase):
                 )
             )
         return Grant(decision.allowed, decision.wait_s, ticket)
+
+    def stamp(self, platform: str, account: str, ticket: int | None) -> Grant:
+        """The call granted as `ticket` is being sent NOW: check the windows again at this instant and move the
+        call's time to it. What the platform counts is when a call arrives, not when a worker got ready to make
+        it; a slot taken before a slow media upload would otherwise count at the wrong time, and more calls
+        than the limit would reach the platform within one window. Other granted calls still in preparation
+        count at their grant time (earlier, so never fewer than the platform will see).
+
+        Returns Grant(allowed, wait_s, ticket): allowed -> send now, `ticket` is the call's new id; not
+        allowed -> send nothing (the old ticket is given back)."""
+        _check_account(account)
+        limits = self.limits_for(platform)
+        if not limits:
+            return Grant(True, 0.0, None)
+        e = schema.rate_events.c
+        with self.engine.begin() as conn:
+            if any(lim.scope == PLATFORM for lim in limits):
+                self._lock_key(conn, platform, ALL_ACCOUNTS, self.now())
+            self._lock_key(conn, platform, account, self.now())
+            if ticket is not None:  # gone already when pruned: a call prepared for longer than the window
+                conn.execute(sa.delete(schema.rate_events).where(
+                    e.id == ticket, e.platform == platform, e.account == account))
+            now = self.now()
+            # each earlier call counts SEND_MARGIN_S longer: its request reached the platform a moment after
+            # its stamp, and the platform counts arrivals
+            decision = self._decide(conn, platform, account, now - SEND_MARGIN_S)
+            if not decision.allowed:
+                return Grant(False, decision.wait_s, None)
+            res = conn.execute(sa.insert(schema.rate_events).values(platform=platform, account=account, at=now))
+            return Grant(True, 0.0, int(res.inserted_primary_key[0]))
 
     def release_unused(self, platform: str, account: str, ticket: int | None) -> bool:
         """Give back a granted call that was not made after all (the platform was never contacted)."""

@@ -4,6 +4,10 @@ A claim is one conditional UPDATE that moves due items to the claimed status wit
 lease; on Postgres the candidate rows are picked with FOR UPDATE SKIP LOCKED so concurrent workers never
 wait on each other. Every later write names the token, so a worker whose lease was taken away changes
 zero rows. The reaper returns expired work; after `max_attempts` an item is dead with its last error.
+
+Leases, backoffs and the reaper run on the database's clock (store.clock), never the worker's: a worker
+whose clock is wrong can neither reap a healthy lease nor keep an expired one. `fence` checks the lease
+right before a side effect. A `now=` argument replaces that clock with a fixed time (tests simulate time).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from actp_pipeline.store import schema
+from actp_pipeline.store.clock import now_sql
 from actp_pipeline.store.engine import insert_or_ignore
 from actp_pipeline.store.schema import utcnow
 
@@ -86,8 +91,10 @@ class WorkQueue:
             return 0
         t = self.table
         now = utcnow()
-        base = {"status": self.s.queued, "attempts": 0, "available_at": now, "created_at": now, "updated_at": now}
+        base = {"status": self.s.queued, "attempts": 0, "created_at": now, "updated_at": now}
         stmt = insert_or_ignore(self.engine.dialect.name, t, on=[unique_column]).returning(t.c.id)
+        if not any("available_at" in r for r in rows):  # available from now on the database's clock
+            stmt = stmt.values(available_at=self._now())
         with self.engine.begin() as conn:
             return len(conn.execute(stmt, [{**base, **r} for r in rows]).all())  # RETURNING: the inserted rows
 
@@ -109,33 +116,44 @@ class WorkQueue:
         `where` narrows the candidates. Build it once with `sa.bindparam`s and pass their values in
         `params` on each call: the claim statement is cached per `where` object, so a reused one costs
         nothing to build. A `where` built per call (literal values) works too, built and compiled anew."""
-        now = now or utcnow()
         claimable = tuple(statuses) if statuses else self.s.claimable
+        db_clock = now is None
         if where is None:
-            key = ("claim", self.engine.dialect.name, self.table.name, self.s.claimed, claimable)
+            key = ("claim", self.engine.dialect.name, self.table.name, self.s.claimed, claimable, db_clock)
             stmt = _STATEMENTS.get(key)
             if stmt is None:
-                stmt = _STATEMENTS[key] = self._claim_stmt(claimable, None)
+                stmt = _STATEMENTS[key] = self._claim_stmt(claimable, None, db_clock)
         else:
-            key = ("claim", self.engine.dialect.name, self.table.name, self.s.claimed, claimable, id(where))
+            key = ("claim", self.engine.dialect.name, self.table.name, self.s.claimed, claimable, db_clock, id(where))
             cached = _WHERE_STATEMENTS.get(key)
             if cached is not None and cached[0] is where:
                 stmt = cached[1]
             else:
-                stmt = self._claim_stmt(claimable, where)
+                stmt = self._claim_stmt(claimable, where, db_clock)
                 with _where_lock:
                     while len(_WHERE_STATEMENTS) >= _WHERE_STATEMENTS_MAX:
                         _WHERE_STATEMENTS.pop(next(iter(_WHERE_STATEMENTS)))
                     _WHERE_STATEMENTS[key] = (where, stmt)
-        params = {**(params or {}), "claim_now": now, "claim_limit": limit, "claim_token_": secrets.token_hex(16),
-                  "claimed_by_": worker_id, "lease_until": now + dt.timedelta(seconds=lease_s)}
+        params = {**(params or {}), "claim_limit": limit, "claim_token_": secrets.token_hex(16),
+                  "claimed_by_": worker_id, "lease_s_": float(lease_s)}
+        if not db_clock:
+            params.update(claim_now=now, lease_until=now + dt.timedelta(seconds=lease_s))
         with self.engine.begin() as conn:
             rows = [dict(r._mapping) for r in conn.execute(stmt, params)]
         return sorted(rows, key=lambda r: r["id"])
 
-    def _claim_stmt(self, claimable: tuple[str, ...], where: sa.ColumnElement[bool] | None) -> sa.Update:
+    def _now(self, plus_s: sa.ColumnElement | float | None = None) -> sa.ColumnElement[dt.datetime]:
+        """The database's clock (store.clock), plus `plus_s` seconds."""
+        return now_sql(self.engine.dialect.name, plus_s)
+
+    def _claim_stmt(self, claimable: tuple[str, ...], where: sa.ColumnElement[bool] | None, db_clock: bool) -> sa.Update:
         t = self.table
-        now = sa.bindparam("claim_now", type_=t.c.available_at.type)
+        if db_clock:
+            now = self._now()
+            lease_until = self._now(sa.bindparam("lease_s_", type_=sa.Float))
+        else:
+            now = sa.bindparam("claim_now", type_=t.c.available_at.type)
+            lease_until = sa.bindparam("lease_until", type_=t.c.lease_expires_at.type)
         cond = sa.and_(t.c.status.in_(claimable), t.c.available_at <= now)
         if where is not None:
             cond = sa.and_(cond, where)
@@ -154,7 +172,7 @@ class WorkQueue:
                 status=self.s.claimed,
                 claim_token=sa.bindparam("claim_token_", type_=t.c.claim_token.type),
                 claimed_by=sa.bindparam("claimed_by_", type_=t.c.claimed_by.type),
-                lease_expires_at=sa.bindparam("lease_until", type_=t.c.lease_expires_at.type),
+                lease_expires_at=lease_until,
                 attempts=t.c.attempts + 1,
                 updated_at=now,
             )
@@ -200,13 +218,28 @@ class WorkQueue:
         return self._guarded(item_id, token, {"status": status, **values})
 
     def extend(self, item_id: int, token: str, lease_s: float) -> bool:
-        return self._guarded(item_id, token, {"lease_expires_at": utcnow() + dt.timedelta(seconds=lease_s)})
+        """Renew the lease from the database's clock, while this token still holds the item."""
+        return self._guarded(item_id, token, {"lease_expires_at": self._now(float(lease_s))})
+
+    def fence(self, item_id: int, token: str, lease_s: float, status: str | None = None) -> bool:
+        """The last check before a side effect: True only while this token holds the item (in `status`, default
+        any held status) AND its lease has not run out on the database's clock; the lease is then renewed
+        for `lease_s` so the call that follows runs under a live lease. False: make no call."""
+        t = self.table
+        allowed = (status,) if status else self.s.held
+        stmt = (t.update()
+                .where(t.c.id == item_id, t.c.claim_token == token, t.c.status.in_(allowed),
+                       t.c.lease_expires_at.is_not(None), t.c.lease_expires_at > self._now())
+                .values(lease_expires_at=self._now(float(lease_s)), updated_at=utcnow()))
+        with self.engine.begin() as conn:
+            return conn.execute(stmt).rowcount == 1
 
     def complete(self, item_id: int, token: str, **values: Any) -> bool:
         return self._guarded(item_id, token, {"status": self.s.done, "lease_expires_at": None, **values})
 
     def fail(self, item_id: int, token: str, error: str, *, backoff_s: float = 30.0, retryable: bool = True) -> str | None:
-        """Record a failure: back to the queue after an exponential backoff, or dead when out of attempts.
+        """Record a failure: back to the queue after an exponential backoff (on the database's clock), or dead
+        when out of attempts.
 
         Returns the new status, or None when the token no longer holds the item.
         """
@@ -226,7 +259,7 @@ class WorkQueue:
                 "last_error": error[-4000:],
                 "claim_token": None,
                 "lease_expires_at": None,
-                "available_at": utcnow() + dt.timedelta(seconds=0 if dead else delay),
+                "available_at": self._now(0.0 if dead else float(delay)),
             },
         )
         return status if ok else None
@@ -236,7 +269,8 @@ class WorkQueue:
         """Return items whose lease expired: to the queue, to `ambiguous` when a side effect may have
         happened, or to dead when out of attempts. Returns how many rows changed."""
         t = self.table
-        now = now or utcnow()
+        if now is None:
+            now = self._now()
         expired = sa.and_(t.c.lease_expires_at.is_not(None), t.c.lease_expires_at < now)
         changed = 0
         with self.engine.begin() as conn:
@@ -300,7 +334,7 @@ class WorkQueue:
         with self.engine.begin() as conn:
             res = conn.execute(
                 t.update().where(t.c.id == item_id, t.c.status.in_((self.s.dead, self.s.retry, self.s.cancelled)))
-                .values(status=self.s.queued, attempts=0, available_at=utcnow(), claim_token=None,
+                .values(status=self.s.queued, attempts=0, available_at=self._now(), claim_token=None,
                         lease_expires_at=None, updated_at=utcnow())
             )
         return res.rowcount == 1

@@ -4,6 +4,9 @@ A worker writes its heartbeat row every `interval_s` (30 s) and, in the same bea
 every item it holds. A worker silent for `offline_after_s` (2 min) is marked offline and its work is
 released: claimed items go back to the queue, an upload that was in flight goes to `unknown` so it is
 reconciled (looked up) before anyone posts it again.
+
+Heartbeats and the offline check use the database's clock (store.clock): a worker whose own clock is
+minutes off neither looks dead right after beating nor declares a beating worker dead.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from actp_pipeline.store import schema
+from actp_pipeline.store.clock import now_sql
 from actp_pipeline.store.engine import insert_ignoring_conflict
 from actp_pipeline.store.queues import WorkQueue, publish_queue, render_queue
 from actp_pipeline.store.schema import utcnow
@@ -42,9 +46,8 @@ def beat(engine: Engine, worker_id: str, *, jobs_completed: int, jobs_running: i
          status: str = "online") -> None:
     """Upsert this worker's heartbeat row."""
     t = schema.worker_heartbeats
-    now = utcnow()
-    values = {"status": status, "last_heartbeat": now, "jobs_completed": jobs_completed, "jobs_running": jobs_running,
-              "system_info": _system_info()}
+    values = {"status": status, "last_heartbeat": now_sql(engine.dialect.name), "jobs_completed": jobs_completed,
+              "jobs_running": jobs_running, "system_info": _system_info()}
     update = t.update().where(t.c.worker_id == worker_id).values(**values)
     with engine.begin() as conn:
         if conn.execute(update).rowcount == 0:
@@ -125,8 +128,9 @@ def release_offline_workers(engine: Engine, *, offline_after_s: float = OFFLINE_
                             now: dt.datetime | None = None) -> dict[str, Any]:
     """Mark silent workers offline and give their work back; returns who went offline and what moved."""
     t = schema.worker_heartbeats
-    now = now or utcnow()
-    cutoff = now - dt.timedelta(seconds=offline_after_s)
+    # silent for offline_after_s on the database's clock (or before `now - offline_after_s` when given)
+    cutoff = (now_sql(engine.dialect.name, -float(offline_after_s)) if now is None
+              else now - dt.timedelta(seconds=offline_after_s))
     with engine.begin() as conn:
         gone = list(conn.execute(sa.select(t.c.worker_id).where(t.c.status == "online", t.c.last_heartbeat < cutoff)).scalars())
         if gone:

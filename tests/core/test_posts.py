@@ -27,7 +27,10 @@ class FakePlatform:
     def now(self):
         return utcnow()
 
-    def publish(self, *, media_path, platform, account, caption, hashtags, scheduled_at, idempotency_key):
+    def publish(self, *, media_path, platform, account, caption, hashtags, scheduled_at, idempotency_key,
+                before_send=None):
+        if before_send is not None:
+            before_send()
         self.calls[idempotency_key] = self.calls.get(idempotency_key, 0) + 1
         if idempotency_key in self.fail:
             raise self.fail[idempotency_key]

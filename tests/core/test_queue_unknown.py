@@ -25,7 +25,10 @@ class NoDedupePlatform:
     def now(self):
         return utcnow()
 
-    def publish(self, *, media_path, platform, account, caption, hashtags, scheduled_at, idempotency_key):
+    def publish(self, *, media_path, platform, account, caption, hashtags, scheduled_at, idempotency_key,
+                before_send=None):
+        if before_send is not None:
+            before_send()
         self.creates += 1
         post = {"post_id": f"p{self.creates}", "url": "u", "live_at": "2026-11-01T00:00:00Z", "key": idempotency_key}
         self.posts.append(post)

@@ -1,0 +1,227 @@
+"""The send gate right before the create call (issue 9, classes 4a, 4b and 8), against a posting API over real
+HTTP that does NOT dedupe idempotency keys and logs when each create arrives.
+
+4a: a worker whose lease ran out during its upload makes no create call (the fence, by claim token and lease).
+4b: leases, heartbeats and the reaper run on the database's clock, not a worker's skewed one.
+8: rate limits count calls when they are sent: never more creates in a window than the limit, as the
+   platform counts them (arrival times), however long the uploads before them took.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from actp_pipeline.publish import rate_limits
+from actp_pipeline.publish.platforms import HttpPlatform
+from actp_pipeline.publish.posts import PublishGuards, publish_due
+from actp_pipeline.publish.rate_limits import RateLimit
+from actp_pipeline.serving import BackgroundServer
+from actp_pipeline.store import connect_store, schema
+from actp_pipeline.store.clock import db_now
+from actp_pipeline.store.queues import publish_queue
+from actp_pipeline.store.schema import utcnow
+from actp_pipeline.worker import heartbeats
+from actp_pipeline.worker.heartbeats import beat, release_offline_workers
+
+
+class LoggingPlatform:
+    """Every create is a new post (no dedupe); each media upload takes the next scripted delay (seconds)."""
+
+    def __init__(self, upload_delays: list[float] | None = None):
+        self.creates: list[tuple[float, str]] = []  # (arrival time, idempotency key)
+        self.delays = list(upload_delays or [])
+        self.lock = threading.Lock()
+
+    def app(self) -> Starlette:
+        async def media(request: Request):
+            await request.body()
+            with self.lock:
+                delay = self.delays.pop(0) if self.delays else 0.0
+            await asyncio.sleep(delay)  # a slow upload; the server goes on answering others
+            return JSONResponse({"media_id": "m1"})
+
+        async def create(request: Request):
+            body = await request.json()
+            with self.lock:
+                self.creates.append((time.time(), body["idempotency_key"]))
+                n = len(self.creates)
+            return JSONResponse({"post_id": f"p{n}", "status": "published", "url": "u",
+                                 "live_at": "2026-11-01T00:00:00Z", "idempotency_key": body["idempotency_key"]})
+
+        async def find(request: Request):
+            key = request.query_params.get("idempotency_key")
+            with self.lock:
+                hits = [k for _, k in self.creates if k == key]
+            items = [{"post_id": "p-found", "status": "published", "url": "u", "live_at": "2026-11-01T00:00:00Z",
+                      "idempotency_key": key}] if hits else []
+            return JSONResponse({"items": items})
+
+        return Starlette(routes=[Route("/v1/media", media, methods=["POST"]),
+                                 Route("/v1/posts", create, methods=["POST"]),
+                                 Route("/v1/posts", find, methods=["GET"])])
+
+
+@contextlib.contextmanager
+def serving(platform: LoggingPlatform):
+    server = BackgroundServer(platform.app())
+    server.start()
+    try:
+        with HttpPlatform(server.url, "k") as client:
+            yield client
+    finally:
+        server.stop()
+
+
+def _enqueue(engine, tmp_path, n: int, account: str = "main") -> None:
+    media = tmp_path / "v.mp4"
+    media.write_bytes(b"x")
+    publish_queue(engine).enqueue(
+        [{"variant_id": f"v{i}", "platform": "tiktok", "account": account, "idempotency_key": f"k{i}",
+          "scheduled_at": utcnow() - dt.timedelta(minutes=1),
+          "payload": {"media_path": str(media), "caption": "c"}} for i in range(n)],
+        unique_column="idempotency_key")
+
+
+def _statuses(engine) -> dict[str, str]:
+    t = schema.publish_queue
+    with engine.connect() as c:
+        return dict(c.execute(sa.select(t.c.idempotency_key, t.c.status)).all())
+
+
+# ------------------------------------------------------------------------------------------- 4a: fence
+def test_a_worker_whose_lease_ran_out_during_its_upload_sends_no_create(store_url, tmp_path):
+    engine = connect_store(store_url)
+    _enqueue(engine, tmp_path, 1)
+    platform = LoggingPlatform(upload_delays=[2.5, 0.0])  # the first worker's media upload outlives its lease
+    with serving(platform) as client:
+        first: dict = {}
+        slow = threading.Thread(target=lambda: first.update(
+            report=publish_due(engine, client, worker_id="slow", lease_s=1.0, clock=utcnow)))
+        slow.start()
+        time.sleep(1.6)  # the slow worker is still uploading; its lease is gone on the database's clock
+        assert release_offline_workers(engine)["reaped"] == 1  # uploading -> unknown
+        second = publish_due(engine, client, worker_id="fast", lease_s=30.0, clock=utcnow)
+        slow.join(timeout=30)
+    assert second.posted == ["k0"]  # looked up (nothing there yet), then posted by its new holder
+    assert first["report"].lost_lease == ["k0"] and "lease" in first["report"].errors["k0"]
+    assert [k for _, k in platform.creates] == ["k0"]  # one create reached the platform, ever
+    assert _statuses(engine) == {"k0": "posted"}
+
+
+def test_the_fence_checks_token_status_and_lease(store_url):
+    engine = connect_store(store_url)
+    q = publish_queue(engine)
+    q.enqueue([{"variant_id": "v", "platform": "tiktok", "account": "a", "idempotency_key": "k",
+                "scheduled_at": utcnow(), "payload": {}}], unique_column="idempotency_key")
+    item = q.claim("w", lease_s=60)[0]
+    assert not q.fence(item["id"], item["claim_token"], 60, status="uploading")  # not uploading yet
+    assert q.set_status(item["id"], item["claim_token"], "uploading")
+    assert not q.fence(item["id"], "not-the-token", 60)
+    assert q.fence(item["id"], item["claim_token"], 60, status="uploading")
+    t = schema.publish_queue
+    with engine.begin() as c:  # the lease ran out on the database's clock
+        c.execute(t.update().values(lease_expires_at=db_now(c) - dt.timedelta(seconds=1)))
+    assert not q.fence(item["id"], item["claim_token"], 60, status="uploading")
+
+
+# ------------------------------------------------------------------------------------- 4b: one clock
+@pytest.mark.parametrize("skew", [dt.timedelta(minutes=10), dt.timedelta(minutes=-3)])
+def test_a_skewed_worker_clock_decides_nothing(store_url, monkeypatch, skew):
+    """A worker whose own clock is 10 min ahead (or 3 behind) neither reaps a healthy lease, nor marks a
+    worker that just beat offline, nor hands out leases on its own time."""
+    engine = connect_store(store_url)
+    q = publish_queue(engine)
+    q.enqueue([{"variant_id": "v", "platform": "tiktok", "account": "a", "idempotency_key": "k",
+                "scheduled_at": utcnow(), "payload": {}}], unique_column="idempotency_key")
+    healthy = q.claim("healthy", lease_s=120)[0]
+    assert q.set_status(healthy["id"], healthy["claim_token"], "uploading")
+    beat(engine, "healthy", jobs_completed=0, jobs_running=1, started_at=utcnow())
+
+    skewed = lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None) + skew  # noqa: E731
+    for module in ("actp_pipeline.store.schema", "actp_pipeline.store.queues", "actp_pipeline.worker.heartbeats"):
+        monkeypatch.setattr(f"{module}.utcnow", skewed)
+    beat(engine, "behind-or-ahead", jobs_completed=0, jobs_running=0, started_at=skewed())
+    moved = release_offline_workers(engine)  # run by the skewed process
+    assert moved["offline"] == [] and moved["reaped"] == 0 and moved["uploads"] == 0
+    assert _statuses(engine) == {"k": "uploading"}
+
+    q.enqueue([{"variant_id": "v2", "platform": "tiktok", "account": "a", "idempotency_key": "k2",
+                "scheduled_at": utcnow(), "payload": {}}], unique_column="idempotency_key")
+    mine = q.claim("skewed", lease_s=300)
+    assert [i["idempotency_key"] for i in mine] == ["k2"]  # available on the database's clock
+    with engine.connect() as c:
+        lease = c.execute(sa.select(schema.publish_queue.c.lease_expires_at)
+                          .where(schema.publish_queue.c.id == mine[0]["id"])).scalar_one()
+        db = db_now(c)
+        hb = dict(c.execute(sa.select(schema.worker_heartbeats.c.worker_id,
+                                      schema.worker_heartbeats.c.last_heartbeat)).all())
+    assert abs((lease - db).total_seconds() - 300) < 5  # the lease is 300 s of the database's time
+    assert abs((hb["behind-or-ahead"] - db).total_seconds()) < 5
+
+
+# ------------------------------------------------------------------------------- 8: count at send time
+def _max_in_window(times: list[float], per_s: float) -> int:
+    times = sorted(times)
+    return max((sum(1 for u in times if t - per_s < u <= t) for t in times), default=0)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_creates_in_any_window_never_exceed_the_limit_at_the_platform(store_url, tmp_path, workers):
+    """Limit 3 creates per 2 s. The first upload takes 1.9 s, the next ones are instant: slots taken before
+    the slow upload would let 4+ creates arrive within 2 s; stamped at send time they cannot."""
+    engine = connect_store(store_url)
+    _enqueue(engine, tmp_path, 9)
+    limits = {"tiktok": [RateLimit(3, 2.0)]}
+    guards = PublishGuards.for_store(engine, time.time, limits=limits)
+    platform = LoggingPlatform(upload_delays=[1.9] + [0.0] * 8 if workers == 1 else [1.9, 1.5, 0.2] + [0.0] * 8)
+    deadline = time.monotonic() + 40
+    with serving(platform) as client:
+        def work(name: str) -> None:
+            while time.monotonic() < deadline and set(_statuses(engine).values()) != {"posted"}:
+                publish_due(engine, client, worker_id=name, clock=utcnow, guards=guards, lease_s=60, limit=1)
+                time.sleep(0.05)
+
+        threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(workers)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    assert set(_statuses(engine).values()) == {"posted"}
+    keys = [k for _, k in platform.creates]
+    assert sorted(keys) == sorted(f"k{i}" for i in range(9))  # each posted once
+    assert _max_in_window([t for t, _ in platform.creates], 2.0) <= 3
+
+
+def test_calls_count_from_when_they_are_sent_not_granted(store_url):
+    engine = connect_store(store_url)
+    now = [1000.0]
+    limiter = rate_limits.StoreRateLimiter(engine, limits={"tiktok": [RateLimit(2, 60.0)]}, clock=lambda: now[0])
+    a, b = limiter.acquire("tiktok", "x"), limiter.acquire("tiktok", "x")
+    assert a.allowed and b.allowed and not limiter.acquire("tiktok", "x").allowed
+    now[0] = 1050.0  # both sent 50 s after their grants (slow uploads)
+    assert limiter.stamp("tiktok", "x", a.ticket).allowed and limiter.stamp("tiktok", "x", b.ticket).allowed
+    now[0] = 1061.0  # the grants (1000) would have left the window; the sends (1050) have not
+    late = limiter.acquire("tiktok", "x")
+    assert not late.allowed and late.wait_s == pytest.approx(1050 + 60 - 1061)
+
+
+def test_stamp_refuses_what_the_platform_blocked_since_the_grant(store_url):
+    engine = connect_store(store_url)
+    now = [0.0]
+    limiter = rate_limits.StoreRateLimiter(engine, limits={"tiktok": [RateLimit(6, 60.0)]}, clock=lambda: now[0])
+    g = limiter.acquire("tiktok", "x")
+    limiter.note_retry_after("tiktok", "x", "100")  # another worker's call got a 429 meanwhile
+    now[0] = 10.0
+    refused = limiter.stamp("tiktok", "x", g.ticket)
+    assert not refused.allowed and refused.ticket is None and refused.wait_s == pytest.approx(90.5)
