@@ -35,6 +35,8 @@ def ad_actions(context: dg.AssetExecutionContext, config: AdActionsConfig, store
                             max_plan_age_h=loop.ads_max_plan_age_h)
     if done is None:
         return dg.MaterializeResult(metadata={"note": "no plan yet: materialize ad_plan first", "failed": 0})
+    if done.busy:  # another execution holds the plan (one executor per plan): this one sent nothing
+        context.log.warning(done.busy)
     for f in done.failures:
         context.log.warning(f)
     for acc, why in done.refused.items():
@@ -47,6 +49,7 @@ def ad_actions(context: dg.AssetExecutionContext, config: AdActionsConfig, store
         "counts": as_json(done.counts),
         "failed": done.counts.get("failed", 0),
         "refused": as_json(done.refused),
+        "another_execution_running": done.busy or "no",
         "audit_log": md_table(mine[LOG_COLUMNS] if len(mine) else mine, limit=50, key=["seq", "action"]),
     })
 
@@ -55,7 +58,8 @@ def ad_actions(context: dg.AssetExecutionContext, config: AdActionsConfig, store
                                               "(failed actions are in the audit log with their error).")
 def ad_actions_succeeded(store: StoreResource) -> dg.AssetCheckResult:
     runs = ads_audit.runs(store.engine(), limit=50)
-    executed = runs[runs["mode"] == ads_audit.EXECUTE] if len(runs) else runs
+    # a refused execution (another one held the plan) sent nothing: the check is about the one that sent
+    executed = runs[(runs["mode"] == ads_audit.EXECUTE) & (runs["status"] != ads_audit.REFUSED)] if len(runs) else runs
     if executed.empty:
         return dg.AssetCheckResult(passed=True, metadata={"note": "nothing executed yet"})
     last = executed.iloc[0]

@@ -25,6 +25,7 @@ from actp_pipeline.store import schema
 
 DRY_RUN, EXECUTE = "dry_run", "execute"
 PENDING, SUCCESS, FAILED, SKIPPED, BLOCKED = "pending", "success", "failed", "skipped", "blocked"
+REFUSED = "refused"  # an execution that sent nothing: another one held the plan
 
 
 # What an error text may carry that the audit log must not: a database driver's statement and parameters
@@ -118,13 +119,25 @@ def plan_actions(engine: Engine, plan_id: str) -> list[tuple[int, PlannedAction]
 
 
 def start_run(engine: Engine, plan_id: str, accounts: Iterable[str], *, as_of, trigger: str,
-              dagster_run_id: str | None = None) -> str:
-    run_id = new_id("exec", as_of)
+              dagster_run_id: str | None = None, run_id: str | None = None) -> str:
+    run_id = run_id or new_id("exec", as_of)
     with engine.begin() as conn:
         conn.execute(schema.ads_automation_runs.insert().values(
             run_id=run_id, plan_id=plan_id, mode=EXECUTE, trigger=trigger, dagster_run_id=dagster_run_id,
             as_of=_naive(as_of), started_at=schema.utcnow(), status="running", accounts=sorted(accounts)))
     return run_id
+
+
+def refused_run(engine: Engine, run_id: str, plan_id: str, accounts: Iterable[str], reason: str, *, as_of,
+                trigger: str, dagster_run_id: str | None = None) -> None:
+    """An execution that sent nothing because another one holds the plan: its run row says why."""
+    now = schema.utcnow()
+    with engine.begin() as conn:
+        conn.execute(schema.ads_automation_runs.insert().values(
+            run_id=run_id, plan_id=plan_id, mode=EXECUTE, trigger=trigger, dagster_run_id=dagster_run_id,
+            as_of=_naive(as_of), started_at=now, finished_at=now, status=REFUSED, accounts=sorted(accounts),
+            summary={"refused": {a: safe_error(reason) for a in sorted(accounts)}, "reason": safe_error(reason)},
+            errors_count=0))
 
 
 def finish_run(engine: Engine, run_id: str, status: str, summary: Mapping, errors_count: int) -> None:
@@ -154,6 +167,17 @@ def begin_action(engine: Engine, run_id: str, plan_id: str, seq: int, a: Planned
             goal=a.goal, action=a.action, rule=a.rule, target_id=target_id, variant_id=a.variant_id, status=status,
             blocked_by=a.blocked_by, reason=a.reason, note=a.note, params=json_safe(params), metrics=json_safe(a.metrics),
             error=safe_error(error), at=_naive(at), created_at=now, finished_at=None if status == PENDING else now))
+
+
+def begin_action_once(*args, **kwargs) -> bool:
+    """begin_action, False (nothing written, nothing raised) when the key already has a row: another
+    execution recorded the action, so this one must not send it. The unique violation never surfaces
+    (its text quotes the SQL and its parameters)."""
+    try:
+        begin_action(*args, **kwargs)
+    except sa.exc.IntegrityError:
+        return False
+    return True
 
 
 def end_action(engine: Engine, action_key: str, status: str, *, result_id: str | None = None,

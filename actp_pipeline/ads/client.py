@@ -61,8 +61,11 @@ class AdsClient(Protocol):
         ...
 
     def duplicate_ad_set(self, ad_set_id: str, *, campaign_id: str, name: str, daily_budget: float | None = None,
-                         status: str = "ACTIVE") -> str:
-        """A copy of an ad set (same targeting and creatives) in another campaign; returns its id."""
+                         status: str = "ACTIVE", resume: bool = False) -> str:
+        """A copy of an ad set (same targeting and creatives) in another campaign, named `name`, with this
+        budget and status and its ads ACTIVE when it is; returns its id. A lost answer to the copy call must
+        never lead to a second copy. `resume=True` (after an error or a crash): complete what an earlier
+        call with this name made (finished or half-made), copying only when nothing was made."""
         ...
 
     def set_budget(self, object_id: str, daily_budget: float) -> None:

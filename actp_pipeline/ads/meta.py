@@ -30,6 +30,9 @@ from urllib.parse import parse_qs, quote
 import httpx
 import pandas as pd
 
+from actp_pipeline.ads.errors import AdsError
+from actp_pipeline.ads.meta_copy import AdSetCopies
+
 NAME_PREFIX = "ACTP"
 ACTION_TYPES = ("thruplay", "link_click", "smartlink_click", "profile_view", "presave_complete", "lead")
 HOURLY = "hourly_stats_aggregated_by_advertiser_time_zone"
@@ -53,23 +56,6 @@ DEFAULT_TARGETING: dict[str, Any] = {"geo_locations": {"countries": ["US"]}}
 ACCOUNT_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 OBJECT_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _PATH_RE = re.compile(r"(/[A-Za-z0-9_-]{1,80})+")
-
-
-class AdsError(Exception):
-    """The ads API refused or failed a call (Graph error fields when it sent some)."""
-
-    def __init__(self, message: str, *, status: int | None = None, code: int | None = None,
-                 subcode: int | None = None, retryable: bool = False, fbtrace_id: str | None = None,
-                 where: str | None = None):
-        head = f"{where} -> " if where else ""
-        tail = f"HTTP {status} " if status else ""
-        super().__init__(f"{head}{tail}{f'(#{code}) ' if code is not None else ''}{message}")
-        self.message = message
-        self.status = status
-        self.code = code
-        self.subcode = subcode
-        self.retryable = retryable
-        self.fbtrace_id = fbtrace_id
 
 
 # -------------------------------------------------------------------------------------------- ids
@@ -151,7 +137,7 @@ def _frame(records: list[dict[str, Any]], columns: tuple[str, ...], dtypes: dict
 
 
 # ----------------------------------------------------------------------------------------- client
-class MetaAdsClient:
+class MetaAdsClient(AdSetCopies):
     """The Meta Marketing API for the ads orchestrator (or the sandbox's copy of it)."""
 
     GET_RETRIES = 2
@@ -394,35 +380,15 @@ class MetaAdsClient:
                                status=ad_set.get("status") or "ACTIVE")
 
     def duplicate_ad_set(self, ad_set_id: str, *, campaign_id: str, name: str, daily_budget: float | None = None,
-                         status: str = "ACTIVE") -> str:
-        """A deep copy (ad set + its ads, same targeting and creatives) in `campaign_id`. Returns its id.
-
-        Meta's /copies takes no name or budget, so the copy is made PAUSED (ad set and ads) and then named,
-        budgeted and set to `status` in one update, and its ads (the copied objects of type "ad" the copy
-        answer lists) activated with it (the sandbox also accepts daily_budget on the copy itself, which an
-        ABO target without a source budget needs there). A copy left behind by a failed update is paused
-        and named "<source> - Copy": it spends nothing.
-        """
+                         status: str = "ACTIVE", resume: bool = False) -> str:
+        """A deep copy (ad set + its ads, same targeting and creatives) in `campaign_id`, named `name`, with
+        its budget and `status`, its ads ACTIVE when it is; returns its id. A lost copy answer is looked up
+        by the copy's name, never copied again; `resume` completes what an earlier call made for `name`
+        (finished, or half-made under its copy name) and copies only when there is none (meta_copy)."""
         check_object_id(ad_set_id, "ad_set_id")
         check_object_id(campaign_id, "campaign_id")
-        data: dict[str, Any] = {"campaign_id": campaign_id, "deep_copy": True, "status_option": "PAUSED"}
-        if daily_budget is not None:
-            data["daily_budget"] = to_minor(daily_budget)
-        copied = self._call("POST", f"{_object_path(ad_set_id, 'ad_set_id')}/copies", data=data)
-        copy_id = check_object_id(str(copied["copied_adset_id"]), "copied_adset_id")
-        update: dict[str, Any] = {"name": name, "status": status}
-        if daily_budget is not None:
-            update["daily_budget"] = to_minor(daily_budget)
-        try:
-            self._call("POST", _object_path(copy_id, "copied_adset_id"), data=update)
-        except AdsError as e:
-            e.add_note(f"copy {copy_id} of ad set {ad_set_id} exists but is paused and not yet renamed")
-            raise
-        if status.upper() == "ACTIVE":
-            for obj in copied.get("ad_object_ids") or []:
-                if obj.get("ad_object_type") == "ad":  # copied PAUSED (status_option above)
-                    self.set_status(str(obj["copied_id"]), "ACTIVE")
-        return copy_id
+        minor = None if daily_budget is None else to_minor(daily_budget)
+        return self._promote(ad_set_id, campaign_id, name, minor, status.upper(), check_object_id, resume)
 
     def set_budget(self, object_id: str, daily_budget: float) -> None:
         """The daily budget (dollars) of a CBO campaign or an ABO ad set."""

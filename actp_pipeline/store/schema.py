@@ -232,6 +232,19 @@ ad_plan_approvals = sa.Table(
 )
 
 
+# -- revision 0005: one executor per plan. An execution of a stored plan holds its plan's row (the run, who,
+# since when) under a lease it extends action by action; a second execution finds the row and sends nothing.
+# A crashed executor's row is taken over once its lease expired (or its process on this host is gone).
+ads_plan_claims = sa.Table(
+    "ads_plan_claims",
+    metadata,
+    sa.Column("plan_id", sa.String(64), primary_key=True),
+    sa.Column("run_id", sa.String(64), nullable=False),  # the execution holding the plan
+    sa.Column("claimed_by", sa.String(200), nullable=False),  # host:pid
+    sa.Column("claimed_at", sa.DateTime, nullable=False),
+    sa.Column("lease_expires_at", sa.DateTime, nullable=False),
+)
+
 def utcnow() -> dt.datetime:
     """Now as the store keeps it: naive UTC."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
