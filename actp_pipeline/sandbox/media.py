@@ -21,6 +21,9 @@ def check_frame_size(stream: Any, what: str) -> None:
     """422 when the container header declares a frame over MAX_FRAME_SIDE (or none): read before any
     frame is decoded, so a tiny file cannot make the decoder allocate a huge picture."""
     ctx = stream.codec_context
+    if ctx is None:  # PyAV has no decoder for the stream's codec tag (an unknown or mangled fourcc)
+        raise ApiError(422, "undecodable_media", f"the {what}'s video stream has a codec this sandbox cannot "
+                       "decode (send H.264 in an MP4)", field=what)
     width, height = int(ctx.width or 0), int(ctx.height or 0)
     if width <= 0 or height <= 0:
         raise ApiError(422, "undecodable_media", f"the {what}'s video stream declares no frame size", field=what)
