@@ -10,6 +10,7 @@ picks the adapter a worker uploads with.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from pathlib import Path
 from typing import Any, Iterator, Protocol
@@ -182,7 +183,7 @@ class HttpPlatform:
                       **({"cursor": cursor} if cursor else {})}
             resp = self._call("GET", path, params=params)
             try:
-                page = resp.json()
+                page = json.loads(resp.content, parse_int=_feed_int)
             except ValueError:
                 page = None
             if not isinstance(page, dict) or not isinstance(page.get("items"), list):
@@ -199,6 +200,15 @@ class HttpPlatform:
             seen.add(cursor)
         raise PlatformError(f"GET {path} {date}: still paging after {self.MAX_PAGES} pages (MAX_PAGES); "
                             "stopped (the day was not stored)")
+
+
+def _feed_int(digits: str) -> int | float:
+    """A JSON integer of a feed: Python refuses to convert one of more than 4,300 digits (and a whole page
+    would fail on one hostile number), so such a number becomes an infinity, which validation rejects as
+    absurd in that row only."""
+    if len(digits.lstrip("-")) > 4000:
+        return float("-inf") if digits.startswith("-") else float("inf")
+    return int(digits)
 
 
 PUBLISHERS = ("api", "browser")

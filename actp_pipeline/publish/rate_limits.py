@@ -70,7 +70,6 @@ class RateLimit:
 
 MINUTE = 60.0
 DAY = 86_400.0
-SEND_MARGIN_S = 0.5  # stamp(): slack for the time between a call's stamp and its arrival at the platform
 
 # Publish limits per platform, from the platforms' own documentation (checked for this change):
 DEFAULT_LIMITS: dict[str, list[RateLimit]] = {
@@ -383,9 +382,7 @@ class StoreRateLimiter(_LimiterBase):
                 conn.execute(sa.delete(schema.rate_events).where(
                     e.id == ticket, e.platform == platform, e.account == account))
             now = self.now()
-            # each earlier call counts SEND_MARGIN_S longer: its request reached the platform a moment after
-            # its stamp, and the platform counts arrivals
-            decision = self._decide(conn, platform, account, now - SEND_MARGIN_S)
+            decision = self._decide(conn, platform, account, now)
             if not decision.allowed:
                 return Grant(False, decision.wait_s, None)
             res = conn.execute(sa.insert(schema.rate_events).values(platform=platform, account=account, at=now))
