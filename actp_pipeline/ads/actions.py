@@ -227,12 +227,41 @@ class _Run:
         except Exception as e:  # noqa: BLE001 - one action's failure is recorded, the others go on
             err = _reason(e)
             if isinstance(e, AdsError) and (e.retryable or a.action in MULTI_STEP):
-                try:
-                    result = _reconcile(self.client, a, target, params, name, self.post_for_variant)
-                except Exception as again:  # noqa: BLE001 - the lookup failed too: report both
-                    err += f"; and completing it after that failed: {_reason(again)}"
+                result, err = _settle(self.client, a, target, params, name, self.post_for_variant, err)
             return result is not None, result, err
         return True, result, None
+
+
+RECONCILE_TRIES = 3
+
+
+def _settle(client: AdsClient, a: PlannedAction, target, params: Mapping, name: str, post_for_variant,
+            err: str) -> tuple[str | None, str]:
+    """Reconcile after an error, again while completing it meets an ambiguous error of its own (a lost answer
+    to the ad create that completes an ad set leaves the ad made): lookups come first, so a repeat never makes
+    a second object. What still cannot be completed is paused when it exists (nothing spends that the audit
+    log calls failed). Returns (result or None, the error text)."""
+    for _ in range(RECONCILE_TRIES):
+        try:
+            return _reconcile(client, a, target, params, name, post_for_variant), err
+        except Exception as again:  # noqa: BLE001 - the lookup or a completing step failed: report it
+            err += f"; and completing it after that failed: {_reason(again)}"
+            if not (isinstance(again, AdsError) and again.retryable):
+                break
+    if a.action in MULTI_STEP:
+        err += _pause_unfinished(client, a.account_id, name)
+    return None, err
+
+
+def _pause_unfinished(client: AdsClient, account_id: str, name: str) -> str:
+    try:
+        found = client.find_ad_set(account_id, name)
+        if found is None or found.get("status") == "PAUSED":
+            return ""
+        client.set_status(str(found["id"]), "PAUSED")
+        return f"; ad set {found['id']} it left behind was paused (it spends nothing until a new plan decides)"
+    except Exception as e:  # noqa: BLE001 - say so: the alert is the error itself
+        return f"; pausing what it left behind failed too ({_reason(e)}): check ad set {name!r} by hand"
 
 
 class _Taken(Exception):

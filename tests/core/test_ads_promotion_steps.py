@@ -201,3 +201,65 @@ def test_a_half_made_copy_left_by_a_crash_is_completed_not_copied_again(engine, 
     (copy,) = _copies(reader, world)
     assert (copy["name"], copy["status"], copy["ad_statuses"]) == (name, "ACTIVE", ["ACTIVE"])
     assert faults.copies_sent == 0
+
+
+class AdFaults(httpx.HTTPTransport):
+    """POST .../ads: the first answered 503 before the platform acts, the second carried out and its answer
+    lost (found by the fault suite, benchmarks/faults.py). Counts the POSTs that reached the platform."""
+
+    def __init__(self):
+        super().__init__()
+        self.posts = 0
+        self.script = ["refuse", "lose"]
+
+    def handle_request(self, request):
+        if request.method == "POST" and request.url.path.endswith("/ads") and self.script:
+            step = self.script.pop(0)
+            if step == "refuse":
+                return httpx.Response(503, json={"error": {"message": "unavailable", "code": 2,
+                                                           "is_transient": True}}, request=request)
+            resp = super().handle_request(request)
+            resp.read()
+            self.posts += 1
+            return httpx.Response(502, json={"error": {"message": "answer lost", "code": 2, "is_transient": True}},
+                                  request=request)
+        if request.method == "POST" and request.url.path.endswith("/ads"):
+            self.posts += 1
+        return super().handle_request(request)
+
+
+def test_an_ad_made_while_completing_its_ad_set_is_found_not_failed(engine, sandbox, reader, world):
+    from actp_pipeline.ads.plan.rules import CREATE_AD_SET, TEST_CREATIVE
+
+    create = PlannedAction(ACC, "streams", CREATE_AD_SET, TEST_CREATIVE, target_id=f"new:{ACC}:streams:adset:v1",
+                           variant_id="v1", params={"campaign_id": world["learning"], "variant_id": "v1",
+                                                    "daily_budget": 5.0, "status": "ACTIVE"})
+    plan_id = ads_audit.record_plan(engine, [create], as_of=NOW, trigger="test")
+    faults = AdFaults()
+    with MetaAdsClient(sandbox.url + "/graph", sandbox.config.api_keys[0], transport=faults) as client:
+        client.RETRY_BACKOFF_S = 0.0
+        out = execute_plan(engine, client, plan_id, now=NOW, approved={ACC: "me"},
+                           post_for_variant=lambda v: world["post"], trigger="test")
+    assert out.counts.get(ads_audit.SUCCESS) == 1, out.results
+    made = out.results[0]["result_id"]
+    ads = reader._ads(ACC, [{"field": "adset.id", "operator": "EQUAL", "value": made}])
+    assert [a["status"] for a in ads] == ["ACTIVE"] and faults.posts == 1  # one ad, made once, delivering
+
+
+def test_an_ad_set_that_cannot_get_its_ad_is_failed_and_paused(engine, sandbox, reader, world):
+    from actp_pipeline.ads.plan.rules import CREATE_AD_SET, TEST_CREATIVE
+
+    create = PlannedAction(ACC, "streams", CREATE_AD_SET, TEST_CREATIVE, target_id=f"new:{ACC}:streams:adset:v1",
+                           variant_id="v1", params={"campaign_id": world["learning"], "variant_id": "v1",
+                                                    "daily_budget": 5.0, "status": "ACTIVE"})
+    plan_id = ads_audit.record_plan(engine, [create], as_of=NOW, trigger="test")
+    faults = AdFaults()
+    faults.script = ["refuse"] * 10  # the platform never takes the ad
+    with MetaAdsClient(sandbox.url + "/graph", sandbox.config.api_keys[0], transport=faults) as client:
+        client.RETRY_BACKOFF_S = 0.0
+        out = execute_plan(engine, client, plan_id, now=NOW, approved={ACC: "me"},
+                           post_for_variant=lambda v: world["post"], trigger="test")
+    assert out.counts.get(ads_audit.FAILED) == 1 and "was paused" in out.results[0]["error"], out.results
+    sets = reader.ad_sets(ACC)
+    left = sets[sets["name"] == object_name(create, plan_id, 0)]
+    assert list(left["status"]) == ["PAUSED"]  # nothing spends that the audit log calls failed

@@ -142,7 +142,6 @@ def _resume(engine, sb, plan_id: str, acc: str, posts: dict) -> None:
 
 def _measure(engine, sb, accounts: list[str], plans: dict[str, str]) -> dict[str, int]:
     out = Counter()
-    successes = Counter()
     t = schema.ads_automation_actions
     with engine.connect() as c:
         # every executable action of every plan ends settled: a success, or a failure / skip with its reason
@@ -150,9 +149,9 @@ def _measure(engine, sb, accounts: list[str], plans: dict[str, str]) -> dict[str
         out["items_lost"] += sum(1 for st in keys.values()
                                  if st not in (ads_audit.SUCCESS, ads_audit.FAILED, ads_audit.SKIPPED))
         out["items_lost"] += sum(len(_executable(engine, plan_id)) for plan_id in plans.values()) - len(keys)
-        for row in c.execute(sa.select(t.c.account_id, t.c.action, t.c.result_id)
-                             .where(t.c.status == ads_audit.SUCCESS, t.c.run_id.not_in(list(plans.values())))):
-            successes[(row.account_id, row.action)] += 1
+        made = {str(r.result_id) for r in c.execute(
+            sa.select(t.c.result_id).where(t.c.status == ads_audit.SUCCESS, t.c.result_id.is_not(None),
+                                           t.c.action.in_([CREATE_AD_SET, DUPLICATE_AD_SET])))}
     with MetaAdsClient(sb.url + "/graph", sb.config.api_keys[0]) as reader:
         for acc in accounts:
             camps, sets = reader.campaigns(acc), reader.ad_sets(acc)
@@ -162,13 +161,15 @@ def _measure(engine, sb, accounts: list[str], plans: dict[str, str]) -> dict[str
             active = sets[sets["status"] == "ACTIVE"]
             spend = float(active["daily_budget"].fillna(0).sum()) if "daily_budget" in active else 0.0
             out["cap_breaches"] += int(spend > CAP + 1e-6)
+            delivering = set()
             for _, s in active.iterrows():
                 ads = reader._ads(acc, [{"field": "adset.id", "operator": "EQUAL", "value": s["id"]}])
-                if not any(a.get("status") == "ACTIVE" for a in ads):
-                    out["silent_data_loss"] += 1  # an active ad set that delivers nothing
-            made = len(sets)
-            logged = successes[(acc, CREATE_AD_SET)] + successes[(acc, DUPLICATE_AD_SET)]
-            out["silent_data_loss"] += abs(made - logged)  # a success without its object, or an unlogged object
+                if any(a.get("status") == "ACTIVE" for a in ads):
+                    delivering.add(str(s["id"]))
+            ids = {str(i) for i in sets["id"]}
+            # spending that the audit log does not call a success, or a success that does not deliver
+            out["silent_data_loss"] += len({str(i) for i in active["id"]} - made)
+            out["silent_data_loss"] += len((made & ids) - delivering)
     return {k: int(out[k]) for k in ("duplicate_platform_calls", "cap_breaches", "silent_data_loss", "items_lost")}
 
 

@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ACCOUNTS = [f"acct{i:02d}" for i in range(12)]
 SECRET = "plat-faults-7c1e9a04d2b35f68"  # the platform API key of every suite; scanned for afterwards
 LEASE_S = 1.5
+LIBFAKETIME = next((str(p) for p in Path("/usr/lib").glob("*/faketime/libfaketimeMT.so.1")), "libfaketimeMT.so.1")
 SLOW_UPLOAD_S = 2.5  # longer than the lease: the worker is as good as paused
 
 
@@ -129,6 +130,7 @@ class World:
     injector: FaultInjector
     counts: FaultCounts
     home: Path
+    keys: list[str] = field(default_factory=list)  # every item enqueued, in order
 
     def now(self) -> dt.datetime:
         raw = httpx.get(f"{self.sb.url}/v1/clock", timeout=30).json()["now"]
@@ -153,9 +155,11 @@ def start_world(store_url: str, tmp: Path, seed: int) -> tuple[World, SandboxSer
     return World(sb, connect_store(store_url), store_url, media, injector, counts, tmp / "home"), sb
 
 
-def enqueue(w: World, first: int, n: int) -> list[str]:
+def enqueue(w: World, n: int) -> list[str]:
     now = w.now()
+    first = len(w.keys)
     keys = [f"key-{i}" for i in range(first, first + n)]
+    w.keys += keys
     publish_queue(w.engine).enqueue([
         {"variant_id": f"v{i}", "platform": "tiktok", "account": ACCOUNTS[i % len(ACCOUNTS)],
          "idempotency_key": f"key-{i}", "scheduled_at": now,
@@ -224,8 +228,9 @@ def worker_process(w: World, name: str, *, failpoint: str | None = None, faketim
     cmd = [sys.executable, "-m", "actp_pipeline.cli", "worker", "--publish-only", "--exit-when-idle",
            "--worker-id", name, "--lease", str(LEASE_S), "--heartbeat", "0.5", "--idle-sleep", "0.2",
            "--health-port", "0"]
-    if faketime:
-        cmd = ["faketime", "-f", faketime, *cmd]
+    if faketime:  # libfaketime preloaded into the worker itself (the `faketime` wrapper would fork)
+        # the wall clock only: a faked monotonic clock hangs condition waits (threading.Event.wait)
+        env.update(LD_PRELOAD=LIBFAKETIME, FAKETIME=faketime, DONT_FAKE_MONOTONIC="1")
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -248,6 +253,7 @@ def wait_for(w: World, p: subprocess.Popen, timeout_s: float = 120.0) -> int:
 def kill_9_rounds(w: World, rounds: int) -> None:
     """A worker process SIGKILLs itself right before or right after a create call, `rounds` times."""
     for i in range(rounds):
+        enqueue(w, 1)
         point = "publish.before_call" if i % 2 == 0 else "publish.after_call"
         if wait_for(w, worker_process(w, f"doomed-{i}", failpoint=point)) == -signal.SIGKILL:
             w.counts.injected["kill_9"] += 1
@@ -257,6 +263,7 @@ def sigstop_rounds(w: World, rounds: int) -> None:
     """A worker process is paused (SIGSTOP) during its upload past its lease, the others take its item over,
     then it resumes (SIGCONT): its create must not happen."""
     for i in range(rounds):
+        enqueue(w, 1)
         w.injector.slow_next_media = 1
         p = worker_process(w, f"paused-{i}")
         deadline = time.monotonic() + 30
@@ -282,6 +289,7 @@ def skewed_process_rounds(w: World, rounds: int) -> None:
         return
     with HttpPlatform(w.sb.url, w.sb.config.api_keys[0], timeout_s=10.0) as client:
         for i in range(rounds):
+            enqueue(w, 2)
             w.injector.slow_next_media = 1  # a healthy worker holds a live 30 s lease through a slow upload
             holder = threading.Thread(target=publish_due, args=(w.engine, client),
                                       kwargs={"worker_id": f"holder-{i}", "lease_s": 30.0, "limit": 1})
@@ -331,16 +339,16 @@ def run(store_url: str, tmp: Path, *, seed: int = 1, items: int = 40, thread_pas
     started = time.monotonic()
     w, sb = start_world(store_url, tmp, seed)
     try:
-        keys = enqueue(w, 0, items)
+        enqueue(w, items)
         thread_workers(w, passes=thread_passes)
         for skew in (dt.timedelta(minutes=10), dt.timedelta(minutes=-3)):
+            enqueue(w, 2)
             skewed_pass(w, skew)
-        keys += enqueue(w, items, kills + stops + 2 * skews + 2)
         kill_9_rounds(w, kills)
         sigstop_rounds(w, stops)
         skewed_process_rounds(w, skews)
         retried = drain(w)
-        out = measure(w, keys)
+        out = measure(w, w.keys)
         return {**out, "dead_then_retried": retried, "faults": w.counts.total, "by_fault": dict(w.counts.injected),
                 "seconds": round(time.monotonic() - started, 1)}
     finally:
