@@ -70,11 +70,9 @@ def scan_secrets(root: Path, pg_urls: list[str], secrets: list[str]) -> list[str
 
     from actp_pipeline.store import connect_store
 
-    found = []
-    for path in root.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            found += [f"{path.name}" for s in secrets if s.encode() in data]
+    from tests.dagster.test_secret_scan import _leaks  # the same file scan as the secret-scan test
+
+    found = _leaks(root, secrets)
     for url in pg_urls:
         engine = connect_store(url)
         meta = sa.MetaData()

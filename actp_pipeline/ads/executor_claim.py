@@ -18,11 +18,11 @@ import socket
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from actp_pipeline.store import schema
 from actp_pipeline.store.clock import db_now, now_sql
+from actp_pipeline.store.engine import insert_ignoring_conflict
 
 LEASE_S = 600.0  # longer than any one action (a few HTTP calls with their timeouts); extended per action
 ATTEMPTS = 3
@@ -61,22 +61,6 @@ def _gone(claimed_by: str) -> bool:
     return False
 
 
-def _insert_new(conn: Connection, row: dict) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING: True when this call made the row."""
-    t = schema.ads_plan_claims
-    name = conn.dialect.name
-    if name in ("sqlite", "postgresql"):
-        dialect_insert = sqlite.insert if name == "sqlite" else postgresql.insert
-        stmt = dialect_insert(t).values(**row).on_conflict_do_nothing(index_elements=["plan_id"])
-        return conn.execute(stmt).rowcount == 1
-    try:  # another database: a unique violation says the same, inside a savepoint
-        with conn.begin_nested():
-            conn.execute(t.insert().values(**row))
-        return True
-    except sa.exc.IntegrityError:
-        return False
-
-
 def holder(engine: Engine, plan_id: str) -> Holder | None:
     t = schema.ads_plan_claims
     with engine.connect() as conn:
@@ -93,7 +77,7 @@ def claim(engine: Engine, plan_id: str, run_id: str, lease_s: float = LEASE_S) -
         row = {"plan_id": plan_id, "run_id": run_id, "claimed_by": this_process(), "claimed_at": now,
                "lease_expires_at": now + dt.timedelta(seconds=lease_s)}
         with engine.begin() as conn:
-            if _insert_new(conn, row):
+            if insert_ignoring_conflict(conn, t, row).rowcount == 1:
                 return None
         seen = holder(engine, plan_id)
         if seen is None:  # released in between: try again

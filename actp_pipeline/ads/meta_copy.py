@@ -38,6 +38,7 @@ class AdSetCopies:
 
     _call: Callable[..., dict[str, Any]]
     _paged: Callable[..., Any]
+    _ads: Callable[..., list[dict[str, Any]]]
     get: Callable[..., dict[str, Any]]
     set_status: Callable[..., None]
 
@@ -113,8 +114,7 @@ class AdSetCopies:
                            retryable=e.retryable, fbtrace_id=e.fbtrace_id, where=f"POST /{ad['id']}") from e
 
     def _copy_ads(self, account: str, copy_id: str) -> list[dict[str, Any]]:
-        filtering = [{"field": "adset.id", "operator": "EQUAL", "value": copy_id}]
-        return list(self._paged(f"/act_{account}/ads", {"fields": "id,status", "filtering": filtering}))
+        return self._ads(account, [{"field": "adset.id", "operator": "EQUAL", "value": copy_id}])
 
     def _verify(self, account: str, copy_id: str, want: dict[str, Any]) -> None:
         cur = self.get(copy_id, list(want))

@@ -342,23 +342,32 @@ class StoreRateLimiter(_LimiterBase):
         limits = self.limits_for(platform)
         e = schema.rate_events.c
         with self.engine.begin() as conn:
-            # lock order: the platform-wide row, then the account's row (the same order everywhere)
-            if any(lim.scope == PLATFORM for lim in limits):
-                self._lock_key(conn, platform, ALL_ACCOUNTS, self.now())
-            self._lock_key(conn, platform, account, self.now())
-            now = self.now()  # read once the key is ours: the recorded time is the decision's time
-            decision = self._decide(conn, platform, account, now)
-            ticket = None
-            if decision.allowed and limits:
-                res = conn.execute(sa.insert(schema.rate_events).values(platform=platform, account=account, at=now))
-                ticket = int(res.inserted_primary_key[0])
+            self._lock_keys(conn, platform, account, limits)
+            grant, now = self._grant(conn, platform, account, limits)
             # prune this key's calls that no window can see any more (the key is locked, so it is cheap)
             conn.execute(
                 sa.delete(schema.rate_events).where(
                     e.platform == platform, e.account == account, e.at <= self._horizon(limits, now)
                 )
             )
-        return Grant(decision.allowed, decision.wait_s, ticket)
+        return grant
+
+    def _lock_keys(self, conn: Connection, platform: str, account: str, limits: Sequence[RateLimit]) -> None:
+        """Lock order: the platform-wide row (when a limit counts the whole platform), then the account's row,
+        the same order everywhere."""
+        if any(lim.scope == PLATFORM for lim in limits):
+            self._lock_key(conn, platform, ALL_ACCOUNTS, self.now())
+        self._lock_key(conn, platform, account, self.now())
+
+    def _grant(self, conn: Connection, platform: str, account: str,
+               limits: Sequence[RateLimit]) -> tuple[Grant, float]:
+        """Decide at this instant (read once the keys are locked) and record the call when allowed."""
+        now = self.now()
+        decision = self._decide(conn, platform, account, now)
+        if not decision.allowed or not limits:
+            return Grant(decision.allowed, decision.wait_s, None), now
+        res = conn.execute(sa.insert(schema.rate_events).values(platform=platform, account=account, at=now))
+        return Grant(True, 0.0, int(res.inserted_primary_key[0])), now
 
     def stamp(self, platform: str, account: str, ticket: int | None) -> Grant:
         """The call granted as `ticket` is being sent NOW: check the windows again at this instant and move the
@@ -375,18 +384,11 @@ class StoreRateLimiter(_LimiterBase):
             return Grant(True, 0.0, None)
         e = schema.rate_events.c
         with self.engine.begin() as conn:
-            if any(lim.scope == PLATFORM for lim in limits):
-                self._lock_key(conn, platform, ALL_ACCOUNTS, self.now())
-            self._lock_key(conn, platform, account, self.now())
+            self._lock_keys(conn, platform, account, limits)
             if ticket is not None:  # gone already when pruned: a call prepared for longer than the window
                 conn.execute(sa.delete(schema.rate_events).where(
                     e.id == ticket, e.platform == platform, e.account == account))
-            now = self.now()
-            decision = self._decide(conn, platform, account, now)
-            if not decision.allowed:
-                return Grant(False, decision.wait_s, None)
-            res = conn.execute(sa.insert(schema.rate_events).values(platform=platform, account=account, at=now))
-            return Grant(True, 0.0, int(res.inserted_primary_key[0]))
+            return self._grant(conn, platform, account, limits)[0]
 
     def release_unused(self, platform: str, account: str, ticket: int | None) -> bool:
         """Give back a granted call that was not made after all (the platform was never contacted)."""

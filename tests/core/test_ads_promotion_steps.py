@@ -203,6 +203,16 @@ def test_a_half_made_copy_left_by_a_crash_is_completed_not_copied_again(engine, 
     assert faults.copies_sent == 0
 
 
+def _create_ad_set_plan(engine, world):
+    """A stored plan of one action: an ad set (with its ad) of creative v1 in the learning campaign."""
+    from actp_pipeline.ads.plan.rules import CREATE_AD_SET, TEST_CREATIVE
+
+    create = PlannedAction(ACC, "streams", CREATE_AD_SET, TEST_CREATIVE, target_id=f"new:{ACC}:streams:adset:v1",
+                           variant_id="v1", params={"campaign_id": world["learning"], "variant_id": "v1",
+                                                    "daily_budget": 5.0, "status": "ACTIVE"})
+    return create, ads_audit.record_plan(engine, [create], as_of=NOW, trigger="test")
+
+
 class AdFaults(httpx.HTTPTransport):
     """POST .../ads: the first answered 503 before the platform acts, the second carried out and its answer
     lost (found by the fault suite, benchmarks/faults.py). Counts the POSTs that reached the platform."""
@@ -229,12 +239,7 @@ class AdFaults(httpx.HTTPTransport):
 
 
 def test_an_ad_made_while_completing_its_ad_set_is_found_not_failed(engine, sandbox, reader, world):
-    from actp_pipeline.ads.plan.rules import CREATE_AD_SET, TEST_CREATIVE
-
-    create = PlannedAction(ACC, "streams", CREATE_AD_SET, TEST_CREATIVE, target_id=f"new:{ACC}:streams:adset:v1",
-                           variant_id="v1", params={"campaign_id": world["learning"], "variant_id": "v1",
-                                                    "daily_budget": 5.0, "status": "ACTIVE"})
-    plan_id = ads_audit.record_plan(engine, [create], as_of=NOW, trigger="test")
+    create, plan_id = _create_ad_set_plan(engine, world)
     faults = AdFaults()
     with MetaAdsClient(sandbox.url + "/graph", sandbox.config.api_keys[0], transport=faults) as client:
         client.RETRY_BACKOFF_S = 0.0
@@ -247,12 +252,7 @@ def test_an_ad_made_while_completing_its_ad_set_is_found_not_failed(engine, sand
 
 
 def test_an_ad_set_that_cannot_get_its_ad_is_failed_and_paused(engine, sandbox, reader, world):
-    from actp_pipeline.ads.plan.rules import CREATE_AD_SET, TEST_CREATIVE
-
-    create = PlannedAction(ACC, "streams", CREATE_AD_SET, TEST_CREATIVE, target_id=f"new:{ACC}:streams:adset:v1",
-                           variant_id="v1", params={"campaign_id": world["learning"], "variant_id": "v1",
-                                                    "daily_budget": 5.0, "status": "ACTIVE"})
-    plan_id = ads_audit.record_plan(engine, [create], as_of=NOW, trigger="test")
+    create, plan_id = _create_ad_set_plan(engine, world)
     faults = AdFaults()
     faults.script = ["refuse"] * 10  # the platform never takes the ad
     with MetaAdsClient(sandbox.url + "/graph", sandbox.config.api_keys[0], transport=faults) as client:
