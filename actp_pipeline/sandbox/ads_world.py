@@ -7,7 +7,7 @@ during the part of an hour in which it, its campaign and at least one of its ads
 for the hour is daily_budget / 24 (ABO), or its campaign's daily_budget / 24 split across the campaign's
 delivering ad sets in proportion to their creative multiplier (CBO favours performers); budgets and
 states are integrated piecewise over the hour. spend = floor(budget x pacing), pacing in [0.85, 1.0],
-so spend never exceeds the budget; impressions = spend / CPM x 1000 with CPM = $3.33 x the account's
+so spend never exceeds the budget; impressions = spend / CPM x 1000 with CPM = BASE_CPM ($6) x the account's
 seeded factor (0.8..1.2); each action count ~ Poisson(impressions x base rate x creative multiplier),
 clicks ~ Poisson(impressions x link_click rate x multiplier). The creative multiplier is the
 platform-neutral engagement probability of the post's media descriptor (World.true_appeal) over the
@@ -38,8 +38,19 @@ from .seeding import stream
 from .state import SandboxState
 from .world import World
 
+# Events per impression of a creative of the world's mean appeal (issue 10, item 9). Ranges as recalled
+# (no web access when these were set; not re-checked); every point value is an ASSUMPTION inside its range:
+# - thruplay: Meta counts a ThruPlay when a video is played to completion, or for at least 15 seconds if
+#   it is longer (Meta Business Help Center, "About ThruPlay"). Practitioners' in-feed figures put 3-second
+#   views at roughly 25-35% of impressions and ThruPlays at roughly a quarter to a third of those, i.e.
+#   about 5-12% of impressions; a rule of thumb, not one report I can cite. Picked: 8%. (Was 20%, which the
+#   creative multiplier pushed to 40-70% for the creatives the pipeline converges on.)
+# - link_click: WordStream/LocaliQ's Facebook Ads Benchmarks put the average CTR at about 0.9% in their
+#   older editions (all industries) and about 1.5% in the 2023-2024 ones (traffic campaigns). Picked: 1.0%.
+# - smartlink_click, profile_view, presave_complete, lead: no published benchmark used; kept as fractions
+#   of the link click rate (assumptions, unchanged).
 BASE_RATES: dict[str, float] = {
-    "thruplay": 0.20,
+    "thruplay": 0.08,
     "link_click": 0.010,
     "smartlink_click": 0.008,
     "profile_view": 0.006,
@@ -47,7 +58,11 @@ BASE_RATES: dict[str, float] = {
     "lead": 0.002,
 }
 ACTION_TYPES = tuple(BASE_RATES)
-BASE_CPM = 3.33  # dollars per 1000 impressions before the account factor ($5 buys ~1,500 impressions)
+# Dollars per 1000 impressions before the account factor. Third-party Meta trackers (Revealbot, now Birch,
+# "Facebook ads benchmarks"; AdEspresso's Facebook ads cost reports), 2022-2024, show monthly average CPMs of
+# roughly $6-$14 (as recalled); Reels and TikTok in-feed placements sit at the low end. Picked: $6.00, an
+# ASSUMPTION at the low end of that range ($5 buys ~830 impressions; was $3.33, ~1,500 impressions).
+BASE_CPM = 6.00
 ACCOUNT_CPM_RANGE = (0.8, 1.2)
 PACING_RANGE = (0.85, 1.0)
 

@@ -16,9 +16,11 @@ from . import market
 from .market import MarketRecord
 from .model import (
     BASE_ER,
+    CREATIVE_SD,
     ENGAGEMENT_SPLIT,
     FACTOR_LEVELS,
     HOURLY_REACH,
+    PLATFORM_BASE_ER,
     POST_ER_NOISE_SD,
     SPLIT_CONCENTRATION,
     Trajectory,
@@ -27,8 +29,11 @@ from .model import (
     normalize_descriptor,
 )
 
-__all__ = ["BASE_ER", "ENGAGEMENT_SPLIT", "FACTOR_LEVELS", "HOURLY_REACH", "POST_ER_NOISE_SD", "SPLIT_CONCENTRATION",
-           "MarketRecord", "Trajectory", "World", "WorldConfig", "normalize_descriptor"]
+# POST_ER_NOISE_SD and CREATIVE_SD are the defaults of WorldConfig.post_er_noise_sd and .creative_sd (a world may
+# set its own); benchmarks import them by these names
+__all__ = ["BASE_ER", "CREATIVE_SD", "ENGAGEMENT_SPLIT", "FACTOR_LEVELS", "HOURLY_REACH", "PLATFORM_BASE_ER",
+           "POST_ER_NOISE_SD", "SPLIT_CONCENTRATION", "MarketRecord", "Trajectory", "World", "WorldConfig",
+           "normalize_descriptor"]
 
 
 class World(WorldModel):

@@ -16,6 +16,7 @@ import pytest
 
 from actp_pipeline.sandbox import SandboxServer, World
 from actp_pipeline.sandbox.state import SeedMismatch
+from actp_pipeline.sandbox.world import BASE_ER
 from tests.sandbox.conftest import AUTH, KEY, START, sandbox_config
 
 DAY = "2025-02-03"
@@ -320,7 +321,7 @@ def test_video_without_descriptor_is_a_neutral_creative(sandbox, client, mp4_wit
     for item in items:
         assert item["variant_id"] is None
         assert all(v is None for v in item["factors"].values())
-        assert item["true_er"] == pytest.approx(0.05)
+        assert item["true_er"] == pytest.approx(BASE_ER)  # the neutral rate (0.035 since issue 10; was 0.05)
 
 
 # ------------------------------------------------------------------------------------ posts
