@@ -40,7 +40,7 @@ def fairness_rule(rules: ScoringRules) -> str:
             f"the same account and an overlapping time window. Per platform and account, posts are taken in "
             f"order of going live; the first opens a window and every post that went live within {w} h of that "
             f"first post joins it; the next post opens a new window. So the posts of a cell went live at most "
-            f"{w} h apart. The pooled prior, P(best) and the percentiles are all computed per cell.")
+            f"{w} h apart. P(best) and the percentiles are computed per cell; the prior of each creative comes from the other creatives of its cell and the other cells of its platform.")
 
 
 @dg.asset(
@@ -49,8 +49,10 @@ def fairness_rule(rules: ScoringRules) -> str:
     group_name="score",
     owners=OWNERS,
     automation_condition=follow_upstream(),
-    description="Step 7, score. Beta-Binomial engagement posterior with credible interval, P(best in cell), velocity and reach "
-                "percentiles; posts are compared only within fair cells (platform, account, time window).",
+    description="Step 7, score. Each creative's robust hierarchical Beta-Binomial engagement posterior (spreads "
+                "estimated per platform, its own data counted once) with a 95% interval, P(best in cell) over every "
+                "creative, velocity and reach percentiles; posts are compared only within fair cells (platform, "
+                "account, time window).",
 )
 def scores(context: dg.AssetExecutionContext, store: StoreResource, loop: LoopSettings) -> dg.MaterializeResult:
     wh = store.warehouse()
@@ -65,6 +67,9 @@ def scores(context: dg.AssetExecutionContext, store: StoreResource, loop: LoopSe
         "dagster/row_count": len(scored),
         "insufficient_data": int((scored["status"] == "insufficient_data").sum()) if len(scored) else 0,
         "fair_comparisons": fairness_rule(rules),
+        "interval": f"er_low..er_high hold the creative's engagement rate with {rules.credible_mass:.0%} "
+                    "probability (the hull of its pooled posterior's interval and its own data's)",
+        "spread_by_platform": dg.MetadataValue.json(scored.attrs.get("spread", {})),
         "cell_columns": dg.MetadataValue.json(CELL),
         "comparison_window_h": rules.comparison_window_h,
         "fair_cells": len(cells),

@@ -26,8 +26,9 @@ _SHARED = dict(deps=[scores], kinds={"python", "parquet"}, group_name="graduate"
                      "decision in its cell (winner, not_yet, insufficient_data) and the reason; ad_plan picks its "
                      "candidates from it."),
         dg.AssetSpec("winners", **_SHARED, description="Step 8a, graduate. The creative of each cell that is the best "
-                     "with the configured confidence (P(best)), passed the exposure gates and beats the cell median "
-                     "by the margin; no winner on ties or thin data, with the reason."),
+                     "that beats the best of the others by the margin with the configured confidence (P(rate > "
+                     "1.10 x the best other rate) >= 0.975 by default) and passed the exposure gates; no winner on "
+                     "ties or thin data, with the reason. The same rule decides paid ad sets."),
     ],
 )
 def winners(context: dg.AssetExecutionContext, store: StoreResource, loop: LoopSettings):
@@ -38,7 +39,7 @@ def winners(context: dg.AssetExecutionContext, store: StoreResource, loop: LoopS
     wh.write("winners", won)
     wh.write("decisions", decided)
     cell = CELL
-    cols = [c for c in (*cell, "variant_id", "hook", "variant_views", "variant_er_mean", "p_best", "p_beats_median",
+    cols = [c for c in (*cell, "variant_id", "hook", "variant_views", "variant_er_mean", "p_best", "p_beats_others",
                         "decision", "reason") if c in decided]
     per_variant = decided.drop_duplicates([*cell, "variant_id"]) if len(decided) else decided
     contenders = (per_variant.sort_values([*cell, "p_best"], ascending=[True] * len(cell) + [False])

@@ -7,7 +7,7 @@ dataclasses. The demo and the CLI derive their defaults from `LoopSettings.model
 """
 
 import inspect
-from typing import Any
+from typing import Any, Optional
 
 import dagster as dg
 from pydantic import Field, field_validator
@@ -53,10 +53,11 @@ class LoopSettings(dg.ConfigurableResource):
     scoring_min_views: int = Field(ScoringRules.min_views, description="Learning gate: views before a post is scored.")
     scoring_min_engagements: int = Field(ScoringRules.min_engagements, description="Learning gate: engagements "
                                                                                    "before a post is scored.")
-    scoring_prior_strength: float = Field(ScoringRules.prior_strength, description="Pseudo-views of the cell prior.")
-    scoring_post_noise_cv: float = Field(ScoringRules.post_noise_cv, description="Per-post variation of the "
-                                         "engagement rate beyond binomial noise (caps one post's evidence).")
-    scoring_credible_mass: float = Field(ScoringRules.credible_mass, description="Mass of the credible interval.")
+    scoring_post_noise_cv: Optional[float] = Field(ScoringRules.post_noise_cv, description="Per-post variation of "
+                                                   "the engagement rate beyond binomial noise (caps one post's "
+                                                   "evidence); empty = estimated per platform from repeated posts.")
+    scoring_credible_mass: float = Field(ScoringRules.credible_mass, description="Mass of the credible interval "
+                                         "(0.95: the interval holds the creative's rate in 95% of cases).")
     scoring_velocity_window_h: float = Field(ScoringRules.velocity_window_h, description="Hours over which "
                                                                                          "velocity is measured.")
     scoring_comparison_window_h: float = Field(ScoringRules.comparison_window_h, description="Posts of one account "
@@ -68,13 +69,15 @@ class LoopSettings(dg.ConfigurableResource):
     winner_min_views: int = Field(WinnerRule.min_views, description="Views a creative needs before it can win.")
     winner_min_engagements: int = Field(WinnerRule.min_engagements, description="Engagements before it can win.")
     winner_min_hours_live: float = Field(WinnerRule.min_hours_live, description="Hours live before it can win.")
-    winner_margin: float = Field(WinnerRule.margin, description="Fraction by which a winner beats the cell median.")
-    winner_confidence: float = Field(WinnerRule.confidence, description="P(best) and P(beats the median by the "
-                                                                        "margin) a winner must both reach.")
+    winner_margin: float = Field(WinnerRule.margin, description="Fraction by which a winner beats the best "
+                                 "of the other creatives of its cell (0.10: its rate must be 1.10 x the best other).")
+    winner_confidence: float = Field(WinnerRule.confidence, description="P(beats the best other by the "
+                                     "margin) a winner must reach.")
     # the paid learning test's stopping rule
-    paid_confidence: float = Field(PAID_RULE.confidence, description="P(best) a paid winner must reach.")
-    paid_margin: float = Field(PAID_RULE.margin, description="Margin over the learning campaign's median (its "
-                                                             "creatives are already the organic finalists).")
+    paid_confidence: float = Field(PAID_RULE.confidence, description="P(beats the best other ad set by the "
+                                   "margin) a paid winner must reach.")
+    paid_margin: float = Field(PAID_RULE.margin, description="Fraction by which a paid winner beats the best "
+                               "other creative of its learning campaign (the organic rule's, by default).")
     paid_min_spend: float = Field(PAID_RULE.min_spend, description="Dollars spent before an ad set is judged "
                                                                    "(or paid_min_impressions).")
     paid_min_impressions: float = Field(PAID_RULE.min_impressions, description="Impressions before an ad set is "

@@ -3,25 +3,24 @@
 The rule is `stats.stopping.StoppingRule`, applied to each cell (cells.CELL: creatives are only compared where
 reach is comparable). The arms of a cell are its creatives (variant ids); a creative with several posts in
 the cell is one arm whose views, engagements and effective views add up (`allocation.arms_from_scores`:
-successes = engagement rate x effective views, the post-noise-discounted evidence of scores.py). A creative
-wins only when all of these hold:
+successes = engagement rate x effective views, the post-noise-discounted evidence of scores.py), with the
+robust hierarchical prior of stats/hierarchy.py estimated over the whole platform (the posterior scores.py
+reports). A creative wins only when all of these hold:
 
-1. it is the most likely best of its cell, with P(best) >= `confidence` (Monte Carlo over the Beta
-   posteriors, prior = the cell's pooled rate, the model of scores.py);
+1. it is the most likely best of its cell (Monte Carlo over the posteriors of every creative of the cell);
 2. it passed the exposure gates of the original system: `min_views` impressions (organic posts have no
    spend; the "$5 spend or" half of the gate is StoppingRule's, for paid use), `min_engagements` core
    events and `min_hours_live` hours live;
-3. P(its rate > cell median x (1 + margin)) >= `confidence`, the cell median being the median of the
-   creatives' posterior means;
+3. P(its rate > (1 + margin) x the best rate among the OTHER creatives) >= `confidence`;
 4. it passed the learning gate of scores.py (ScoringRules: 100 views and 5 engagements, on its pooled posts).
 
-So a cell has at most one winner; a near tie, a leader that does not clearly beat the median, or thin data
-give no winner, with the reason in words.
+So a cell has at most one winner; a near tie, a leader that is not clearly `margin` better than its best
+rival, or thin data give no winner, with the reason in words. The rule is the one paid ad sets use
+(ads/evidence.py); its false-winner rate in dead heats over 30 looks is measured by benchmarks/calibration.py.
 
 Creatives below the learning gate (`insufficient_data`) are never a winner and never a loser, but they do
-take part in P(best): their posterior sits near the cell's rate with a wide spread, and a leader must be
-likely to beat them too before the test is over (declaring a winner while part of the cell is unseen would
-overstate the evidence). With the cell prior worth 500 views they cost a clear leader very little.
+take part in P(best): their posterior is wide, and a leader must be likely to beat them too before the
+test is over (declaring a winner while part of the cell is unseen would overstate the evidence).
 
 Output: one row per scored row (post), carrying its creative's decision in its cell, so the table keeps
 post ids (a promoted post is a post) and every score column; all posts of a creative in a cell share one
@@ -30,11 +29,9 @@ decision. Added columns:
     decision            winner | not_yet | insufficient_data
     reason              why, in words: the cell's verdict (StoppingRule.explain) plus this creative's context
     p_best              the rule's P(creative is the best of its cell), pooled over its posts; where the rule
-                        stopped at the exposure gates, the same posterior's P(best) for display
-                        (replaces the per-post P(best) of scores.py)
-    p_beats_median      P(creative's rate > cell median x (1 + margin)); the rule's Monte Carlo figure for
-                        the cell's leader, the exact Beta tail for the others
-    cell_median_er      median of the creatives' posterior mean rates in the cell
+                        stopped at the exposure gates, the same posterior's P(best) (exact integration)
+    p_beats_others      for the cell's leader, P(its rate > (1 + margin) x the best other rate) (the rule's
+                        Monte Carlo figure); NaN for the other creatives
     cell_code           the cell's verdict: winner | no_clear_best | below_margin | thin_data | no_data
     cell_reason         the cell's verdict in words
     cell_leader         the cell's most likely best creative
@@ -52,6 +49,7 @@ import pandas as pd
 from actp_pipeline.score.allocation import arms_from_scores, cells_by_size
 from actp_pipeline.score.cells import CELL
 from actp_pipeline.score.scores import ScoringRules
+from actp_pipeline.stats import hierarchy
 from actp_pipeline.stats.arms import MC_DRAWS, PRIOR_STRENGTH, ArmStats, p_best_exact, posterior
 from actp_pipeline.stats.stopping import StoppingRule
 
@@ -63,8 +61,8 @@ class WinnerRule:
     min_views: int = 1500  # impressions before judging (original system: $5 spend or 1,500 impressions)
     min_engagements: int = 3  # core events
     min_hours_live: float = 24.0
-    margin: float = 0.15  # must beat the cell median by this fraction
-    confidence: float = 0.95  # P(best) and P(beats the median by the margin) must both reach this
+    margin: float = 0.10  # must beat the best other creative by this fraction
+    confidence: float = 0.975  # P(beats the best other by the margin) must reach this
 
     def stopping_rule(self) -> StoppingRule:
         """The common stopping rule with these thresholds (no spend gate: organic posts spend nothing)."""
@@ -73,7 +71,7 @@ class WinnerRule:
                             margin=self.margin, prior_strength=PRIOR_STRENGTH, draws=MC_DRAWS)
 
 
-ADDED = {"decision": object, "reason": object, "p_best": float, "p_beats_median": float, "cell_median_er": float,
+ADDED = {"decision": object, "reason": object, "p_best": float, "p_beats_others": float,
          "cell_code": object, "cell_reason": object, "cell_leader": object, "variant_posts": "int64",
          "variant_views": "int64", "variant_engagements": "int64", "variant_er_mean": float}
 
@@ -111,9 +109,15 @@ def decide(scores: pd.DataFrame, rule: WinnerRule = WinnerRule(), *, seed: int =
     # the learning gate is an exposure gate too: a leader below it is thin data, never a winner
     stopping = dataclasses.replace(rule.stopping_rule(), min_impressions=max(rule.min_views, learning.min_views),
                                    min_events=max(rule.min_engagements, learning.min_engagements))
+    cell_id = arms.groupby(CELL, sort=True, dropna=False).ngroup().to_numpy()
+    arms["prior_mean"], arms["prior_strength"], _ = hierarchy.creative_priors(
+        arms["platform"].astype(str).to_numpy(), cell_id, arms["trials"].to_numpy(dtype=float),
+        arms["successes"].to_numpy(dtype=float))
     rng = np.random.default_rng(seed)
     out = []
     for _, members, stats in cells_by_size(arms, CELL):
+        stack = [np.vstack([g[c].to_numpy(dtype=float) for _, g in members]) for c in ("prior_mean", "prior_strength")]
+        stats = dataclasses.replace(stats, prior_mean=stack[0], prior_strength=stack[1])
         out.extend(_decide_cells(members, stats, stopping, rule, learning, rng))
     per_variant = pd.concat(out, ignore_index=True)
     return df.merge(per_variant, on=[*CELL, "variant_id"], how="left", validate="many_to_one")
@@ -122,28 +126,26 @@ def decide(scores: pd.DataFrame, rule: WinnerRule = WinnerRule(), *, seed: int =
 def _decide_cells(members: list, stats: ArmStats, stopping: StoppingRule, rule: WinnerRule, learning: ScoringRules,
                   rng: np.random.Generator) -> list[pd.DataFrame]:
     """One frame per cell of the same size: each creative's decision and the cell's verdict."""
-    from scipy.stats import beta as beta_dist  # imported here: scipy is slow to import
-
     d = stopping.decide_many(stats, rng)
     pb = d.p_best.copy()
     unset = np.isnan(pb).any(axis=1)
     if unset.any():  # the rule stopped at the exposure gates: P(best) of the same posteriors, for display
         pb[unset] = p_best_exact(stats.take(unset), stopping.prior_strength)
     a, b = posterior(stats, stopping.prior_strength)
-    p_med = beta_dist.sf(d.median_bar[:, None], a, b)
+    p_others = np.full(pb.shape, np.nan)
     out = []
     for i, (_, g) in enumerate(members):
         ids = [str(x) for x in g["arm_id"]]
         leader = int(d.leader[i]) if d.leader[i] >= 0 else int(np.argmax(pb[i]))
         if d.leader[i] >= 0:
-            p_med[i, leader] = d.p_beats_median[i]
+            p_others[i, leader] = d.p_beats_others[i]
         code, cell_reason, winner = str(d.code[i]), stopping.explain(d, stats, ids, i), int(d.winner[i])
         decision, reason = _creative_verdicts(ids, g["sufficient"].to_numpy(dtype=bool), stats, i, pb[i], leader,
                                               winner, cell_reason, rule, learning)
         out.append(pd.DataFrame({
             **{c: g[c].to_numpy() for c in CELL}, "variant_id": g["arm_id"].to_numpy(),
-            "decision": decision, "reason": reason, "p_best": pb[i], "p_beats_median": p_med[i],
-            "cell_median_er": d.median_bar[i] / (1.0 + rule.margin), "cell_code": code,
+            "decision": decision, "reason": reason, "p_best": pb[i], "p_beats_others": p_others[i],
+            "cell_code": code,
             "cell_reason": cell_reason, "cell_leader": ids[leader],
             "variant_posts": g["posts"].to_numpy(dtype="int64"),
             "variant_views": np.rint(stats.impressions[i]).astype("int64"),

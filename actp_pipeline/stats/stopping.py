@@ -1,8 +1,21 @@
-"""Stopping: when a cell's test is over, and why not yet.
+"""Stopping: when a cell's test is over, and why not yet. One rule for organic posts and paid ad sets.
 
-`StoppingRule` declares a winner only when the evidence says so (P(best) >= confidence, the exposure gates
-of the original system, beats the cell median by a margin) and otherwise says why not, in words. It reads
-`arms.ArmStats`, vectorised over cells; `stopping_rule` is the one-cell DataFrame form.
+`StoppingRule` declares a winner only when the evidence says so: the most likely best creative beats the
+best of the OTHER creatives by a practical margin with probability >= `confidence`, and it passed the
+exposure gates of the original system; otherwise it says why not, in words. It reads `arms.ArmStats`,
+vectorised over cells; `stopping_rule` is the one-cell DataFrame form.
+
+Valid under continuous monitoring. A team looks at a test every day, and a rule that stops the first time
+a posterior probability crosses 95% stops on noise far more often than 5% of the time (measured on the
+previous rule: 32.5% false winners over 30 looks of dead heats). Three things keep this one honest, all
+measured by benchmarks/calibration.py over a grid of worlds it does not assume (base rates 1-20%, post
+noise 0-20%, 2 and 8 creatives, 30 looks): the margin is against the best rival, so a dead heat must
+look like a `margin` lift of the leader over EVERY rival, which random walks rarely manage once evidence
+accumulates; the threshold is 97.5%, calibrated on those dead heats, where the first few looks (the
+evidence is thin and the margin small next to the noise) are where false winners come from; and the
+posterior is the robust hierarchical one (stats/hierarchy.py), whose post spread carries an allowance for
+its own uncertainty. The figure the benchmark prints is the rate of false winners in dead heats at any of
+30 looks (target at most 5%).
 """
 
 from __future__ import annotations
@@ -19,20 +32,20 @@ from actp_pipeline.stats.arms import MC_DRAWS, PRIOR_STRENGTH, ArmStats, exposur
 class StoppingRule:
     """When a cell's test is over: a creative wins only when the evidence says so.
 
-    All of: (1) it is the most likely best, with P(best) >= `confidence` (Monte Carlo over the Beta
-    posteriors, as scores.py); (2) its exposure passed the gates of the original system (at least
-    `min_impressions` impressions or `min_spend` spent, `min_events` core events, `min_hours_live`
-    hours live); (3) P(its rate > cell median x (1 + margin)) >= `confidence`, where the cell median is
-    the median of the posterior means (as winners.py). Otherwise no winner, with the reason.
+    All of: (1) it is the most likely best (the largest P(best), Monte Carlo over the posteriors of every
+    creative of the cell, thin ones included as thin evidence); (2) its exposure passed the gates of the
+    original system (at least `min_impressions` impressions or `min_spend` spent, `min_events` core events,
+    `min_hours_live` hours live); (3) P(its rate > (1 + margin) x the best rate among the others) >=
+    `confidence`. With margin 0, (3) is P(best) >= confidence. Otherwise no winner, with the reason.
     """
 
-    confidence: float = 0.95
+    confidence: float = 0.975
     min_impressions: float = 1500
     min_spend: float | None = 5.0
     min_events: float = 3
     min_hours_live: float = 24.0
-    margin: float = 0.15
-    prior_strength: float = PRIOR_STRENGTH
+    margin: float = 0.10
+    prior_strength: float | None = PRIOR_STRENGTH
     draws: int = MC_DRAWS
 
     def __post_init__(self) -> None:
@@ -53,7 +66,6 @@ class StoppingRule:
         code[stats.trials.sum(axis=1) <= 0] = "no_data"
         a, b = posterior(stats, self.prior_strength)
         mean = a / (a + b)
-        bar = np.median(mean, axis=1) * (1.0 + self.margin) if k else np.zeros(cells)
         todo = np.flatnonzero(gates.any(axis=1))
         if todo.size:
             samples = posterior_draws(a[todo], b[todo], self.draws, rng)
@@ -61,15 +73,24 @@ class StoppingRule:
             p[todo] = wins / self.draws
             lead = wins.argmax(axis=1)
             leader[todo] = lead
-            p_margin[todo] = (samples[np.arange(todo.size), lead, :] > bar[todo, None]).mean(axis=1)
+            rows = np.arange(todo.size)
+            lead_draws = samples[rows, lead, :]
+            if k > 1:
+                others = samples.copy()
+                others[rows, lead, :] = -np.inf
+                p_margin[todo] = (lead_draws > (1.0 + self.margin) * others.max(axis=1)).mean(axis=1)
+            else:
+                p_margin[todo] = 0.0  # a lone creative has no rival to beat: a test needs two
             lead_gated = gates[todo, lead]
             p_lead = p[todo, lead]
             code[todo] = np.where(~lead_gated, "thin_data",
                                   np.where(p_lead < self.confidence, "no_clear_best",
                                            np.where(p_margin[todo] < self.confidence, "below_margin", "winner")))
+            if k == 1:
+                code[todo] = np.where(lead_gated, "no_rival", "thin_data")
         winner = np.where(code == "winner", leader, -1)
-        return Decisions(winner=winner, leader=leader, p_best=p, p_beats_median=p_margin, code=code,
-                         posterior_mean=mean, median_bar=bar)
+        return Decisions(winner=winner, leader=leader, p_best=p, p_beats_others=p_margin, code=code,
+                         posterior_mean=mean)
 
     def explain(self, d: Decisions, stats: ArmStats, ids: list | None, i: int = 0) -> str:
         """The reason of cell i in words."""
@@ -78,6 +99,8 @@ class StoppingRule:
         code = d.code[i]
         if code == "no_data":
             return "no data yet"
+        if code == "no_rival":
+            return f"{name(0)} is the only creative of its cell: nothing to compare it with"
         if code == "thin_data":
             j = d.leader[i] if d.leader[i] >= 0 else int(np.argmax(d.posterior_mean[i]))
             imp, ev, h = stats.impressions[i, j], stats.events[i, j], stats.hours_live[i, j]
@@ -100,10 +123,11 @@ class StoppingRule:
             tie = f", runner-up {name(runner)} {pb[runner]:.2f}" if runner is not None and k > 1 else ""
             return f"no clear best (tie): P(best) of {name(j)} = {pb[j]:.2f} < {self.confidence:.2f}{tie}"
         if code == "below_margin":
-            return (f"{name(j)} is the likely best (P(best) = {pb[j]:.2f}) but does not clearly beat the cell median "
-                    f"by {self.margin:.0%}: P(ER > {d.median_bar[i]:.4f}) = {d.p_beats_median[i]:.2f} < {self.confidence:.2f}")
-        return (f"winner {name(j)}: P(best) = {pb[j]:.3f}, P(ER > cell median x {1 + self.margin:.2f}) = "
-                f"{d.p_beats_median[i]:.3f}, {stats.impressions[i, j]:,.0f} impressions, {stats.events[i, j]:,.0f} core events")
+            return (f"{name(j)} is the likely best (P(best) = {pb[j]:.2f}) but not clearly {self.margin:.0%} better "
+                    f"than every other creative: P(rate > {1 + self.margin:.2f} x the best other) = "
+                    f"{d.p_beats_others[i]:.2f} < {self.confidence:.2f}")
+        return (f"winner {name(j)}: P(best) = {pb[j]:.3f}, P(rate > {1 + self.margin:.2f} x the best other) = "
+                f"{d.p_beats_others[i]:.3f}, {stats.impressions[i, j]:,.0f} impressions, {stats.events[i, j]:,.0f} core events")
 
 
 @dataclass(frozen=True)
@@ -113,15 +137,14 @@ class Decisions:
     winner: np.ndarray  # arm index or -1
     leader: np.ndarray  # the most likely best arm, -1 when no Monte Carlo was needed
     p_best: np.ndarray  # (cells, k), NaN where not computed
-    p_beats_median: np.ndarray
-    code: np.ndarray  # winner | thin_data | no_clear_best | below_margin | no_data
+    p_beats_others: np.ndarray  # P(leader's rate > (1 + margin) x the best other rate), NaN where not computed
+    code: np.ndarray  # winner | thin_data | no_clear_best | below_margin | no_rival | no_data
     posterior_mean: np.ndarray
-    median_bar: np.ndarray
 
 
-def stopping_rule(state: pd.DataFrame, *, confidence: float = 0.95, min_impressions: float = 1500,
+def stopping_rule(state: pd.DataFrame, *, confidence: float = 0.975, min_impressions: float = 1500,
                   min_spend: float | None = 5.0, min_events: float = 3, min_hours_live: float = 24.0,
-                  margin: float = 0.15, prior_strength: float = PRIOR_STRENGTH, draws: int = MC_DRAWS,
+                  margin: float = 0.10, prior_strength: float | None = PRIOR_STRENGTH, draws: int = MC_DRAWS,
                   rng: np.random.Generator | None = None) -> tuple[object | None, str]:
     """(winner arm_id or None, reason) for one cell's state. See `StoppingRule`."""
     if len(state) == 0:

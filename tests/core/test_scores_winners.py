@@ -25,8 +25,11 @@ def _latest(true_er, views, hours=48.0, account="main", seed=0):
 
 
 def test_known_best_wins_and_interval_covers_truth():
-    true_er = [0.04, 0.042, 0.045, 0.038, 0.041, 0.07]
+    # one post per creative: nothing tells post luck from the creative, so the scorer assumes the stated weak
+    # default post noise (cv 0.15) and a winner needs a lift a lucky post could hardly fake
+    true_er = [0.04, 0.042, 0.045, 0.038, 0.041, 0.12]
     scored = score_posts(_latest(true_er, [20000] * 6))
+    assert (scored["credible_mass"] == 0.95).all()
     best = scored.sort_values("p_best", ascending=False).iloc[0]
     assert best["variant_id"] == "v5" and best["p_best"] > 0.95
     assert (scored["er_low"] < scored["er_high"]).all()
@@ -35,8 +38,8 @@ def test_known_best_wins_and_interval_covers_truth():
     decided = decide(scored, WinnerRule())
     assert list(decided.loc[decided["decision"] == "winner", "variant_id"]) == ["v5"]
     won = decided.set_index("variant_id").loc["v5"]
-    assert won["p_best"] >= 0.95 and won["p_beats_median"] >= 0.95 and won["reason"].startswith("winner v5")
-    assert won["cell_median_er"] == pytest.approx(np.median(decided["variant_er_mean"]))
+    assert won["p_best"] >= 0.95 and won["p_beats_others"] >= 0.95 and won["reason"].startswith("winner v5")
+    assert "x the best other" in won["reason"]
     # the others are told who won and their own chance
     assert decided.set_index("variant_id").loc["v0", "reason"].startswith("P(best) 0.00; cell winner is v5")
     assert len(decided) == len(scored) and list(decided["post_id"]) == list(scored["post_id"])
@@ -71,18 +74,18 @@ def test_the_rule_comes_from_the_winner_rule():
     assert (s.min_impressions, s.min_events, s.min_hours_live, s.margin, s.confidence) == (10, 1, 1.0, 0.3, 0.9)
     assert s.min_spend is None  # organic posts spend nothing
     # a larger margin turns the same evidence into "below the margin"
-    scored = score_posts(_latest([0.05, 0.05, 0.05, 0.05, 0.07], [20000] * 5))
-    assert (decide(scored, WinnerRule(margin=0.15))["decision"] == "winner").sum() == 1
+    scored = score_posts(_posts([0.05, 0.05, 0.05, 0.05, 0.07], [20000] * 5, posts_per_variant=[3] * 5))
+    assert decide(scored, WinnerRule(margin=0.15)).query("decision == 'winner'")["variant_id"].unique().tolist() == ["v4"]
     strict = decide(scored, WinnerRule(margin=0.5))
     assert (strict["decision"] != "winner").all() and (strict["cell_code"] == "below_margin").all()
-    assert "does not clearly beat the cell median by 50%" in strict["cell_reason"].iloc[0]
+    assert "not clearly 50% better than every other creative" in strict["cell_reason"].iloc[0]
 
 
 def test_decide_is_deterministic_and_handles_empty_scores():
     scored = score_posts(_latest([0.05, 0.05, 0.052, 0.051], [20000] * 4))
     pd.testing.assert_frame_equal(decide(scored, seed=3), decide(scored, seed=3))
     empty = decide(score_posts(pd.DataFrame()))
-    assert empty.empty and {"decision", "reason", "p_best", "p_beats_median", "cell_median_er"} <= set(empty.columns)
+    assert empty.empty and {"decision", "reason", "p_best", "p_beats_others"} <= set(empty.columns)
 
 
 # ------------------------------------------------------------------------ simulated cells with known truth
@@ -118,7 +121,8 @@ def test_a_clearly_best_creative_wins_and_is_the_true_best():
         best = int(rng.integers(8))
         true_er[best] = true_er.max() * 1.35  # clearly best: 35% above the runner-up
         views = rng.integers(8_000, 30_000, 8)
-        decided = decide(score_posts(_posts(true_er, views, seed=seed)), seed=seed)
+        # three posts each: their spread measures the post noise, so a clear lift can be told from luck
+        decided = decide(score_posts(_posts(true_er, views, posts_per_variant=[3] * 8, seed=seed)), seed=seed)
         won = decided.loc[decided["decision"] == "winner", "variant_id"].unique()
         assert len(won) <= 1
         if len(won):
@@ -160,7 +164,7 @@ def test_insufficient_data_never_wins_and_at_most_one_winner_per_cell(cells, hou
     assert decided.loc[thin, "reason"].str.contains("learning gate").all()
     won = decided[decided["decision"] == "winner"]
     assert (won["variant_views"] >= 1500).all() and (won["variant_engagements"] >= 3).all()
-    assert (won["hours_live"] >= 24).all() and (won["p_best"] >= 0.95).all() and (won["p_beats_median"] >= 0.95).all()
+    assert (won["hours_live"] >= 24).all() and (won["p_best"] >= 0.95).all() and (won["p_beats_others"] >= 0.95).all()
     # one decision per creative per cell, whatever its number of posts
     assert (decided.groupby(["account", "variant_id"])[["decision", "p_best"]].nunique(dropna=False) == 1).all().all()
     assert decided["reason"].str.len().gt(0).all()
@@ -193,9 +197,10 @@ def test_cells_are_compared_separately():
     both = pd.concat([_latest([0.04, 0.08], [20000, 20000], account="a"),
                       _latest([0.2, 0.21], [20000, 20000], account="b", seed=1)])
     scored = score_posts(both)
-    # in cell a, the 8% creative is best even though cell b's creatives are all higher
+    # in cell a, the 8% creative is best even though cell b's creatives are all higher (one post each: the
+    # scorer allows for post noise it cannot measure, so a 2x lift is likely, not certain)
     a = scored[scored["account"] == "a"].set_index("variant_id")
-    assert a.loc["v1", "p_best"] > 0.99
+    assert a.loc["v1", "p_best"] > 0.95 and a["p_best"].idxmax() == "v1"
 
 
 def test_decay_is_the_share_of_early_pace_lost():
@@ -277,14 +282,16 @@ def test_cells_are_windows_of_live_time_per_platform_and_account():
     assert (more.loc[scored.index, "cell_window"] == scored["cell_window"]).all()
 
 
-def test_a_strong_post_in_another_window_does_not_change_p_best():
+def test_a_strong_post_in_another_window_barely_moves_p_best():
+    # the other cells of a platform inform where a cell's creatives are centred (the hierarchy's cell level),
+    # so a later star moves an earlier cell's figures only through that weak prior, never by competing in it
     early = _timed([0, 1, 2], rates=[0.04, 0.05, 0.045], seed=2)
     later = _timed([200], rates=[0.2], seed=3).assign(post_id="star", variant_id="star")
-    alone = score_posts(early).set_index("post_id")["p_best"]
+    alone = score_posts(early).set_index("post_id")
     both = score_posts(pd.concat([early, later], ignore_index=True)).set_index("post_id")
     assert both.loc["star", "p_best"] == 1.0
-    assert np.allclose(both.loc[alone.index, "p_best"], alone)
-    assert np.allclose(both.loc[alone.index, "alpha"], score_posts(early).set_index("post_id")["alpha"])  # pooled prior
+    assert np.allclose(both.loc[alone.index, "p_best"], alone["p_best"], atol=0.01)
+    assert np.allclose(both.loc[alone.index, "er_mean"], alone["er_mean"], rtol=0.01)
 
 
 def test_scoring_rules_are_validated():
@@ -348,7 +355,9 @@ def test_p_best_edge_cases_and_both_methods_agree():
     fast = score_posts(latest)
     mc = score_posts(latest, ScoringRules(p_best_method="monte_carlo", draws=100_000))
     assert np.allclose(fast["p_best"], mc["p_best"], atol=0.02, equal_nan=True)
-    assert fast.loc[fast["status"] == "insufficient_data", "p_best"].isna().all()
+    # thin creatives take part in P(best) as thin evidence (issue 10): their cell still sums to one
+    thin = fast[fast["status"] == "insufficient_data"]
+    assert len(thin) == 2 and thin["p_best"].notna().all() and np.isclose(thin["p_best"].sum(), 1.0)
     assert (fast["account"] == "thin").sum() == 2
 
 
