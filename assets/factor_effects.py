@@ -16,8 +16,9 @@ from resources import StoreResource
     group_name="score",
     owners=OWNERS,
     automation_condition=dg.AutomationCondition.eager(),
-    description="Step 7b, score. Lift of each factor level on engagement (ridge on the engagement logit within fair cells), "
-                "with 90% intervals, and the generation weights it implies (the next round reads them through research_queries).",
+    description="Step 7b, score. Lift of each factor level on engagement (a mixed model on the engagement logit: fair cells "
+                "as fixed effects, a random effect per creative), with 95% intervals (the level is in every label), and the "
+                "generation weights it implies (the next round reads them through research_queries).",
 )
 def factor_effects(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
     wh = store.warehouse()
@@ -30,7 +31,8 @@ def factor_effects(context: dg.AssetExecutionContext, store: StoreResource) -> d
     if len(effects):
         best = effects.sort_values("effect", ascending=False)
         meta["findings"] = dg.MetadataValue.md("\n".join(f"- {label}" for label in best["label"].head(10)))
-        meta["effects"] = md_table(effects[["factor", "level", "effect", "low", "high", "n_posts"]], limit=40)
+        meta["effects"] = md_table(effects[["factor", "level", "effect", "low", "high", "interval_level", "n_posts"]],
+                                   limit=40)
     else:
         meta["reason"] = reason
     return dg.MaterializeResult(metadata=meta)

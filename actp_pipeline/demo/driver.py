@@ -148,7 +148,7 @@ def _organic_day(steps: DemoSteps, day: int) -> None:
                         f"decisions {decisions}")
     findings = meta.get("factor_effects", {}).get("findings")
     if findings and day == cfg.days - 1:
-        steps.progress.line(f"{tag} what drives engagement (factor effects, 90% intervals):\n{findings}")
+        steps.progress.line(f"{tag} what drives engagement (factor effects, 95% intervals):\n{findings}")
     steps.done()
 
 

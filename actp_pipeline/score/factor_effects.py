@@ -1,31 +1,31 @@
 """Factor effects: which creative factors drive engagement, with intervals, compared within fair cells.
 
-This is what tells a user "question hooks: +18% (± 6%) engagement vs. average hook" and what the next
-round of generation is weighted by.
+This is what tells a user "question hooks: +18% (± 6%, 95% interval) engagement vs. average hook" and what
+the next round of generation is weighted by.
 
-Model (one regularised regression over all scored posts):
+Model (a linear mixed model on the engagement logit, fitted by generalised least squares):
 
 - Outcome: the logit of each post's engagement rate with a continuity correction,
   ``logit((engagements + 0.5) / (views + 1))``, so a post with no engagement is finite.
-- Weights: inverse variance of that logit, ``1 / (1 / (views p (1-p)) + post_noise**2)``. The binomial
-  part grows with views; the post-level part (who happened to see it, what else trended) does not, so
-  the weight is capped at ``1 / post_noise**2`` and one huge post cannot dominate. Weights are rescaled to
-  sum to the number of posts, which makes ``alpha`` a count of pseudo-posts.
-- Design: one-hot columns for every level of every factor, plus a fixed effect for each cell
-  (platform, account). Organic reach is not randomised, so posts are only compared inside their cell;
-  the cell effects are left unpenalised by fitting on data demeaned within cells (weighted), which is
-  exactly a regression with free cell intercepts (Frisch-Waugh-Lovell). A factor level that is more
-  common in a high-baseline cell therefore does not inherit that cell's baseline.
-- Penalty: ridge, an L2 penalty of strength ``alpha`` on the factor coefficients (solved in closed
-  form; the same estimate as scikit-learn's ``Ridge``): a level is pulled toward the average level as
-  if it had ``alpha`` extra posts at the average.
-- Effects are reported relative to the factor's average level (unweighted mean of the level
-  coefficients on the logit scale), then turned into a multiplicative lift on the engagement rate at
-  the data's overall (weighted) baseline: ``expit(b0 + d) / expit(b0) - 1``.
-- Intervals (default 90%): the bootstrap percentile interval over posts (resampled within cells),
-  widened where needed to the analytic ridge posterior interval ``sigma^2 (X'WX + alpha I)^-1``. A
-  bootstrap cannot see the variance of a level seen in one post; the posterior can, so thin levels get
-  wide intervals rather than falsely narrow ones.
+- Fixed effects: a free intercept per cell (platform, account) and the factor levels in sum-to-zero
+  (effect) coding. Organic reach is not randomised, so posts are only compared inside their cell: a factor
+  level that is more common in a high-baseline cell does not inherit that cell's baseline. Effects are
+  therefore relative to the factor's average level (unweighted mean of its levels on the logit scale).
+  There is no shrinkage: a ridge pulls extreme levels toward the average (it cost ~17% of the extreme
+  effects at demo size); only a tiny penalty (``ridge``, relative to the information, default 1e-9) is kept
+  so that an aliased design gives huge intervals instead of an error.
+- Variance: ``binomial + post + creative``. The binomial part ``1 / (views mu (1 - mu))`` is taken at the
+  fitted rate ``mu`` (not the post's own rate: weights that depend on the outcome bias the mean); the
+  post part (who happened to see it, what else trended) caps the weight of one huge post; the creative
+  part is a random intercept shared by all posts of one creative (variant_id). Posts of one creative are
+  correlated (same video, same hook), so three posts of a creative are not three independent creatives;
+  treating them as such made nominal 90% intervals cover 0.75. Both sds are estimated by REML unless
+  given (``post_noise``, ``creative_sd``).
+- Intervals (default 95%, ``level``): ``estimate ± t * se`` with the model's GLS standard error and
+  Student's t on ``creatives - fixed effects`` degrees of freedom (the creatives are what the factors vary
+  over). The level is in the table (``interval_level``), in ``attrs["level"]`` and in every label.
+- Lifts: the logit effect turned into a multiplicative lift on the engagement rate at the data's
+  overall (weighted) baseline: ``expit(b0 + d) / expit(b0) - 1``.
 
 Learning gate: a post needs ``min_views`` views. There is deliberately no gate on engagements: keeping
 only posts that already earned engagement would select on the outcome and inflate every effect.
@@ -35,16 +35,17 @@ Hours are those of ``live_at`` in the store's clock (naive UTC).
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
-from statistics import NormalDist
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import optimize, special, stats
 
 from actp_pipeline import creative
 
 CELL = ["platform", "account"]
+CLUSTER = "variant_id"  # the creative: its posts share a random effect
 
 # Posting time of day (hours of live_at, UTC), for the hour_bucket factor.
 HOUR_BUCKETS: dict[str, tuple[int, int]] = {"night": (0, 6), "morning": (6, 12), "afternoon": (12, 18),
@@ -56,7 +57,11 @@ DEFAULT_FACTORS = ("hook_pattern", "angle", "cta_style", "format", "length_bucke
 LEVELS: dict[str, tuple[str, ...]] = {**creative.FACTOR_LEVELS, "hour_bucket": tuple(HOUR_BUCKETS)}
 
 EFFECT_COLUMNS = ["factor", "level", "effect", "low", "high", "logit_effect", "logit_low", "logit_high",
-                  "n_posts", "views", "engagements", "label"]
+                  "logit_se", "interval_level", "n_posts", "n_creatives", "views", "engagements", "label"]
+
+# Range REML searches for a variance (logit scale, squared): sd from 1e-4 to 5.
+_VAR_BOUNDS = (1e-8, 25.0)
+_VAR_START = (0.05, 0.01)  # (creative, post) variances the search starts from
 
 # How a level and the factor's average read in a label: ("question hooks", "average hook").
 _WORDING = {
@@ -77,12 +82,19 @@ def hour_bucket(hour: int) -> str:
     raise ValueError(f"hour {hour!r} is not in 0-23")
 
 
-def effect_label(factor: str, level: str, effect: float, low: float, high: float) -> str:
-    """'question hooks: +18% (± 6%) engagement vs. average hook' (± is the interval's half-width)."""
+def level_text(level: float) -> str:
+    """0.95 -> '95%', 0.975 -> '97.5%'."""
+    return f"{round(level * 100, 4):g}%"
+
+
+def effect_label(factor: str, level: str, effect: float, low: float, high: float, interval_level: float) -> str:
+    """'question hooks: +18% (± 6%, 95% interval) engagement vs. average hook'. The ± is the interval's
+    half-width; its level is part of the label, so nobody reads an interval without it."""
     level_fmt, noun = _WORDING.get(factor, ("{} " + factor.replace("_", " "), factor.replace("_", " ")))
     half = (high - low) / 2.0
     name = level_fmt.format(str(level).replace("_", " "))
-    return f"{name}: {effect:+.0%} (± {half:.0%}) engagement vs. average {noun}"
+    return (f"{name}: {effect:+.0%} (± {half:.0%}, {level_text(interval_level)} interval) "
+            f"engagement vs. average {noun}")
 
 
 def _empty(reason: str, **attrs) -> pd.DataFrame:
@@ -117,45 +129,24 @@ def prepare_posts(scored: pd.DataFrame, factors: Sequence[str] = DEFAULT_FACTORS
     return df[df["views"] >= min_views].reset_index(drop=True)
 
 
-def _within_cells(values: np.ndarray, w: np.ndarray, cells: np.ndarray, n_cells: int) -> np.ndarray:
-    """Weighted within-cell demeaning of the columns of `values` (the unpenalised cell fixed effects)."""
-    onehot = np.zeros((len(cells), n_cells))
-    onehot[np.arange(len(cells)), cells] = 1.0
-    sw = onehot.T @ w
-    means = (onehot.T @ (w[:, None] * values)) / np.where(sw > 0, sw, 1.0)[:, None]
-    return values - means[cells]
-
-
-def _fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, cells: np.ndarray, n_cells: int, alpha: float):
-    """Weighted ridge on cell-demeaned data, in closed form: (X'WX + alpha I)^-1 X'Wy.
-
-    The same estimate as scikit-learn's ``Ridge(alpha, fit_intercept=False)`` with ``sample_weight=w``
-    (a test checks this), without its import time and per-fit validation cost inside the bootstrap.
-    Returns (coefficients, demeaned X, demeaned y, normalised weights, X'WX).
-    """
-    w = w * (len(w) / w.sum())  # weights sum to the number of posts: alpha counts pseudo-posts
-    Z = _within_cells(np.column_stack([y, X]), w, cells, n_cells)
-    yt, Xt = Z[:, 0], Z[:, 1:]
-    xtwx = Xt.T @ (w[:, None] * Xt)
-    coef = np.linalg.solve(xtwx + alpha * np.eye(Xt.shape[1]), Xt.T @ (w * yt))
-    return coef, Xt, yt, w, xtwx
-
-
 def estimate_factor_effects(scored: pd.DataFrame, *, factors: Sequence[str] = DEFAULT_FACTORS,
-                            alpha: float = 1.0, n_boot: int = 200, seed: int = 0, mass: float = 0.90,
-                            min_views: int = 100, min_posts: int = 6, post_noise: float = 0.05,
-                            continuity: float = 0.5) -> pd.DataFrame:
+                            level: float = 0.95, min_views: int = 100, min_posts: int = 6,
+                            post_noise: float | None = None, creative_sd: float | None = None,
+                            ridge: float = 1e-9, continuity: float = 0.5) -> pd.DataFrame:
     """One row per (factor, level): lift on engagement rate vs. the factor's average level, with interval.
 
     `scored` is the scores table joined with the variants' factors (hook_pattern, angle, cta_style,
-    format, length_s) and live_at. Columns of the result: see EFFECT_COLUMNS; ``effect``/``low``/``high``
-    are multiplicative lifts (0.18 = +18%), the ``logit_*`` columns the same on the model's scale.
-    ``result.attrs`` carries ``reason`` (empty string when effects were estimated; why not otherwise),
-    ``n_posts``, ``n_cells``, ``baseline_rate``, ``skipped_factors``, ``alpha`` and ``mass``. Fewer than
-    `min_posts` gated posts, or no factor with two observed levels, give an empty frame with a reason.
+    format, length_s), variant_id (the creative; posts without one count as their own creative) and
+    live_at. Columns of the result: see EFFECT_COLUMNS; ``effect``/``low``/``high`` are multiplicative lifts
+    (0.18 = +18%), the ``logit_*`` columns the same on the model's scale, ``interval_level`` the interval's
+    level (`level`, default 0.95). ``result.attrs`` carries ``reason`` (empty string when effects were
+    estimated; why not otherwise), ``level``, ``n_posts``, ``n_creatives``, ``n_cells``, ``baseline_rate``,
+    ``skipped_factors``, ``creative_sd`` and ``post_noise`` (as used: given or estimated), ``df`` (of the t
+    quantile) and ``ridge``. Fewer than `min_posts` gated posts, or no factor with two observed levels, give
+    an empty frame with a reason.
     """
-    if not 0 < mass < 1:
-        raise ValueError("mass must be in (0, 1)")
+    if not 0 < level < 1:
+        raise ValueError("level must be in (0, 1)")
     posts = prepare_posts(scored, factors, min_views=min_views)
     missing = [f for f in factors if f not in posts or posts[f].isna().all()]
     present = [f for f in factors if f not in missing]
@@ -163,120 +154,179 @@ def estimate_factor_effects(scored: pd.DataFrame, *, factors: Sequence[str] = DE
         posts = posts.dropna(subset=present).reset_index(drop=True)
     if len(posts) < min_posts:
         return _empty(f"only {len(posts)} posts pass the learning gate (views >= {min_views}) with known factors; "
-                      f"need at least {min_posts}", n_posts=len(posts), skipped_factors=missing)
-    single = [f for f in present if posts[f].astype(str).nunique() < 2]
+                      f"need at least {min_posts}", n_posts=len(posts), skipped_factors=missing, level=level)
+    single = [f for f in present if len(_codes(posts, f)[1]) < 2]
     used = [f for f in present if f not in single]
     if not used:
         return _empty("no factor has two observed levels to compare", n_posts=len(posts),
-                      skipped_factors=missing + single)
+                      skipped_factors=missing + single, level=level)
 
-    X, columns, C = _design(posts, used)
+    X, columns, M, cells = _design(posts, used)
     views = posts["views"].to_numpy(float)
     eng = posts["engagements"].to_numpy(float)
     rate = (eng + continuity) / (views + 2 * continuity)
     y = np.log(rate / (1 - rate))
-    var = 1.0 / (views * rate * (1 - rate)) + post_noise**2
-    w0 = 1.0 / var
-    cells = posts.groupby(CELL, sort=True).ngroup().to_numpy()
-    n_cells = int(cells.max()) + 1
+    groups = _creatives(posts)
+    model = _fit_model(X, y, views, cells, groups, post_noise=post_noise, creative_sd=creative_sd, ridge=ridge)
 
-    coef, Xt, yt, w, xtwx = _fit(X, y, w0, cells, n_cells, alpha)
-    delta = C @ coef
+    delta = M @ model.coef
+    se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", M, model.cov, M), 0, None))
+    n_groups = int(groups.max()) + 1
+    df = max(n_groups - int(np.linalg.matrix_rank(X)), 1)
+    t = float(stats.t.ppf(0.5 + level / 2, df))
+    w = 1.0 / (model.binom + model.s2)
     baseline = float(np.sum(w * y) / np.sum(w))
-    low, high = _ridge_interval(delta, C, Xt, yt, w, w0, xtwx, coef, n_cells, alpha, mass)
-    if n_boot > 0:
-        b_low, b_high = _bootstrap_interval(X, y, w0, cells, n_cells, alpha, C, n_boot, seed, mass)
-        low, high = np.fmin(low, b_low), np.fmax(high, b_high)
-
-    out = _effect_table(posts, columns, used, delta, low, high, baseline, views, eng)
-    out.attrs.update({"reason": "", "n_posts": len(posts), "n_cells": n_cells,
-                      "baseline_rate": float(_expit(baseline)), "skipped_factors": missing + single,
-                      "alpha": alpha, "mass": mass})
+    out = _effect_table(posts, columns, used, delta, se, t, level, baseline, groups)
+    out.attrs.update({"reason": "", "level": level, "n_posts": len(posts), "n_creatives": n_groups,
+                      "n_cells": int(cells.max()) + 1, "baseline_rate": float(_expit(baseline)),
+                      "skipped_factors": missing + single, "creative_sd": math.sqrt(model.tau2),
+                      "post_noise": math.sqrt(model.s2), "df": df, "ridge": ridge})
     return out
 
 
-def _design(posts: pd.DataFrame, used: list[str]) -> tuple[np.ndarray, list[tuple[str, list[str]]], np.ndarray]:
-    """(X, [(factor, levels)], C): one-hot columns for every observed level of every factor, and the
-    centering matrix that makes each level relative to the mean of its factor's levels."""
-    blocks, columns = [], []
+def _design(posts: pd.DataFrame, used: list[str]):
+    """(X, [(factor, levels)], M, cells). X: one free column per cell, then each factor in sum-to-zero
+    coding (k - 1 columns for k levels; the last level is minus the sum of the others). M maps the
+    coefficients to every level's effect relative to its factor's average level."""
+    cells = pd.factorize(_text(posts[CELL[0]]) + "\x1f" + _text(posts[CELL[1]]), sort=True)[0]
+    n_cells = int(cells.max()) + 1
+    blocks, columns = [np.eye(n_cells)[cells]], []
     for f in used:
-        levels = sorted(posts[f].astype(str).unique())
-        values = posts[f].astype(str).to_numpy()
-        blocks.append(np.column_stack([values == lv for lv in levels]).astype(float))
+        codes, levels = _codes(posts, f)
+        onehot = np.eye(len(levels))[codes]
+        blocks.append(onehot[:, :-1] - onehot[:, -1:])
         columns.append((f, levels))
     X = np.hstack(blocks)
-    p = X.shape[1]
-    C = np.zeros((p, p))
-    start = 0
+    M = np.zeros((sum(len(lv) for _, lv in columns), X.shape[1]))
+    row, col = 0, n_cells
     for _, levels in columns:
         k = len(levels)
-        C[start:start + k, start:start + k] = np.eye(k) - 1.0 / k
-        start += k
-    return X, columns, C
+        M[row:row + k - 1, col:col + k - 1] = np.eye(k - 1)
+        M[row + k - 1, col:col + k - 1] = -1.0
+        row, col = row + k, col + k - 1
+    return X, columns, M, cells
 
 
-def _ridge_interval(delta, C, Xt, yt, w, w0, xtwx, coef, n_cells: int, alpha: float,
-                    mass: float) -> tuple[np.ndarray, np.ndarray]:
-    """The analytic ridge posterior interval: sigma^2 (X'WX + alpha I)^-1, sigma^2 never below the known
-    noise level."""
-    n, p = Xt.shape
-    a_inv = np.linalg.inv(xtwx + alpha * np.eye(p))
-    resid = yt - Xt @ coef
-    dof = n - n_cells - float(np.trace(a_inv @ xtwx))
-    sigma2 = max(float(np.sum(w * resid**2)) / max(dof, 1.0), n / float(np.sum(w0)))
-    sd = np.sqrt(np.clip(np.diag(C @ (sigma2 * a_inv) @ C.T), 0, None))
-    z = NormalDist().inv_cdf(0.5 + mass / 2)
-    return delta - z * sd, delta + z * sd
+def _codes(posts: pd.DataFrame, factor: str) -> tuple[np.ndarray, list[str]]:
+    """(level index of every post, the factor's observed levels sorted)."""
+    codes, levels = pd.factorize(_text(posts[factor]), sort=True)
+    return codes, list(levels)
 
 
-def _bootstrap_interval(X, y, w0, cells, n_cells: int, alpha: float, C, n_boot: int, seed: int,
-                        mass: float) -> tuple[np.ndarray, np.ndarray]:
-    """The bootstrap percentile interval of the centred effects, over posts resampled within cells."""
+def _text(values: pd.Series) -> np.ndarray:
+    """The values as plain Python strings (an object array: cheaper to factorize than Arrow strings)."""
+    return np.array([str(v) for v in values.to_numpy(dtype=object)], dtype=object)
+
+
+def _creatives(posts: pd.DataFrame) -> np.ndarray:
+    """Creative (variant_id) of every post as 0..G-1; a post without one is a creative of its own."""
+    ids = posts[CLUSTER].astype(object) if CLUSTER in posts else pd.Series([None] * len(posts), dtype=object)
+    own = pd.Series([f"\0post{i}" for i in range(len(posts))], index=ids.index)
+    return pd.factorize(_text(ids.where(ids.notna(), own)))[0]
+
+
+@dataclass
+class _Fit:
+    coef: np.ndarray  # fixed effects (cells, then factor columns)
+    cov: np.ndarray   # their covariance, (X' V^-1 X + penalty)^-1
+    reml: float       # the REML criterion at these variances (smaller is better)
+    binom: np.ndarray = None  # binomial variance of each post's logit, at the fitted rate
+    tau2: float = 0.0  # creative variance
+    s2: float = 0.0    # post variance beyond the binomial
+
+
+def _gls(X, y, binom, starts, tau2: float, s2: float, penalty) -> _Fit:
+    """GLS with V = diag(binom + s2) + tau2 Z Z' (Z: post -> creative), by Sherman-Morrison per creative:
+    V_g^-1 = D^-1 - c_g d d' with d = 1 / (binom + s2) and c_g = tau2 / (1 + tau2 sum_g d). Never forms V.
+    Rows must be sorted by creative; `starts` holds each creative's first row."""
+    d = 1.0 / (binom + s2)
+    Xd = X * d[:, None]
+    S = np.add.reduceat(np.column_stack([Xd, d * y, d]), starts, axis=0)
+    Sx, sy, sd = S[:, :-2], S[:, -2], S[:, -1]
+    c = tau2 / (1.0 + tau2 * sd)
+    A = Xd.T @ X - Sx.T @ (c[:, None] * Sx) + penalty
+    cov = np.linalg.inv(A)
+    coef = cov @ (Xd.T @ y - Sx.T @ (c * sy))
+    r = y - X @ coef
+    sr = np.add.reduceat(d * r, starts)
+    quad = float(np.sum(d * r * r) - np.sum(c * sr * sr))
+    logdet_v = float(np.sum(np.log(binom + s2)) + np.sum(np.log1p(tau2 * sd)))
+    logdet_a = float(np.linalg.slogdet(A)[1])
+    return _Fit(coef, cov, 0.5 * (logdet_v + logdet_a + quad))
+
+
+def _variances(X, y, binom, starts, penalty, creative_sd: float | None, post_noise: float | None,
+               start: tuple[float, float]) -> tuple[float, float]:
+    """(tau2, s2): the creative and post variances, REML estimates where not given."""
+    fixed = (None if creative_sd is None else creative_sd**2, None if post_noise is None else post_noise**2)
+    free = [v is None for v in fixed]
+    if not any(free):
+        return fixed  # type: ignore[return-value]
+
+    def unpack(theta) -> tuple[float, float]:
+        it = iter(np.exp(theta))
+        return tuple(float(next(it)) if v is None else v for v in fixed)  # type: ignore[return-value]
+
+    lo, hi = np.log(_VAR_BOUNDS)
+    x0 = np.clip(np.log([s for s, f in zip(start, free) if f]), lo, hi)
+    res = optimize.minimize(lambda th: _gls(X, y, binom, starts, *unpack(th), penalty).reml, x0,
+                            method="L-BFGS-B", bounds=[(lo, hi)] * len(x0), options={"ftol": 1e-7})
+    return unpack(res.x)
+
+
+def _fit_model(X, y, views, cells, groups, *, post_noise: float | None, creative_sd: float | None,
+               ridge: float) -> _Fit:
+    """The mixed model, with the binomial variance at the fitted rate (weights from a post's own rate would
+    favour lucky posts): a first GLS at each cell's pooled rate and the starting variances gives the fitted
+    rates, at which REML estimates the variances and GLS the effects."""
     n, p = X.shape
-    rng = np.random.default_rng(seed)
-    members = [np.flatnonzero(cells == c) for c in range(n_cells)]
-    draws = np.full((n_boot, p), np.nan)
-    for b in range(n_boot):
-        counts = np.zeros(n)
-        for idx in members:
-            counts += np.bincount(rng.choice(idx, size=len(idx)), minlength=n)
-        bcoef = _fit(X, y, w0 * counts, cells, n_cells, alpha)[0]
-        d = C @ bcoef
-        d[(counts @ X) == 0] = np.nan  # a level absent from this resample says nothing about itself
-        draws[b] = d
-    tail = (1 - mass) / 2 * 100
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column: a level never resampled
-        b_low, b_high = np.nanpercentile(draws, [tail, 100 - tail], axis=0)
-    return b_low, b_high
+    n_cells = int(cells.max()) + 1
+    pooled = np.bincount(cells, weights=_expit(y) * views) / np.bincount(cells, weights=views)
+    order = np.argsort(groups, kind="stable")
+    X, y, views, g, mu = X[order], y[order], views[order], groups[order], pooled[cells[order]]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    tau2 = _VAR_START[0] if creative_sd is None else creative_sd**2
+    s2 = _VAR_START[1] if post_noise is None else post_noise**2
+    for step in ("pilot", "final"):
+        mu = np.clip(mu, 1e-6, 1 - 1e-6)
+        binom = 1.0 / (views * mu * (1 - mu))
+        scale = np.mean(np.sum(X[:, n_cells:] ** 2 / (binom + 0.01)[:, None], axis=0)) if p > n_cells else 1.0
+        penalty = np.diag(np.r_[np.zeros(n_cells), np.full(p - n_cells, ridge * scale)])
+        if step == "final":
+            tau2, s2 = _variances(X, y, binom, starts, penalty, creative_sd, post_noise, (tau2, s2))
+        fit = _gls(X, y, binom, starts, tau2, s2, penalty)
+        mu = _expit(X @ fit.coef)
+    fit.binom, fit.tau2, fit.s2 = binom[np.argsort(order)], tau2, s2
+    return fit
 
 
-def _effect_table(posts: pd.DataFrame, columns: list[tuple[str, list[str]]], used: list[str], delta, low, high,
-                  baseline: float, views: np.ndarray, eng: np.ndarray) -> pd.DataFrame:
+def _effect_table(posts: pd.DataFrame, columns: list[tuple[str, list[str]]], used: list[str], delta, se,
+                  t: float, level: float, baseline: float, groups: np.ndarray) -> pd.DataFrame:
     """The rows of the result (EFFECT_COLUMNS), lifts at the baseline rate, sorted by factor then effect."""
-
-    def lift(d):
-        return _expit(baseline + d) / _expit(baseline) - 1.0
-
-    rows = []
-    j = 0
+    views, eng = posts["views"].to_numpy(float), posts["engagements"].to_numpy(float)
+    factor, names, n_posts, n_creatives, level_views, level_eng = [], [], [], [], [], []
     for f, levels in columns:
-        for lv in levels:
-            mask = posts[f].astype(str).to_numpy() == lv
-            e, lo, hi = lift(delta[j]), lift(low[j]), lift(high[j])
-            rows.append({"factor": f, "level": lv, "effect": e, "low": lo, "high": hi,
-                         "logit_effect": delta[j], "logit_low": low[j], "logit_high": high[j],
-                         "n_posts": int(mask.sum()), "views": int(views[mask].sum()),
-                         "engagements": int(eng[mask].sum()), "label": effect_label(f, lv, e, lo, hi)})
-            j += 1
-    out = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
-    out["_order"] = out["factor"].map({f: i for i, f in enumerate(used)})
-    out = out.sort_values(["_order", "effect"], ascending=[True, False], kind="stable")
-    return out.drop(columns="_order").reset_index(drop=True)
+        codes = _codes(posts, f)[0]
+        factor += [f] * len(levels)
+        names += levels
+        n_posts += list(np.bincount(codes, minlength=len(levels)))
+        n_creatives += list(np.bincount(np.unique(np.c_[codes, groups], axis=0)[:, 0], minlength=len(levels)))
+        level_views += list(np.bincount(codes, weights=views, minlength=len(levels)))
+        level_eng += list(np.bincount(codes, weights=eng, minlength=len(levels)))
+    lo, hi = delta - t * se, delta + t * se
+    lift = [_expit(baseline + d) / _expit(baseline) - 1.0 for d in (delta, lo, hi)]
+    out = pd.DataFrame({"factor": factor, "level": names, "effect": lift[0], "low": lift[1], "high": lift[2],
+                        "logit_effect": delta, "logit_low": lo, "logit_high": hi, "logit_se": se,
+                        "interval_level": level, "n_posts": np.array(n_posts, dtype=int),
+                        "n_creatives": np.array(n_creatives, dtype=int),
+                        "views": np.array(level_views).astype(int), "engagements": np.array(level_eng).astype(int),
+                        "label": [effect_label(*row, level) for row in zip(factor, names, *lift)]})
+    order = np.lexsort((-lift[0], [used.index(f) for f in factor]))
+    return out.iloc[order].reset_index(drop=True)
 
 
 def _expit(x):
-    return 1.0 / (1.0 + np.exp(-x))
+    return special.expit(x)  # no overflow warning for the huge logits of an aliased design
 
 
 def generation_weights(effects: pd.DataFrame, *, temperature: float = 0.2, floor: float = 0.05,
@@ -284,11 +334,11 @@ def generation_weights(effects: pd.DataFrame, *, temperature: float = 0.2, floor
     """Sampling weights per factor level for the next round of generation.
 
     For each factor: ``softmax(log(1 + effect) / temperature)`` over its levels, i.e. a level's weight is
-    proportional to ``(1 + effect) ** (1 / temperature)``, using the central (ridge-shrunk) estimate. At
+    proportional to ``(1 + effect) ** (1 / temperature)``, using the central (unshrunk) estimate. At
     the default temperature 0.2 a level at +18% gets 2.3x the weight of an average level, one at -15%
     gets 0.44x; temperature 1 makes weights proportional to the expected engagement itself. The central
-    estimate is used rather than the lower bound, because ridge already shrinks thin levels toward the
-    average and the lower bound would penalise them a second time and starve exploration.
+    estimate is used rather than the lower bound: thin levels have wide intervals, and ranking by the lower
+    bound would starve them of exploration.
     Exploration: every level keeps at least `floor` (weights are ``floor + (1 - k * floor) * softmax``
     for k levels; uniform if ``k * floor >= 1``). Levels of the vocabulary (`levels`, default
     LEVELS) that were never tested count as average (effect 0). Factors: those in `effects` plus the

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actp_pipeline.score.factor_effects import (EFFECT_COLUMNS, LEVELS, _fit, estimate_factor_effects,
+from actp_pipeline.score.factor_effects import (EFFECT_COLUMNS, LEVELS, _gls, effect_label, estimate_factor_effects,
                                           generation_weights, hour_bucket, prepare_posts)
 
 # planted effects on the logit of the engagement rate
@@ -65,7 +65,9 @@ def test_shape_and_labels(effects):
     assert (effects["low"] <= effects["effect"]).all() and (effects["effect"] <= effects["high"]).all()
     q = by_level(effects, "hook_pattern").loc["question"]
     assert q["label"].startswith("question hooks: +") and q["label"].endswith("engagement vs. average hook")
-    assert "(± " in q["label"]
+    assert "(± " in q["label"] and "95% interval" in q["label"]  # the default level, in every label
+    assert effects.attrs["level"] == 0.95 and (effects["interval_level"] == 0.95).all()
+    assert effects["label"].str.contains("95% interval", regex=False).all()
     # lengths and hours were derived from length_s and live_at
     assert set(by_level(effects, "length_bucket").index) == {"short", "medium", "long"}
     assert set(by_level(effects, "hour_bucket").index) == {"night", "morning", "afternoon", "evening"}
@@ -91,7 +93,7 @@ def test_planted_effects_have_right_sign_and_order(effects):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_intervals_cover_planted_values(seed):
-    eff = estimate_factor_effects(simulate(seed=seed), seed=seed)
+    eff = estimate_factor_effects(simulate(seed=seed))
     truth = {("hook_pattern", k): v for k, v in centred(HOOK).items()}
     truth |= {("cta_style", k): v for k, v in centred(CTA).items()}
     truth |= {("format", k): 0.0 for k in LEVELS["format"]}
@@ -119,26 +121,34 @@ def test_one_huge_post_does_not_dominate(sim):
     with_freak = pd.concat([sim, freak], ignore_index=True)
 
     def shift(post_noise):
-        before = estimate_factor_effects(sim, n_boot=0, post_noise=post_noise)
-        after = estimate_factor_effects(with_freak, n_boot=0, post_noise=post_noise)
+        kw = {} if post_noise is None else {"post_noise": post_noise, "creative_sd": 0.0}
+        before = estimate_factor_effects(sim, **kw)
+        after = estimate_factor_effects(with_freak, **kw)
         return (by_level(after, "hook_pattern").loc["bold_claim", "logit_effect"]
                 - by_level(before, "hook_pattern").loc["bold_claim", "logit_effect"]), after
 
-    capped, eff = shift(0.05)
+    capped, eff = shift(None)  # post and creative variances estimated: they cap every post's weight
+    assert capped < 0.08 and by_level(eff, "hook_pattern")["effect"].idxmax() == "question"
+    capped, eff = shift(0.05)  # the post variance alone caps it too
     assert capped < 0.08 and by_level(eff, "hook_pattern")["effect"].idxmax() == "question"
     uncapped, eff = shift(0.001)  # (almost) pure binomial weights: the one post takes over its level
     assert uncapped > 0.3 and by_level(eff, "hook_pattern")["effect"].idxmax() == "bold_claim"
 
 
 def test_thin_levels_get_wide_intervals_not_errors(sim):
-    lone = sim.iloc[[1]].assign(hook_pattern="mystery", post_id="x1")  # a level seen in exactly one post
-    eff = estimate_factor_effects(pd.concat([sim, lone], ignore_index=True), n_boot=100)
+    # a level seen in exactly one post (of a creative of its own)
+    lone = sim.iloc[[1]].assign(hook_pattern="mystery", post_id="x1", variant_id="x1")
+    eff = estimate_factor_effects(pd.concat([sim, lone], ignore_index=True))
     hooks = by_level(eff, "hook_pattern")
-    assert hooks.loc["mystery", "n_posts"] == 1
+    assert hooks.loc["mystery", "n_posts"] == 1 and hooks.loc["mystery", "n_creatives"] == 1
     widths = hooks["logit_high"] - hooks["logit_low"]
     assert np.isfinite(widths).all()
     assert widths["mystery"] > 3 * widths.drop("mystery").max()
-    assert abs(hooks.loc["mystery", "logit_effect"]) < 0.3  # pulled toward the average
+    # no shrinkage: the estimate is what the post says (its planted hook), and the wide interval holds it
+    planted = HOOK[sim.iloc[1]["hook_pattern"]]
+    truth = planted - (sum(HOOK.values()) + planted) / (len(HOOK) + 1)  # relative to the 7 levels' average
+    assert hooks.loc["mystery", "logit_low"] <= truth <= hooks.loc["mystery", "logit_high"]
+    assert abs(hooks.loc["mystery", "logit_effect"] - truth) < 0.3
 
 
 def test_tiny_data_returns_empty_with_reason(sim):
@@ -161,21 +171,30 @@ def test_small_data_and_missing_factor_columns(sim):
     assert eff.empty and "two observed levels" in eff.attrs["reason"]
 
 
-def test_fit_is_ridge_with_free_cell_intercepts():
-    # demeaning within cells (what _fit does) == least squares with unpenalised cell dummies and an L2
-    # penalty on the factor columns only, solved here from the definition as an augmented system
+def test_gls_is_the_mixed_model_from_its_definition():
+    # _gls (Sherman-Morrison per creative, never forming V) == GLS written out with the dense covariance
+    # V = diag(binom + s2) + tau2 Z Z', free cell intercepts and a penalty on the factor columns only;
+    # its REML criterion == 0.5 (log|V| + log|X'V^-1X + P| + r'V^-1 r)
     rng = np.random.default_rng(3)
-    n, p, alpha = 60, 4, 1.5
-    X = rng.integers(0, 2, size=(n, p)).astype(float)
-    cells = rng.integers(0, 3, size=n)
-    y, w = rng.normal(size=n) + cells, rng.uniform(0.5, 2.0, size=n)
-    coef, *_ = _fit(X, y, w, cells, 3, alpha=alpha)
-    wn = w * n / w.sum()
-    D = np.eye(3)[cells]
-    A = np.vstack([np.sqrt(wn)[:, None] * np.hstack([X, D]), np.hstack([np.sqrt(alpha) * np.eye(p), np.zeros((p, 3))])])
-    b = np.concatenate([np.sqrt(wn) * y, np.zeros(p)])
-    ref = np.linalg.lstsq(A, b, rcond=None)[0][:p]
-    np.testing.assert_allclose(coef, ref, rtol=1e-8, atol=1e-10)
+    n, p, n_cells, tau2, s2 = 60, 4, 3, 0.09, 0.02
+    groups = np.sort(rng.integers(0, 20, size=n))
+    groups = np.unique(groups, return_inverse=True)[1]
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    cells = rng.integers(0, n_cells, size=n)
+    X = np.hstack([np.eye(n_cells)[cells], rng.choice([-1.0, 0.0, 1.0], size=(n, p))])
+    y, binom = rng.normal(size=n) + cells, rng.uniform(0.01, 0.5, size=n)
+    penalty = np.diag(np.r_[np.zeros(n_cells), np.full(p, 0.3)])
+    fit = _gls(X, y, binom, starts, tau2, s2, penalty)
+    Z = np.eye(groups.max() + 1)[groups]
+    V = np.diag(binom + s2) + tau2 * Z @ Z.T
+    Vi = np.linalg.inv(V)
+    A = X.T @ Vi @ X + penalty
+    coef = np.linalg.solve(A, X.T @ Vi @ y)
+    np.testing.assert_allclose(fit.coef, coef, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(fit.cov, np.linalg.inv(A), rtol=1e-8, atol=1e-12)
+    r = y - X @ coef
+    reml = 0.5 * (np.linalg.slogdet(V)[1] + np.linalg.slogdet(A)[1] + r @ Vi @ r)
+    assert fit.reml == pytest.approx(reml, rel=1e-9)
 
 
 def test_prepare_posts_derives_buckets():
@@ -223,3 +242,69 @@ def test_weights_respect_floor_and_sum_to_one(effects, temperature, floor):
     assert (values >= min(floor, 1 / len(values)) - 1e-12).all()
     best = frame["level"][int(np.argmax(effects))]
     assert w[best] == pytest.approx(values.max())
+
+
+def test_level_is_in_labels_columns_and_attrs(sim, effects):
+    assert effect_label("hook_pattern", "question", 0.18, 0.12, 0.24, 0.9) == \
+        "question hooks: +18% (± 6%, 90% interval) engagement vs. average hook"
+    assert "97.5% interval" in effect_label("format", "listicle", 0.0, -0.1, 0.1, 0.975)
+    eff80 = estimate_factor_effects(sim, level=0.80)
+    assert eff80.attrs["level"] == 0.80 and (eff80["interval_level"] == 0.80).all()
+    assert eff80["label"].str.contains("80% interval", regex=False).all()
+    assert not eff80["label"].str.contains("95%", regex=False).any()
+    # same fit, narrower interval: only the quantile changed
+    a, b = by_level(eff80, "hook_pattern"), by_level(effects, "hook_pattern")
+    np.testing.assert_allclose(a["logit_effect"], b.loc[a.index, "logit_effect"])
+    assert ((a["logit_high"] - a["logit_low"]) < (b.loc[a.index, "logit_high"] - b.loc[a.index, "logit_low"])).all()
+    assert estimate_factor_effects(pd.DataFrame(), level=0.9).attrs["level"] == 0.9  # also when empty
+    with pytest.raises(ValueError):
+        estimate_factor_effects(sim, level=90)
+
+
+def simulate_factorial(rng, n_creatives=16, posts_per_creative=3, creative_sd=0.3):
+    """A factorial round: 3 factors (2, 2, 4 levels) balanced over the creatives, planted logit effects, a
+    creative random effect, `posts_per_creative` posts of each creative with 5,000-50,000 views."""
+    sizes = (2, 2, 4)
+    planted = {f: rng.permutation(np.linspace(-0.25, 0.25, k)) for f, k in zip(("hook_pattern", "cta_style", "format"), sizes)}
+    design = {f: rng.permutation(np.resize(np.arange(len(v)), n_creatives)) for f, v in planted.items()}
+    logit = -3.0 + rng.normal(0, creative_sd, n_creatives) + sum(planted[f][design[f]] for f in planted)
+    rows = []
+    for c in range(n_creatives):
+        for j in range(posts_per_creative):
+            views = int(rng.integers(5_000, 50_000))
+            eng = int(rng.binomial(views, 1 / (1 + np.exp(-(logit[c] + rng.normal(0, 0.05))))))
+            rows.append({"post_id": f"p{c}-{j}", "variant_id": f"c{c}", "platform": "tiktok", "account": "main",
+                         "views": views, "engagements": eng, **{f: f"l{design[f][c]}" for f in planted}})
+    truth = {(f, f"l{i}"): float(v) for f, values in planted.items() for i, v in enumerate(values)}
+    return pd.DataFrame(rows), truth
+
+
+def coverage(worlds, **kwargs):
+    covered = []
+    for frame, truth in worlds:
+        eff = estimate_factor_effects(frame, factors=("hook_pattern", "cta_style", "format"), level=0.90, **kwargs)
+        t = np.array([truth[k] for k in zip(eff["factor"], eff["level"])])
+        covered += list((eff["logit_low"] <= t) & (t <= eff["logit_high"]))
+    return float(np.mean(covered))
+
+
+def test_intervals_account_for_posts_of_one_creative_being_correlated():
+    # 3 posts per creative share its random effect: they are not 3 independent pieces of evidence
+    rng = np.random.default_rng(7)
+    worlds = [simulate_factorial(rng) for _ in range(60)]  # 60 worlds x 8 levels = 480 intervals
+    assert 0.85 <= coverage(worlds) <= 0.95  # nominal 90%
+    # the naive model (posts independent, their variance still estimated) covers far less
+    assert coverage(worlds, creative_sd=0.0) < 0.75
+
+
+def test_extreme_levels_are_not_shrunk():
+    # the old ridge pulled the extreme levels ~17% toward the average at demo size; now within a few %
+    rng = np.random.default_rng(11)
+    ratios = []
+    for _ in range(60):
+        frame, truth = simulate_factorial(rng, posts_per_creative=2)
+        eff = estimate_factor_effects(frame, factors=("hook_pattern", "cta_style", "format"))
+        for f, lv, est in zip(eff["factor"], eff["level"], eff["logit_effect"]):
+            if abs(truth[(f, lv)]) == 0.25:
+                ratios.append(est / truth[(f, lv)])
+    assert abs(np.mean(ratios) - 1) < 0.05, np.mean(ratios)
