@@ -27,10 +27,10 @@ def allocation(context: dg.AssetExecutionContext, store: StoreResource, loop: Lo
     # seed 0: the shares are expectations over posterior draws, so the seed only fixes their Monte Carlo noise
     plan = allocate_next_round(wh.read("scores"), loop.allocation_policy, posts_budget=loop.max_posts_per_day,
                                ad_budget=loop.allocation_daily_ad_budget, floor=loop.allocation_exploration_floor,
-                               seed=0)
+                               seed=0, rule=loop.winner_rule().stopping_rule())  # "auto": earn where it finds a winner
     wh.write("allocation", plan)
     cols = [c for c in (*CELL, "variant_id", "views", "er_mean", "p_best", "sufficient", "share", "next_round_posts",
-                        "next_round_ad_budget") if c in plan]
+                        "next_round_ad_budget", "mode") if c in plan]
     most = {}
     if len(plan):
         for key, g in plan.groupby(CELL, sort=True, dropna=False):
@@ -42,6 +42,7 @@ def allocation(context: dg.AssetExecutionContext, store: StoreResource, loop: Lo
         "dagster/row_count": len(plan),
         "policy": loop.allocation_policy,
         "explanation": explain_policy(loop.allocation_policy, loop.allocation_exploration_floor),
+        "modes": as_json(plan.drop_duplicates(CELL)["mode"].value_counts().to_dict() if "mode" in plan else {}),
         "budgets_per_cell": as_json({"posts": loop.max_posts_per_day, "ad_dollars": loop.allocation_daily_ad_budget,
                                   "exploration_floor": loop.allocation_exploration_floor}),
         "most_next_round": dg.MetadataValue.md("\n".join(f"- **{k}**: {v}" for k, v in most.items())
