@@ -1,13 +1,19 @@
 """What the ad accounts say, as the orchestrator's inputs: objects, insights, paid winners, candidates.
 
 Paid impressions are randomised by the ad platform's delivery inside one learning campaign, so the
-creatives of a goal's learning campaign form a fair test cell. A creative wins there by the stopping rule
-of organic winners (`stats.stopping.StoppingRule`: P(best) >= 95 %, the original system's exposure gates with
-$5 spend or 1,500 impressions, 3 core events, 24 h live), measured on the goal's core signal per
-impression. Those winners are what `ad_plan` promotes to scaling. The margin over the cell median is 0 by
-default here (`PAID_RULE`): the learning campaign holds the organic test's finalists, whose median is
-already high, and the original promoted "the best performer with sufficient volume" too; P(best) >= 95 %
-is what makes that claim honest.
+creatives of a goal's learning campaign form a fair test cell. A creative wins there by THE SAME stopping
+rule as organic winners (`PAID_RULE` = `stats.stopping.StoppingRule()`: P(rate > 1.10 x the best other
+creative's) >= 97.5 %, the original system's exposure gates with $5 spend or 1,500 impressions, 3 core
+events, 24 h live), measured on the goal's core signal per impression, with the robust hierarchical
+posterior of stats/hierarchy.py: the days of an ad set play the part of posts (day-to-day variation
+beyond binomial noise is estimated from them), its prior comes from the other creatives of the campaign.
+Those winners are what `ad_plan` promotes to scaling.
+
+One posterior from organic to paid: a creative's organic evidence enters the paid test as a discounted
+prior. Organic and paid measure different signals (engagement per view, core events per impression), so
+what carries over is the creative's organic lift over its organic cell (posterior means); the paid prior's
+centre is multiplied by lift ^ `organic_weight` (0.5 by default, 0 ignores organic evidence, 1 trusts it
+fully). The evidence text of each creative says the lift and the weight.
 
 Candidates for the learning campaign come from the organic test: organic winners first, then the
 creatives the allocation policy gives the largest share of the next round (the contenders a tie left).
@@ -24,10 +30,12 @@ import pandas as pd
 from actp_pipeline.ads.client import AdsClient
 from actp_pipeline.ads.goals import Goal, OrchestratorConfig
 from actp_pipeline.ads.plan.inputs import utc
-from actp_pipeline.stats.arms import ArmStats
+from actp_pipeline.stats.arms import from_units
 from actp_pipeline.stats.stopping import StoppingRule
 
-PAID_RULE = StoppingRule(margin=0.0)
+PAID_RULE = StoppingRule()
+ORGANIC_WEIGHT = 0.5  # how much of a creative's organic lift the paid prior carries (0 = none, 1 = all)
+MAX_ORGANIC_LIFT = 3.0  # an organic lift is clipped to [1/3, 3] before it moves a paid prior
 PAID_WINNER_COLUMNS = ["account_id", "goal", "variant_id", "decision", "evidence", "p_best", "impressions",
                        "events", "spend", "hours_live"]
 
@@ -56,10 +64,40 @@ def account_inputs(client: AdsClient, account_ids: Iterable[str], now: dt.dateti
     return cat(camps), cat(sets), cat(ins), errors
 
 
+def organic_lift(decisions: pd.DataFrame | None) -> dict[str, float]:
+    """variant id -> its organic posterior mean over the mean of its organic cell's creatives (geometric mean
+    over the cells it was posted in), from the `decisions` asset (winners.decide)."""
+    need = {"variant_id", "variant_er_mean", "platform", "account", "cell_window"}
+    if decisions is None or not len(decisions) or not need <= set(decisions.columns):
+        return {}
+    per = decisions.drop_duplicates(["platform", "account", "cell_window", "variant_id"])
+    per = per[per["variant_er_mean"] > 0]
+    if per.empty:
+        return {}
+    cell_mean = per.groupby(["platform", "account", "cell_window"])["variant_er_mean"].transform("mean")
+    log_lift = np.log((per["variant_er_mean"] / cell_mean).clip(1 / MAX_ORGANIC_LIFT, MAX_ORGANIC_LIFT))
+    return {str(v): float(np.exp(x)) for v, x in log_lift.groupby(per["variant_id"]).mean().items()}
+
+
+def _daily(ins: pd.DataFrame, signal: str) -> pd.DataFrame:
+    """Impressions and core events per ad set per day: the days are the paid test's 'posts'."""
+    events = ins[signal] if signal in ins else pd.Series(0.0, index=ins.index)
+    day = pd.to_datetime(ins["at"], utc=True).dt.floor("D") if "at" in ins else pd.Series(0, index=ins.index)
+    return (ins.assign(events=events, day=day).groupby(["ad_set_id", "day"])[["impressions", "spend", "events"]]
+            .sum().reset_index())
+
+
 def paid_winners(goals: Sequence[Goal], campaigns: pd.DataFrame, ad_sets: pd.DataFrame, insights: pd.DataFrame,
                  now, rule: StoppingRule = PAID_RULE, config: OrchestratorConfig = OrchestratorConfig(),
-                 seed: int = 0) -> pd.DataFrame:
-    """Per goal, each creative of its learning campaign with the stopping rule's decision and evidence."""
+                 seed: int = 0, organic: pd.DataFrame | None = None,
+                 organic_weight: float = ORGANIC_WEIGHT) -> pd.DataFrame:
+    """Per goal, each creative of its learning campaign with the stopping rule's decision and evidence.
+
+    `organic` is the decisions asset (winners.decide): each creative's organic lift becomes part of its paid
+    prior, discounted by `organic_weight` (see the module doc)."""
+    if not 0.0 <= organic_weight <= 1.0:
+        raise ValueError(f"organic_weight must be within [0, 1], got {organic_weight}")
+    lifts = organic_lift(organic) if organic_weight > 0 else {}
     if not len(ad_sets) or not len(campaigns):
         return pd.DataFrame(columns=PAID_WINNER_COLUMNS)
     now = utc(now)
@@ -74,30 +112,32 @@ def paid_winners(goals: Sequence[Goal], campaigns: pd.DataFrame, ad_sets: pd.Dat
         if mine.empty or signal is None:
             continue
         ins = insights[insights["ad_set_id"].isin(mine["id"])] if len(insights) else insights
-        per_set = pd.DataFrame({"ad_set_id": mine["id"].to_numpy()})
-        if len(ins):
-            events = ins[signal] if signal in ins else pd.Series(0.0, index=ins.index)
-            agg = ins.assign(events=events).groupby("ad_set_id")[["impressions", "spend", "events"]].sum()
-            per_set = per_set.merge(agg, left_on="ad_set_id", right_index=True, how="left")
-        per_set = per_set.reindex(columns=["ad_set_id", "impressions", "spend", "events"]).fillna(0.0)
-        arms = mine[["id", "variant_id", "created_at"]].merge(per_set, left_on="id", right_on="ad_set_id")
-        arms["hours_live"] = (now - pd.to_datetime(arms["created_at"])).dt.total_seconds() / 3600
-        by = arms.groupby("variant_id").agg(impressions=("impressions", "sum"), events=("events", "sum"),
-                                            spend=("spend", "sum"), hours_live=("hours_live", "max")).reset_index()
-        stats = ArmStats.from_arrays(successes=by["events"].to_numpy()[None, :],
-                                     trials=by["impressions"].to_numpy()[None, :],
-                                     impressions=by["impressions"].to_numpy()[None, :],
-                                     events=by["events"].to_numpy()[None, :],
-                                     hours_live=by["hours_live"].fillna(0.0).to_numpy()[None, :],
-                                     spend=by["spend"].to_numpy()[None, :])
-        d = rule.decide_many(stats, rng)
+        sets_of = mine[["id", "variant_id", "created_at"]].rename(columns={"id": "ad_set_id"})
+        daily = (_daily(ins, signal).merge(sets_of[["ad_set_id", "variant_id"]], on="ad_set_id")
+                 if len(ins) else pd.DataFrame(columns=["ad_set_id", "day", "impressions", "spend", "events", "variant_id"]))
+        created = pd.to_datetime(sets_of["created_at"], utc=True).dt.tz_localize(None)
+        sets_of["hours_live"] = (now - created).dt.total_seconds() / 3600
+        by = (sets_of.groupby("variant_id").agg(hours_live=("hours_live", "max")).reset_index()
+              .merge(daily.groupby("variant_id")[["impressions", "spend", "events"]].sum().reset_index(),
+                     on="variant_id", how="left").fillna({"impressions": 0.0, "spend": 0.0, "events": 0.0}))
         ids = list(by["variant_id"])
-        reason = rule.explain(d, stats, ids, 0)
+        index = {v: i for i, v in enumerate(ids)}
+        days = daily[daily["impressions"] > 0]
+        lift = np.array([lifts.get(str(v), 1.0) for v in ids])
+        # the days of an ad set are its units (its 'posts'): their spread is the day-to-day overdispersion
+        stats, day_cv2, day_df = from_units(
+            days["variant_id"].map(index).to_numpy(dtype=np.int64), days["impressions"].to_numpy(dtype=float),
+            days["events"].to_numpy(dtype=float), arms=len(ids),
+            hours_live=by["hours_live"].fillna(0.0).to_numpy(dtype=float), spend=by["spend"].to_numpy(dtype=float),
+            prior_factor=lift**organic_weight)
+        d = rule.decide_many(stats, rng)
+        reason = rule.explain(d, stats, ids, 0) + (f"; day-to-day sd {np.sqrt(day_cv2):.0%} ({day_df:.0f} df)")
         for j, v in enumerate(ids):
             won = int(d.winner[0]) == j
+            prior_note = (f"; organic lift x{lift[j]:.2f} at weight {organic_weight:g}" if str(v) in lifts else "")
             rows.append({"account_id": g.account_id, "goal": g.name, "variant_id": v,
                          "decision": "winner" if won else "not_yet",
-                         "evidence": reason, "p_best": float(d.p_best[0, j]) if np.isfinite(d.p_best[0, j]) else None,
+                         "evidence": reason + prior_note, "p_best": float(d.p_best[0, j]) if np.isfinite(d.p_best[0, j]) else None,
                          "impressions": float(by["impressions"].iloc[j]), "events": float(by["events"].iloc[j]),
                          "spend": round(float(by["spend"].iloc[j]), 2), "hours_live": float(by["hours_live"].iloc[j])})
     return pd.DataFrame(rows, columns=PAID_WINNER_COLUMNS)

@@ -76,14 +76,36 @@ class OrchestratorConfig:
     scale_cooldown_h: float = 24.0  # per goal
     cpa_window_h: float = 24.0  # last window vs the one before it (24-48 h ago)
     cpa_stable_tolerance: float = 0.10  # "stable": recent CPA at most 10 % above the prior window's
+    # ... with this posterior probability: P(recent cost per core event <= prior x (1 + tolerance)) under
+    # Gamma-Poisson posteriors of each window's core events per dollar (`rules.p_cost_stable`)
+    scale_probability: float = 0.90
     # the prior window must have run for real: at least this share of the recent window's spend (a campaign
     # created 25 h ago has one hour in its prior window, which says nothing about stability)
     cpa_min_prior_spend_share: float = 0.5
-    # losers
-    loser_min_spend: float = 10.0  # strictly more than this spent ...
-    loser_max_events: int = 0  # ... with at most this many core events
-    pause_min_age_h: float = 48.0  # never pause an ad set live less than this
-    pause_min_budget: float = 5.0  # never pause an ad set whose daily budget is below this
+    # losers: paused on evidence, P(core events per dollar < the goal's floor) >= pause_probability, and
+    # only past the original thresholds, which are gates now (nothing is paused before them, none pauses alone)
+    loser_min_spend: float = 10.0  # gate: strictly more than this spent
+    # The original's "at most this many core events"; the evidence rule replaces it. Kept (unused by the
+    # rules) so that settings naming it still load.
+    loser_max_events: int = 0
+    pause_min_age_h: float = 48.0  # gate: never pause an ad set live less than this
+    pause_min_budget: float = 5.0  # gate: never pause an ad set whose daily budget is below this
+    pause_probability: float = 0.95  # P(rate below the floor) that makes an ad set a loser
+    # A goal without `Goal.max_cost_per_event` gets a derived floor: this share of the pooled core events
+    # per dollar of the goal's other ad sets in the account, once they have `pause_pool_min_events` events;
+    # before that, 1 event per `loser_min_spend` dollars (what the original rule demanded).
+    pause_floor_share: float = 0.5
+    pause_pool_min_events: float = 10.0
+    # the Gamma(shape, rate 0) prior of every core-events-per-dollar posterior (0.5 = Jeffreys' for Poisson)
+    evidence_prior_events: float = 0.5
+    # creative fatigue (`stats.fatigue`): a running ad set whose core events per impression decay with
+    # exposure, or whose CPM rises, over buckets of `fatigue_bucket_h` hours gets a refresh
+    fatigue_bucket_h: float = 24.0
+    fatigue_min_buckets: int = 4
+    fatigue_min_events: float = 20.0
+    fatigue_probability: float = 0.975  # per test (rate, CPM): about 5 % false alarms for the two together
+    fatigue_min_drop: float = 0.20
+    fatigue_min_cpm_rise: float = 0.25
     # the platform's own limits
     max_budget_changes_per_hour: int = 4  # per ad set (and per campaign)
     budget_change_window_h: float = 1.0
@@ -125,6 +147,30 @@ class OrchestratorConfig:
             raise ValueError("cpa_min_prior_spend_share must be within [0, 1]")
         if not (isinstance(self.max_budget_changes_per_hour, int) and self.max_budget_changes_per_hour >= 0):
             raise ValueError("max_budget_changes_per_hour must be an int >= 0")
+        self._check_evidence()
+
+    def _check_evidence(self) -> None:
+        """The evidence rules' knobs: probabilities strictly between 0.5 and 1, shares and counts sane."""
+        for name in ("scale_probability", "pause_probability", "fatigue_probability"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and 0.5 <= v < 1):
+                raise ValueError(f"{name} must be within [0.5, 1), got {v!r}")
+        if not 0 < self.pause_floor_share <= 1:
+            raise ValueError("pause_floor_share must be within (0, 1]")
+        for name in ("pause_pool_min_events", "fatigue_min_events"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ValueError(f"{name} must be a finite count >= 0")
+        if not (math.isfinite(self.evidence_prior_events) and self.evidence_prior_events > 0):
+            raise ValueError("evidence_prior_events must be > 0 (a proper posterior needs a positive shape)")
+        if not (math.isfinite(self.fatigue_bucket_h) and self.fatigue_bucket_h > 0):
+            raise ValueError("fatigue_bucket_h must be > 0 hours")
+        if isinstance(self.fatigue_min_buckets, bool) or not (isinstance(self.fatigue_min_buckets, int)
+                                                             and self.fatigue_min_buckets >= 3):
+            raise ValueError("fatigue_min_buckets must be an int >= 3")
+        if not 0 <= self.fatigue_min_drop < 1:
+            raise ValueError("fatigue_min_drop must be within [0, 1)")
+        if not (math.isfinite(self.fatigue_min_cpm_rise) and self.fatigue_min_cpm_rise >= 0):
+            raise ValueError("fatigue_min_cpm_rise must be a finite share >= 0")
 
     def core_signal(self, goal_name: str) -> str | None:
         return self.core_signals.get(goal_name)
@@ -143,6 +189,9 @@ class Goal:
     core_signal: str | None = None
     budget_cap: float | None = None  # optional per-goal daily cap below max_daily_budget (the original's hint)
     active: bool = True
+    # The goal's floor: the most it pays per core event. An ad set whose core events per dollar are likely
+    # below 1 / max_cost_per_event is paused (None = a floor derived from the account's own ad sets).
+    max_cost_per_event: float | None = None
 
     def problems(self, config: OrchestratorConfig) -> list[str]:
         """Why this goal cannot be planned (empty when it can). Checked at plan time, per goal, so one
@@ -159,6 +208,10 @@ class Goal:
         if self.budget_cap is not None and not (isinstance(self.budget_cap, (int, float))
                                                 and math.isfinite(self.budget_cap) and self.budget_cap >= 0):
             out.append(f"budget_cap must be an amount >= 0, got {self.budget_cap!r}")
+        m = self.max_cost_per_event
+        if m is not None and (isinstance(m, bool) or not isinstance(m, (int, float)) or not math.isfinite(m)
+                              or m <= 0):
+            out.append(f"max_cost_per_event must be an amount > 0, got {m!r}")
         return out
 
     def signal(self, config: OrchestratorConfig) -> str | None:
@@ -222,7 +275,7 @@ def to_dollars(cents: int) -> float:
 
 def goals_from(goals: Iterable[Goal] | pd.DataFrame | None) -> list[Goal]:
     """Goals from a list or from a frame with columns account_id, name (or goal), priority and optional
-    core_signal, budget_cap, active. Inactive goals are dropped."""
+    core_signal, budget_cap, max_cost_per_event, active. Inactive goals are dropped."""
     if goals is None:
         return []
     if isinstance(goals, pd.DataFrame):
@@ -239,6 +292,7 @@ def goals_from(goals: Iterable[Goal] | pd.DataFrame | None) -> list[Goal]:
                 priority=int(pr) if isinstance(pr, (int, float)) and float(pr).is_integer() else pr,
                 core_signal=opt("core_signal"),
                 budget_cap=None if opt("budget_cap") is None else float(opt("budget_cap")),
+                max_cost_per_event=None if opt("max_cost_per_event") is None else float(opt("max_cost_per_event")),
                 active=bool(opt("active")) if opt("active") is not None else True))
         goals = out
     return [g for g in goals if g.active]

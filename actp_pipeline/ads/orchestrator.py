@@ -51,7 +51,7 @@ def plan_pass(engine: Engine, client: AdsClient, now: dt.datetime, *, decisions:
             insights[signal] = 0.0
     posts = posts_ledger(engine)
     cands = candidates(readable, decisions, allocation, max_candidates, posted=set(posts["variant_id"]))
-    paid = paid_winners(readable, campaigns, ad_sets, insights, now, rule, config)
+    paid = paid_winners(readable, campaigns, ad_sets, insights, now, rule, config, organic=decisions)
     history = ads_audit.history(engine, accounts, since=now - dt.timedelta(days=8))
     actions = plan(readable, campaigns, ad_sets, insights, paid[paid["decision"] == "winner"], history,
                    accounts=ad_accounts.account_settings(engine), candidates=cands, now=now,

@@ -13,16 +13,26 @@ original orchestrator's):
   budget (the goal budget is its priority share of the account's global daily budget, within its cap).
 - promote: each winner's learning ad set is duplicated into the scaling campaign (targeting and creative
   kept, `promoted_from` recorded), unless the creative already runs there; 72 h cooldown per creative.
-- scale: the scaling campaign's budget +20 % when its cost per core event over (now-24h, now] is stable
-  (at most `cpa_stable_tolerance` = 10 % worse) or better than over (now-48h, now-24h]; 24 h cooldown per
-  goal. Scaling takes budget from its goal's learning campaign but never leaves learning less than
+- scale: the scaling campaign's budget +20 % when the evidence says its cost per core event holds:
+  P(cost over (now-24h, now] <= (1 + `cpa_stable_tolerance`) x cost over (now-48h, now-24h]) >=
+  `scale_probability` (0.9), under Gamma-Poisson posteriors of each window's core events per dollar, and
+  the prior window really ran (at least half the recent window's spend); 24 h cooldown per goal.
+  Scaling takes budget from its goal's learning campaign but never leaves learning less than
   `min_learning_share` (30 %) of the goal budget, so a goal never spends more than its share.
 - fit_budget: a scaling campaign above that room (after a budget was lowered) is cut back to it.
 - rebalance / test_creative: what the scaling campaign does not take is the learning budget, split
   evenly over the learning campaign's running ad sets (minus losers about to be paused), plus a new ad
   set per candidate creative not yet tested, while each can still get the platform's minimum.
-- pause_loser: an ad set that spent more than $10 with zero core events is paused, never one live less
-  than 48 h or with a daily budget under $5 (inside a CBO campaign: its even share of the campaign's).
+- pause_loser: an ad set is paused when P(its core events per dollar < the goal's floor) >=
+  `pause_probability` (0.95). The floor is the goal's `max_cost_per_event` (as events per dollar), else
+  derived: `pause_floor_share` (50 %) of the pooled rate of the goal's other ad sets once they have 10
+  events, else 1 event per $10 (the original rule's). The original thresholds are gates, never triggers:
+  nothing is paused that spent $10 or less, is live less than 48 h or has a daily budget under $5 (inside
+  a CBO campaign: its even share of the campaign's).
+- refresh_creative / refresh_needed: a running ad set whose creative is fatigued (`stats.fatigue`: its core
+  events per impression decay with exposure, or its CPM rises, by day) is paused in the learning campaign
+  when an untested candidate can take its place (that candidate's test_creative follows), otherwise an
+  alert says a refresh is needed (never executed).
 A goal has one learning and one scaling campaign (an ACTIVE one first, then the oldest); any others are
 left alone, but their spend counts against the caps.
 
@@ -62,7 +72,7 @@ Times are UTC (naive timestamps are read as UTC). Money is in dollars at the edg
 The package, in the order a plan is made: `inputs` (frames in, split by account), `rules` (the planned
 action, the names, the pure decision rules), `ledger` (one account's state, caps, cooldowns, limits),
 `listing` (is the listing consistent, what the platform reports running), `guard` (`enforce`),
-`planner` (`plan`), `report` (frames and JSON for display and the audit log); `figures` formats the
+`refresh` (fatigue verdicts by ad set), `planner` (`plan`), `report` (frames and JSON for display and the audit log); `figures` formats the
 numbers in reasons so the evidence survives.
 """
 

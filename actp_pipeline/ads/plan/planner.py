@@ -59,15 +59,18 @@ from actp_pipeline.ads.plan.rules import (
     PAUSE_LOSER,
     PROMOTE,
     REBALANCE,
+    REFRESH_CREATIVE,
     SCALE,
     SET_BUDGET,
     TEST_CREATIVE,
     PlannedAction,
     cost_per_event,
-    is_loser,
+    goal_floor,
+    loser_evidence,
     performance,
     trend_of,
 )
+from actp_pipeline.ads.plan.refresh import fatigue_by_account, refresh_specs
 from actp_pipeline.stats.arms import ArmStats
 from actp_pipeline.stats.bandits import Thompson, TopTwoThompson
 
@@ -104,6 +107,11 @@ def plan(goals: Iterable[Goal] | pd.DataFrame, campaigns: pd.DataFrame | None = 
     except Exception as e:  # noqa: BLE001 - an unusable input: every account gets the error
         return [_error(acc, None, "inputs", e) for acc in account_ids]
     proposals: list[PlannedAction] = []
+    try:
+        fatigue = fatigue_by_account(insights, {a: v for a, v in views.items() if a not in bad}, goal_list, config, now)
+    except Exception as e:  # noqa: BLE001 - no fatigue verdicts: said once per account, the rest is planned
+        fatigue = {}
+        proposals += [_error(acc, None, "fatigue", e) for acc in account_ids if acc not in bad]
     ledgers: dict[str, Ledger] = {}
     for acc in account_ids:
         if acc in bad:
@@ -112,7 +120,7 @@ def plan(goals: Iterable[Goal] | pd.DataFrame, campaigns: pd.DataFrame | None = 
         try:
             budget = settings.get(acc, AccountSettings(acc)).resolve(config)
             mine = [g for g in goal_list if str(g.account_id) == acc]
-            actions, ledger = _plan_account(views[acc], mine, budget, config, now)
+            actions, ledger = _plan_account(views[acc], mine, budget, config, now, fatigue.get(acc, {}))
         except Exception as e:  # noqa: BLE001 - one account's failure is recorded, the others go on
             proposals.append(_error(acc, None, "account", e))
             continue
@@ -154,7 +162,8 @@ def _pick(camps: list[dict], kind: str) -> dict | None:
 
 
 def _plan_account(view: AccountView, goals: Sequence[Goal], budget: AccountBudget,
-                  config: OrchestratorConfig, now) -> tuple[list[PlannedAction], Ledger]:
+                  config: OrchestratorConfig, now, fatigue: Mapping[str, dict] | None = None
+                  ) -> tuple[list[PlannedAction], Ledger]:
     now = utc(now if now is not None else pd.Timestamp.now(tz="UTC"))
     acc = view.account_id
     actions: list[PlannedAction] = []
@@ -181,7 +190,7 @@ def _plan_account(view: AccountView, goals: Sequence[Goal], budget: AccountBudge
     split = {r["goal"]: r for r in split_budget(valid, budget, with_scaling, config).to_dict("records")}
     for g in sorted(valid, key=lambda g: (-g.priority, g.name)):
         try:
-            actions += _plan_goal(view, ledger, g, split[g.name], config, now)
+            actions += _plan_goal(view, ledger, g, split[g.name], config, now, fatigue or {})
         except Exception as e:  # noqa: BLE001 - one goal's failure is recorded, the others go on
             actions.append(_error(acc, g.name, "goal", e))
     return actions, ledger
@@ -203,6 +212,7 @@ class _GoalPlan:
     base: dict  # the goal's budget numbers, in every action's metrics
     perf: list[dict]  # the goal's ad sets with their lifetime numbers
     out: list[PlannedAction] = field(default_factory=list)
+    fatigue: Mapping[str, dict] = field(default_factory=dict)  # `stats.fatigue` rows by ad set id
 
     @property
     def name(self) -> str:
@@ -217,7 +227,7 @@ class _GoalPlan:
 
 
 def _plan_goal(view: AccountView, ledger: Ledger, goal: Goal, split: dict, config: OrchestratorConfig,
-               now: pd.Timestamp) -> list[PlannedAction]:
+               now: pd.Timestamp, fatigue: Mapping[str, dict] | None = None) -> list[PlannedAction]:
     signal = goal.signal(config)
     perf = [performance(view, s, signal, now) for s in view.ad_sets if s["goal"] == goal.name]
     if any(is_missing(p["events"]) for p in perf):
@@ -225,10 +235,12 @@ def _plan_goal(view: AccountView, ledger: Ledger, goal: Goal, split: dict, confi
                          f"{signal!r}")
     base = {"priority": goal.priority, "weight": round(float(split["weight"]), 4), "goal_budget": split["goal_budget"],
             "goal_cap": split["goal_cap"], "global_daily_budget": ledger.budget.global_daily_budget}
-    g = _GoalPlan(view, ledger, goal, split, config, now, signal, to_cents(split["goal_budget"]), base, perf)
+    g = _GoalPlan(view, ledger, goal, split, config, now, signal, to_cents(split["goal_budget"]), base, perf,
+                  fatigue=fatigue or {})
     camps = [c for c in view.campaigns if c["goal"] == goal.name and c["status"] not in GONE]
     learning_id, learning_running = _ensure_learning(g, _pick(camps, LEARNING))
     expected_paused = _pause_losers(g)
+    expected_paused |= _refresh_fatigued(g, expected_paused)
     winners = [w for w in view.winners if w["goal"] == goal.name]
     scaling_id, scaling_new, scaling_after = _ensure_scaling(g, _pick(camps, SCALING), winners)
     if scaling_id is not None:
@@ -255,22 +267,48 @@ def _ensure_learning(g: _GoalPlan, learning: dict | None) -> tuple[str, bool]:
 
 
 def _pause_losers(g: _GoalPlan) -> set[str]:
-    """Step 2, pause the running losers; returns those the guard is expected to let through."""
+    """Step 2, pause the running ad sets that are losers on the evidence (`loser_evidence` against the goal's
+    floor, past the spend gate); returns those the guard is expected to let through."""
     expected_paused = set()
     for r in g.perf:
-        if not (r["status"] == ACTIVE and r["campaign_status"] == ACTIVE
-                and is_loser(r["spend"], r["events"], g.config)):
+        if not (r["status"] == ACTIVE and r["campaign_status"] == ACTIVE):
+            continue
+        others = [(o["spend"], o["events"]) for o in g.perf if o["id"] != r["id"]]
+        floor, source = goal_floor(others, g.goal.max_cost_per_event, g.config)
+        ev = loser_evidence(r["spend"], r["events"], floor, g.config, source)
+        if not ev["loser"]:
             continue
         if not g.ledger.pause_blockers(r["id"]):
             expected_paused.add(r["id"])
         g.add(PAUSE_AD_SET, PAUSE_LOSER, target_id=r["id"], variant_id=r["variant_id"],
               params={"campaign_id": r["campaign_id"]},
-              reason=f"ad set {r['id']} spent {money(r['spend'])} (more than {money(g.config.loser_min_spend)}) "
-                     f"with {count(r['events'])} {g.signal} events in {r['age_h']:.1f} h: pause it",
+              reason=f"ad set {r['id']} is below the floor of goal {g.name} on the evidence: {ev['evidence']} (floor "
+                     f"{source}; spent more than the {money(g.config.loser_min_spend)} gate, {r['age_h']:.1f} h "
+                     f"live): pause it",
               metrics={"spend": r["spend"], "events": r["events"], "signal": g.signal, "age_h": round(r["age_h"], 2),
                        "daily_budget": to_dollars(g.ledger.effective_budget(r["id"])),
-                       "impressions": r["impressions"], "clicks": r["clicks"]})
+                       "impressions": r["impressions"], "clicks": r["clicks"],
+                       **{k: ev[k] for k in ("floor", "floor_cost", "floor_source", "p_below_floor", "rate_mean",
+                                             "rate_lo", "rate_hi", "pause_probability")}})
     return expected_paused
+
+
+def _fresh_candidates(g: _GoalPlan) -> list[str]:
+    """The goal's candidate creatives with no learning ad set yet, in the candidates' order."""
+    tested = {s["variant_id"] for s in g.view.ad_sets if s["goal"] == g.name and s["kind"] == LEARNING}
+    return [c["variant_id"] for c in g.view.candidates if c["goal"] == g.name and c["variant_id"] not in tested]
+
+
+def _refresh_fatigued(g: _GoalPlan, pausing: set[str]) -> set[str]:
+    """Step 2b, fatigued running ad sets: a refresh (pause, an untested candidate swaps in) or a
+    refresh-needed alert (`refresh.refresh_specs`); returns the pauses the guard is expected to pass."""
+    expected = set()
+    pausing = pausing | {a.target_id for a in g.out if a.action == PAUSE_AD_SET}
+    for spec in refresh_specs(g.perf, g.fatigue, _fresh_candidates(g), pausing, g.name, g.signal, g.config):
+        if spec["action"] == PAUSE_AD_SET and not g.ledger.pause_blockers(spec["target_id"]):
+            expected.add(spec["target_id"])
+        g.add(**spec)
+    return expected
 
 
 def _ensure_scaling(g: _GoalPlan, scaling: dict | None, winners: list[dict]) -> tuple[str | None, bool, int]:
@@ -355,11 +393,13 @@ def _scale(g: _GoalPlan, scaling_id: str, cur: int, room: int) -> int:
     capped = f" (capped at {money_cents(room)}: the goal budget minus learning's share)" if new < want else ""
     g.add(SET_BUDGET, SCALE, target_id=scaling_id,
           params={"old_budget": to_dollars(cur), "new_budget": to_dollars(new)},
-          reason=f"cost per {g.signal} {trend['verdict']}: {money(trend['recent_cpa'])} in the last "
-                 f"{config.cpa_window_h:g} h vs {money(trend['prior_cpa'])} before; scale {g.name}'s scaling "
+          reason=f"cost per {g.signal} {money(trend['recent_cpa'])} in the last {config.cpa_window_h:g} h vs "
+                 f"{money(trend['prior_cpa'])} before ({count(trend['recent_events'])} vs "
+                 f"{count(trend['prior_events'])} events), {trend['verdict']}; scale {g.name}'s scaling "
                  f"campaign +{percent(config.scale_step)}: {money_cents(cur)} -> {money_cents(new)}/day{capped}",
           metrics={**g.base, **{k: trend[k] for k in ("recent_spend", "recent_events", "recent_cpa", "prior_spend",
-                                                      "prior_events", "prior_cpa", "change", "verdict")},
+                                                      "prior_events", "prior_cpa", "change", "p_stable",
+                                                      "scale_probability", "tolerance", "verdict")},
                    "old_budget": to_dollars(cur), "new_budget": to_dollars(new), "scaling_room": to_dollars(room)})
     if not g.ledger.alerts and not g.ledger.scale_blockers(g.name) and not g.ledger.rate_blockers(scaling_id):
         return new
@@ -373,8 +413,7 @@ def _learning_budgets(g: _GoalPlan, learning_id: str, scaling_after: int, expect
     running = sorted((s for s in view.ad_sets if s["campaign_id"] == learning_id and s["status"] == ACTIVE
                       and s["id"] not in expected_paused),
                      key=lambda s: (pd.Timestamp.max if is_missing(s["created_at"]) else s["created_at"], s["id"]))
-    tested = {s["variant_id"] for s in view.ad_sets if s["goal"] == name and s["kind"] == LEARNING}
-    fresh = [c["variant_id"] for c in view.candidates if c["goal"] == name and c["variant_id"] not in tested]
+    fresh = _fresh_candidates(g)
     slots = learning_cents // ledger.min_cents if ledger.min_cents > 0 else len(running) + len(fresh)
     fresh = fresh[:max(0, slots - len(running))]
     n = len(running) + len(fresh)
@@ -388,11 +427,13 @@ def _learning_budgets(g: _GoalPlan, learning_id: str, scaling_after: int, expect
     numbers = {**g.base, "learning_budget": to_dollars(learning_cents), "ad_sets": n}
     for r in running:
         _rebalance(g, r, *split.get(r["id"], (target, None)), why=why, numbers=numbers)
+    swaps = {a.params.get("replacement"): a.target_id for a in g.out if a.rule == REFRESH_CREATIVE}
     for v in fresh:
+        instead = f"; it replaces fatigued ad set {swaps[v]}" if v in swaps else ""
         g.add(CREATE_AD_SET, TEST_CREATIVE, target_id=g.new_id("adset", v), variant_id=v,
               params={"campaign_id": learning_id, "variant_id": v, "daily_budget": to_dollars(target),
                       "status": ACTIVE},
-              reason=f"test creative {v} for {name}: a new ad set at {money_cents(target)}/day ({why})",
+              reason=f"test creative {v} for {name}: a new ad set at {money_cents(target)}/day ({why}){instead}",
               metrics={**numbers, "new_budget": to_dollars(target)})
 
 

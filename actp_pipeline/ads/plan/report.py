@@ -22,6 +22,8 @@ from actp_pipeline.ads.plan.rules import (
     DUPLICATE_AD_SET,
     ERROR,
     PAUSE_AD_SET,
+    REFRESH_CREATIVE,
+    REFRESH_NEEDED,
     SCALE,
     SET_BUDGET,
     PlannedAction,
@@ -66,7 +68,8 @@ def plan_frame(actions: Sequence[PlannedAction]) -> pd.DataFrame:
 
 
 def plan_summary(actions: Sequence[PlannedAction]) -> dict:
-    """Counts of executable actions by kind, as the original run summary had them, plus blocked/errors."""
+    """Counts of executable actions by kind, as the original run summary had them, plus blocked/errors;
+    "alerts" lists the reasons of every alert (an account failing closed, a fatigued creative to refresh)."""
     ok = [a for a in actions if a.executable]
     return {
         "campaigns_created": sum(a.action == CREATE_CAMPAIGN for a in ok),
@@ -75,6 +78,8 @@ def plan_summary(actions: Sequence[PlannedAction]) -> dict:
         "budgets_scaled": sum(a.rule == SCALE for a in ok),
         "budgets_changed": sum(a.action == SET_BUDGET for a in ok),
         "ad_sets_paused": sum(a.action == PAUSE_AD_SET for a in ok),
+        "creatives_refreshed": sum(a.rule == REFRESH_CREATIVE for a in ok),  # fatigued: paused, a candidate in
+        "refresh_needed": sum(a.rule == REFRESH_NEEDED for a in actions),  # fatigued, nothing to swap in
         "blocked": sum(a.status == BLOCKED and a.action != ALERT for a in actions),
         "errors": [a.reason for a in actions if a.action == ERROR],
         "alerts": [a.reason for a in actions if a.action == ALERT],
