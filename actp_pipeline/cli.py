@@ -25,6 +25,7 @@ COMMANDS = {
     "ads": ("actp_pipeline.commands.ads:make", "ad accounts and goals, plan approvals, the ads audit log"),
     "research": ("actp_pipeline.commands.research:make", "research partitions: backfill a date range as one run"),
     "sql": ("actp_pipeline.commands.warehouse:make", "write a DuckDB file of views over the warehouse; run a query"),
+    "plan-test": ("actp_pipeline.commands.plan_test:make", "plan a test: the days and budget the stopping rule needs"),
 }
 
 

@@ -14,11 +14,12 @@ from assets import LOOP_ASSETS, LOOP_CHECKS
 from resources import LoopSettings
 from resources.defaults import default_resources
 from sensors import STAGE_JOBS, STAGES, ad_plan_approvals_sensor, automation_sensor, metrics_schedule, research_schedule
+from sensors.plan_test import plan_test_job
 
 defs = dg.Definitions(
     assets=LOOP_ASSETS,
     asset_checks=LOOP_CHECKS,
-    jobs=STAGE_JOBS,
+    jobs=[*STAGE_JOBS, plan_test_job],
     schedules=[research_schedule, metrics_schedule],
     sensors=[automation_sensor, ad_plan_approvals_sensor],
     resources=default_resources(),
