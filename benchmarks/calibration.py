@@ -1,29 +1,31 @@
-"""Calibration of today's statistics on worlds they did not assume (the issue 10 baseline).
+"""Calibration of ACTP's statistics on worlds they did not assume (issue 10).
 
-Run from the repo root:  .venv/bin/python benchmarks/calibration.py [--worlds 150] [--heat-worlds 200] [--seed 1]
+Run from the repo root:  .venv/bin/python benchmarks/calibration.py [--worlds 300] [--heat-worlds 200] [--seed 1]
 
 Nothing here re-implements the statistics: every interval and every decision comes from the pipeline's own
-code (score.scores.score_posts, score.allocation.arms_from_scores / cells_by_size, stats.arms.posterior,
-stats.posterior.beta_interval, score.winners.decide, stats.stopping.StoppingRule via ads.evidence.PAID_RULE).
-The worlds break the scorer's assumptions on purpose: post noise up to 4x the assumed cv (ScoringRules
-post_noise_cv = 0.05), views per post from 200 to 100,000, base rates from 1% to 20%.
+code (score.scores.score_posts, score.winners.decide, stats.arms.from_units + ads.evidence.PAID_RULE,
+score.factor_effects via benchmarks/factor_coverage.py). The worlds break the old assumptions on purpose:
+post noise up to 0.2, views per post from 200 to 100,000, base rates from 1% to 20%.
 
 Part 1, interval coverage. The grid is base rate {0.01, 0.05, 0.20} x post noise {0, 0.05, 0.15, 0.2} (sd of
 log of a mean-one lognormal multiplier per post) x creatives per world {1, 2, 8} x views per post {200, 1,000,
-10,000, 100,000}: 144 grid cells, `--worlds` worlds each. In a world the creatives' true rates are
-expit(logit(base) + N(0, --spread)) (0.3 = the sandbox's spread), each creative gets 1-3 posts (uniform), a
-post's engagements are Binomial(views, clip(true rate x noise draw, 0, 1)). All posts of a world form ONE fair
-cell (same platform and account, live within 10 h, well inside the 72 h comparison window). The latest-metrics
-frame (measure/latest.py's columns; all engagements counted as likes) goes through score_posts with the default
-ScoringRules() (credible_mass 0.90) and with ScoringRules(credible_mass=0.95).
-  coverage_*           per POST (score_posts reports er_low / er_high per post): the post's interval holds its
-                       creative's true rate. Per grid cell the share of covered posts; `coverage_min` is the
-                       lowest over the 144 grid cells (95% intervals), `coverage_mean` their mean,
-                       `coverage_min_cell` where the minimum is, `coverage_min_se` its standard error
-                       (clustered by world), `coverage_best_min` / `coverage_best_mean` the same on the posts
-                       of each world's truly best creative only. `coverage90_*`: the same at the default 90%.
-  creative_coverage_*  per CREATIVE: its pooled evidence (arms_from_scores, what winners and allocation read)
-                       through stats.arms.posterior and beta_interval at 95% (`creative_coverage90_*`: 90%).
+10,000, 100,000}: 144 grid cells with `--worlds` x max(8 / k, 4) worlds each (8x `--worlds` creatives at
+k = 1 and 2, 32x at k = 8, and at least 4x `--worlds` best creatives per cell, so the minimum over cells of
+the best creatives' coverage is not just the noisiest cell). In a world the creatives' true rates are expit(logit(base) + N(0, --spread)) (0.3 = the sandbox's
+spread), each creative gets 1-3 posts (uniform), a post's engagements are Binomial(views, clip(true rate x
+noise draw, 0, 1)). All posts of a world form ONE fair cell (its own account, live within 10 h); the worlds of
+one (base rate, post noise) pair share a platform label, as the accounts of one platform share its rates and
+its noise (the scorer pools its spreads per platform). The latest-metrics frame (measure/latest.py's columns;
+all engagements counted as likes) goes through score_posts with the default ScoringRules() (95% intervals)
+and with ScoringRules(credible_mass=0.90).
+  coverage_*           per POST (score_posts reports er_low / er_high per post: its creative's interval): the
+                       interval holds the creative's true rate. Per grid cell the share of covered posts;
+                       `coverage_min` is the lowest over the 144 grid cells (95% intervals; target 0.93-0.97),
+                       `coverage_mean` their mean, `coverage_max` the highest, `coverage_min_cell` where the
+                       minimum is, `coverage_min_se` its standard error (clustered by world),
+                       `coverage_best_*` the same on the posts of each world's truly best creative only.
+                       `coverage90_*`: the same at 90%.
+  creative_coverage_*  the same per CREATIVE (one row per creative instead of one per post).
   coverage_worst_cells the five grid cells of lowest per-post 95% coverage, with their figures.
   coverage_by_noise    per-post 95% coverage per post-noise level (mean over the other grid dimensions).
 
@@ -36,12 +38,17 @@ winner at any look is a false winner (all creatives are equal).
            old; all posts stay in one fair cell). The cumulative frame of posts goes through score_posts
            (default rules) and winners.decide (default WinnerRule()); a winner is decision == "winner".
   paid:    at look j (day j) every arm gets one ad-day batch of impressions (its own noise draw), spend at
-           $5 per 1,500 impressions, hours live 24 j; ArmStats as ads.evidence.paid_winners builds it (raw
-           events over raw impressions) through PAID_RULE.decide_many.
-  dead_heat_false_winner_rate_organic / _paid   share of worlds with a winner at any look (issue 10 target:
-                       at most 0.05), `*_se` the binomial standard error, `dead_heat_worlds` worlds per rule;
+           $5 per 1,500 impressions, hours live 24 j; the days go through stats.arms.from_units (what
+           ads.evidence.paid_winners builds: day-to-day overdispersion, priors from the other arms) and
+           PAID_RULE.
+  dead_heat_false_winner_rate_organic / _paid   share of worlds with a winner at any look (target at most
+                       0.05), `*_se` the binomial standard error, `dead_heat_worlds` worlds per rule;
   dead_heat_by_config  the two rates per (k, base rate, post noise), and `dead_heat_first_look_*` the median
                        look of the false winners.
+
+Part 3, factor effects: benchmarks/factor_coverage.py at nominal 90% with `--factor-worlds` worlds per
+configuration; its keys (factor_coverage_min: target at least 0.88, factor_coverage95_min, factor_bias_extreme)
+are copied here.
 `seconds` is the wall time of the run. Progress goes to stderr, one JSON object is the last line of stdout.
 """
 
@@ -67,12 +74,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from actp_pipeline.ads.evidence import PAID_RULE  # noqa: E402
-from actp_pipeline.score.allocation import arms_from_scores, cells_by_size  # noqa: E402
 from actp_pipeline.score.cells import CELL  # noqa: E402
 from actp_pipeline.score.scores import ScoringRules, score_posts  # noqa: E402
 from actp_pipeline.score.winners import WinnerRule, decide  # noqa: E402
-from actp_pipeline.stats.arms import ArmStats, posterior  # noqa: E402
-from actp_pipeline.stats.posterior import beta_interval  # noqa: E402
+from actp_pipeline.stats.arms import from_units, stack  # noqa: E402
+from benchmarks.factor_coverage import run_factor_coverage  # noqa: E402
 
 BASE_RATES = (0.01, 0.05, 0.20)
 POST_NOISE = (0.0, 0.05, 0.15, 0.2)
@@ -94,9 +100,9 @@ def noise_draws(rng: np.random.Generator, sd: float, shape) -> np.ndarray:
 
 
 def latest_frame(world: np.ndarray, creative: np.ndarray, views: np.ndarray, eng: np.ndarray, live_h: np.ndarray,
-                 hours_live: np.ndarray) -> pd.DataFrame:
-    """The frame measure/latest.py returns, one row per post; world w is account "w<w>" on TikTok (one fair
-    cell when its live times are within the comparison window), post i is "p<i>" (its row number)."""
+                 hours_live: np.ndarray, platform="tiktok") -> pd.DataFrame:
+    """The frame measure/latest.py returns, one row per post; world w is account "w<w>" (one fair cell when
+    its live times are within the comparison window), post i is "p<i>" (its row number)."""
     n = len(views)
     acc = pd.Series(world).astype(str).radd("w")
     post = pd.Series(np.arange(n)).astype(str).radd("p")
@@ -104,7 +110,7 @@ def latest_frame(world: np.ndarray, creative: np.ndarray, views: np.ndarray, eng
     hours = np.asarray(hours_live, dtype=float)
     views = np.asarray(views, dtype=np.int64)
     return pd.DataFrame({
-        "post_id": post, "variant_id": acc + "-c" + pd.Series(creative).astype(str), "platform": "tiktok",
+        "post_id": post, "variant_id": acc + "-c" + pd.Series(creative).astype(str), "platform": platform,
         "account": acc, "idempotency_key": post, "live_at": live,
         "last_snapshot_at": live + pd.to_timedelta(hours, unit="h"),
         "hours_live": hours, "snapshots": 1, "views": views, "likes": np.asarray(eng, dtype=np.int64), "comments": 0,
@@ -121,7 +127,7 @@ def coverage_worlds(args, rng: np.random.Generator) -> dict[str, np.ndarray]:
     parts, first_world = [], 0
     grid = list(itertools.product(BASE_RATES, POST_NOISE, CREATIVES, VIEWS))
     for g, (base, sd, k, v) in enumerate(grid):
-        W = args.worlds
+        W = args.worlds * max(8 // k, 4)  # as many creatives per cell as k = 1 has, and 4x the best creatives
         rates = 1.0 / (1.0 + np.exp(-(math.log(base / (1 - base)) + rng.normal(0.0, args.spread, (W, k)))))
         posts = rng.integers(1, 4, (W, k))
         c_world = np.repeat(np.arange(W), k)
@@ -131,7 +137,7 @@ def coverage_worlds(args, rng: np.random.Generator) -> dict[str, np.ndarray]:
         true = rates[p_world, p_creative]
         n = len(true)
         eng = rng.binomial(v, np.clip(true * noise_draws(rng, sd, n), 0.0, 1.0))
-        parts.append({"grid": np.full(n, g), "world": p_world + first_world, "creative": p_creative, "true": true,
+        parts.append({"grid": np.full(n, g), "group": np.full(n, f"b{base:g}-sd{sd:g}"), "world": p_world + first_world, "creative": p_creative, "true": true,
                       "best": p_creative == rates.argmax(axis=1)[p_world], "views": np.full(n, v), "eng": eng})
         first_world += W
     out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
@@ -157,82 +163,53 @@ def cell_rates(hit: np.ndarray, grid: np.ndarray, world: np.ndarray, n_grid: int
 
 def summarize_coverage(prefix: str, hit: np.ndarray, mask: np.ndarray, grid: np.ndarray, world: np.ndarray,
                        cells: np.ndarray) -> dict:
-    """min / mean / argmin cell / se of the per-grid-cell share of `hit` over the rows in `mask`."""
+    """min / mean / max / argmin cell / se of the per-grid-cell share of `hit` over the rows in `mask`."""
     rate, se = cell_rates(hit[mask].astype(float), grid[mask], world[mask], len(cells))
     i = int(np.argmin(rate))
     b, sd, k, v = cells[i]
-    return {f"{prefix}_min": _r(rate[i]), f"{prefix}_mean": _r(rate.mean()), f"{prefix}_min_se": _r(se[i]),
+    return {f"{prefix}_min": _r(rate[i]), f"{prefix}_mean": _r(rate.mean()), f"{prefix}_max": _r(rate.max()),
+            f"{prefix}_min_se": _r(se[i]),
             f"{prefix}_min_cell": {"base_rate": b, "post_noise_sd": sd, "creatives": k, "views_per_post": v}}
-
-
-def creative_hits(scored: pd.DataFrame, truth: dict[str, float], masses=(0.95, 0.90)) -> pd.DataFrame:
-    """Per creative: its pooled posterior interval (arms_from_scores -> stats.arms.posterior -> beta_interval)
-    at each mass, and whether it holds the true rate."""
-    arms = arms_from_scores(scored)
-    rows = []
-    for _, members, stats in cells_by_size(arms, CELL):
-        a, b = posterior(stats)
-        ids = np.concatenate([g["arm_id"].to_numpy() for _, g in members])
-        row = {"variant_id": ids}
-        for mass in masses:
-            lo, hi = beta_interval(a.ravel(), b.ravel(), mass)
-            t = np.array([truth[x] for x in ids])
-            row[f"hit{int(mass * 100)}"] = (lo <= t) & (t <= hi)
-        rows.append(pd.DataFrame(row))
-    return pd.concat(rows, ignore_index=True)
 
 
 def run_coverage(args, rng: np.random.Generator) -> dict:
     w = coverage_worlds(args, rng)
     cells = w["grid_cells"]
-    log(f"coverage: {len(cells)} grid cells x {args.worlds} worlds, {len(w['views']):,} posts")
-    frame = latest_frame(w["world"], w["creative"], w["views"], w["eng"], w["live_h"], np.full(len(w["views"]), 48.0))
-    out, scored95 = {}, None
+    log(f"coverage: {len(cells)} grid cells x {args.worlds} x max(8 / k, 4) worlds, {len(w['views']):,} posts")
+    frame = latest_frame(w["world"], w["creative"], w["views"], w["eng"], w["live_h"], np.full(len(w["views"]), 48.0),
+                         platform=w["group"])
+    out = {}
     for mass, prefix in ((0.95, "coverage"), (0.90, "coverage90")):
         t = time.monotonic()
-        rules = ScoringRules() if mass == 0.90 else ScoringRules(credible_mass=mass)
+        rules = ScoringRules() if mass == ScoringRules().credible_mass else ScoringRules(credible_mass=mass)
         scored = score_posts(frame, rules)
         if len(scored[CELL].drop_duplicates()) != w["world"].max() + 1:
             raise RuntimeError("a world was split over several fair cells")
+        if not np.allclose(scored["credible_mass"], mass):
+            raise RuntimeError(f"score_posts reported intervals at {scored['credible_mass'].iloc[0]}, not {mass}")
         rows = row_of(scored["post_id"])
         true = w["true"][rows]
         hit = ((scored["er_low"].to_numpy() <= true) & (true <= scored["er_high"].to_numpy())).astype(float)
-        g, wd = w["grid"][rows], w["world"][rows]
-        out.update(summarize_coverage(prefix, hit, np.ones(len(hit), bool), g, wd, cells))
-        out.update(summarize_coverage(prefix + "_best", hit, w["best"][rows], g, wd, cells))
-        if mass == 0.95:
-            scored95, hit95, g95, wd95 = scored, hit, g, wd
-        log(f"  score_posts at {mass:.2f}: {time.monotonic() - t:.1f} s, {prefix}_min {out[prefix + '_min']}")
-    rate, se = cell_rates(hit95, g95, wd95, len(cells))
-    worst = np.argsort(rate)[:5]
-    out["coverage_worst_cells"] = [{"base_rate": cells[i][0], "post_noise_sd": cells[i][1], "creatives": cells[i][2],
-                                    "views_per_post": cells[i][3], "coverage": _r(rate[i]), "se": _r(se[i])}
-                                   for i in worst]
-    sd_of = np.array([c[1] for c in cells])
-    out["coverage_by_noise"] = {str(sd): _r(rate[sd_of == sd].mean()) for sd in POST_NOISE}
-    out.update(creative_coverage(w, scored95, cells))
-    out["coverage_posts"] = int(len(hit95))
-    return out
-
-
-def creative_coverage(w: dict, scored95: pd.DataFrame, cells: np.ndarray) -> dict:
-    """creative_coverage* keys: the pooled per-creative intervals of the 95% run (and their 90% twins)."""
-    first = np.unique(w["world"] * 8 + w["creative"], return_index=True)[1]  # one post per creative
-    names = ("w" + pd.Series(w["world"][first]).astype(str) + "-c" + pd.Series(w["creative"][first]).astype(str))
-    truth = dict(zip(names, w["true"][first]))
-    grid_of = dict(zip(names, w["grid"][first]))
-    world_of = dict(zip(names, w["world"][first]))
-    best_of = dict(zip(names, w["best"][first]))
-    hits = creative_hits(scored95, truth)
-    g = hits["variant_id"].map(grid_of).to_numpy(dtype=np.int64)
-    wd = hits["variant_id"].map(world_of).to_numpy(dtype=np.int64)
-    best = hits["variant_id"].map(best_of).to_numpy(dtype=bool)
-    out = {}
-    for mass, prefix in ((95, "creative_coverage"), (90, "creative_coverage90")):
-        hit = hits[f"hit{mass}"].to_numpy(dtype=float)
+        g, wd, best = w["grid"][rows], w["world"][rows], w["best"][rows]
         out.update(summarize_coverage(prefix, hit, np.ones(len(hit), bool), g, wd, cells))
         out.update(summarize_coverage(prefix + "_best", hit, best, g, wd, cells))
-    out["creative_coverage_creatives"] = int(len(hits))
+        one = ~scored["variant_id"].duplicated().to_numpy()  # one row per creative: its interval, once
+        c_prefix = "creative_" + prefix
+        out.update(summarize_coverage(c_prefix, hit, one, g, wd, cells))
+        out.update(summarize_coverage(c_prefix + "_best", hit, one & best, g, wd, cells))
+        if mass == 0.95:
+            rate, se = cell_rates(hit, g, wd, len(cells))
+            worst = np.argsort(rate)[:5]
+            out["coverage_worst_cells"] = [
+                {"base_rate": cells[i][0], "post_noise_sd": cells[i][1], "creatives": cells[i][2],
+                 "views_per_post": cells[i][3], "coverage": _r(rate[i]), "se": _r(se[i])} for i in worst]
+            sd_of = np.array([c[1] for c in cells])
+            out["coverage_by_noise"] = {str(sd): _r(rate[sd_of == sd].mean()) for sd in POST_NOISE}
+            out["coverage_posts"] = int(len(hit))
+            out["coverage_creatives"] = int(one.sum())
+            out["scoring_post_noise_by_platform"] = {k: v for k, v in scored.attrs.get("spread", {}).items()}
+        log(f"  score_posts at {mass:.2f}: {time.monotonic() - t:.1f} s, {prefix}_min {out[prefix + '_min']}, "
+            f"{prefix}_best_min {out[prefix + '_best_min']}")
     return out
 
 
@@ -266,19 +243,22 @@ def organic_false_winners(v: np.ndarray, eng: np.ndarray, seed: int) -> np.ndarr
 
 
 def paid_false_winners(v: np.ndarray, eng: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Per world, the first look (day) at which PAID_RULE names a winner, 0 if never."""
+    """Per world, the first look (day) at which PAID_RULE names a winner, 0 if never. Each world's days go
+    through stats.arms.from_units (what ads.evidence.paid_winners does per learning campaign); the worlds of one look
+    are stacked into one decide_many call."""
     W, k, looks = v.shape
     first = np.zeros(W, dtype=np.int64)
-    imp = np.cumsum(v, axis=2).astype(float)
-    ev = np.cumsum(eng, axis=2).astype(float)
     for j in range(1, looks + 1):
         active = np.flatnonzero(first == 0)
         if active.size == 0:
             break
-        i, e = imp[active, :, j - 1], ev[active, :, j - 1]
-        stats = ArmStats.from_arrays(successes=e, trials=i, impressions=i, events=e,
-                                     hours_live=np.full(i.shape, 24.0 * j), spend=i * PRICE_PER_IMPRESSION)
-        d = PAID_RULE.decide_many(stats, rng)
+        per_world = []
+        for w in active:
+            imp, ev = v[w, :, :j].astype(float), eng[w, :, :j].astype(float)
+            stats, _, _ = from_units(np.repeat(np.arange(k), j), imp.ravel(), ev.ravel(), arms=k, hours_live=24.0 * j,
+                                     spend=imp.sum(axis=1) * PRICE_PER_IMPRESSION)
+            per_world.append(stats)
+        d = PAID_RULE.decide_many(stack(per_world), rng)
         first[active[d.winner >= 0]] = j
     return first
 
@@ -315,25 +295,32 @@ def _r(x, nd=4):
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--worlds", type=int, default=150, help="worlds per coverage grid cell (144 cells)")
+    ap.add_argument("--worlds", type=int, default=300, help="worlds x max(8 / k, 4) per coverage grid cell (144 cells)")
     ap.add_argument("--heat-worlds", type=int, default=200, help="worlds per dead-heat configuration (12)")
     ap.add_argument("--looks", type=int, default=30, help="looks per dead-heat world")
+    ap.add_argument("--factor-worlds", type=int, default=200, help="worlds per factor-effect configuration (9)")
     ap.add_argument("--spread", type=float, default=0.3, help="logit sd of creatives' true rates around the base")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--quick", action="store_true", help="tiny run for the test (8 / 6 worlds, 6 looks)")
+    ap.add_argument("--quick", action="store_true", help="tiny run for the test (8 / 6 / 10 worlds, 6 looks)")
     args = ap.parse_args(argv)
     if args.quick:
-        args.worlds, args.heat_worlds, args.looks = 8, 6, 6
+        args.worlds, args.heat_worlds, args.looks, args.factor_worlds = 8, 6, 6, 10
     started = time.monotonic()
     n_grid = len(BASE_RATES) * len(POST_NOISE) * len(CREATIVES) * len(VIEWS)
     out = {"worlds_per_grid_cell": args.worlds, "grid_cells": n_grid,
            "scoring_default_credible_mass": ScoringRules().credible_mass,
-           "scoring_assumed_post_noise_cv": ScoringRules().post_noise_cv}
+           "scoring_post_noise_cv": ScoringRules().post_noise_cv}
     out.update(run_coverage(args, np.random.default_rng([args.seed, 1])))
     out.update(run_dead_heats(args, np.random.default_rng([args.seed, 2])))
-    out["targets"] = {"dead_heat_false_winner_rate_organic": 0.05, "dead_heat_false_winner_rate_paid": 0.05}
+    t = time.monotonic()
+    factor = run_factor_coverage(worlds=args.factor_worlds, seed=args.seed, level=0.90)
+    log(f"factor effects: {time.monotonic() - t:.1f} s, factor_coverage_min {factor.get('factor_coverage_min')}")
+    out.update({k: v for k, v in factor.items() if k.startswith("factor_")})
+    out["targets"] = {"coverage_min": [0.93, 0.97], "coverage_best_min": [0.93, 0.97],
+                      "dead_heat_false_winner_rate_organic": 0.05, "dead_heat_false_winner_rate_paid": 0.05,
+                      "factor_coverage_min": 0.88}
     out["config"] = {"looks": args.looks, "spread": args.spread, "seed": args.seed, "quick": args.quick,
-                     "heat_worlds_per_config": args.heat_worlds}
+                     "heat_worlds_per_config": args.heat_worlds, "factor_worlds_per_config": args.factor_worlds}
     out["seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(out))
     return out

@@ -1,5 +1,6 @@
-"""benchmarks/calibration.py runs end to end (--quick) and reports every key in range. It measures the current
-statistics, which issue 10 says miss their targets, so no target is asserted here."""
+"""benchmarks/calibration.py runs end to end (--quick) and reports every key in range. The quick run is too small
+to hold the issue 10 targets to their confidence, so the test asserts the averages a broken interval would miss
+(the old fixed prior covered 0.78 on average) and leaves the minima to the full run in the README."""
 
 from __future__ import annotations
 
@@ -32,8 +33,13 @@ def test_quick_run_reports_every_key():
         assert set(out[key]) == set(CELL_KEYS), key
     assert out["coverage_min"] <= out["coverage_mean"] and out["coverage90_min"] <= out["coverage90_mean"]
     assert len(out["coverage_worst_cells"]) == 5 and set(out["coverage_by_noise"]) == {"0.0", "0.05", "0.15", "0.2"}
-    assert out["grid_cells"] == 144 and out["coverage_posts"] > 0 and out["creative_coverage_creatives"] > 0
-    assert out["scoring_default_credible_mass"] == 0.9
+    assert out["grid_cells"] == 144 and out["coverage_posts"] > out["coverage_creatives"] > 0
+    assert out["scoring_default_credible_mass"] == 0.95
+    assert 0.91 <= out["coverage_mean"] <= 0.99 and 0.86 <= out["coverage90_mean"] <= 0.95, out["coverage_mean"]
+    assert out["coverage_best_mean"] >= 0.88, out["coverage_best_mean"]
+    for key in ("factor_coverage_min", "factor_coverage_mean", "factor_coverage95_min"):
+        assert 0.0 <= out[key] <= 1.0, (key, out.get(key))
+    assert out["factor_coverage_mean"] >= 0.8 and abs(out["factor_bias_extreme"]) < 0.2
     for key in RATE_KEYS:
         assert 0.0 <= out[key] <= 1.0, (key, out[key])
         assert 0.0 <= out[key + "_se"] <= 0.5, key
