@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from actp_pipeline.score.factor_effects import estimate_factor_effects, generation_weights
+from actp_pipeline.score.factor_effects import UNMEASURED_HALF_WIDTH, estimate_factor_effects, generation_weights
 from assets.automation import OWNERS
 from assets.metadata import as_json, md_table
 from assets.scores import scores
@@ -29,7 +29,8 @@ def factor_effects(context: dg.AssetExecutionContext, store: StoreResource) -> d
     weights = generation_weights(effects) if len(effects) else {}
     meta = {"dagster/row_count": len(effects), "generation_weights": as_json(weights)}
     if len(effects):
-        best = effects.sort_values("effect", ascending=False)
+        unmeasured = (effects["high"] - effects["low"]) / 2 > UNMEASURED_HALF_WIDTH
+        best = effects.assign(_unmeasured=unmeasured).sort_values(["_unmeasured", "effect"], ascending=[True, False])
         meta["findings"] = dg.MetadataValue.md("\n".join(f"- {label}" for label in best["label"].head(10)))
         meta["effects"] = md_table(effects[["factor", "level", "effect", "low", "high", "interval_level", "n_posts"]],
                                    limit=40)

@@ -207,7 +207,8 @@ def main() -> None:
         "posts_per_cell_median": float(cells.median()),
         "scored_posts": int(sufficient.sum()),
         "p_best_sum_per_cell_max_error": float(
-            (scored[sufficient].groupby(["platform", "account", "cell_window"])["p_best"].sum() - 1).abs().max()),
+            (scored.drop_duplicates(["platform", "account", "cell_window", "variant_id"])  # thin creatives count too
+             .groupby(["platform", "account", "cell_window"])["p_best"].sum() - 1).abs().max()),
         "repeat": args.repeat,
         "runs_s": [round(x, 3) for x in total_s],
         "duckdb_runs_s": [round(x, 3) for x in base_s],

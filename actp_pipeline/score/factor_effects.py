@@ -87,12 +87,20 @@ def level_text(level: float) -> str:
     return f"{round(level * 100, 4):g}%"
 
 
+# An interval wider than +-100% on the rate says nothing a reader could act on: the label says so instead of
+# printing a number (and `findings` lists such levels last).
+UNMEASURED_HALF_WIDTH = 1.0
+
+
 def effect_label(factor: str, level: str, effect: float, low: float, high: float, interval_level: float) -> str:
     """'question hooks: +18% (± 6%, 95% interval) engagement vs. average hook'. The ± is the interval's
     half-width; its level is part of the label, so nobody reads an interval without it."""
     level_fmt, noun = _WORDING.get(factor, ("{} " + factor.replace("_", " "), factor.replace("_", " ")))
     half = (high - low) / 2.0
     name = level_fmt.format(str(level).replace("_", " "))
+    if not half <= UNMEASURED_HALF_WIDTH:  # e.g. a level that always came with the same other level
+        return (f"{name}: not measurable yet ({level_text(interval_level)} interval {low:+.0%} to {high:+.0%}) "
+                f"vs. average {noun}")
     return (f"{name}: {effect:+.0%} (± {half:.0%}, {level_text(interval_level)} interval) "
             f"engagement vs. average {noun}")
 

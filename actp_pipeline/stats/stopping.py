@@ -121,11 +121,11 @@ class StoppingRule:
             others = np.argsort(-np.nan_to_num(pb, nan=-1.0), kind="stable")
             runner = next((int(x) for x in others if x != j), None)
             tie = f", runner-up {name(runner)} {pb[runner]:.2f}" if runner is not None and k > 1 else ""
-            return f"no clear best (tie): P(best) of {name(j)} = {pb[j]:.2f} < {self.confidence:.2f}{tie}"
+            return f"no clear best (tie): P(best) of {name(j)} = {pb[j]:.2f} < {self.confidence:g}{tie}"
         if code == "below_margin":
             return (f"{name(j)} is the likely best (P(best) = {pb[j]:.2f}) but not clearly {self.margin:.0%} better "
                     f"than every other creative: P(rate > {1 + self.margin:.2f} x the best other) = "
-                    f"{d.p_beats_others[i]:.2f} < {self.confidence:.2f}")
+                    f"{d.p_beats_others[i]:.2f} < {self.confidence:g}")
         return (f"winner {name(j)}: P(best) = {pb[j]:.3f}, P(rate > {1 + self.margin:.2f} x the best other) = "
                 f"{d.p_beats_others[i]:.3f}, {stats.impressions[i, j]:,.0f} impressions, {stats.events[i, j]:,.0f} core events")
 

@@ -131,7 +131,7 @@ def test_defaults_are_the_original_numbers():
     assert (c.promote_cooldown_h, c.scale_step, c.scale_cooldown_h) == (72, .2, 24)
     assert (c.loser_min_spend, c.loser_max_events, c.pause_min_age_h, c.pause_min_budget) == (10, 0, 48, 5)
     # the evidence rules (issue 10): the thresholds above are gates, these probabilities decide
-    assert (c.pause_probability, c.scale_probability, c.cpa_stable_tolerance) == (0.95, 0.9, 0.1)
+    assert (c.pause_probability, c.scale_probability, c.cpa_stable_tolerance) == (0.95, 0.8, 0.2)
     assert c.max_budget_changes_per_hour == 4
     assert (c.auto_scale_winners, c.auto_pause_losers) == (False, False)  # the original's toggles start off
     assert c.core_signal("virality") == "thruplay" and c.core_signal("followers") == "profile_view"
@@ -296,12 +296,12 @@ def test_scale_plus_20_percent_takes_budget_from_learning():
     s = one(acts, rule="scale")
     assert s.executable and (s.params["old_budget"], s.params["new_budget"]) == (20.0, 24.0)
     assert s.metrics["verdict"].startswith("stable or improving") and s.metrics["recent_cpa"] == 0.02
-    assert s.metrics["p_stable"] == pytest.approx(0.983, abs=0.001) and "= 0.983 >= 0.9" in s.reason
+    assert s.metrics["p_stable"] > 0.999 and ">= 0.8" in s.reason
     assert one(acts, rule="rebalance", target="s1").params["new_budget"] == 26.0  # $50 goal - $24 scaling
 
 
-@pytest.mark.parametrize("recent,ok", [((20.0, 1000), True),  # the same cost per event, 1,000 events each: P 0.98
-                                       ((22.0, 1000), False),  # exactly +10 %: P(within +10 %) only 0.5
+@pytest.mark.parametrize("recent,ok", [((20.0, 1000), True),  # the same cost per event, 1,000 events each
+                                       ((24.0, 1000), False),  # exactly +20 %: P(within +20 %) only 0.5
                                        ((10.0, 1000), True),  # improving
                                        ((20.0, 10), False),  # 10 events: cannot tell stable from worse
                                        ((20.0, 0), False)])  # no events lately
@@ -311,11 +311,11 @@ def test_scale_needs_stable_or_improving_cost_per_event(recent, ok):
 
 
 def test_cpa_verdicts():
-    # at exactly +10 % the posterior is split: P = 0.5, not enough to scale, whatever the counts
-    at_edge = cpa_verdict(22.0, 10, 20.0, 10)
+    # at exactly +20 % (the tolerance) the posterior is split: P = 0.5, not enough to scale, whatever the counts
+    at_edge = cpa_verdict(24.0, 10, 20.0, 10)
     assert at_edge["p_stable"] == pytest.approx(0.5, abs=0.01) and not at_edge["ok"]
-    assert "not shown stable" in at_edge["verdict"] and "0.5 < 0.9" in at_edge["verdict"]
-    assert not cpa_verdict(22.01, 10, 20.0, 10)["ok"]
+    assert "not shown stable" in at_edge["verdict"] and "0.5 < 0.8" in at_edge["verdict"]
+    assert not cpa_verdict(24.01, 10, 20.0, 10)["ok"]
     assert not cpa_verdict(20.0, 10, 20.0, 10)["ok"]  # same cost, too few events: P 0.6
     assert cpa_verdict(20.0, 1000, 20.0, 1000)["ok"]  # same cost, many events: P 0.98
     assert cpa_verdict(5.0, 1, 20.0, 0)["ok"]  # events now, none for 4x the money before: P 0.96
@@ -328,7 +328,7 @@ def test_cpa_verdicts():
     frame = pd.DataFrame([row("x", 1, 11.0, 550), row("x", 24, 10.0, 500), row("x", 48, 99.0, 0)])
     t = cpa_trend(frame, "smartlink_click", T0)  # the row 48 h ago is outside (now-48h, now-24h]
     assert (t["recent_spend"], t["prior_spend"], t["ok"]) == (11.0, 10.0, True)
-    assert t["p_stable"] == pytest.approx(0.94, abs=0.01)  # the same $0.02 per event
+    assert t["p_stable"] > 0.99  # the same $0.02 per event, 500+ events each
 
 
 def test_reasons_keep_the_evidence_of_small_costs_and_large_counts():

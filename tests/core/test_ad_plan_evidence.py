@@ -150,25 +150,25 @@ def test_scale_only_with_high_posterior_probability():
         rp = rng.poisson(n_prior * rng.uniform(0.5, 1.5) / worse)
         acts = scale_run((20.0, rp), (20.0, n_prior))
         for s in (a for a in acts if a.rule == "scale"):
-            assert s.metrics["p_stable"] >= 0.9
+            assert s.metrics["p_stable"] >= OrchestratorConfig().scale_probability
             assert s.metrics["p_stable"] == pytest.approx(p_cost_stable(20.0, rp, 20.0, n_prior))
 
 
 def test_a_worse_cost_per_event_rarely_scales():
-    # recent cost per event truly 30 % worse (beyond the 10 % tolerance): seeded, at most a few scale
+    # recent cost per event truly 50 % worse (well beyond the 20 % tolerance): seeded, at most a few scale
     rng = np.random.default_rng(2)
     scaled = 0
     for _ in range(200):
         prior = rng.poisson(200)
-        recent = rng.poisson(200 / 1.3)
-        scaled += p_cost_stable(20.0, recent, 20.0, prior) >= 0.9
+        recent = rng.poisson(200 / 1.5)
+        scaled += p_cost_stable(20.0, recent, 20.0, prior) >= OrchestratorConfig().scale_probability
     assert scaled / 200 <= 0.02
 
 
 def test_p_cost_stable_matches_monte_carlo():
     rng = np.random.default_rng(3)
     lr, lp = rng.gamma(12.5, 1 / 20, 400_000), rng.gamma(8.5, 1 / 30, 400_000)
-    assert p_cost_stable(20, 12, 30, 8) == pytest.approx(np.mean(1 / lr <= 1.1 / lp), abs=0.003)
+    assert p_cost_stable(20, 12, 30, 8) == pytest.approx(np.mean(1 / lr <= 1.2 / lp), abs=0.003)
 
 
 # -- fatigue ---------------------------------------------------------------------------------------------
@@ -221,11 +221,11 @@ def test_every_evidence_decision_carries_its_numbers():
     decided = [a for a in acts if a.rule in ("pause_loser", "scale", REFRESH_CREATIVE, REFRESH_NEEDED)]
     assert {a.rule for a in decided} == {"pause_loser", "scale", REFRESH_CREATIVE, REFRESH_NEEDED}
     for a in decided:
-        assert re.search(r"P\(.*\) = 0\.\d+|P\(decay\) = \d", a.reason), a.reason
+        assert re.search(r"P\(.*\) = [01](\.\d+)?|P\(decay\) = \d", a.reason), a.reason
     loser = next(a for a in decided if a.rule == "pause_loser")
     assert "posterior 0.0125 events/$" in loser.reason and "floor 0.1 events/$ = $10.00 per event" in loser.reason
     scale = next(a for a in decided if a.rule == "scale")
-    assert "= 0.983 >= 0.9" in scale.reason and "1,000 vs 1,000 events" in scale.reason
+    assert " >= 0.8" in scale.reason and "1,000 vs 1,000 events" in scale.reason
     assert plan_frame(acts)["reason"].map(lambda s: bool(NUMBER.search(s))).all()
 
 

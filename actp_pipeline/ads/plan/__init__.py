@@ -15,7 +15,7 @@ original orchestrator's):
   kept, `promoted_from` recorded), unless the creative already runs there; 72 h cooldown per creative.
 - scale: the scaling campaign's budget +20 % when the evidence says its cost per core event holds:
   P(cost over (now-24h, now] <= (1 + `cpa_stable_tolerance`) x cost over (now-48h, now-24h]) >=
-  `scale_probability` (0.9), under Gamma-Poisson posteriors of each window's core events per dollar, and
+  `scale_probability` (0.8), under Gamma-Poisson posteriors of each window's core events per dollar, and
   the prior window really ran (at least half the recent window's spend); 24 h cooldown per goal.
   Scaling takes budget from its goal's learning campaign but never leaves learning less than
   `min_learning_share` (30 %) of the goal budget, so a goal never spends more than its share.
