@@ -3,7 +3,7 @@
 Run from the repo root:  .venv/bin/python benchmarks/calibration.py [--worlds 300] [--heat-worlds 200] [--seed 1]
 
 Nothing here re-implements the statistics: every interval and every decision comes from the pipeline's own
-code (score.scores.score_posts, score.winners.decide, stats.arms.from_units + ads.evidence.PAID_RULE,
+code (score.scores.score_posts, score.winners.decide, stats.arms.from_days + ads.evidence.PAID_RULE,
 score.factor_effects via benchmarks/factor_coverage.py). The worlds break the old assumptions on purpose:
 post noise up to 0.2, views per post from 200 to 100,000, base rates from 1% to 20%.
 
@@ -38,7 +38,7 @@ winner at any look is a false winner (all creatives are equal).
            old; all posts stay in one fair cell). The cumulative frame of posts goes through score_posts
            (default rules) and winners.decide (default WinnerRule()); a winner is decision == "winner".
   paid:    at look j (day j) every arm gets one ad-day batch of impressions (its own noise draw), spend at
-           $5 per 1,500 impressions, hours live 24 j; the days go through stats.arms.from_units (what
+           $5 per 1,500 impressions, hours live 24 j; the days go through stats.arms.from_days (what
            ads.evidence.paid_winners builds: day-to-day overdispersion, priors from the other arms) and
            PAID_RULE.
   dead_heat_false_winner_rate_organic / _paid   share of worlds with a winner at any look (target at most
@@ -77,7 +77,7 @@ from actp_pipeline.ads.evidence import PAID_RULE  # noqa: E402
 from actp_pipeline.score.cells import CELL  # noqa: E402
 from actp_pipeline.score.scores import ScoringRules, score_posts  # noqa: E402
 from actp_pipeline.score.winners import WinnerRule, decide  # noqa: E402
-from actp_pipeline.stats.arms import from_units, stack  # noqa: E402
+from actp_pipeline.stats.arms import from_days  # noqa: E402
 from benchmarks.factor_coverage import run_factor_coverage  # noqa: E402
 
 BASE_RATES = (0.01, 0.05, 0.20)
@@ -244,21 +244,17 @@ def organic_false_winners(v: np.ndarray, eng: np.ndarray, seed: int) -> np.ndarr
 
 def paid_false_winners(v: np.ndarray, eng: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Per world, the first look (day) at which PAID_RULE names a winner, 0 if never. Each world's days go
-    through stats.arms.from_units (what ads.evidence.paid_winners does per learning campaign); the worlds of one look
-    are stacked into one decide_many call."""
+    through stats.arms.from_days (what ads.evidence.paid_winners does per learning campaign), all
+    worlds of one look in one decide_many call."""
     W, k, looks = v.shape
     first = np.zeros(W, dtype=np.int64)
     for j in range(1, looks + 1):
         active = np.flatnonzero(first == 0)
         if active.size == 0:
             break
-        per_world = []
-        for w in active:
-            imp, ev = v[w, :, :j].astype(float), eng[w, :, :j].astype(float)
-            stats, _, _ = from_units(np.repeat(np.arange(k), j), imp.ravel(), ev.ravel(), arms=k, hours_live=24.0 * j,
-                                     spend=imp.sum(axis=1) * PRICE_PER_IMPRESSION)
-            per_world.append(stats)
-        d = PAID_RULE.decide_many(stack(per_world), rng)
+        imp, ev = v[active, :, :j].astype(float), eng[active, :, :j].astype(float)
+        stats = from_days(imp, ev, np.full(active.size, 24.0 * j), imp.sum(axis=2) * PRICE_PER_IMPRESSION)
+        d = PAID_RULE.decide_many(stats, rng)
         first[active[d.winner >= 0]] = j
     return first
 

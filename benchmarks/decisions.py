@@ -12,8 +12,8 @@ A test runs in daily batches of `--daily-budget` impressions (15,000: the origin
 the creatives; each creative's impressions of the day go out as ceil(n / `--post-impressions`) equal posts,
 each with its own noise draw: engagements ~ Binomial(views, clip(rate x multiplier, 0, 0.9)). The estimator
 is not told the world's noise: each day the state is built as the paid test builds it
-(stats.arms.from_units, as ads.evidence.paid_winners does: the arm-days are the units whose spread beyond binomial noise is estimated and
-discounts the evidence; each arm's prior comes from the other arms). The common stopping rule
+(stats.arms.from_days, as ads.evidence.paid_winners does: the arm-days are the units whose spread beyond
+binomial noise is estimated and discounts the evidence; each arm's prior comes from the other arms). The common stopping rule
 (StoppingRule(confidence=--confidence).decide_many) is applied once per day; a world stops at its first
 winner or after `--max-days` days.
 
@@ -71,7 +71,7 @@ from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 import numpy as np  # noqa: E402
 
 from actp_pipeline import creative  # noqa: E402
-from actp_pipeline.stats.arms import ArmStats, from_units, stack  # noqa: E402
+from actp_pipeline.stats.arms import ArmStats, from_days  # noqa: E402
 from actp_pipeline.stats.bandits import FixedRule, Thompson, make_policy  # noqa: E402
 from actp_pipeline.stats.stopping import StoppingRule  # noqa: E402
 
@@ -144,16 +144,9 @@ def observe(n: np.ndarray, p: np.ndarray, sd: np.ndarray, post_impressions: int,
 
 
 def evidence_stats(day_imp: np.ndarray, day_ev: np.ndarray, hours: np.ndarray) -> ArmStats:
-    """The state of each world from its arm-days (W, k, days), as the paid test builds it (arms.from_units), stacked
-    over worlds: overdispersion estimated per world, priors from the world's other arms."""
-    W, k, _ = day_imp.shape
-    parts = []
-    for w in range(W):
-        arm, day = np.nonzero(day_imp[w] > 0)
-        stats, _, _ = from_units(arm, day_imp[w][arm, day], day_ev[w][arm, day], arms=k, hours_live=hours[w],
-                                 spend=day_imp[w].sum(axis=1) * PRICE_PER_IMPRESSION)
-        parts.append(stats)
-    return stack(parts)
+    """The state of each world from its arm-days (W, k, days), as the paid test builds it (arms.from_days):
+    overdispersion estimated per world, priors from the world's other arms."""
+    return from_days(day_imp, day_ev, hours, day_imp.sum(axis=2) * PRICE_PER_IMPRESSION)
 
 
 # -------------------------------------------------------------------------------- part 1: decisions

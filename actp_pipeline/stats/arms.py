@@ -121,6 +121,20 @@ def from_units(unit_arm: np.ndarray, unit_impressions: np.ndarray, unit_events: 
     return stats, cv2, df
 
 
+def from_days(day_impressions: np.ndarray, day_events: np.ndarray, hours_live, spend=None) -> ArmStats:
+    """Cells of arms observed day by day, (cells, k, days) arrays, as one ArmStats: each cell through
+    `from_units` with its arm-days of any impressions as the units (a paid test's view of its ad sets), for
+    simulations that step many cells at once. `hours_live` and `spend` are per cell (or per cell and arm)."""
+    cells, k, _ = day_impressions.shape
+    hours = np.broadcast_to(np.asarray(hours_live, dtype=float), (cells,) + np.shape(hours_live)[1:])
+    parts = []
+    for c in range(cells):
+        arm, day = np.nonzero(day_impressions[c] > 0)
+        parts.append(from_units(arm, day_impressions[c][arm, day], day_events[c][arm, day], arms=k,
+                                hours_live=hours[c], spend=None if spend is None else spend[c])[0])
+    return stack(parts)
+
+
 def stack(parts: list[ArmStats]) -> ArmStats:
     """Cells of several ArmStats (same number of arms) as one, for one vectorised decide_many call."""
     return ArmStats(**{f: (np.concatenate([getattr(p, f) for p in parts]) if getattr(parts[0], f) is not None else None)

@@ -123,7 +123,7 @@ class Thompson(BatchPolicy):
 
     floor: float = 0.05
     draws: int = 1000
-    prior_strength: float = PRIOR_STRENGTH
+    prior_strength: float | None = PRIOR_STRENGTH
     name: str = "thompson"
 
     def __post_init__(self) -> None:
@@ -187,7 +187,7 @@ class TopTwoThompson(BatchPolicy):
     beta: float = 0.5
     floor: float = 0.05
     draws: int = 1000
-    prior_strength: float = PRIOR_STRENGTH
+    prior_strength: float | None = PRIOR_STRENGTH
     min_challenger_draws: int = 50
     name: str = "top_two_thompson"
 

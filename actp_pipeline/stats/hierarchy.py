@@ -192,7 +192,7 @@ def creative_priors(platform: np.ndarray, cell: np.ndarray, trials: np.ndarray, 
 
 def _platform_priors(cl: np.ndarray, rate: np.ndarray, seen: np.ndarray, trials: np.ndarray,
                      successes: np.ndarray, fixed_creative_cv2: float | None):
-    n, n_cells = len(cl), int(cl.max()) + 1
+    n_cells = int(cl.max()) + 1
     platform_rate = max(successes[seen].sum() / max(trials[seen].sum(), 1e-9), RATE_FLOOR) if seen.any() else 0.05
     # creative-to-creative spread, from the cells with two or more seen creatives, relative to each cell's rate
     cell_t = np.bincount(cl, weights=np.where(seen, trials, 0.0), minlength=n_cells)

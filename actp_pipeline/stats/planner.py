@@ -11,11 +11,10 @@ knows about. So the planner runs that very code on simulated worlds with a known
   the day of the rule's first winner gives the days, impressions and budget to a decision;
 - dead-heat worlds: every creative has the baseline rate, so every winner the rule names is a false one.
 
-Each day the identify-mode policy (`make_policy("identify")`, or top-two Thompson where that mode does not
-exist yet) splits `daily_impressions` over the arms; each arm's impressions go out as posts of at most
-`post_impressions` views whose rate varies around the arm's rate with coefficient of variation
+Each day the identify-mode policy (`make_policy("identify")`) splits `daily_impressions` over the arms;
+each arm's impressions go out as posts of at most `post_impressions` views whose rate varies around the arm's rate with coefficient of variation
 `post_noise` (0: plain binomial). The planner is not told the noise either: each day's evidence of each arm
-is one unit, and the state is built from those units the way a paid test builds it (`arms.from_units`:
+is one unit, and the state is built from those units the way a paid test builds it (`arms.from_days`:
 the spread of the days estimated and discounted, priors from the other arms), then the rule is looked at
 once a day. All worlds step together as (worlds, k) arrays, so a
 plan costs seconds. Everything is seeded: the same inputs give the same plan. Every creative is live from
@@ -35,15 +34,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from actp_pipeline.stats.arms import ArmStats, from_units, stack
+from actp_pipeline.stats.arms import ArmStats, from_days
 from actp_pipeline.stats.bandits import make_policy
 from actp_pipeline.stats.power import fixed_horizon_ab_sample_size
 from actp_pipeline.stats.stopping import StoppingRule
 
-IDENTIFY_MODES = ("identify", "top_two_thompson")  # the first one make_policy accepts is used
 QUANTILES = (0.5, 0.8, 0.95)
-POLICY_WORDS = {"identify": "identify-mode allocation (best-arm identification)",
-                "top_two_thompson": "top-two Thompson allocation (best-arm identification)"}
+POLICY = "identify"  # the allocation mode of a learning test (stats.bandits.MODES)
+POLICY_WORDS = {POLICY: "identify-mode allocation (best-arm identification)"}
 AB_POWER = 0.8  # power of the textbook fixed-horizon test shown beside the simulation
 DEFAULT_CPM = 1000.0 / 300.0  # the original system's price: $5 = 1,500 impressions
 
@@ -122,17 +120,6 @@ class Plan:
 
 
 # ------------------------------------------------------------------------------------------- worlds
-def identify_policy(floor: float) -> tuple[str, object]:
-    """(name, policy) of the best-arm identification mode: "identify" where bandits offers it, else
-    top-two Thompson (the mode it names)."""
-    for name in IDENTIFY_MODES:
-        try:
-            return name, make_policy(name, floor)
-        except ValueError:
-            continue
-    raise RuntimeError(f"no identification policy among {IDENTIFY_MODES}")
-
-
 def true_rates(inputs: PlanInputs, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """((2 W, k) true rates, (W,) index of the better arm): W lifted worlds, then W dead heats."""
     w, k = inputs.worlds, inputs.arms
@@ -170,12 +157,8 @@ def simulate(rates: np.ndarray, inputs: PlanInputs, rule: StoppingRule, policy, 
         if days == 0:
             zero = np.zeros((idx.size, k))
             return ArmStats.from_arrays(zero, zero, hours_live=zero, spend=zero)
-        parts = []
-        for i in idx:
-            arm, d = np.nonzero(day_imp[i, :, :days] > 0)
-            parts.append(from_units(arm, day_imp[i, arm, d], day_ev[i, arm, d], arms=k, hours_live=24.0 * days,
-                                    spend=imps[i] * dollars_per_impression)[0])
-        return stack(parts)
+        return from_days(day_imp[idx, :, :days], day_ev[idx, :, :days], np.full(idx.size, 24.0 * days),
+                         imps[idx] * dollars_per_impression)
 
     for day in range(1, inputs.max_days + 1):
         idx = np.flatnonzero(active)
@@ -209,7 +192,7 @@ def _quantiles(x: np.ndarray, decimals: int = 0) -> dict[str, float | None]:
 def plan_test(inputs: PlanInputs, on_day: Callable[[int], None] | None = None) -> Plan:
     """Simulate the stopping rule on lifted and dead-heat worlds; the plan and the textbook comparison."""
     rule = StoppingRule(confidence=inputs.confidence)
-    policy_name, policy = identify_policy(inputs.floor)
+    policy_name, policy = POLICY, make_policy(POLICY, inputs.floor)
     rates, better = true_rates(inputs, np.random.default_rng([inputs.seed, 0]))
     out = simulate(rates, inputs, rule, policy, inputs.seed, on_day)
     w = inputs.worlds

@@ -12,7 +12,6 @@ from actp_pipeline.stats import hierarchy
 from actp_pipeline.stats.arms import MC_DRAWS, ArmStats, effective_trials, p_best
 from actp_pipeline.stats.bandits import (DecayingThompson, FixedRule, Policy, Thompson, TopTwoThompson, Uniform,
                                          split_budget)
-from actp_pipeline.stats.power import fixed_horizon_ab_sample_size
 from actp_pipeline.stats.stopping import StoppingRule, stopping_rule
 from actp_pipeline.score.scores import ScoringRules, score_posts
 from actp_pipeline.score.winners import WinnerRule
