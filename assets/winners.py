@@ -27,7 +27,7 @@ _SHARED = dict(deps=[scores], kinds={"python", "parquet"}, group_name="graduate"
                      "candidates from it."),
         dg.AssetSpec("winners", **_SHARED, description="Step 8a, graduate. The creative of each cell that is the best "
                      "that beats the best of the others by the margin with the configured confidence (P(rate > "
-                     "1.10 x the best other rate) >= 0.975 by default) and passed the exposure gates; no winner on "
+                     "1.05 x the best other rate) >= 0.99 by default) and passed the exposure gates; no winner on "
                      "ties or thin data, with the reason. The same rule decides paid ad sets."),
     ],
 )

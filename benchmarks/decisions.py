@@ -156,7 +156,7 @@ def simulate(task: tuple) -> dict:
     args = argparse.Namespace(**args_dict)
     W, k = p.shape
     policy = make_policy(name, args.floor)
-    rule, original = StoppingRule(confidence=args.confidence), FixedRule()
+    rule, original = StoppingRule(confidence=args.confidence, margin=args.margin), FixedRule()
     sim_rng, pol_rng, stop_rng = (np.random.default_rng([seed, i]) for i in (1, 2, 3))
     IMP, EV, hours = np.zeros((W, k)), np.zeros((W, k)), np.zeros((W, k))
     DAY_IMP, DAY_EV = np.zeros((W, k, args.max_days)), np.zeros((W, k, args.max_days))
@@ -347,6 +347,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--fixed-max-days", type=int, default=None, help="fixed-horizon search limit (3 x max-days)")
     ap.add_argument("--fixed-reps", type=int, default=2, help="replicate uniform paths per world for the search")
     ap.add_argument("--confidence", type=float, default=StoppingRule().confidence, help="the stopping rule's (default: the pipeline's)")
+    ap.add_argument("--margin", type=float, default=StoppingRule().margin, help="the stopping rule's practical margin (default: the pipeline's)")
     ap.add_argument("--floor", type=float, default=0.05, help="exploration floor of the identify-mode policies")
     ap.add_argument("--earn-floor", type=float, default=0.1, help="initial floor of earn mode (decays)")
     ap.add_argument("--earn-decay", type=float, default=1.0, help="earn floor = floor / (1 + t)^decay")
@@ -433,8 +434,9 @@ def main() -> None:
         "worlds_detail": {"true_gap_best_vs_runner_up_quantiles": {
             q: _r(float(np.quantile(srt[:, 0] / srt[:, 1] - 1.0, float(q)))) for q in ("0.1", "0.25", "0.5", "0.75")}},
         "config": {k: v for k, v in vars(args).items() if k not in ("jobs", "chunks")}
-        | {"estimator": "raw impressions/events (no overdispersion estimate in stats/arms.py)",
-           "stopping_rule": "StoppingRule(confidence) defaults", "bandit_settings": BANDIT_SETTINGS},
+        | {"estimator": "stats.arms.from_days: arm-days as units, day-to-day overdispersion estimated per world",
+           "stopping_rule": "StoppingRule(confidence, margin), the other thresholds the pipeline's defaults",
+           "bandit_settings": BANDIT_SETTINGS},
         "wall_s": round(time.monotonic() - started, 1),
     }
     print(json.dumps(out))

@@ -70,7 +70,7 @@ class LoopSettings(dg.ConfigurableResource):
     winner_min_engagements: int = Field(WinnerRule.min_engagements, description="Engagements before it can win.")
     winner_min_hours_live: float = Field(WinnerRule.min_hours_live, description="Hours live before it can win.")
     winner_margin: float = Field(WinnerRule.margin, description="Fraction by which a winner beats the best "
-                                 "of the other creatives of its cell (0.10: its rate must be 1.10 x the best other).")
+                                 "of the other creatives of its cell (0.05: its rate must be 1.05 x the best other).")
     winner_confidence: float = Field(WinnerRule.confidence, description="P(beats the best other by the "
                                      "margin) a winner must reach.")
     # the paid learning test's stopping rule

@@ -2,8 +2,8 @@
 
 Paid impressions are randomised by the ad platform's delivery inside one learning campaign, so the
 creatives of a goal's learning campaign form a fair test cell. A creative wins there by THE SAME stopping
-rule as organic winners (`PAID_RULE` = `stats.stopping.StoppingRule()`: P(rate > 1.10 x the best other
-creative's) >= 97.5 %, the original system's exposure gates with $5 spend or 1,500 impressions, 3 core
+rule as organic winners (`PAID_RULE` = `stats.stopping.StoppingRule()`: P(rate > 1.05 x the best other
+creative's) >= 99 %, the original system's exposure gates with $5 spend or 1,500 impressions, 3 core
 events, 24 h live), measured on the goal's core signal per impression, with the robust hierarchical
 posterior of stats/hierarchy.py: the days of an ad set play the part of posts (day-to-day variation
 beyond binomial noise is estimated from them), its prior comes from the other creatives of the campaign.

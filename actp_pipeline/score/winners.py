@@ -61,8 +61,8 @@ class WinnerRule:
     min_views: int = 1500  # impressions before judging (original system: $5 spend or 1,500 impressions)
     min_engagements: int = 3  # core events
     min_hours_live: float = 24.0
-    margin: float = 0.10  # must beat the best other creative by this fraction
-    confidence: float = 0.975  # P(beats the best other by the margin) must reach this
+    margin: float = 0.05  # must beat the best other creative by this fraction
+    confidence: float = 0.99  # P(beats the best other by the margin) must reach this
 
     def stopping_rule(self) -> StoppingRule:
         """The common stopping rule with these thresholds (no spend gate: organic posts spend nothing)."""

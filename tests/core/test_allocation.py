@@ -197,11 +197,11 @@ def test_thin_leader_and_margin_reasons():
     spent = _state([0.05, 0.05, 0.09], [30000, 30000, 1400]).assign(spend=[50.0, 50.0, 5.0])
     spent.loc[2, "events"] = 126
     assert stopping_rule(spent, margin=0.0, confidence=0.5)[0] == "v2"
-    # surely the best, but only about 8% above the best other creative: not worth a promotion
-    close = _state([0.050, 0.050, 0.050, 0.054], 2_000_000)
+    # surely the best, but only about 3% above the best other creative: not worth a promotion
+    close = _state([0.050, 0.050, 0.050, 0.0515], 2_000_000)
     winner, reason = stopping_rule(close)
-    assert winner is None and "not clearly 10% better than every other creative" in reason
-    assert stopping_rule(close, margin=0.05)[0] == "v3"
+    assert winner is None and "not clearly 5% better than every other creative" in reason
+    assert stopping_rule(close, margin=0.01)[0] == "v3"
     # one creative alone has nothing to beat
     assert stopping_rule(_state([0.09], 100000))[0] is None
 
@@ -245,7 +245,7 @@ def test_top_two_thompson_finds_the_sandbox_best_creative():
     for seed in range(1, 40):
         rates = np.sort(_world_rates(seed))[::-1]
         if rates[0] / rates[1] - 1 < 0.25:
-            continue  # a clear best only (the rule's margin is 10% over the best other): near ties are the benchmark's business
+            continue  # a clear best only (the rule's margin is 5% over the best other): near ties are the benchmark's business
         rates = _world_rates(seed)
         winner, spent, reason = _run(TopTwoThompson(), rates, seed)
         assert winner == f"v{int(np.argmax(rates))}", (seed, reason)
@@ -388,7 +388,7 @@ def test_earn_mode_regret_is_near_thompson_and_far_below_top_two():
 
 def test_auto_mode_earns_where_a_winner_was_declared_and_says_why():
     # one post each: a lift a lucky post could hardly fake (the scorer assumes post noise cv 0.15)
-    scored = _scored([([0.05, 0.05, 0.12, 0.045], [20000] * 4), ([0.05, 0.05, 0.05, 0.05], [20000] * 4)])
+    scored = _scored([([0.05, 0.05, 0.15, 0.045], [20000] * 4), ([0.05, 0.05, 0.05, 0.05], [20000] * 4)])
     plan = allocate_next_round(scored, posts_budget=20, floor=0.1)
     won, tie = plan[plan["account"] == "a0"], plan[plan["account"] == "a1"]
     assert (won["mode"] == "earn").all() and (won["policy"] == "decaying_thompson").all()
