@@ -31,7 +31,6 @@ from actp_pipeline.store import connect_store, schema
 from actp_pipeline.store.clock import db_now
 from actp_pipeline.store.queues import publish_queue
 from actp_pipeline.store.schema import utcnow
-from actp_pipeline.worker import heartbeats
 from actp_pipeline.worker.heartbeats import beat, release_offline_workers
 
 

@@ -282,7 +282,7 @@ def multipart_body(rng: Random, harvested: list[str], samples: list[bytes]) -> t
                          "video", "name", "\u00e9"], rng.randint(0, 5))
     for name in names:
         if name == "video":
-            head = f'Content-Disposition: form-data; name="video"; filename="v.mp4"\r\nContent-Type: video/mp4'
+            head = 'Content-Disposition: form-data; name="video"; filename="v.mp4"\r\nContent-Type: video/mp4'
             parts.append(head.encode() + b"\r\n\r\n" + video_bytes(rng, samples))
         else:
             good = good_value(rng, name, harvested)
