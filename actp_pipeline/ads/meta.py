@@ -24,7 +24,7 @@ import json
 import math
 import re
 import time
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import parse_qs, quote
 
 import httpx
@@ -44,7 +44,11 @@ CAMPAIGN_FIELDS = ("id", "account_id", "name", "objective", "status", "effective
 AD_SET_FIELDS = ("id", "account_id", "campaign_id", "name", "status", "effective_status", "daily_budget", "targeting",
                  "optimization_goal", "created_time", "source_adset_id")
 AD_FIELDS = ("id", "adset_id", "campaign_id", "status", "created_time", "creative{object_story_id,url_tags}")
-INSIGHT_FIELDS = ("adset_id", "adset_name", "campaign_id", "account_id", "spend", "impressions", "clicks", "actions")
+INSIGHT_FIELDS = ("adset_id", "adset_name", "campaign_id", "account_id", "spend", "impressions", "clicks", "actions",
+                  "video_thruplay_watched_actions")
+# Meta reports ThruPlays in their own field, a list of {"action_type": "video_view", "value"}, never as an
+# action named "thruplay"; the "thruplay" column is read from it and is NaN (unknown) in a row without it
+THRUPLAY_FIELD = "video_thruplay_watched_actions"
 
 CAMPAIGN_COLUMNS = ("id", "account_id", "name", "goal", "kind", "budget_mode", "daily_budget", "status", "objective",
                     "created_at")
@@ -136,6 +140,99 @@ def _frame(records: list[dict[str, Any]], columns: tuple[str, ...], dtypes: dict
                         columns=list(columns))
 
 
+# ------------------------------------------------------------------------- Graph objects -> records
+def campaign_record(c: Mapping[str, Any], account_id: str) -> dict[str, Any]:
+    """A campaigns() row of a Graph campaign (goal/kind None for campaigns not named by ACTP)."""
+    goal, kind = parse_campaign_name(c.get("name"))
+    return {
+        "id": str(c["id"]), "account_id": _bare(c.get("account_id")) or account_id, "name": c.get("name"),
+        "goal": goal, "kind": kind, "budget_mode": "CBO" if c.get("daily_budget") else "ABO",
+        "daily_budget": _dollars(c.get("daily_budget")), "status": c.get("status"),
+        "objective": c.get("objective"), "created_at": _time(c.get("created_time")),
+    }
+
+
+def ad_set_record(s: Mapping[str, Any], account_id: str,
+                  creatives: Mapping[str, tuple[str | None, str | None]]) -> dict[str, Any]:
+    """An ad_sets() row of a Graph ad set, with the (variant, post) of its ad from `creatives`."""
+    variant_id, post_id = creatives.get(str(s["id"]), (None, None))
+    source = s.get("source_adset_id")
+    return {
+        "id": str(s["id"]), "campaign_id": str(s.get("campaign_id")),
+        "account_id": _bare(s.get("account_id")) or account_id, "name": s.get("name"),
+        "variant_id": variant_id, "post_id": post_id, "daily_budget": _dollars(s.get("daily_budget")),
+        "status": s.get("status"), "created_at": _time(s.get("created_time")),
+        "promoted_from": str(source) if source and str(source) != "0" else None,
+        "targeting": s.get("targeting"),
+    }
+
+
+def creatives_by_ad_set(ads: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str | None, str | None]]:
+    """adset_id -> (variant_id, post_id) of its oldest ad that names a variant (else its oldest ad), from
+    ads read with creative{object_story_id,url_tags}."""
+    best: dict[str, tuple[tuple[int, int], str | None, str | None]] = {}
+    for ad in ads:
+        creative = ad.get("creative") or {}
+        tags = parse_qs(creative.get("url_tags") or "")
+        variant = (tags.get("utm_content") or [None])[0]
+        rank = (0 if variant else 1, _age_rank(ad))
+        key = str(ad.get("adset_id"))
+        if key not in best or rank < best[key][0]:
+            best[key] = (rank, variant, creative.get("object_story_id"))
+    return {k: (v, p) for k, (_, v, p) in best.items()}
+
+
+def insights_query(since: dt.datetime, until: dt.datetime) -> tuple[dt.datetime, dt.datetime, dict[str, Any]]:
+    """(first hour, end, Graph parameters) of an hourly ad-set insights read of [since, until)."""
+    since, until = _utc_naive(since), _utc_naive(until)
+    start = since.replace(minute=0, second=0, microsecond=0)
+    params = {
+        "level": "adset", "fields": ",".join(INSIGHT_FIELDS), "breakdowns": HOURLY, "time_increment": 1,
+        "time_range": {"since": start.date().isoformat(), "until": until.date().isoformat()},
+    }
+    return start, until, params
+
+
+def insight_frame(rows: Iterable[Mapping[str, Any]], account_id: str, start: dt.datetime,
+                  until: dt.datetime) -> pd.DataFrame:
+    """The insights() frame of Graph insight rows (hourly, per ad set), rows outside [start, until) dropped.
+
+    Action columns are counts as floats, 0 when the row's `actions` list does not name them (Meta lists
+    only actions that happened). The "thruplay" column comes from Meta's `video_thruplay_watched_actions`
+    and is NaN (unknown, never 0) in a row that lacks that field: Meta leaves it out both when nothing was
+    watched and when it does not report ThruPlays at all, and a virality goal must not read an unreported
+    count as a zero."""
+    records = []
+    extra: list[str] = []
+    for row in rows:
+        hour = int(str(row[HOURLY])[:2])
+        at = dt.datetime.fromisoformat(row["date_start"]) + dt.timedelta(hours=hour)
+        if not start <= at < until:
+            continue
+        rec: dict[str, Any] = {
+            "ad_set_id": str(row["adset_id"]), "account_id": _bare(row.get("account_id")) or account_id, "at": at,
+            "spend": float(row.get("spend") or 0), "impressions": int(row.get("impressions") or 0),
+            "clicks": int(row.get("clicks") or 0),
+        }
+        for action in row.get("actions") or []:
+            name = action.get("action_type")
+            if name == "thruplay":  # not a Meta action: ThruPlays are read from THRUPLAY_FIELD only
+                continue
+            if name not in ACTION_TYPES and name not in extra:
+                extra.append(name)
+            rec[name] = rec.get(name, 0.0) + float(action.get("value") or 0)
+        watched = row.get(THRUPLAY_FIELD)
+        rec["thruplay"] = (sum(float(a.get("value") or 0) for a in watched if isinstance(a, dict))
+                           if isinstance(watched, list) else math.nan)
+        records.append(rec)
+    counts = {c: "float64" for c in (*ACTION_TYPES, *extra)}
+    for rec in records:
+        for c in counts:
+            rec.setdefault(c, 0.0)
+    return _frame(records, INSIGHT_COLUMNS + tuple(extra),
+                  {"at": "datetime64[ns]", "spend": "float64", "impressions": "int64", "clicks": "int64", **counts})
+
+
 # ----------------------------------------------------------------------------------------- client
 class MetaAdsClient(AdSetCopies):
     """The Meta Marketing API for the ads orchestrator (or the sandbox's copy of it)."""
@@ -221,16 +318,8 @@ class MetaAdsClient(AdSetCopies):
         return self._call("GET", _object_path(object_id), params={"fields": ",".join(fields)})
 
     def _campaign_records(self, account_id: str, filtering: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-        out = []
-        for c in self._paged(f"{_account_path(account_id)}/campaigns", _list_params(CAMPAIGN_FIELDS, filtering)):
-            goal, kind = parse_campaign_name(c.get("name"))
-            out.append({
-                "id": str(c["id"]), "account_id": _bare(c.get("account_id")) or account_id, "name": c.get("name"),
-                "goal": goal, "kind": kind, "budget_mode": "CBO" if c.get("daily_budget") else "ABO",
-                "daily_budget": _dollars(c.get("daily_budget")), "status": c.get("status"),
-                "objective": c.get("objective"), "created_at": _time(c.get("created_time")),
-            })
-        return out
+        return [campaign_record(c, account_id)
+                for c in self._paged(f"{_account_path(account_id)}/campaigns", _list_params(CAMPAIGN_FIELDS, filtering))]
 
     def campaigns(self, account_id: str) -> pd.DataFrame:
         """Every campaign of the account (goal/kind None for campaigns not named by ACTP)."""
@@ -241,19 +330,7 @@ class MetaAdsClient(AdSetCopies):
         sets = list(self._paged(f"{_account_path(account_id)}/adsets", _list_params(AD_SET_FIELDS, filtering)))
         ad_filter = [{"field": "adset.id", "operator": "IN", "value": [s["id"] for s in sets]}] if filtering else None
         creatives = self._creatives(account_id, ad_filter) if sets else {}
-        out = []
-        for s in sets:
-            variant_id, post_id = creatives.get(str(s["id"]), (None, None))
-            source = s.get("source_adset_id")
-            out.append({
-                "id": str(s["id"]), "campaign_id": str(s.get("campaign_id")),
-                "account_id": _bare(s.get("account_id")) or account_id, "name": s.get("name"),
-                "variant_id": variant_id, "post_id": post_id, "daily_budget": _dollars(s.get("daily_budget")),
-                "status": s.get("status"), "created_at": _time(s.get("created_time")),
-                "promoted_from": str(source) if source and str(source) != "0" else None,
-                "targeting": s.get("targeting"),
-            })
-        return out
+        return [ad_set_record(s, account_id, creatives) for s in sets]
 
     def ad_sets(self, account_id: str) -> pd.DataFrame:
         """Every ad set of the account, with the variant and post of its ad (from the creative)."""
@@ -266,52 +343,19 @@ class MetaAdsClient(AdSetCopies):
     def _creatives(self, account_id: str,
                    filtering: list[dict[str, Any]] | None) -> dict[str, tuple[str | None, str | None]]:
         """adset_id -> (variant_id, post_id) of its oldest ad that names a variant (else its oldest ad)."""
-        best: dict[str, tuple[tuple[int, int], str | None, str | None]] = {}
-        for ad in self._ads(account_id, filtering):
-            creative = ad.get("creative") or {}
-            tags = parse_qs(creative.get("url_tags") or "")
-            variant = (tags.get("utm_content") or [None])[0]
-            rank = (0 if variant else 1, _age_rank(ad))
-            key = str(ad.get("adset_id"))
-            if key not in best or rank < best[key][0]:
-                best[key] = (rank, variant, creative.get("object_story_id"))
-        return {k: (v, p) for k, (_, v, p) in best.items()}
+        return creatives_by_ad_set(self._ads(account_id, filtering))
 
     def insights(self, account_id: str, since: dt.datetime, until: dt.datetime) -> pd.DataFrame:
         """Hourly delivery per ad set, one row per (ad set, hour start in [since's hour, until)), UTC.
 
-        Hours without delivery have no row (as on Meta). Action columns are counts as floats, 0 when absent.
+        Hours without delivery have no row (as on Meta). Action columns are counts as floats, 0 when the row's
+        `actions` list does not name them (Meta lists only actions that happened). The "thruplay" column comes
+        from Meta's `video_thruplay_watched_actions` and is NaN (unknown, never 0) in a row that lacks that
+        field: Meta leaves it out both when nothing was watched and when it does not report ThruPlays at all
+        (not a video, not requested), and a virality goal must not read an unreported count as a zero.
         """
-        since, until = _utc_naive(since), _utc_naive(until)
-        start = since.replace(minute=0, second=0, microsecond=0)
-        params = {
-            "level": "adset", "fields": ",".join(INSIGHT_FIELDS), "breakdowns": HOURLY, "time_increment": 1,
-            "time_range": {"since": start.date().isoformat(), "until": until.date().isoformat()},
-        }
-        records = []
-        extra: list[str] = []
-        for row in self._paged(f"{_account_path(account_id)}/insights", params):
-            hour = int(str(row[HOURLY])[:2])
-            at = dt.datetime.fromisoformat(row["date_start"]) + dt.timedelta(hours=hour)
-            if not start <= at < until:
-                continue
-            rec: dict[str, Any] = {
-                "ad_set_id": str(row["adset_id"]), "account_id": _bare(row.get("account_id")) or account_id, "at": at,
-                "spend": float(row.get("spend") or 0), "impressions": int(row.get("impressions") or 0),
-                "clicks": int(row.get("clicks") or 0),
-            }
-            for action in row.get("actions") or []:
-                name = action.get("action_type")
-                if name not in ACTION_TYPES and name not in extra:
-                    extra.append(name)
-                rec[name] = rec.get(name, 0.0) + float(action.get("value") or 0)
-            records.append(rec)
-        counts = {c: "float64" for c in (*ACTION_TYPES, *extra)}
-        for rec in records:
-            for c in counts:
-                rec.setdefault(c, 0.0)
-        return _frame(records, INSIGHT_COLUMNS + tuple(extra),
-                      {"at": "datetime64[ns]", "spend": "float64", "impressions": "int64", "clicks": "int64", **counts})
+        start, until, params = insights_query(since, until)
+        return insight_frame(self._paged(f"{_account_path(account_id)}/insights", params), account_id, start, until)
 
     def find_campaign(self, account_id: str, name: str) -> dict[str, Any] | None:
         """The campaign with exactly this name (an ACTIVE one first, then the oldest), as a campaigns() row."""

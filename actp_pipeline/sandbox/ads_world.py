@@ -15,24 +15,29 @@ world's mean across all factor combinations, so creatives that do better organic
 Every random number is a lane of a hash of (world seed, ad set id, hour), one lane per draw (pacing,
 clicks, each action type): reproducible and independent of query order. Only completed hours are
 reported; an hour once complete never changes (changes are logged at the current time, never in the
-past), so computed hours are cached.
+past, and an end_time can only be moved into the future), so computed hours are cached. An object with a
+schedule (start_time, end_time / stop_time, kept in the account's extras) delivers only inside it; a
+lifetime budget is delivered as its even daily share (ads_objects.py). Insights group the hourly cells by
+level (account, campaign, ad set, or the ad set's one ad) and report ThruPlays as Meta does, in
+`video_thruplay_watched_actions`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import itertools
+import json
 import threading
 from bisect import bisect_right
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
 from .clock import SimClock
-from .graph import HOURLY, utm_content
+from .graph import HOURLY, invalid, utm_content
 from .model import FACTOR_LEVELS
 from .seeding import stream
 from .state import SandboxState
@@ -80,7 +85,10 @@ def _uniforms(seed: int, cells: list[tuple[str, int]]) -> np.ndarray:
 
 def _poisson_quantile(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """Smallest k with P(Poisson(lam) <= k) >= u, elementwise (inversion keeps each draw one uniform)."""
-    from scipy.special import ndtri, pdtr  # here: scipy is slow to import and only insights need it
+    from scipy.special import (  # here: scipy is slow to import and only insights need it
+        ndtri,
+        pdtr,
+    )
 
     lam = np.maximum(np.asarray(lam, dtype=float), 0.0)
     z = ndtri(u)
@@ -156,10 +164,41 @@ _NOTHING = _Cell(0, 0, 0, (0,) * len(ACTION_TYPES))
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
-class Objects:
-    """An account's campaigns, ad sets and ads by id, with the ad sets per campaign and ads per ad set."""
+# what the state's ads tables have no column for, as JSON in its key-value table (one value per account)
+EXTRAS_KEY = "ads_extras:{account}"  # object id -> lifetime_budget, start/end/stop_time, bid_strategy, ...
+CREATIVES_KEY = "ads_creatives:{account}"  # creative id -> the ad creative
+CREATIVE_OWNER_KEY = "ads_creative_account:{id}"  # creative id -> its account
+REPORT_KEY = "ads_report_run:{id}"  # async insights job id -> its query
 
-    def __init__(self, campaigns: list[dict[str, Any]], adsets: list[dict[str, Any]], ads: list[dict[str, Any]]):
+
+def _read_json(state: SandboxState, key: str) -> dict[str, Any]:
+    raw = state.get_meta(key)
+    return json.loads(raw) if raw else {}
+
+
+def read_extras(state: SandboxState, account: str) -> dict[str, dict[str, Any]]:
+    return _read_json(state, EXTRAS_KEY.format(account=account))
+
+
+def write_extras(state: SandboxState, account: str, extras: Mapping[str, Any]) -> None:
+    state.set_meta(EXTRAS_KEY.format(account=account), json.dumps(extras, separators=(",", ":")))
+
+
+def read_creatives(state: SandboxState, account: str) -> dict[str, dict[str, Any]]:
+    return _read_json(state, CREATIVES_KEY.format(account=account))
+
+
+def write_creatives(state: SandboxState, account: str, creatives: Mapping[str, Any]) -> None:
+    state.set_meta(CREATIVES_KEY.format(account=account), json.dumps(creatives, separators=(",", ":")))
+
+
+class Objects:
+    """An account's campaigns, ad sets and ads by id, with the ad sets per campaign and ads per ad set, and
+    the objects' extras (schedules, lifetime budgets)."""
+
+    def __init__(self, campaigns: list[dict[str, Any]], adsets: list[dict[str, Any]], ads: list[dict[str, Any]],
+                 extras: Mapping[str, dict[str, Any]] | None = None):
+        self.extras = dict(extras or {})
         self.campaigns = {c["id"]: c for c in campaigns}
         self.adsets = {s["id"]: s for s in adsets}
         self.ads = {a["id"]: a for a in ads}
@@ -186,7 +225,7 @@ class AdsWorld:
 
     def objects(self, account: str) -> Objects:
         return Objects(self.state.ads_list("campaign", account), self.state.ads_list("adset", account),
-                       self.state.ads_list("ad", account))
+                       self.state.ads_list("ad", account), read_extras(self.state, account))
 
     # --------------------------------------------------------------------------------- the world
     def account_cpm(self, account: str) -> float:
@@ -216,18 +255,19 @@ class AdsWorld:
         return self.multiplier(ad["creative"]["object_story_id"])
 
     def _allocate(self, camp: dict[str, Any], adsets: list[dict[str, Any]], ads: dict[str, list[dict[str, Any]]],
-                  tl: _Timeline, times: list[float], hour: int) -> dict[str, tuple[float, float]]:
+                  tl: _Timeline, times: list[float], hour: int,
+                  extras: Mapping[str, dict[str, Any]]) -> dict[str, tuple[float, float]]:
         """Per ad set of the campaign: (budget in cents it may spend in the hour, that x its multiplier).
         `times` are the change times of the campaign and everything in it."""
         h0, h1 = hour * 3600.0, (hour + 1) * 3600.0
         out = {s["id"]: (0.0, 0.0) for s in adsets}
         cuts = tl.cuts(times, h0, h1)
-        for a, b in zip(cuts, cuts[1:]):
-            if tl.at(camp["id"], "status", a) != "ACTIVE":
+        for a, b in itertools.pairwise(cuts):
+            if tl.at(camp["id"], "status", a) != "ACTIVE" or not _scheduled(extras.get(camp["id"]), a):
                 continue
             delivering: dict[str, float] = {}
             for s in adsets:
-                if tl.at(s["id"], "status", a) != "ACTIVE":
+                if tl.at(s["id"], "status", a) != "ACTIVE" or not _scheduled(extras.get(s["id"]), a):
                     continue
                 mults = [self._ad_multiplier(ad) for ad in ads.get(s["id"], [])
                          if tl.at(ad["id"], "status", a) == "ACTIVE"]
@@ -290,8 +330,12 @@ class AdsWorld:
             siblings = objects.adsets_of.get(camp_id, [])
             if camp_id not in times:
                 ads = (a["id"] for s in siblings for a in objects.ads_of.get(s["id"], []))
-                times[camp_id] = tl.change_times([camp_id, *(s["id"] for s in siblings), *ads])
-            alloc = self._allocate(objects.campaigns[camp_id], siblings, objects.ads_of, tl, times[camp_id], h)
+                scheduled = [t for oid in (camp_id, *(s["id"] for s in siblings))
+                             for k in ("start_time", "end_time", "stop_time")
+                             if (t := objects.extras.get(oid, {}).get(k)) is not None]
+                times[camp_id] = sorted({*tl.change_times([camp_id, *(s["id"] for s in siblings), *ads]), *scheduled})
+            alloc = self._allocate(objects.campaigns[camp_id], siblings, objects.ads_of, tl, times[camp_id], h,
+                                   objects.extras)
             for sid, (cents, weighted) in alloc.items():
                 if cents > 0:
                     draws.append((sid, h, cents, weighted, cpm))
@@ -307,16 +351,20 @@ class AdsWorld:
     # ------------------------------------------------------------------------------- objects
 
     # ------------------------------------------------------------------------------------ insights
-    def insights(self, account: str, since: date, until: date, *, hourly: bool,
-                 daily: bool) -> tuple[int, Callable[[int], dict[str, Any]]]:
-        """Insight rows of the account's ad sets over [since, until] up to the last completed hour: how many,
-        and a function that builds row i (only a page's rows are built). Rows without delivery are left out."""
-        now = self.clock.now()
+    def insights(self, account: str, since: date, until: date, *, hourly: bool, daily: bool, level: str = "adset",
+                 adsets: Callable[[Mapping[str, Any]], bool] | None = None,
+                 as_of: datetime | None = None) -> tuple[int, Callable[[int], dict[str, Any]]]:
+        """Insight rows of the account's ad sets (those `adsets` keeps, all when None) over [since, until] up to
+        the last hour completed at `as_of` (now when None), one row per unit of `level` (account, campaign,
+        adset, ad) and period (and hour of day with `hourly`): how many, and a function that builds row i (only
+        a page's rows are built). Rows without delivery are left out (as on Meta)."""
+        now = as_of or self.clock.now()
         start = int(datetime.combine(since, datetime.min.time(), UTC).timestamp()) // 3600
         end = min(int(datetime.combine(until + timedelta(days=1), datetime.min.time(), UTC).timestamp()) // 3600,
                   int(now.timestamp()) // 3600)
         objs = self.objects(account)
-        wanted = {sid: range(max(start, int(s["created_s"]) // 3600), end) for sid, s in objs.adsets.items()}
+        kept = {sid: s for sid, s in objs.adsets.items() if adsets is None or adsets(s)}
+        wanted = {sid: range(max(start, int(s["created_s"]) // 3600), end) for sid, s in kept.items()}
         cells = self.hourly(account, {k: v for k, v in wanted.items() if len(v)}, objects=objs)
         groups: dict[tuple[Any, ...], list[_Cell]] = {}
         for (sid, h), cell in cells.items():
@@ -324,13 +372,13 @@ class AdsWorld:
                 continue
             day = date.fromordinal(_EPOCH_ORDINAL + h // 24)
             period = (day, day) if daily else (since, until)
-            key = (period, h % 24 if hourly else -1, objs.adsets[sid]["seq"], sid)
+            key = (period, h % 24 if hourly else -1, *_unit(level, objs, objs.adsets[sid]))
             groups.setdefault(key, []).append(cell)
         keys = sorted(groups)
 
         def row(i: int) -> dict[str, Any]:
-            period, hod, _, sid = key = keys[i]
-            return _insight_row(account, objs.adsets[sid], period, hod if hourly else None, groups[key])
+            period, hod, _, kind, uid = key = keys[i]
+            return _insight_row(account, objs, kind, uid, period, hod if hourly else None, groups[key])
 
         return len(keys), row
 
@@ -367,19 +415,64 @@ class AdsWorld:
         return {"items": items, "base_rates": BASE_RATES, "base_cpm": BASE_CPM, "mean_er": self.mean_er()}
 
 
-def _insight_row(account: str, adset: Mapping[str, Any], period: tuple[date, date], hour_of_day: int | None,
-                 group: list[_Cell]) -> dict[str, Any]:
-    """One insights row in Meta's shape: money as dollar strings, counts as digit strings."""
-    out = {"account_id": account, "campaign_id": adset["campaign_id"], "adset_id": adset["id"],
-           "adset_name": adset["name"], "date_start": period[0].isoformat(), "date_stop": period[1].isoformat()}
+def _scheduled(extra: Mapping[str, Any] | None, t: float) -> bool:
+    """Whether time t is inside an object's schedule [start_time, end_time or stop_time)."""
+    if not extra:
+        return True
+    start, end = extra.get("start_time"), extra.get("end_time", extra.get("stop_time"))
+    return (start is None or t >= start) and (end is None or t < end)
+
+
+def _unit(level: str, objs: Objects, adset: Mapping[str, Any]) -> tuple[int, str, str]:
+    """(sort key, kind, id) of the unit of `level` an ad set's delivery counts towards."""
+    if level == "account":
+        return 0, "account", ""
+    if level == "campaign":
+        camp = objs.campaigns[adset["campaign_id"]]
+        return camp["seq"], "campaign", camp["id"]
+    if level == "ad":
+        ads = objs.ads_of.get(adset["id"], [])
+        if len(ads) != 1:
+            raise invalid(f"level=ad: ad set {adset['id']} has {len(ads)} ads; the sandbox reports ad-level "
+                          "insights only for ad sets with one ad (its world delivers per ad set)", field="level")
+        return ads[0]["seq"], "ad", ads[0]["id"]
+    return adset["seq"], "adset", adset["id"]
+
+
+def _insight_row(account: str, objs: Objects, kind: str, uid: str, period: tuple[date, date],
+                 hour_of_day: int | None, group: list[_Cell]) -> dict[str, Any]:
+    """One insights row in Meta's shape, every field the sandbox computes (the route picks the asked ones):
+    money as dollar strings, counts as digit strings, ThruPlays in `video_thruplay_watched_actions`."""
+    out: dict[str, Any] = {"account_id": account, "account_name": f"Sandbox account {account}",
+                           "account_currency": "USD"}
+    ad = objs.ads.get(uid) if kind == "ad" else None
+    adset = objs.adsets.get(ad["adset_id"] if ad else uid) if kind in ("ad", "adset") else None
+    camp = objs.campaigns.get(adset["campaign_id"] if adset else uid) if kind != "account" else None
+    if camp is not None:
+        out.update(campaign_id=camp["id"], campaign_name=camp["name"], objective=camp["objective"])
+    if adset is not None:
+        out.update(adset_id=adset["id"], adset_name=adset["name"])
+    if ad is not None:
+        out.update(ad_id=ad["id"], ad_name=ad["name"])
+    out.update(date_start=period[0].isoformat(), date_stop=period[1].isoformat())
     if hour_of_day is not None:
         out[HOURLY] = f"{hour_of_day:02d}:00:00 - {hour_of_day:02d}:59:59"
     spend = sum(c.spend_cents for c in group)
     impressions = sum(c.impressions for c in group)
-    out.update(spend=f"{spend / 100:.2f}", impressions=str(impressions), clicks=str(sum(c.clicks for c in group)),
-               cpm=f"{spend / 100 / impressions * 1000:.4f}" if impressions else "0")
-    counts = [sum(c.actions[j] for c in group) for j in range(len(ACTION_TYPES))]
-    actions = [{"action_type": a, "value": str(v)} for a, v in zip(ACTION_TYPES, counts) if v]
+    clicks = sum(c.clicks for c in group)
+    counts = dict(zip(ACTION_TYPES, (sum(c.actions[j] for c in group) for j in range(len(ACTION_TYPES)))))
+    dollars = spend / 100
+    out.update(spend=f"{dollars:.2f}", impressions=str(impressions), clicks=str(clicks),
+               cpm=f"{dollars / impressions * 1000:.6f}" if impressions else "0",
+               ctr=f"{clicks / impressions * 100:.6f}" if impressions else "0",
+               cpc=f"{dollars / clicks:.6f}" if clicks else "0",
+               inline_link_clicks=str(counts["link_click"]))
+    actions = [{"action_type": a, "value": str(v)} for a, v in counts.items() if v and a != "thruplay"]
     if actions:
         out["actions"] = actions
+        out["cost_per_action_type"] = [{"action_type": a["action_type"], "value": f"{dollars / int(a['value']):.6f}"}
+                                       for a in actions]
+    if counts["thruplay"]:  # Meta: a list with one video_view entry; left out when there were none
+        out["video_thruplay_watched_actions"] = [{"action_type": "video_view", "value": str(counts["thruplay"])}]
+        out["cost_per_thruplay"] = [{"action_type": "video_view", "value": f"{dollars / counts['thruplay']:.6f}"}]
     return out

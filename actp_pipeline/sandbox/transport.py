@@ -128,6 +128,12 @@ class Auth:
         if not any(hmac.compare_digest(presented, k) for k in self._api_keys):
             raise ApiError(401, "unauthorized", "invalid API key", headers=challenge)
 
+    def valid_key(self, token: str) -> bool:
+        """Whether `token` is one of the API keys (for dialects that take the key elsewhere than in a Bearer
+        header, e.g. Graph's `access_token` query or form parameter)."""
+        presented = token.strip().encode("utf-8", "surrogateescape")
+        return bool(presented) and any(hmac.compare_digest(presented, k) for k in self._api_keys)
+
     def truth(self, request: Request) -> None:
         token = (request.headers.get("X-Truth-Token") or "").strip().encode("utf-8", "surrogateescape")
         if not token or not hmac.compare_digest(token, self._truth_token):

@@ -213,7 +213,7 @@ def test_listings_follow_paging(ads, posts):
 def test_a_wrong_token_is_an_auth_error(sandbox):
     with MetaAdsClient(sandbox.url + "/graph", "wrong") as bad, pytest.raises(AdsError) as e:
         bad.campaigns("acc1")
-    assert (e.value.status, e.value.code, e.value.retryable) == (401, 190, False)
+    assert (e.value.status, e.value.code, e.value.retryable) == (400, 190, False)  # Meta: HTTP 400, OAuthException 190
 
 
 def _scripted(*outcomes):

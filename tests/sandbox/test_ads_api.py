@@ -16,6 +16,8 @@ G = "/graph/v21.0"
 START = datetime(2026, 11, 21, 10, tzinfo=UTC)
 HOURLY = "hourly_stats_aggregated_by_advertiser_time_zone"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+# insights return only the fields asked for (Meta's default is impressions and spend)
+FIELDS = "account_id,campaign_id,adset_id,adset_name,spend,impressions,clicks,actions,video_thruplay_watched_actions"
 
 
 def _config(seed: int = 7) -> WorldConfig:
@@ -54,7 +56,7 @@ def _graph_error(resp: httpx.Response, status: int, code: int, subcode: int | No
     err = resp.json()["error"]
     assert err["type"] == "OAuthException" and err["code"] == code, err
     assert isinstance(err["message"], str) and err["message"] and err["fbtrace_id"]
-    assert isinstance(err["is_transient"], bool) and isinstance(err["error_subcode"], int)
+    assert isinstance(err["is_transient"], bool) and isinstance(err.get("error_subcode", 0), int)  # Meta omits none
     if subcode is not None:
         assert err["error_subcode"] == subcode, err
     return err
@@ -98,7 +100,7 @@ def _all(client, path: str, params: dict) -> list[dict]:
 
 
 def _hourly(client, acc="a", since=START, until=START + timedelta(days=3), limit=500) -> list[dict]:
-    params = {"level": "adset", "breakdowns": HOURLY, "time_increment": "1", "limit": str(limit),
+    params = {"level": "adset", "breakdowns": HOURLY, "time_increment": "1", "limit": str(limit), "fields": FIELDS,
               "time_range": json.dumps({"since": since.date().isoformat(), "until": until.date().isoformat()})}
     return _all(client, f"{G}/act_{acc}/insights", params)
 
@@ -108,7 +110,11 @@ def _at(row: dict) -> datetime:
 
 
 def _actions(row: dict) -> dict[str, int]:
-    return {a["action_type"]: int(a["value"]) for a in row.get("actions", [])}
+    """Action counts of a row, ThruPlays (Meta's video_thruplay_watched_actions) as "thruplay"."""
+    out = {a["action_type"]: int(a["value"]) for a in row.get("actions", [])}
+    assert "thruplay" not in out  # Meta has no action of that name
+    thruplays = sum(int(a["value"]) for a in row.get("video_thruplay_watched_actions", []))
+    return {**out, "thruplay": thruplays} if thruplays else out
 
 
 def _truth(sandbox) -> dict[str, dict]:
@@ -157,8 +163,9 @@ def test_abo_learning_campaign_delivers_within_budget_and_the_better_creative_co
 
     # daily rows and the all-days total are sums of the same hours
     tr = json.dumps({"since": START.date().isoformat(), "until": (START + timedelta(days=2)).date().isoformat()})
-    daily = _ok(client.get(f"{G}/act_a/insights", params={"level": "adset", "time_range": tr, "time_increment": "1"}))["data"]
-    total = _ok(client.get(f"{G}/act_a/insights", params={"level": "adset", "time_range": tr}))["data"]
+    daily = _ok(client.get(f"{G}/act_a/insights", params={"level": "adset", "time_range": tr, "time_increment": "1",
+                                                                    "fields": FIELDS}))["data"]
+    total = _ok(client.get(f"{G}/act_a/insights", params={"level": "adset", "time_range": tr, "fields": FIELDS}))["data"]
     assert [r["date_start"] for r in daily if r["adset_id"] == sets["a"]] == ["2026-11-21", "2026-11-22", "2026-11-23"]
     for sid in sets.values():
         hourly_cents = sum(round(float(r["spend"]) * 100) for r in rows if r["adset_id"] == sid)
@@ -354,7 +361,11 @@ def test_listing_pages_filters_and_fields(sandbox, client):
 
 
 def test_request_errors_are_graph_shaped(sandbox, client, posts):
-    assert httpx.get(f"{sandbox.url}{G}/act_a/campaigns").status_code == 401
+    # Meta answers a missing or wrong access token with HTTP 400, OAuthException 104 / 190
+    no_token = httpx.get(f"{sandbox.url}{G}/act_a/campaigns")
+    assert no_token.status_code == 400 and no_token.json()["error"]["code"] == 104
+    bad = httpx.get(f"{sandbox.url}{G}/act_a/campaigns", params={"access_token": "wrong"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == 190
     assert httpx.get(f"{sandbox.url}/v1/_truth/ads").status_code == 403
     _graph_error(client.get(f"{G}/120210999999999999"), 404, 100, 33)
     _graph_error(client.get(f"{G}/act_a/nothing"), 400, 2500)
