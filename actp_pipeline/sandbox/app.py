@@ -27,7 +27,9 @@ from .routes.clock import clock_routes
 from .routes.market import market_routes
 from .routes.posting import posting_routes
 from .routes.truth import truth_routes
+from .routes.tiktok import tiktok_dialect
 from .routes.web import WebSite
+from .routes.youtube import youtube_dialect
 from .state import SandboxState
 from .transport import Auth, Dialect
 from .world import World
@@ -49,7 +51,8 @@ class SandboxAPI:
         v1 = [*clock_routes(clock), *market_routes(world, self.auth), *posting_routes(self.publishing, self.auth),
               *truth_routes(self.publishing, self.ads_world, self.auth)]
         self.dialects = [Dialect("/v1", v1), graph_dialect(self.ads_objects, self.ads_world, self.auth),
-                         self.web.dialect()]
+                         self.web.dialect(), youtube_dialect(self.publishing, self.auth),
+                         tiktok_dialect(self.publishing, self.auth)]
         self.fallback = Dialect("", [])
         self.app: Any = Starlette(
             routes=[r for d in self.dialects for r in d.routes],
