@@ -253,3 +253,19 @@ def test_a_bad_goal_floor_is_an_error_entry():
                [row("s1", 30, 40.0, 0)])
     err = [a for a in acts if a.action == "error"]
     assert len(err) == 1 and "max_cost_per_event" in err[0].reason and not pauses(acts)
+
+
+# -- unknown metrics (issue 11) ------------------------------------------------------------------------
+def test_a_metric_the_platform_did_not_report_is_unknown_and_neither_pauses_nor_scales():
+    # s1 spent $40 with 0 events in hours that reported the signal, but one hour did not report it: its
+    # total is unknown, so it is not paused as a zero-event loser (it would be with the hour counted as 0)
+    sets = [adset("s1", "c1")]
+    known = run([Goal("A", "streams", 5)], [camp("c1")], sets, [row("s1", 30, 30.0, 0), row("s1", 29, 10.0, 0)])
+    assert pauses(known)
+    unknown = run([Goal("A", "streams", 5)], [camp("c1")], sets, [row("s1", 30, 30.0, 0), row("s1", 29, 10.0, None)])
+    assert not pauses(unknown)
+    # a scaling ad set whose recent window lacks the signal is not scaled, and says why
+    acts = scale_run((20.0, None), (20.0, 200))
+    assert not [a for a in acts if a.rule == "scale"]
+    assert not [a for a in scale_run((20.0, 200), (20.0, None)) if a.rule == "scale"]
+    assert [a for a in scale_run((20.0, 240), (20.0, 200)) if a.rule == "scale"]  # the same, reported, scales

@@ -148,9 +148,16 @@ def insight_frame(insights, signals: Iterable[str], owner: Mapping[str, str] | N
             out[col] = out[col].where(firsts, 0.0)
     else:
         for s in set(signals):
-            if s in ins.columns:
-                out[s] = _numbers(ins[s], owners, f"insights.{s}", bad).fillna(0.0)
+            if s in ins.columns:  # a row that does not report the signal stays NaN: unknown, never 0
+                out[s] = _numbers(ins[s], owners, f"insights.{s}", bad)
     return out.dropna(subset=["at"])
+
+
+def _sums(ins: pd.DataFrame, cols: list[str]) -> dict[str, dict]:
+    """Per ad set, each column summed; NaN where any of its rows did not report the column (a platform
+    that left a metric out of some hours has an unknown total, not a smaller one)."""
+    g = ins.groupby("ad_set_id")[cols]
+    return g.sum().mask(g.count() < g.size().to_numpy()[:, None]).to_dict("index")
 
 
 def aggregate_insights(ins: pd.DataFrame, now, window_h: float, batch_h: float | None = None) -> dict[str, dict]:
@@ -164,13 +171,13 @@ def aggregate_insights(ins: pd.DataFrame, now, window_h: float, batch_h: float |
         return {}
     cols = [c for c in ins.columns if c not in ("ad_set_id", "owner", "at")]
     w = pd.Timedelta(hours=window_h)
-    life = ins.groupby("ad_set_id")[cols].sum().to_dict("index")
-    recent = ins[ins["at"] > now - w].groupby("ad_set_id")[cols].sum().to_dict("index")
-    prior = ins[(ins["at"] > now - 2 * w) & (ins["at"] <= now - w)].groupby("ad_set_id")[cols].sum().to_dict("index")
+    life = _sums(ins, cols)
+    recent = _sums(ins[ins["at"] > now - w], cols)
+    prior = _sums(ins[(ins["at"] > now - 2 * w) & (ins["at"] <= now - w)], cols)
     batch = {}
     if batch_h:
         boundary = batch_boundary(now, batch_h)
-        batch = ins[ins["at"] < boundary].groupby("ad_set_id")[cols].sum().to_dict("index")
+        batch = _sums(ins[ins["at"] < boundary], cols)
     rows = ins.groupby("ad_set_id").size().to_dict()
     zero = dict.fromkeys(cols, 0.0)
     return {k: {**v, "rows": int(rows[k]), "recent": recent.get(k, zero), "prior": prior.get(k, zero),
