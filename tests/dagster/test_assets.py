@@ -88,7 +88,7 @@ def test_scores_winners_and_allocation_on_a_small_warehouse(world):
     sb, store, res = world
     live = pd.Timestamp("2026-11-10 08:00")
     rows = []
-    for i, (views, likes) in enumerate([(20000, 1000), (20000, 1010), (20000, 3000), (20000, 990), (60, 2)]):
+    for i, (views, likes) in enumerate([(20000, 1000), (20000, 1010), (20000, 4000), (20000, 990), (60, 2)]):
         for age in (24.0, 48.0):
             rows.append({"post_id": f"p{i}", "idempotency_key": f"k{i}", "variant_id": f"v{i}", "platform": "tiktok",
                          "account": "main", "live_at": live, "snapshot_at": live + pd.Timedelta(hours=age), "age_h": age,
@@ -101,7 +101,7 @@ def test_scores_winners_and_allocation_on_a_small_warehouse(world):
         meta = _run(["scores", "winners", "allocation"], res, instance)
     assert meta["scores"]["dagster/row_count"].value == 5
     w = meta["winners"]
-    assert w["dagster/row_count"].value == 1 and w["decisions"].value == {"winner": 1, "not_yet": 3, "insufficient_data": 1}
+    assert w["dagster/row_count"].value == 1 and w["decisions"].value == {"winner": 1, "not_yet": 3, "insufficient_data": 1}, w["why_no_winner"].value
     assert "v2" in w["winners"].value and "P(best)" in w["winners"].value and "v2" in w["contenders"].value
     assert w["rule"].value["confidence"] == 0.99 and "every cell has a winner" in w["why_no_winner"].value
     won = store.warehouse().read("winners")
