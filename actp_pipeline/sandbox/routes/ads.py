@@ -5,6 +5,10 @@ and what they deliver in ads_world.py. One catch-all route per version hands eve
 (method, path components, parameters), so a batch request (POST to the version root with `batch=[...]`)
 runs its calls through exactly the code a single call takes. Every error under /graph, those of the route
 table included (401, 405, 413, 500), is rendered in the Graph shape.
+
+Instagram: a call whose first path component is an Instagram node (an IG user, container or media, or
+`me`) goes to sandbox/instagram.py (`GraphAPI.instagram`), batches included; the resumable upload host's
+path /graph/ig-api-upload/... is served here too. The ads behaviour is unchanged.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -44,12 +49,15 @@ from ..graph import (
     insights_period,
     invalid,
     page_limit,
-    param_str,
     param_fields,
     param_json,
+    param_str,
     pick,
     unknown_object,
 )
+from ..instagram import UPLOAD_PATH as IG_UPLOAD_PATH
+from ..instagram import InstagramGraph
+from ..publishing import Publishing
 from ..transport import (
     JSON_BODY_LIMIT,
     Auth,
@@ -58,6 +66,8 @@ from ..transport import (
     json_response,
     media_type,
     route,
+    shielded,
+    too_large,
 )
 
 OAUTH_CHALLENGE = 'OAuth "Facebook Platform" "invalid_token" "Invalid OAuth access token"'
@@ -148,9 +158,10 @@ def graph_error(request: Request, exc: ApiError) -> Response:
 class GraphAPI:
     """Every Graph call of the sandbox: (method, path components, parameters) -> (status, body, headers)."""
 
-    def __init__(self, objects: AdsObjects, ads_world: AdsWorld):
+    def __init__(self, objects: AdsObjects, ads_world: AdsWorld, instagram: InstagramGraph | None = None):
         self.objects = objects
         self.ads_world = ads_world
+        self.instagram = instagram  # Instagram's nodes (IG users, containers, media): sandbox/instagram.py
 
     # ------------------------------------------------------------------------------------ dispatch
     def call(self, method: str, parts: list[str], params: Mapping[str, Any],
@@ -159,6 +170,9 @@ class GraphAPI:
             if method == "POST" and params.get("batch") is not None:
                 return 200, self.batch(params, link), {}
             raise invalid("the version root takes only batch requests (POST with batch=[...])", SUB_MISSING, "batch")
+        if self.instagram is not None and self.instagram.owns(parts[0]):  # Instagram's own nodes and edges
+            page = lambda keys, render: graph_page(link, params, keys, render)
+            return 200, self.instagram.call(method, parts, params, page, f"http://{link.host}"), {}
         if len(parts) > 2:
             raise GraphError(f"Unknown path components: /{'/'.join(parts[2:])}", code=UNKNOWN_PATH, subcode=None)
         node, edge = parts[0], (parts[1] if len(parts) > 1 else None)
@@ -365,8 +379,20 @@ class GraphAPI:
         return self.call(method, parts, params, sub_link)
 
 
-def graph_dialect(objects: AdsObjects, ads_world: AdsWorld, auth: Auth) -> Dialect:
-    api = GraphAPI(objects, ads_world)
+@dataclass(frozen=True)
+class GraphDialect(Dialect):
+    """The dialect of /graph; `service` is its GraphAPI (tests reach its Instagram policy through it)."""
+
+    service: Any = None
+
+
+def graph_dialect(objects: AdsObjects, ads_world: AdsWorld, auth: Auth,
+                  publishing: Publishing | None = None) -> GraphDialect:
+    # Instagram's posts are the sandbox's posts: pass the app's Publishing (a stand-in over the same world,
+    # state and clock is built when none is given)
+    publishing = publishing or Publishing(ads_world.world, ads_world.state, ads_world.clock)
+    instagram = InstagramGraph(publishing, publishing.config.api_keys)
+    api = GraphAPI(objects, ads_world, instagram)
 
     def handle(request: Request, body: bytes, version: str, rest: str = "") -> Response:
         query = dict(request.query_params)
@@ -384,13 +410,41 @@ def graph_dialect(objects: AdsObjects, ads_world: AdsWorld, auth: Auth) -> Diale
         status, payload, headers = api.call(request.method, parts, params, link)
         return json_response(status, payload, headers)
 
+    async def ig_upload(request: Request) -> Response:
+        """Instagram's resumable upload host (rupload.facebook.com/ig-api-upload/[<version>/]<container id>):
+        the video bytes from `offset` (headers offset, file_size; or file_url), Authorization: OAuth <token>."""
+        authenticate(request, dict(request.query_params), auth)
+        container_id = request.path_params["rest"].rstrip("/").rsplit("/", 1)[-1]
+        container = await run_in_threadpool(instagram.upload_target, container_id)
+        file_url = request.headers.get("file_url")
+        if file_url:
+            result = await run_in_threadpool(instagram.upload_url, container_id, file_url)
+            return json_response(200, result)
+        first, total = instagram.upload_offset(container, request.headers.get("offset"),
+                                               request.headers.get("file_size"))
+        path = await run_in_threadpool(instagram.upload_file, container_id)
+        written, limit = 0, total - first
+        with open(path, "r+b") as out:  # noqa: ASYNC230 - local writes, as transport.stream_to_file
+            out.truncate(first)
+            out.seek(first)
+            async for chunk in request.stream():
+                written += len(chunk)
+                if written > limit:
+                    out.truncate(first)
+                    raise too_large(limit)
+                out.write(chunk)
+        result = await run_in_threadpool(instagram.upload_received, container_id, total)
+        return json_response(200, result)
+
     serve = endpoint(handle, body_limit=JSON_BODY_LIMIT)
     methods = {"GET": serve, "POST": serve, "DELETE": serve}
     routes = [
         route("/graph/{version:graph_version}", methods),
         route("/graph/{version:graph_version}/{rest:path}", methods),
+        route(IG_UPLOAD_PATH + "/{rest:path}", {"POST": shielded(ig_upload)}),
     ]
-    return Dialect("/graph", routes, render_error=graph_error, no_route=lambda request: unknown_graph_path(request, auth))
+    return GraphDialect("/graph", routes, render_error=graph_error,
+                        no_route=lambda request: unknown_graph_path(request, auth), service=api)
 
 
 def _register_convertors() -> None:
