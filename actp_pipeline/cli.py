@@ -23,6 +23,7 @@ COMMANDS = {
                "pull renders and uploads from the store (the local machine's worker)"),
     "queue": ("actp_pipeline.commands.queue:make", "queue status; cancel or retry an item"),
     "ads": ("actp_pipeline.commands.ads:make", "ad accounts and goals, plan approvals, the ads audit log"),
+    "accounts": ("actp_pipeline.commands.accounts:make", "connect platform accounts (OAuth); list their token status"),
     "research": ("actp_pipeline.commands.research:make", "research partitions: backfill a date range as one run"),
     "sql": ("actp_pipeline.commands.warehouse:make", "write a DuckDB file of views over the warehouse; run a query"),
     "plan-test": ("actp_pipeline.commands.plan_test:make", "plan a test: the days and budget the stopping rule needs"),

@@ -21,10 +21,13 @@ from .ads_objects import AdsObjects
 from .ads_world import AdsWorld
 from .clock import SimClock
 from .errors import ApiError
+from .oauth import OAuthServer, swap_bearer
 from .publishing import Publishing
 from .routes.ads import graph_dialect
+from .routes.ayrshare import ayrshare_dialect
 from .routes.clock import clock_routes
 from .routes.market import market_routes
+from .routes.oauth import oauth_dialects
 from .routes.posting import posting_routes
 from .routes.truth import truth_routes
 from .routes.tiktok import tiktok_dialect
@@ -50,9 +53,13 @@ class SandboxAPI:
         self.web = WebSite(self.publishing)
         v1 = [*clock_routes(clock), *market_routes(world, self.auth), *posting_routes(self.publishing, self.auth),
               *truth_routes(self.publishing, self.ads_world, self.auth)]
-        self.dialects = [Dialect("/v1", v1), graph_dialect(self.ads_objects, self.ads_world, self.auth),
+        self.oauth = OAuthServer(self.config, state, clock)  # tokens minted by the OAuth routes
+        self.auth.grants = self.oauth
+        # the OAuth dialects first: their paths sit under TikTok's /v2 and Graph's catch-all
+        self.dialects = [*oauth_dialects(self.oauth, clock),
+                         Dialect("/v1", v1), graph_dialect(self.ads_objects, self.ads_world, self.auth, self.publishing),
                          self.web.dialect(), youtube_dialect(self.publishing, self.auth),
-                         tiktok_dialect(self.publishing, self.auth)]
+                         tiktok_dialect(self.publishing, self.auth), ayrshare_dialect(self.publishing, self.auth)]
         self.fallback = Dialect("", [])
         self.app: Any = Starlette(
             routes=[r for d in self.dialects for r in d.routes],
@@ -67,6 +74,7 @@ class SandboxAPI:
             if path != scope["path"]:
                 raw = (scope.get("raw_path") or path.encode("utf-8")).rstrip(b"/") or b"/"
                 scope = {**scope, "path": path, "raw_path": raw}
+            scope = swap_bearer(scope, self.auth.minted, self.config.api_keys)  # a live minted OAuth token
         await self.app(scope, receive, send)
 
     def dialect_of(self, path: str) -> Dialect:

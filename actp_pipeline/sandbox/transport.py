@@ -116,6 +116,15 @@ class Auth:
     def __init__(self, api_keys: tuple[str, ...], truth_token: str):
         self._api_keys = tuple(k.encode("utf-8", "surrogateescape") for k in api_keys)
         self._truth_token = truth_token.encode("utf-8", "surrogateescape")
+        # OAuth tokens the sandbox minted (sandbox/oauth.py): an object with key_for(token, platform) -> the
+        # API key a live token stands for, or None; set by the app, absent = API keys only
+        self.grants: Any = None
+
+    def minted(self, token: str, platform: str) -> str | None:
+        """The API key a live minted OAuth token of `platform` stands for (None: not one, or expired)."""
+        if self.grants is None or not token.strip():
+            return None
+        return self.grants.key_for(token.strip(), platform)
 
     def api_key(self, request: Request) -> None:
         header = request.headers.get("Authorization") or ""
@@ -128,11 +137,14 @@ class Auth:
         if not any(hmac.compare_digest(presented, k) for k in self._api_keys):
             raise ApiError(401, "unauthorized", "invalid API key", headers=challenge)
 
-    def valid_key(self, token: str) -> bool:
-        """Whether `token` is one of the API keys (for dialects that take the key elsewhere than in a Bearer
-        header, e.g. Graph's `access_token` query or form parameter)."""
+    def valid_key(self, token: str, platform: str = "meta") -> bool:
+        """Whether `token` is one of the API keys, or a live OAuth token the sandbox minted for `platform`
+        (for dialects that take the key elsewhere than in a Bearer header, e.g. Graph's `access_token` query
+        or form parameter: Meta's tokens)."""
         presented = token.strip().encode("utf-8", "surrogateescape")
-        return bool(presented) and any(hmac.compare_digest(presented, k) for k in self._api_keys)
+        if bool(presented) and any(hmac.compare_digest(presented, k) for k in self._api_keys):
+            return True
+        return bool(presented) and self.minted(token, platform) is not None
 
     def truth(self, request: Request) -> None:
         token = (request.headers.get("X-Truth-Token") or "").strip().encode("utf-8", "surrogateescape")

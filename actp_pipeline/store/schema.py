@@ -245,6 +245,35 @@ ads_plan_claims = sa.Table(
     sa.Column("lease_expires_at", sa.DateTime, nullable=False),
 )
 
+
+# -- revision 0006: per-account OAuth tokens (actp_pipeline/accounts). Tokens are Fernet ciphertexts (the
+# key is ACTP_TOKEN_KEY, never in the store); `version` is bumped by every write of new tokens and a
+# refresh is claimed (refresh_claim, refresh_lease_until) so two workers never spend one refresh token.
+# Expiries are naive UTC on the platform's clock as ACTP read it; None = the token does not expire.
+account_tokens = sa.Table(
+    "account_tokens",
+    metadata,
+    sa.Column("platform", sa.String(32), primary_key=True),
+    sa.Column("account", sa.String(128), primary_key=True),
+    sa.Column("status", sa.String(24), nullable=False),  # connected | needs_reconnect | disconnected
+    sa.Column("token_kind", sa.String(32), nullable=False),  # user | long_lived | system_user
+    sa.Column("access_token", sa.Text),  # ciphertext
+    sa.Column("refresh_token", sa.Text),  # ciphertext
+    sa.Column("access_expires_at", sa.DateTime),
+    sa.Column("refresh_expires_at", sa.DateTime),
+    sa.Column("scope", sa.Text),
+    sa.Column("external_id", sa.String(200)),  # TikTok open_id and the like (not a secret)
+    sa.Column("token_url", sa.Text, nullable=False),  # where the tokens came from (and refresh goes)
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("refresh_claim", sa.String(64)),
+    sa.Column("refresh_lease_until", sa.DateTime),
+    sa.Column("last_error", sa.Text),  # what the platform said, never a token
+    sa.Column("connected_at", sa.DateTime, nullable=False),
+    sa.Column("refreshed_at", sa.DateTime),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+
 def utcnow() -> dt.datetime:
     """Now as the store keeps it: naive UTC."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)

@@ -185,7 +185,13 @@ def _is_json_error(resp: Any) -> bool:
         body = json.loads(resp.content)
     except ValueError:
         return False
-    return isinstance(body, dict) and isinstance(body.get("error"), dict)
+    if not isinstance(body, dict):
+        return False
+    # the dialects' documented error bodies: an "error" object (Graph, Google, TikTok's envelope, /v1),
+    # OAuth 2's {"error": code, "error_description"} (RFC 6749 5.2), Ayrshare's {"status": "error", "code", ...}
+    error = body.get("error")
+    return (isinstance(error, dict) or (isinstance(error, str) and bool(error))
+            or (body.get("status") == "error" and "code" in body))
 
 
 def _harvest(resp: Any, harvested: list[str]) -> None:
