@@ -3,9 +3,16 @@
 Everything lives under one data directory (default `.actp/`, `ACTP_HOME` overrides) so the embedded
 default needs no server; `ACTP_DATABASE_URL` moves the operational store to Postgres.
 
-Secrets (`ACTP_PLATFORM_API_KEY`, `ACTP_ADS_ACCESS_TOKEN`, `ACTP_DATABASE_URL`) come from the environment
-or are absent (None); no secret ever falls back to another one. Only the embedded sandbox, when it is the
-system talked to, gets its public, non-secret key (SANDBOX_API_KEY).
+Secrets (`ACTP_PLATFORM_API_KEY`, `ACTP_ADS_ACCESS_TOKEN`, `ACTP_DATABASE_URL`, and the per-platform tokens
+of `ACTP_PUBLISHER=native`: `ACTP_TIKTOK_ACCESS_TOKEN`, `ACTP_YOUTUBE_ACCESS_TOKEN`, `ACTP_INSTAGRAM_ACCESS_TOKEN`,
+`ACTP_AGGREGATOR_API_KEY`) come from the environment or are absent (None); no secret ever falls back to another
+one. Only the embedded sandbox, when it is the system talked to, gets its public, non-secret key
+(SANDBOX_API_KEY).
+
+Publishers (`ACTP_PUBLISHER`): `api` (the unified posting API, every post through `ACTP_PLATFORM_URL`),
+`browser` (Playwright through the upload page), `native` (each post through its own platform's API:
+publish/dialects.py). A native platform's base URL is `ACTP_<PLATFORM>_BASE_URL` when set, else the sandbox
+when the sandbox is the platform talked to, else the platform's real host (the adapter's default).
 """
 
 from __future__ import annotations
@@ -16,6 +23,29 @@ from pathlib import Path
 
 SANDBOX_URL = "http://127.0.0.1:8787"  # `actp sandbox` listens here by default
 SANDBOX_API_KEY = "sandbox-key"  # the sandbox's published key: not a secret, it guards nothing real
+PUBLISHER_KINDS = ("api", "browser", "native")
+# the platforms of `native`, each with its token's and its base URL's variable (publish/dialects.py builds them)
+DIALECT_ENV: dict[str, tuple[str, str]] = {
+    "tiktok": ("ACTP_TIKTOK_ACCESS_TOKEN", "ACTP_TIKTOK_BASE_URL"),
+    "youtube": ("ACTP_YOUTUBE_ACCESS_TOKEN", "ACTP_YOUTUBE_BASE_URL"),
+    "instagram": ("ACTP_INSTAGRAM_ACCESS_TOKEN", "ACTP_INSTAGRAM_BASE_URL"),
+    "aggregator": ("ACTP_AGGREGATOR_API_KEY", "ACTP_AGGREGATOR_BASE_URL"),
+}
+
+
+def _via(value: str | None) -> dict[str, str]:
+    """ACTP_PUBLISH_VIA "tiktok=aggregator,instagram=aggregator" -> {network: the dialect that posts to it}."""
+    out = {}
+    for part in (value or "").split(","):
+        if part.strip():
+            network, sep, dialect = part.partition("=")
+            if not sep or not network.strip() or not dialect.strip():
+                raise ValueError(f"ACTP_PUBLISH_VIA: {part.strip()!r} is not network=dialect "
+                                 "(e.g. tiktok=aggregator)")
+            out[network.strip()] = dialect.strip()
+    return out
+
+
 # the first day research partitions exist (the demo's first simulated day); ACTP_RESEARCH_START overrides
 RESEARCH_START = "2026-06-01"
 
@@ -31,7 +61,14 @@ class Settings:
     platform_url: str = field(default_factory=lambda: os.environ.get("ACTP_PLATFORM_URL", SANDBOX_URL))
     # None = not set: the sandbox's public key when talking to the sandbox, else absent
     platform_api_key: str | None = field(default_factory=lambda: _env("ACTP_PLATFORM_API_KEY"))
-    publisher: str = field(default_factory=lambda: os.environ.get("ACTP_PUBLISHER", "api"))  # api | browser
+    publisher: str = field(default_factory=lambda: os.environ.get("ACTP_PUBLISHER", "api"))  # PUBLISHER_KINDS
+    # native publishing: platform -> its token (a secret: absent unless set) and its base URL override
+    dialect_tokens: dict[str, str | None] = field(
+        default_factory=lambda: {p: _env(token) for p, (token, _) in DIALECT_ENV.items()})
+    dialect_urls: dict[str, str | None] = field(
+        default_factory=lambda: {p: _env(url) for p, (_, url) in DIALECT_ENV.items()})
+    # networks posted through another dialect than their own (e.g. through the aggregator): ACTP_PUBLISH_VIA
+    publish_via: dict[str, str] = field(default_factory=lambda: _via(_env("ACTP_PUBLISH_VIA")))
     # the ads API (Meta Marketing API shape); unset = the sandbox's, beside the platform API
     ads_url: str | None = field(default_factory=lambda: _env("ACTP_ADS_URL"))
     ads_access_token: str | None = field(default_factory=lambda: _env("ACTP_ADS_ACCESS_TOKEN"))
@@ -56,6 +93,20 @@ class Settings:
         if self.ads_access_token:
             return self.ads_access_token
         return SANDBOX_API_KEY if self.ads_url is None and self.on_sandbox else None
+
+    def dialect_url(self, platform: str) -> str | None:
+        """The base URL of `platform`'s own API: its override, else the sandbox (which serves every dialect at
+        its root) when the sandbox is the platform talked to, else None: the adapter's real host."""
+        if self.dialect_urls.get(platform):
+            return str(self.dialect_urls[platform]).rstrip("/")
+        return self.platform_url.rstrip("/") if self.on_sandbox else None
+
+    def dialect_token(self, platform: str) -> str | None:
+        """`platform`'s token; the sandbox's public key only when that platform's API is the embedded sandbox
+        (no override of its URL); else None. Never another platform's token, never the platform API key."""
+        if self.dialect_tokens.get(platform):
+            return self.dialect_tokens[platform]
+        return SANDBOX_API_KEY if not self.dialect_urls.get(platform) and self.on_sandbox else None
 
     @property
     def store_url(self) -> str:

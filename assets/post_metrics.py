@@ -18,6 +18,7 @@ from actp_pipeline.measure.post_metrics import (
     posts_ledger,
     prioritise,
 )
+from actp_pipeline.publish.platforms import make_metrics_reader
 from assets.automation import DAILY, OWNERS
 from assets.metadata import as_json, md_table, stamp
 from resources import PlatformResource, StoreResource
@@ -44,7 +45,13 @@ def post_metrics(context: dg.AssetExecutionContext, store: StoreResource, platfo
         now = client.now()  # the platform's clock (the sandbox's is simulated and jumps ahead)
         classified = classify_posts(ledger, last_snapshots(wh), now, rules)
         plan = prioritise(classified, rules)
-        snaps, unknown = collect_snapshots(plan[LEDGER_COLUMNS], client)
+        # each post through its own platform's API with ACTP_PUBLISHER=native, else the posting API
+        reader = make_metrics_reader(platform.publisher, client, data_dir=store.root)
+        try:
+            snaps, unknown = collect_snapshots(plan[LEDGER_COLUMNS], reader, engine=store.engine())
+        finally:
+            if reader is not client:
+                reader.close()
     if unknown:
         context.log.warning(f"{len(unknown)} posts unknown to the platform (deleted?): {unknown[:5]}")
     summary = plan_summary(classified, plan)
@@ -55,6 +62,7 @@ def post_metrics(context: dg.AssetExecutionContext, store: StoreResource, platfo
         "dagster/row_count": len(snaps),
         "posts_in_ledger": len(ledger),
         "unknown_posts": len(unknown),
+        "pending_posts": len(snaps.attrs.get("pending", [])),  # counts not known yet: no snapshot, never zeros
         "platform_now": stamp(now),
         "due": dg.MetadataValue.json(summary["due"]),
         "collected": dg.MetadataValue.json(collected),

@@ -34,6 +34,9 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
 }
 
 
+DEMO_PLATFORMS = ("tiktok", "youtube", "instagram", "aggregator", "all")
+
+
 def _start_text(start: dt.datetime) -> str:
     return start.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M")
 
@@ -50,6 +53,10 @@ def make() -> click.Command:
         default = _start_text(defaults[name]) if name == "start" else defaults[name]
         cmd.params.append(click.Option([flag, name], type=kind, default=default, show_default=True, help=help_text,
                                        metavar="YYYY-MM-DD[THH:MM]" if name == "start" else None))
+    cmd.params.append(click.Option(["--platform", "platform"], type=click.Choice(DEMO_PLATFORMS), default=None,
+                                   show_default="the unified posting API, tiktok:main",
+                                   help="post and measure through this platform's own API (its real dialect, "
+                                        "served by the sandbox); all: every platform with an adapter"))
     cmd.params.append(click.Option(["--json", "json_path"], type=click.Path(dir_okay=False), default=None,
                                    help="also write a JSON summary to this file"))
     return cmd
@@ -62,6 +69,7 @@ def _demo(json_path: str | None, **knobs: Any) -> int:
 
     base = settings()
     cfg = DemoConfig(data_dir=base.data_dir, store_url=base.database_url, **knobs)
+    _check_dialects(cfg)
     with DemoBars() as bars:
         bars.line(f"ACTP demo: {cfg.days} + {cfg.paid_days} simulated days from {_start_text(cfg.start)} UTC, seed "
                   f"{cfg.seed}, data in {cfg.data_dir} (store, warehouse and media reset)")
@@ -72,7 +80,11 @@ def _demo(json_path: str | None, **knobs: Any) -> int:
             # the research partitions start where the demo's clock does (read when settings and definitions are built)
             os.environ["ACTP_RESEARCH_START"] = cfg.start.date().isoformat()
             loop_settings = Settings(data_dir=cfg.data_dir, database_url=base.database_url, platform_url=sandbox.url,
-                                     platform_api_key=world.api_keys[0], ads_access_token=world.api_keys[0])
+                                     platform_api_key=world.api_keys[0], ads_access_token=world.api_keys[0],
+                                     **_dialect_settings(cfg, sandbox.url, world.api_keys[0]))
+            if cfg.platform:
+                bars.line(f"posting and measuring through {', '.join(cfg.dialects())}'s own API (the sandbox's "
+                          "real dialect)")
             warnings_to_log(cfg.data_dir)
             from actp_pipeline.definitions import demo_materializer
 
@@ -83,6 +95,37 @@ def _demo(json_path: str | None, **knobs: Any) -> int:
         Path(json_path).write_text(json.dumps(summary(result)))
     print("\nOpen the UI on these runs: actp ui   (then http://127.0.0.1:3000)", file=sys.stderr)
     return 0
+
+
+def _check_dialects(cfg) -> None:
+    from actp_pipeline.publish.dialects import available
+
+    if cfg.platform is None:
+        return
+    missing = [why for p in cfg.dialects() if (why := available(p))]
+    if missing or not cfg.dialects():
+        raise click.UsageError("; ".join(missing) or "no platform has an adapter yet", ctx=None)
+
+
+def _dialect_settings(cfg, sandbox_url: str, key: str) -> dict[str, Any]:
+    """Native publishing against this demo's sandbox: every dialect at the sandbox's URL with its public key.
+
+    Also put in this process's environment, where the publish and measure assets build their adapters
+    (`make_publisher` reads the settings from it): the sandbox's key is public, not a secret."""
+    if cfg.platform is None:
+        return {}
+    from actp_pipeline.settings import DIALECT_ENV
+
+    urls = {p: sandbox_url + ("/graph" if p == "instagram" else "") for p in cfg.dialects()}  # Graph's root
+    for platform in cfg.dialects():
+        token_var, url_var = DIALECT_ENV[platform]
+        os.environ[token_var], os.environ[url_var] = key, urls[platform]
+    via = {network: "aggregator" for network in cfg.via_aggregator()}
+    if via:
+        os.environ["ACTP_PUBLISH_VIA"] = ",".join(f"{n}={d}" for n, d in via.items())
+    os.environ["ACTP_PUBLISHER"] = "native"
+    return {"publisher": "native", "dialect_tokens": {p: key for p in cfg.dialects()}, "dialect_urls": urls,
+            "publish_via": via}
 
 
 def _run(cfg, sandbox, materialize, bars: DemoBars):

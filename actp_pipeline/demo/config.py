@@ -59,6 +59,9 @@ class DemoConfig:
     ad_goal: str = "virality"
     ad_budget: float = 60.0  # the demo ad account's global daily budget in dollars
     store_url: str | None = None  # default: SQLite under data_dir
+    # None: every post through the sandbox's unified posting API (as targets say, tiktok:main by default);
+    # a platform (tiktok, youtube, instagram, aggregator) or "all": each post through that platform's own API
+    platform: str | None = None
 
     def __post_init__(self) -> None:
         start = self.start if self.start.tzinfo else self.start.replace(tzinfo=dt.UTC)
@@ -75,8 +78,25 @@ class DemoConfig:
                 out[f.name] = f.default_factory()
         return out
 
+    def dialects(self) -> list[str]:
+        """The platforms posted to through their own APIs ([] for the unified posting API)."""
+        if self.platform is None:
+            return []
+        from actp_pipeline.publish.dialects import REGISTRY, available
+
+        if self.platform == "all":  # every platform through its own API (the aggregator is not a platform)
+            return [p for p in REGISTRY if p != "aggregator" and available(p) is None]
+        return [self.platform]
+
+    def via_aggregator(self) -> list[str]:
+        """The networks `--platform aggregator` posts to through the aggregator (ACTP_PUBLISH_VIA)."""
+        return ["tiktok", "instagram"] if self.platform == "aggregator" else []
+
     def loop_overrides(self) -> dict[str, Any]:
         """The settings resource's fields this demo sets."""
-        return {"topic": self.topic, "hook_patterns": self.hook_patterns, "angles": self.angles,
-                "cta_styles": self.cta_styles, "formats": self.formats, "max_length_s": self.max_length_s,
-                "max_posts_per_day": self.max_posts_per_day}
+        out = {"topic": self.topic, "hook_patterns": self.hook_patterns, "angles": self.angles,
+               "cta_styles": self.cta_styles, "formats": self.formats, "max_length_s": self.max_length_s,
+               "max_posts_per_day": self.max_posts_per_day}
+        if self.platform is not None:
+            out["targets"] = [f"{p}:main" for p in (self.via_aggregator() or self.dialects())]
+        return out

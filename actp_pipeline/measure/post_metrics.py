@@ -19,14 +19,15 @@ tier means older posts are never starved when the recent ones alone would fill t
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from actp_pipeline.publish.platforms import Platform, parse_time
+from actp_pipeline.publish.dialects import counts_unknown
+from actp_pipeline.publish.platforms import parse_time
 from actp_pipeline.store import schema
 
 if TYPE_CHECKING:
@@ -166,21 +167,82 @@ def plan_summary(classified: pd.DataFrame, plan: pd.DataFrame) -> dict:
     }
 
 
-def collect_snapshots(ledger: pd.DataFrame, platform: Platform) -> tuple[pd.DataFrame, list[str]]:
-    """One snapshot per live post; returns (snapshots, ids the platform does not know)."""
+def read_metrics(ledger: pd.DataFrame, reader: Any) -> list[dict[str, Any]]:
+    """The readers' answers for the ledger's posts: one call for a reader of the unified API (`metrics(ids)`,
+    which batches itself); per (platform, account) for a reader that routes to each platform's own API
+    (`metrics_for(platform, account, ids)`, which batches by the platform's limit)."""
+    metrics_for = getattr(reader, "metrics_for", None)
+    if metrics_for is None:
+        return [reader.metrics(ledger["post_id"].tolist())]
+    return [metrics_for(platform, account, group["post_id"].tolist())
+            for (platform, account), group in ledger.groupby(["platform", "account"], sort=True)]
+
+
+def collect_snapshots(ledger: pd.DataFrame, platform: Any, engine: Engine | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """One snapshot per live post whose counts are known; returns (snapshots, ids the platform does not know).
+
+    A post whose counts are not known yet (processing, in moderation, failed, a count None, or deferred by the
+    platform's limit) gets no snapshot, never zeros: its ids are in the frame's attrs["pending"]. A metric a
+    platform does not report at all (TikTok's saves, YouTube's shares) is 0 in every one of its snapshots.
+    With `engine`, public ids the platform revealed since the post (TikTok's video id after moderation) are
+    recorded in the store (`record_public_ids`)."""
     if ledger.empty:
         return pd.DataFrame(columns=SNAPSHOT_COLUMNS), []
-    answer = platform.metrics(ledger["post_id"].tolist())
-    got = pd.DataFrame(answer["items"])
-    if got.empty:
-        return pd.DataFrame(columns=SNAPSHOT_COLUMNS), list(answer["unknown"])
-    if "status" in got:
-        got = got[got["status"] != "scheduled"]
+    frames, unknown, pending, public = [], [], [], []
+    for answer in read_metrics(ledger, platform):
+        unknown.extend(answer.get("unknown") or [])
+        items = list(answer.get("items") or [])
+        waiting = [i for i in items if counts_unknown(i)] + list(answer.get("pending") or [])
+        pending.extend(i["post_id"] if isinstance(i, dict) else i for i in waiting)
+        public.extend(i for i in items + waiting if isinstance(i, dict) and i.get("video_id")
+                      and str(i["video_id"]) != str(i["post_id"]))
+        got = pd.DataFrame([i for i in items if not counts_unknown(i)])
+        if got.empty:
+            continue
+        if "status" in got:
+            got = got[got["status"] != "scheduled"]
+        frames.append(got.assign(snapshot_at=parse_time(answer["as_of"])))
+    if engine is not None and public:
+        record_public_ids(engine, public)
+    if not frames:
+        empty = pd.DataFrame(columns=SNAPSHOT_COLUMNS)
+        empty.attrs["pending"] = pending
+        return empty, unknown
+    got = pd.concat(frames, ignore_index=True).drop_duplicates("post_id", keep="last")
+    # the ledger says which post is whose; an adapter's own copy of a ledger column (url, platform, account) is
+    # dropped, never merged into platform_x / platform_y
+    got = got.drop(columns=[c for c in got.columns if c in ledger.columns and c != "post_id"])
     snap = ledger.drop(columns=["url"]).merge(got, on="post_id", how="inner")
-    snap["snapshot_at"] = parse_time(answer["as_of"])
+    snap["snapshot_at"] = pd.to_datetime(snap["snapshot_at"])
     snap["live_at"] = pd.to_datetime(snap["live_at"])
     snap["age_h"] = (snap["snapshot_at"] - snap["live_at"]).dt.total_seconds() / 3600.0
     for c in METRIC_COLUMNS:
         values = pd.to_numeric(snap[c], errors="coerce").fillna(0) if c in snap else 0  # not every platform reports every metric
         snap[c] = pd.Series(values, index=snap.index).astype("int64" if c != "watch_time_s" else "float64")
-    return snap[SNAPSHOT_COLUMNS].reset_index(drop=True), list(answer["unknown"])
+    out = snap[SNAPSHOT_COLUMNS].reset_index(drop=True)
+    out.attrs["pending"] = pending
+    return out, unknown
+
+
+def record_public_ids(engine: Engine, found: list[dict[str, Any]]) -> int:
+    """Record the public id and URL a platform revealed after the post (TikTok: the video id once moderation
+    ends; the ledger's external id stays the publish id): the URL on the ledger row and on its publish item,
+    the public id in the publish item's payload (`public_id`; the posts ledger has no column for it).
+    Returns how many posts changed."""
+    t, q = schema.posts, schema.publish_queue
+    changed = 0
+    with engine.begin() as conn:
+        for item in found:
+            pid, vid, url = str(item["post_id"]), str(item["video_id"]), item.get("url")
+            rows = conn.execute(sa.select(q.c.id, q.c.payload).where(q.c.external_id == pid)).all()
+            for row_id, payload in rows:
+                payload = dict(payload or {})
+                if payload.get("public_id") == vid and (url is None or payload.get("public_url") == url):
+                    continue
+                payload.update(public_id=vid, **({"public_url": url} if url else {}))
+                conn.execute(q.update().where(q.c.id == row_id).values(
+                    payload=payload, **({"post_url": url} if url else {})))
+                changed += 1
+            if url:
+                conn.execute(t.update().where(t.c.external_id == pid, t.c.url.is_(None)).values(url=url))
+    return changed

@@ -10,6 +10,7 @@ outcome is looked up by its idempotency key first and only uploaded when the pla
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -129,6 +130,7 @@ class SendGate:
     guards: PublishGuards | None
     ticket: int | None  # the item's rate-limit slot; replaced by the send-time stamp
     lease_s: float
+    refusal: SendRefused | None = None  # the gate's own refusal (any other SendRefused is the platform's)
 
     def __call__(self) -> None:
         platform, account = self.item["platform"], self.item["account"]
@@ -136,33 +138,69 @@ class SendGate:
             stamped = self.guards.limiter.stamp(platform, account, self.ticket)
             self.ticket = stamped.ticket
             if not stamped.allowed:
-                raise SendRefused(f"rate limit reached at send time: next slot in {stamped.wait_s:.0f} s; "
-                                  "nothing was sent", reason="rate_limit", wait_s=stamped.wait_s)
+                self.refusal = SendRefused(f"rate limit reached at send time: next slot in {stamped.wait_s:.0f} s; "
+                                           "nothing was sent", reason="rate_limit", wait_s=stamped.wait_s)
+                raise self.refusal
         if not self.q.fence(self.item["id"], self.item["claim_token"], self.lease_s, status="uploading"):
-            raise SendRefused("the claim was lost before the create call (lease expired or taken over); "
-                              "nothing was sent", reason="lease_lost")
+            self.refusal = SendRefused("the claim was lost before the create call (lease expired or taken over); "
+                                       "nothing was sent", reason="lease_lost")
+            raise self.refusal
         failpoint("publish.before_call")
+
+
+WAITS = ("rate_limit", "quota")  # refusals that put the item back until the platform's window or quota resets
 
 
 def _settle_refused(q: WorkQueue, item: dict[str, Any], report: PublishReport, e: SendRefused,
                     guards: PublishGuards | None, gate: SendGate) -> None:
-    """The send gate said no, so the platform never heard of this attempt: give the slot back; a full rate
-    window puts the item back with its attempt refunded, a lost claim leaves it to its new holder."""
+    """The send gate (or the platform's adapter, before sending) said no, so the platform never heard of this
+    attempt: give the slot back; a full rate window or a spent quota puts the item back with its attempt
+    refunded (an adapter's refusal also blocks the key until its wait is over: a spent quota for the whole
+    platform), a lost claim leaves it to its new holder. Never a circuit-breaker failure."""
     key, where = item["idempotency_key"], (item["platform"], item["account"])
     if guards is not None:
         guards.limiter.release_unused(*where, gate.ticket)
+        if e.reason in WAITS and e is not gate.refusal and e.wait_s > 0:
+            guards.limiter.note_retry_after(where[0], None if e.reason == "quota" else where[1], e.wait_s,
+                                            reason=f"{e.reason}: {e}"[:200])
     report.errors[key] = str(e)
-    if e.reason == "rate_limit" and q.unclaim(item["id"], item["claim_token"]):
+    if e.reason in WAITS and _put_back(q, item, None if guards is not None else e.wait_s):
         report.deferred.setdefault(f"{where[0]}:{where[1]}", str(e))
     else:
         report.lost_lease.append(key)
+
+
+def _put_back(q: WorkQueue, item: dict[str, Any], wait_s: float | None) -> bool:
+    """Unclaim the item, its attempt refunded; without shared guards to hold its key, not claimable again for
+    `wait_s` (on the store's clock)."""
+    if not wait_s:
+        return q.unclaim(item["id"], item["claim_token"])
+    return q.set_status(item["id"], item["claim_token"], q.s.queued, claim_token=None, lease_expires_at=None,
+                        attempts=q.table.c.attempts - 1, available_at=now_sql(q.engine.dialect.name, wait_s))
+
+
+def _quota_wait(e: PlatformError) -> float | None:
+    """Seconds until the platform's quota resets when `e` says it is spent (YouTube's 403 quotaExceeded, or any
+    adapter error marked `quota_exhausted`); else None."""
+    youtube = sys.modules.get("actp_pipeline.publish.youtube")  # loaded whenever one of its errors exists
+    if getattr(e, "quota_exhausted", False) or (youtube is not None and isinstance(e, youtube.QuotaExceeded)):
+        return float(e.retry_after_s or 3600.0)
+    return None
+
+
+def _find_post(publisher: Publisher, item: dict[str, Any]) -> dict[str, Any] | None:
+    """The post of this item's key, asked of its platform's adapter when the publisher routes by platform."""
+    find_for = getattr(publisher, "find_post_for", None)
+    if find_for is not None:
+        return find_for(item["platform"], item["account"], item["idempotency_key"])
+    return publisher.find_post(item["idempotency_key"])
 
 
 def _reconcile(engine: Engine, publisher: Publisher, item: dict[str, Any], report: PublishReport,
                guards: PublishGuards | None, grant, permit) -> bool:
     """Record the post the platform already has for this item's key; False when it has none."""
     key, where = item["idempotency_key"], (item["platform"], item["account"])
-    found = publisher.find_post(key)
+    found = _find_post(publisher, item)
     if found is None:
         return False
     if guards:
@@ -219,9 +257,19 @@ def _settle_ambiguous(q: WorkQueue, item: dict[str, Any], report: PublishReport,
 
 def _settle_failure(q: WorkQueue, item: dict[str, Any], report: PublishReport, e: PlatformError,
                     guards: PublishGuards | None, ticket: int | None, permit) -> None:
-    """Nothing was posted: wait out a 429, else retry after a backoff or give the item up (dead)."""
+    """Nothing was posted: wait out a 429 or a spent quota, else retry after a backoff or give the item up (dead)."""
     token, key, where = item["claim_token"], item["idempotency_key"], (item["platform"], item["account"])
     report.errors[key] = str(e)
+    quota_s = _quota_wait(e)
+    if quota_s is not None:
+        # the platform's daily quota: nothing was done and the platform is well; wait until it resets
+        if guards:
+            guards.limiter.release_unused(*where, ticket)
+            guards.limiter.note_retry_after(where[0], None, quota_s, reason=f"quota: {e}"[:200])
+            guards.breaker.record_success(*where, permit)
+        _put_back(q, item, None if guards else quota_s)
+        report.deferred.setdefault(f"{where[0]}:{where[1]}", f"quota spent: resets in {quota_s:.0f} s")
+        return
     if guards and e.status == 429:
         # the platform's own limit: wait as long as it says; the platform answered, and the attempt
         # does not count against the item
