@@ -3,7 +3,12 @@
 import dagster as dg
 import pandas as pd
 
-from actp_pipeline.score.factor_effects import UNMEASURED_HALF_WIDTH, estimate_factor_effects, generation_weights
+from actp_pipeline.score.factor_effects import (
+    EFFECT_COLUMNS,
+    UNMEASURED_HALF_WIDTH,
+    estimate_factor_effects,
+    generation_weights,
+)
 from assets.automation import OWNERS
 from assets.metadata import as_json, md_table
 from assets.scores import scores
@@ -23,7 +28,8 @@ from resources import StoreResource
 def factor_effects(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
     wh = store.warehouse()
     scored = wh.read("scores")
-    effects = estimate_factor_effects(scored) if len(scored) else pd.DataFrame()
+    # no scores yet (a day whose uploads all failed): an empty table WITH its columns, which readers can open
+    effects = estimate_factor_effects(scored) if len(scored) else pd.DataFrame(columns=EFFECT_COLUMNS)
     wh.write("factor_effects", effects)
     reason = effects.attrs.get("reason", "no scores yet") if len(scored) else "no scores yet"
     weights = generation_weights(effects) if len(effects) else {}
