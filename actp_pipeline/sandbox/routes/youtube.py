@@ -1,5 +1,6 @@
 """The YouTube Data API v3's routes (/youtube/v3/... and /upload/youtube/v3/...): the sandbox's stand-in
-for youtube.googleapis.com. What they do and how they differ from YouTube: sandbox/youtube.py.
+for youtube.googleapis.com. What they do and how they differ from YouTube: sandbox/youtube.py
+(and its parts youtube_uploads.py, youtube_quota.py, youtube_resources.py).
 
 Errors of every route under both prefixes (auth, routing, body limits included) are rendered in Google's
 JSON error shape by `YouTubeDialect`.
@@ -14,6 +15,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from ..errors import ApiError
 from ..publishing import Publishing
@@ -63,14 +65,21 @@ def bearer(request: Request, auth: Auth) -> str:
     return (request.headers.get("Authorization") or "").strip().partition(" ")[2].strip()
 
 
+def parts_of(request: Request) -> list[str]:
+    return split_csv(request.query_params.getlist("part"))
+
+
 def youtube_dialect(publishing: Publishing, auth: Auth, policy: QuotaPolicy | None = None) -> YouTubeDialect:
     yt = YouTube(publishing, policy)
     max_upload = int(publishing.config.max_upload_bytes)
+    routes = [*upload_routes(yt, auth, max_upload), *reading_routes(yt, auth)]
+    return YouTubeDialect("/youtube", routes, render_error=render_error, service=yt)
 
-    def parts_of(request: Request) -> list[str]:
-        return split_csv(request.query_params.getlist("part"))
 
-    # ------------------------------------------------------------------------------- uploads
+# ----------------------------------------------------------------------------------- uploads
+def upload_routes(yt: YouTube, auth: Auth, max_upload: int) -> list[Route]:
+    """POST opens a resumable upload session, PUT sends its bytes (or asks how far it got)."""
+
     async def open_upload(request: Request) -> Response:
         token = bearer(request, auth)
         kind = query_one(request, "uploadType")
@@ -86,64 +95,84 @@ def youtube_dialect(publishing: Publishing, auth: Auth, policy: QuotaPolicy | No
         return Response(b"", 200, {"Location": location, "X-GUploader-UploadID": session.upload_id,
                                    "Cache-Control": "no-store"})
 
-    def incomplete(s: UploadSession) -> Response:
-        headers = {"Cache-Control": "no-store", "X-GUploader-UploadID": s.upload_id}
-        if s.received > 0:
-            headers["Range"] = f"bytes=0-{s.received - 1}"
-        return Response(b"", 308, headers)
-
-    async def finished(s: UploadSession) -> Response:
-        record = await run_in_threadpool(yt.complete, s)
-        video = await run_in_threadpool(yt.video_resource, record, s.parts or ["snippet", "status"])
-        return json_response(200, video)
-
     async def put_chunk(request: Request) -> Response:
         s = yt.session(query_one(request, "upload_id"))
         first, _last, total = yt.parse_content_range(request.headers.get("Content-Range"))
         async with s.lock:
-            if s.video_id is not None:  # a retry of the final chunk or a status query after completion
-                await drain(request, max_upload)
-                return await finished(s)
-            has_range = request.headers.get("Content-Range") is not None
-            if has_range and first is None:  # `bytes */total`: how far did the upload get?
-                await drain(request, max_upload)
-                if total is not None and s.total is None:
-                    s.total = total
-                if s.total is not None and s.received >= s.total:
-                    return await finished(s)
-                return incomplete(s)
-            if first is None:  # no Content-Range: the body is the whole video
-                first = 0
-            if first > s.received:  # a gap: keep nothing, say where to resume
-                await drain(request, max_upload)
-                return incomplete(s)
-            skip, start, written = s.received - first, s.received, 0
-            try:
-                with open(s.path, "r+b") as out:  # noqa: ASYNC230 - local appends, as transport.stream_to_file
-                    out.seek(start)
-                    async for chunk in request.stream():
-                        if skip:
-                            cut = min(skip, len(chunk))
-                            chunk, skip = chunk[cut:], skip - cut
-                        if not chunk:
-                            continue
-                        if start + written + len(chunk) > max_upload:
-                            raise YouTubeTooLarge(max_upload)
-                        out.write(chunk)
-                        written += len(chunk)
-            except ClientDisconnect:
-                yt.commit_chunk(s, start, written, None)
-                raise
-            except YouTubeTooLarge as exc:
-                raise ApiError(413, "payload_too_large", str(exc)) from None
-            if not has_range and total is None:
-                total = s.total if s.total is not None else start + written
-            yt.commit_chunk(s, start, written, total)
-            if s.total is not None and s.received >= s.total:
-                return await finished(s)
-            return incomplete(s)
+            return await put_locked(request, yt, s, first, total, max_upload)
 
-    # ------------------------------------------------------------------------------ reading
+    return [route(UPLOAD, {"POST": shielded(open_upload), "PUT": shielded(put_chunk)})]
+
+
+def incomplete(s: UploadSession) -> Response:
+    headers = {"Cache-Control": "no-store", "X-GUploader-UploadID": s.upload_id}
+    if s.received > 0:
+        headers["Range"] = f"bytes=0-{s.received - 1}"
+    return Response(b"", 308, headers)
+
+
+async def finished(yt: YouTube, s: UploadSession) -> Response:
+    record = await run_in_threadpool(yt.complete, s)
+    video = await run_in_threadpool(yt.video_resource, record, s.parts or ["snippet", "status"])
+    return json_response(200, video)
+
+
+async def put_locked(request: Request, yt: YouTube, s: UploadSession, first: int | None, total: int | None,
+                     max_upload: int) -> Response:
+    """One PUT to an upload session, under the session's lock."""
+    if s.video_id is not None:  # a retry of the final chunk or a status query after completion
+        await drain(request, max_upload)
+        return await finished(yt, s)
+    has_range = request.headers.get("Content-Range") is not None
+    if has_range and first is None:  # `bytes */total`: how far did the upload get?
+        await drain(request, max_upload)
+        if total is not None and s.total is None:
+            s.total = total
+        if s.total is not None and s.received >= s.total:
+            return await finished(yt, s)
+        return incomplete(s)
+    if first is None:  # no Content-Range: the body is the whole video
+        first = 0
+    if first > s.received:  # a gap: keep nothing, say where to resume
+        await drain(request, max_upload)
+        return incomplete(s)
+    start, written = s.received, await append_chunk(request, yt, s, first, max_upload)
+    if not has_range and total is None:
+        total = s.total if s.total is not None else start + written
+    yt.commit_chunk(s, start, written, total)
+    if s.total is not None and s.received >= s.total:
+        return await finished(yt, s)
+    return incomplete(s)
+
+
+async def append_chunk(request: Request, yt: YouTube, s: UploadSession, first: int, max_upload: int) -> int:
+    """Append the body's bytes past what the session holds to its file; the number of bytes written."""
+    skip, start, written = s.received - first, s.received, 0
+    try:
+        with open(s.path, "r+b") as out:  # noqa: ASYNC230 - local appends, as transport.stream_to_file
+            out.seek(start)
+            async for chunk in request.stream():
+                if skip:
+                    cut = min(skip, len(chunk))
+                    chunk, skip = chunk[cut:], skip - cut
+                if not chunk:
+                    continue
+                if start + written + len(chunk) > max_upload:
+                    raise YouTubeTooLarge(max_upload)
+                out.write(chunk)
+                written += len(chunk)
+    except ClientDisconnect:
+        yt.commit_chunk(s, start, written, None)
+        raise
+    except YouTubeTooLarge as exc:
+        raise ApiError(413, "payload_too_large", str(exc)) from None
+    return written
+
+
+# ----------------------------------------------------------------------------------- reading
+def reading_routes(yt: YouTube, auth: Auth) -> list[Route]:
+    """videos.list, channels.list and playlistItems.list."""
+
     def list_videos(request: Request, body: bytes) -> Response:
         token = bearer(request, auth)
         return json_response(200, yt.list_videos(token, parts_of(request), split_csv(request.query_params.getlist("id"))))
@@ -163,13 +192,11 @@ def youtube_dialect(publishing: Publishing, auth: Auth, policy: QuotaPolicy | No
     def get(handler: Callable[..., Response]):
         return endpoint(handler)
 
-    routes = [
-        route(UPLOAD, {"POST": shielded(open_upload), "PUT": shielded(put_chunk)}),
+    return [
         route("/youtube/v3/videos", {"GET": get(list_videos)}),
         route("/youtube/v3/channels", {"GET": get(list_channels)}),
         route("/youtube/v3/playlistItems", {"GET": get(list_playlist_items)}),
     ]
-    return YouTubeDialect("/youtube", routes, render_error=render_error, service=yt)
 
 
 class YouTubeTooLarge(Exception):
