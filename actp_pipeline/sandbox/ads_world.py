@@ -403,6 +403,7 @@ class AdsWorld:
                 camp = objs.campaigns[s["campaign_id"]]
                 items.append({
                     "adset_id": sid, "name": s["name"], "account_id": acc, "campaign_id": s["campaign_id"],
+                    "platform": objs.extras.get(sid, {}).get("platform", "meta"),  # tiktok_ads.py tags its ad groups
                     "budget_mode": "CBO" if camp["daily_budget"] is not None else "ABO",
                     "variant_id": next((v for v in (utm_content(a) for a in ads) if v), None),
                     "post_ids": [a["creative"]["object_story_id"] for a in ads],

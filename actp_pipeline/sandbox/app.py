@@ -31,6 +31,7 @@ from .routes.oauth import oauth_dialects
 from .routes.posting import posting_routes
 from .routes.truth import truth_routes
 from .routes.tiktok import tiktok_dialect
+from .routes.tiktok_ads import tiktok_ads_dialect
 from .routes.web import WebSite
 from .routes.youtube import youtube_dialect
 from .state import SandboxState
@@ -59,7 +60,8 @@ class SandboxAPI:
         self.dialects = [*oauth_dialects(self.oauth, clock),
                          Dialect("/v1", v1), graph_dialect(self.ads_objects, self.ads_world, self.auth, self.publishing),
                          self.web.dialect(), youtube_dialect(self.publishing, self.auth),
-                         tiktok_dialect(self.publishing, self.auth), ayrshare_dialect(self.publishing, self.auth)]
+                         tiktok_dialect(self.publishing, self.auth), ayrshare_dialect(self.publishing, self.auth),
+                         tiktok_ads_dialect(self.ads_objects, self.ads_world, self.auth, self.publishing)]
         self.fallback = Dialect("", [])
         self.app: Any = Starlette(
             routes=[r for d in self.dialects for r in d.routes],
