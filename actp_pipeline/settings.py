@@ -72,6 +72,8 @@ class Settings:
     # the ads API (Meta Marketing API shape); unset = the sandbox's, beside the platform API
     ads_url: str | None = field(default_factory=lambda: _env("ACTP_ADS_URL"))
     ads_access_token: str | None = field(default_factory=lambda: _env("ACTP_ADS_ACCESS_TOKEN"))
+    # which ads API: meta (the Marketing API) or tiktok (API for Business)
+    ads_platform: str = field(default_factory=lambda: os.environ.get("ACTP_ADS_PLATFORM", "meta"))
     research_start: str = field(default_factory=lambda: os.environ.get("ACTP_RESEARCH_START", RESEARCH_START))
 
     def __post_init__(self) -> None:
@@ -85,7 +87,8 @@ class Settings:
 
     @property
     def ads_base_url(self) -> str:
-        return self.ads_url or self.platform_url.rstrip("/") + "/graph"
+        """ACTP_ADS_URL, else the sandbox's: Graph under /graph, TikTok's API for Business at its root."""
+        return self.ads_url or self.platform_url.rstrip("/") + ("" if self.ads_platform == "tiktok" else "/graph")
 
     @property
     def ads_token(self) -> str | None:

@@ -30,7 +30,7 @@ def ad_actions(context: dg.AssetExecutionContext, config: AdActionsConfig, store
     engine = store.engine()
     with platform.client() as p:
         now = p.now()
-    with ads.client() as client:
+    with ads.client(engine) as client:
         done = execute_pass(engine, client, now, config.plan_id, dagster_run_id=context.run.run_id,
                             max_plan_age_h=loop.ads_max_plan_age_h)
     if done is None:

@@ -34,7 +34,7 @@ def ad_plan(context: dg.AssetExecutionContext, store: StoreResource, platform: P
     engine, wh = store.engine(), store.warehouse()
     with platform.client() as p:
         now = p.now()
-    with ads.client() as client:
+    with ads.client(engine) as client:
         done = plan_pass(engine, client, now, decisions=wh.read("decisions"),
                          allocation=wh.read("allocation"),
                          rule=loop.stopping_rule(), config=loop.orchestrator_config(),

@@ -1,25 +1,42 @@
-"""The ads API connection (Meta Marketing API; the sandbox's by default). Its rules are LoopSettings'."""
+"""The ads API connection: Meta's Marketing API (the sandbox's by default) or TikTok's. Its rules are
+LoopSettings'."""
 
 from typing import Literal
 
 import dagster as dg
 from pydantic import Field
+from sqlalchemy.engine import Engine
 
 from actp_pipeline.ads.client import AdsClient
 
 
 class AdsResource(dg.ConfigurableResource):
-    base_url: str = Field(description="The ads API (ACTP_ADS_URL; the sandbox's /graph beside the platform API).")
+    base_url: str = Field(description="The ads API (ACTP_ADS_URL; the sandbox's /graph beside the platform API for "
+                                      "Meta, the sandbox's root for TikTok).")
     access_token: str | None = Field(None, description="ACTP_ADS_ACCESS_TOKEN (an EnvVar); the sandbox's public key "
                                                        "for the sandbox's own ads API; else absent.")
-    api_version: str = Field("v21.0", description="The Marketing API version in every path.")
+    api_version: str = Field("v21.0", description="The Marketing API version in every path (Meta).")
+    platform: Literal["meta", "tiktok"] = Field(
+        "meta", description="ACTP_ADS_PLATFORM: meta (Marketing API, Graph) or tiktok (API for Business v1.3; its "
+        "minimum daily budgets, about $20 per ad group and $50 per campaign, are above the original system's $5).")
     library: Literal["facebook-business", "httpx"] = Field(
-        "facebook-business", description="facebook-business: Meta's official SDK (meta_sdk.MetaSdkAdsClient); httpx: "
-        "ACTP's own client of the same API (meta.MetaAdsClient), which the fault tests inject transports into.")
+        "facebook-business", description="Meta only. facebook-business: Meta's official SDK (meta_sdk.MetaSdkAdsClient); "
+        "httpx: ACTP's own client of the same API (meta.MetaAdsClient), which the fault tests inject transports into.")
+    landing_page_url: str = Field("https://example.com/", description="TikTok only: the Spark Ads' landing page (ACTP "
+                                  "adds utm_content = the variant); a tracked link of the hooks service in production.")
 
-    def client(self) -> AdsClient:
+    def client(self, engine: Engine | None = None) -> AdsClient:
+        """The client; `engine` lets the TikTok client find a post's public video id in the store (the ledger
+        keeps TikTok's publish id, and the Spark Ad needs the public id moderation revealed)."""
         if not self.access_token:
             raise dg.Failure(f"no access token for the ads API at {self.base_url}: set ACTP_ADS_ACCESS_TOKEN")
+        if self.platform == "tiktok":
+            from actp_pipeline.ads.tiktok import TikTokAdsClient
+            from actp_pipeline.publish.posts import public_video_id
+
+            lookup = (lambda post_id: public_video_id(engine, post_id)) if engine is not None else None
+            return TikTokAdsClient(self.base_url, self.access_token, landing_page_url=self.landing_page_url,
+                                   item_id_for=lookup)
         if self.library == "httpx":
             from actp_pipeline.ads.meta import MetaAdsClient
 

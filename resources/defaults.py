@@ -25,6 +25,7 @@ def default_resources(settings: Settings | None = None, loop: LoopSettings | Non
         "platform": PlatformResource(base_url=s.platform_url, api_key=_secret("ACTP_PLATFORM_API_KEY",
                                                                               s.platform_api_key),
                                      publisher=s.publisher),
-        "ads": AdsResource(base_url=s.ads_base_url, access_token=_secret("ACTP_ADS_ACCESS_TOKEN", s.ads_token)),
+        "ads": AdsResource(base_url=s.ads_base_url, access_token=_secret("ACTP_ADS_ACCESS_TOKEN", s.ads_token),
+                           platform=s.ads_platform),
         "loop": loop or LoopSettings(),
     }

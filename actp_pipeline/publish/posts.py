@@ -367,3 +367,14 @@ def publish_due(engine: Engine, publisher: Publisher, *, worker_id: str, limit: 
                 heartbeat.drop(q, item["id"], completed=len(report.posted) + len(report.reconciled) > before)
             notify(on_publish, item["idempotency_key"], report.outcome_since(sizes))
     return report
+
+
+def public_video_id(engine: Engine, post_id: str) -> str | None:
+    """The public id a platform revealed for a post after it went live (TikTok: the video id once moderation
+    ends, recorded by measure.post_metrics.record_public_ids), or None while it is not known. Spark Ads need
+    it: the ledger keeps the id the platform answered the publish with."""
+    q = schema.publish_queue
+    with engine.connect() as conn:
+        payloads = conn.execute(sa.select(q.c.payload).where(q.c.external_id == str(post_id))).scalars().all()
+    found = [str(p["public_id"]) for p in payloads if isinstance(p, dict) and p.get("public_id")]
+    return found[0] if found else None

@@ -232,6 +232,14 @@ def test_each_post_goes_through_its_platforms_api_and_its_metrics_come_back(sand
     row = _rows(engine)["actp-v0-tiktok-0123456789"]
     assert row.external_id == tiktok_id and row.payload["public_id"].isdigit() and row.post_url
     assert posts_ledger(engine).set_index("post_id").loc[tiktok_id, "url"] == row.post_url
+    # a TikTok Spark Ad reaches the organic post by that public id (the ads resource's lookup)
+    from actp_pipeline.ads.tiktok import TikTokAdsClient
+    from actp_pipeline.publish.posts import public_video_id
+    from resources.ads import AdsResource
+
+    assert public_video_id(engine, tiktok_id) == row.payload["public_id"] and public_video_id(engine, "nope") is None
+    with AdsResource(base_url=sandbox.url, access_token=key, platform="tiktok").client(engine) as ads:
+        assert isinstance(ads, TikTokAdsClient) and ads.item_id_for(tiktok_id) == row.payload["public_id"]
 
 
 def test_reconciling_asks_the_items_own_platform(engine, tmp_path):
