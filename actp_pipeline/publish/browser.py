@@ -4,8 +4,11 @@
 post: it opens the upload page (logging in first when the stored session is missing or expired), attaches
 the video, fills caption, hashtags, platform, account, the client reference (our idempotency key) and the
 optional go-live time, submits, and reads the post id, URL and go-live time from the confirmation page.
-The sandbox serves such a site under /web/ (actp_pipeline/sandbox/web.py). The page steps, the stored
-session and the failure rules live in browser_pages.py (`UploadPages`); this module runs them.
+Which site: `site` names a page object of publish/browser_sites/ ("generic", the default: the sandbox's
+own form under /web/, actp_pipeline/sandbox/routes/web.py; "tiktok", "youtube", "instagram": TikTok
+Studio, YouTube Studio and Instagram's create flow, with the sandbox's copies of those pages under /web/;
+add "-live" for the real sites' addresses). The page steps, the stored session and the failure rules live
+in browser_pages.py (`UploadPages`) and the site's page object; this module runs them.
 
 Threading
 ---------
@@ -18,9 +21,12 @@ and no two jobs ever share a page or a context. Contexts are kept between jobs (
 crashed browser is relaunched and its contexts dropped. The thread starts on first use, not at import or
 construction, and `close()` (or leaving a `with` block) shuts it down.
 
-`find_post(key)` delegates to `lookup.find_post` when a lookup is given (an HttpPlatform: a post lookup is
-an API call); without one it reads the site's post list, GET /web/posts?idempotency_key=<key>, in the
-browser (li.post elements with data-post-id, data-url, data-live-at, data-status, data-idempotency-key).
+`find_post(key)` delegates to `lookup.find_post` when a lookup is given (a post lookup is an API call: the
+generic site's HttpPlatform, or for a platform's site that platform's API adapter, which finds the post by
+the reference marker the page object puts into it); without one it reads the site's list of posts in the
+browser (the generic site: GET /web/posts?idempotency_key=<key>; a platform's site: its content list, for
+the marker). The real sites keep no idempotency key, so for them `publish` first looks the key up and
+returns the post it finds instead of posting again.
 """
 
 from __future__ import annotations
@@ -35,11 +41,17 @@ import tempfile
 import threading
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
-from urllib.parse import quote
 
 from actp_pipeline.chromium import CHROMIUM_ARGS, chromium_problem, default_chromium
 from actp_pipeline.publish.browser_pages import SessionLost, Slot, UploadPages
-from actp_pipeline.publish.publisher import AmbiguousOutcome, BeforeSend, PlatformError, PostLookup, SendRefused
+from actp_pipeline.publish.browser_sites import SitePage, site_for
+from actp_pipeline.publish.publisher import (
+    AmbiguousOutcome,
+    BeforeSend,
+    PlatformError,
+    PostLookup,
+    SendRefused,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +76,16 @@ class BrowserPublisher(UploadPages):
         submit_timeout_s: float = 300.0,
         launch_timeout_s: float = 60.0,
         lookup: PostLookup | None = None,
+        site: str | SitePage = "generic",
+        account: str | None = None,
     ):
         if pool_size < 1:
             raise ValueError("pool_size must be at least 1")
         if not username or not password:
             raise ValueError(f"the browser uploader needs a username and a password (${USER_ENV}, ${PASSWORD_ENV})")
         self.base_url = base_url.rstrip("/")
+        self.site = site_for(site)
+        self.account = account  # whose posts find_post searches on a platform's site (default: the last posted)
         self.username = username
         self._password = password
         self.storage_state_path = Path(storage_state_path) if storage_state_path is not None else None
@@ -100,7 +116,8 @@ class BrowserPublisher(UploadPages):
         return cls(base_url, os.environ.get(USER_ENV, ""), os.environ.get(PASSWORD_ENV, ""), **kw)
 
     def __repr__(self) -> str:
-        return f"BrowserPublisher({self.base_url!r}, user={self.username!r}, pool_size={self.pool_size})"
+        return (f"BrowserPublisher({self.base_url!r}, site={self.site.name!r}, user={self.username!r}, "
+                f"pool_size={self.pool_size})")
 
     # ------------------------------------------------------------------------------- public API
     def publish(self, *, media_path: Path, platform: str, account: str, caption: str, hashtags: list[str],
@@ -114,6 +131,14 @@ class BrowserPublisher(UploadPages):
         bad = [t for t in hashtags if not t or any(c.isspace() for c in t)]
         if bad:
             raise PlatformError(f"hashtags must be single words for the upload form: {bad!r}", retryable=False)
+        if self.site.platform is not None and platform != self.site.platform:
+            raise PlatformError(f"the {self.site.name} site posts to {self.site.platform}, not {platform!r}",
+                                retryable=False, sent=False)
+        self.account = self.account or account
+        if not self.site.keeps_key:  # the real sites keep no key: a post already made for it is the answer
+            found = self.find_post(idempotency_key)
+            if found is not None:
+                return found
         job = {"media_path": media_path.resolve(), "platform": platform, "account": account, "caption": caption,
                "hashtags": list(hashtags), "scheduled_at": scheduled_at, "key": idempotency_key,
                "before_send": before_send}
@@ -138,7 +163,7 @@ class BrowserPublisher(UploadPages):
             return
         try:
             asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=30)
-        except Exception as e:  # noqa: BLE001 - closing must not fail the caller
+        except Exception as e:
             log.warning("closing the browser uploader: %s", e)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=30)
@@ -221,7 +246,9 @@ class BrowserPublisher(UploadPages):
             problem = chromium_problem(self.executable_path)
             if problem is not None:
                 raise PlatformError(f"cannot start the browser uploader: {problem}", retryable=True)
-            from playwright.async_api import async_playwright  # here: nothing slow at import time
+            from playwright.async_api import (
+                async_playwright,  # here: nothing slow at import time
+            )
 
             if self._pw is None:
                 self._pw = await async_playwright().start()
@@ -248,7 +275,7 @@ class BrowserPublisher(UploadPages):
                     slot = candidate
             if slot is None:
                 state, mtime = self._read_state()
-                context = await browser.new_context(storage_state=state, accept_downloads=False,
+                context = await browser.new_context(storage_state=state, accept_downloads=False, timezone_id="UTC",
                                                     viewport={"width": 1280, "height": 900})
                 context.set_default_timeout(self.timeout_s * 1000)
                 context.set_default_navigation_timeout(self.timeout_s * 1000)
@@ -269,7 +296,7 @@ class BrowserPublisher(UploadPages):
                 for attempt in (1, 2):
                     sent.clear()
                     try:
-                        return await self._publish_once(page, slot, job, sent)
+                        return await self.site.publish_once(self, page, slot, job, sent)
                     except SessionLost:
                         if attempt == 2:
                             raise PlatformError("the site logged us out while submitting, twice", retryable=True)
@@ -277,7 +304,7 @@ class BrowserPublisher(UploadPages):
                 raise AssertionError("unreachable")
             except SendRefused:  # nothing was submitted: no screenshot, no reclassification
                 raise
-            except Exception as e:  # noqa: BLE001 - classified and re-raised with a screenshot
+            except Exception as e:
                 raise await self._fail(page, key, e, bool(sent), "upload") from e
             finally:
                 with contextlib.suppress(Exception):
@@ -287,14 +314,8 @@ class BrowserPublisher(UploadPages):
         async with self._context(started) as slot:
             page = await slot.context.new_page()
             try:
-                await self._open(page, slot, f"{self.POSTS_PATH}?idempotency_key={quote(key, safe='')}")
-                items = await page.eval_on_selector_all("li.post", "els => els.map(e => Object.assign({}, e.dataset))")
-                for item in items:
-                    if item.get("idempotencyKey") == key:
-                        return {"post_id": item.get("postId"), "url": item.get("url"), "live_at": item.get("liveAt"),
-                                "status": item.get("status"), "idempotency_key": key}
-                return None
-            except Exception as e:  # noqa: BLE001
+                return await self.site.find_post(self, page, slot, key, self.account or "")
+            except Exception as e:
                 raise await self._fail(page, key, e, False, "post lookup") from e
             finally:
                 with contextlib.suppress(Exception):

@@ -1,9 +1,10 @@
-"""The upload site's pages, step by step: log in, open a page, fill and submit the upload form, read the
-confirmation, and turn any failure into a classified error with a screenshot.
+"""The upload site's pages, step by step: log in, open a page, send the post, read the confirmation, and
+turn any failure into a classified error with a screenshot.
 
 `UploadPages` is the half of `BrowserPublisher` (publish/browser.py) that talks to the site; the other
-half owns the Playwright thread and the context pool. The site's paths and element ids are the class
-attributes below, so another site with the same flow needs only a subclass.
+half owns the Playwright thread and the context pool. What differs between sites (paths, selectors and
+the steps of one upload page) is the site's page object, `self.site` (publish/browser_sites/: the generic
+sandbox form, TikTok Studio, YouTube Studio, Instagram); this class is the machinery they run on.
 
 Sessions
 --------
@@ -17,15 +18,16 @@ Failures
 --------
 Every failure in the browser saves a full-page screenshot (`<screenshot_dir>/<key>-<UTC time>.png`) and
 raises PlatformError with the screenshot path in the message (and in `.screenshot_path`):
-- before the form is submitted nothing can have been posted: PlatformError (retryable unless the site
-  refused the login or the arguments are wrong);
-- the site answered the submitted form with an error page (4xx with #error): a definite refusal, not
-  retryable (a non-MP4 file, an unknown account); it is not ambiguous, because the site said no;
-- the site sent the form back to the login page (session expired meanwhile): nothing was posted; the
-  uploader logs in and submits once more;
-- anything else after the submit click (network error, timeout, 5xx, an unexpected page, a confirmation
-  that does not carry our key) raises AmbiguousOutcome: the post may exist, and the worker reconciles
-  with `find_post` before it ever uploads again.
+- before the post is sent nothing can have been posted: PlatformError (retryable unless the site refused
+  the login, the video, or the arguments are wrong);
+- the site answered the post with a 4xx and said why (the generic form's #error page, a studio page's
+  role="alert"): a definite refusal, not retryable (a non-MP4 file, an unknown account); it is not
+  ambiguous, because the site said no;
+- the site sent the post back to its login page (session expired meanwhile): nothing was posted; the
+  uploader logs in and posts once more;
+- anything else after the click that posts (network error, timeout, 5xx, an unexpected page, a
+  confirmation that does not show our post) raises AmbiguousOutcome: the post may exist, and the worker
+  reconciles with `find_post` before it ever uploads again.
 """
 
 from __future__ import annotations
@@ -42,13 +44,13 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from actp_pipeline.publish.browser_sites import SitePage
+from actp_pipeline.publish.browser_sites.base import SessionLost
 from actp_pipeline.publish.publisher import AmbiguousOutcome, PlatformError
 
+__all__ = ["SessionLost", "Slot", "UploadPages"]
+
 log = logging.getLogger("actp_pipeline.publish.browser")  # one logger for the whole uploader
-
-
-class SessionLost(Exception):
-    """The site sent a submitted form back to its login page: nothing was posted."""
 
 
 @dataclass
@@ -65,20 +67,10 @@ def _safe_name(key: str) -> str:
     return name[:80]
 
 
-def _iso_utc(t: dt.datetime) -> str:
-    """A naive time is UTC (the store's convention)."""
-    return (t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)).isoformat()
-
-
 class UploadPages:
-    """The page steps of the browser uploader; `BrowserPublisher` supplies the attributes annotated here."""
+    """The page machinery of the browser uploader; `BrowserPublisher` supplies the attributes annotated here."""
 
-    LOGIN_PATH = "/web/login"
-    UPLOAD_PATH = "/web/upload"
-    POSTS_PATH = "/web/posts"
-    SUBMIT = "#submit"
-    ERROR = "#error"
-
+    site: SitePage
     base_url: str
     username: str
     _password: str
@@ -128,17 +120,21 @@ class UploadPages:
     def _path(url: str) -> str:
         return urlsplit(url).path.rstrip("/") or "/"
 
-    async def _error_text(self, page: Any, wait_s: float = 5.0) -> str:
-        """The site's error message (#error), waiting briefly for the error page to replace the form."""
-        loc = page.locator(self.ERROR).first
+    async def _error_text(self, page: Any, selector: str, wait_s: float = 5.0) -> str:
+        """The site's error message (`selector`), waiting briefly for it to appear."""
+        loc = page.locator(selector).first
         try:
             await loc.wait_for(state="attached", timeout=min(wait_s, self.timeout_s) * 1000)
-            return " ".join((await loc.inner_text()).split())
-        except Exception:  # noqa: BLE001 - a page without #error: say what it is instead
-            return f"no error message on the page {self._path(page.url)!r} ({await page.title()!r})"
+            text = " ".join((await loc.inner_text()).split())
+            if text:
+                return text
+        except Exception:  # noqa: BLE001 - a page without the error element: say what it is instead
+            pass
+        return f"no error message on the page {self._path(page.url)!r} ({await page.title()!r})"
 
-    async def _submit(self, page: Any, action_path: str, sent: list[Any], timeout_s: float) -> Any:
-        """Click the form's submit button and return the response to the POST (None if the request failed).
+    async def _submit(self, page: Any, click: str, action_path: str, sent: list[Any], timeout_s: float) -> Any:
+        """Click `click` (a selector) and return the response to the POST it sends to `action_path` (None if
+        the request failed).
 
         `sent` gets the POST request as soon as the browser issues it: from then on the outcome of a
         side-effecting form is uncertain until the site answers.
@@ -153,52 +149,52 @@ class UploadPages:
         page.on("request", on_request)
         try:
             async with page.expect_request(is_post, timeout=self.timeout_s * 1000) as info:
-                await page.click(self.SUBMIT, no_wait_after=True)
+                await page.locator(click).first.click(no_wait_after=True)
             request = await info.value
             return await asyncio.wait_for(request.response(), timeout_s)
         finally:
             page.remove_listener("request", on_request)
 
-    async def _settle(self, page: Any, want_path: Callable[[str], bool]) -> None:
-        """Wait until the page has followed the redirect to a path `want_path` accepts, and loaded."""
-        await page.wait_for_url(lambda url: want_path(self._path(url)), timeout=self.timeout_s * 1000,
-                                wait_until="load")
+    async def _settle(self, page: Any, want_url: Callable[[str], bool]) -> None:
+        """Wait until the page has followed the redirect to a URL `want_url` accepts, and loaded."""
+        await page.wait_for_url(want_url, timeout=self.timeout_s * 1000, wait_until="load")
+
+    def _on_login(self, url: str) -> bool:
+        return self.site.is_login(self.base_url, url)
 
     async def _login(self, page: Any, slot: Slot) -> None:
-        if self._path(page.url) != self.LOGIN_PATH:
-            await page.goto(self._url(self.LOGIN_PATH))
-        await page.fill("#username", self.username)
-        await page.fill("#password", self._password)
-        response = await self._submit(page, self.LOGIN_PATH, [], self.timeout_s)
+        if not self._on_login(page.url):
+            await page.goto(self.site.url(self.base_url, "login"))
+        response = await self.site.log_in(self, page)
         if response is None:
             raise PlatformError("the login request failed (no response)", retryable=True)
         if response.status >= 400:
-            text = await self._error_text(page)
+            text = await self._error_text(page, self.site.sel("alert"))
             raise PlatformError(f"login as {self.username!r} failed: HTTP {response.status}: {text}",
                                 status=response.status, retryable=response.status >= 500 or response.status == 429)
-        await self._settle(page, lambda p: p != self.LOGIN_PATH)
+        await self._settle(page, lambda url: not self._on_login(url))
         self.logins += 1
         await self._save_state(slot)
 
-    async def _open(self, page: Any, slot: Slot, path_and_query: str) -> None:
-        """Load a page of the site that needs a session, logging in when the site asks for it."""
-        target = self._url(path_and_query)
+    async def _open(self, page: Any, slot: Slot, target: str) -> None:
+        """Load a page of the site (a URL) that needs a session, logging in when the site asks for it."""
         response = await page.goto(target)
-        if self._path(page.url) == self.LOGIN_PATH:
+        if self._on_login(page.url):
             state, mtime = self._read_state()
             if state is not None and mtime != slot.state_mtime:  # another context logged in meanwhile
                 await slot.context.add_cookies(state["cookies"])
                 slot.state_mtime = mtime
                 response = await page.goto(target)
-            if self._path(page.url) == self.LOGIN_PATH:
+            if self._on_login(page.url):
                 await self._login(page, slot)
                 response = await page.goto(target)
-                if self._path(page.url) == self.LOGIN_PATH:
+                if self._on_login(page.url):
                     raise PlatformError("the site asks to log in again right after a successful login",
                                         retryable=True)
         if response is not None and response.status >= 400:
-            text = await self._error_text(page, wait_s=0.5)
-            raise PlatformError(f"GET {path_and_query} -> HTTP {response.status}: {text}", status=response.status,
+            text = await self._error_text(page, self.site.sel("alert"), wait_s=0.5)
+            where = target[len(self.base_url):] if target.startswith(self.base_url) else target
+            raise PlatformError(f"GET {where} -> HTTP {response.status}: {text}", status=response.status,
                                 retryable=response.status >= 500 or response.status == 429)
 
     async def _screenshot(self, page: Any, key: str) -> Path | None:
@@ -228,64 +224,3 @@ class UploadPages:
         err = cls(f"browser {action} of {key!r} at {self.base_url}: {text} {where}", status=status, retryable=retryable)
         err.screenshot_path = shot  # type: ignore[attr-defined]
         return err
-
-    # ------------------------------------------------------------------------------- the upload form
-    async def _publish_once(self, page: Any, slot: Slot, job: dict[str, Any], sent: list[Any]) -> dict[str, Any]:
-        key = job["key"]
-        await self._open(page, slot, self.UPLOAD_PATH)
-        if not await page.locator("#video").count():
-            raise PlatformError(f"{self.UPLOAD_PATH} shows no upload form: {await page.title()!r}", retryable=True)
-        for field in ("platform", "account"):
-            offered = await page.eval_on_selector_all(f"#{field} option", "els => els.map(e => e.value)")
-            if job[field] not in offered:
-                raise PlatformError(f"the upload form offers no {field} {job[field]!r} (offers {offered})",
-                                    retryable=False)
-        await page.set_input_files("#video", str(job["media_path"]))
-        await page.fill("#caption", job["caption"])
-        await page.fill("#hashtags", " ".join(job["hashtags"]))
-        await page.select_option("#platform", job["platform"])
-        await page.select_option("#account", job["account"])
-        await page.fill("#idempotency_key", key)
-        await page.fill("#scheduled_at", _iso_utc(job["scheduled_at"]) if job["scheduled_at"] else "")
-        if job.get("before_send") is not None:  # the worker's lease fence and rate stamp (store I/O: off the loop)
-            await asyncio.to_thread(job["before_send"])
-
-        response = await self._submit(page, self.UPLOAD_PATH, sent, self.submit_timeout_s)
-        if response is None:
-            failure = sent[-1].failure if sent else None
-            raise AmbiguousOutcome(f"the upload request got no response ({failure or 'unknown error'}); "
-                                   "the post may exist", retryable=True)
-        status = response.status
-        if status in (301, 302, 303, 307, 308):
-            location = urlsplit(response.headers.get("location") or "").path
-            if location == self.LOGIN_PATH:
-                await self._settle(page, lambda p: p == self.LOGIN_PATH)
-                raise SessionLost()
-            await self._settle(page, lambda p: p.startswith(self.POSTS_PATH + "/"))
-            return await self._read_confirmation(page, key)
-        if 400 <= status < 500:  # the site refused the post and said why: nothing was posted
-            text = await self._error_text(page)
-            raise PlatformError(f"the site refused the upload: HTTP {status}: {text}", status=status,
-                                retryable=status in (408, 425, 429))
-        raise AmbiguousOutcome(f"the upload got HTTP {status}; the post may exist", status=status, retryable=True)
-
-    async def _read_confirmation(self, page: Any, key: str) -> dict[str, Any]:
-        async def text(selector: str) -> str:
-            return (await page.locator(selector).first.inner_text(timeout=self.timeout_s * 1000)).strip()
-
-        try:
-            post = {
-                "post_id": await text("#post-id"),
-                "url": await page.locator("#post-url").first.get_attribute("href", timeout=self.timeout_s * 1000),
-                "live_at": await page.locator("#live-at").first.get_attribute("datetime") or await text("#live-at"),
-                "status": await text("#status"),
-                "idempotency_key": await text("#idempotency-key"),
-            }
-        except Exception as e:  # noqa: BLE001
-            raise AmbiguousOutcome(f"the confirmation page cannot be read ({e}); the post may exist",
-                                   retryable=True) from e
-        if post["idempotency_key"] != key or not post["post_id"] or not post["url"]:
-            raise AmbiguousOutcome(f"the confirmation page shows another post ({post}); the post may exist",
-                                   retryable=True)
-        return post
-

@@ -100,6 +100,10 @@ class Publishing:
         return {"idempotency_key": key, "media_id": media_id, "platform": platform, "account": account,
                 "caption": caption, "hashtags": hashtags, "scheduled_at": scheduled_at}
 
+    def post_id_for(self, idempotency_key: str) -> str:
+        """The id a post made with this key gets (seeded: the same key, the same id, on every run)."""
+        return "p_" + derive_hex(self.config.seed, "post_id", idempotency_key, length=16)
+
     def store_post(self, values: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """Create the post of validated `values` once per idempotency key: the one post code path of
         /v1/posts and the web upload form. Returns (stored post, created); a replay counts a create call."""
@@ -110,7 +114,7 @@ class Publishing:
         platform, account, scheduled_at = values["platform"], values["account"], values["scheduled_at"]
         now = self.clock.now()
         live_at = max(scheduled_at, now) if scheduled_at is not None else now
-        post_id = "p_" + derive_hex(self.config.seed, "post_id", key, length=16)
+        post_id = self.post_id_for(key)
         record = {
             "post_id": post_id, "idempotency_key": key, "media_id": media_id, "platform": platform,
             "account": account, "caption": values["caption"], "hashtags": values["hashtags"],

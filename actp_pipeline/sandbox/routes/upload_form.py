@@ -9,8 +9,10 @@ File parts are spooled to temporary files by Starlette, never held whole in memo
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import aclosing
-from typing import Any, AsyncIterator
+from pathlib import Path
+from typing import Any, AsyncIterator, BinaryIO
 
 from python_multipart.multipart import parse_options_header
 from starlette.datastructures import FormData, UploadFile
@@ -116,3 +118,15 @@ def text_fields(form: FormData) -> dict[str, str]:
 def file_field(form: FormData, name: str) -> UploadFile | None:
     value: Any = form.get(name)
     return value if isinstance(value, UploadFile) else None
+
+
+def copy_with_digest(src: BinaryIO, dest: Path) -> tuple[int, str]:
+    """Copy a spooled upload into the media directory: (size, sha256)."""
+    digest, size = hashlib.sha256(), 0
+    src.seek(0)
+    with open(dest, "wb") as out:
+        while chunk := src.read(1024 * 1024):
+            out.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()

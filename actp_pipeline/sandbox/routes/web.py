@@ -1,6 +1,7 @@
 """The sandbox's web upload site: what a creator's browser sees, for the Playwright uploader to drive.
 
-Server-rendered HTML, no JavaScript. Routes (all HTML; errors are HTML pages with an element id="error"):
+Server-rendered HTML, no JavaScript. Routes (all HTML; errors are HTML pages with an element id="error"; the
+copies of TikTok Studio, YouTube Studio and Instagram's upload pages, with their script, live in web_studio.py):
 
     GET  /web                      -> 303 /web/upload
     GET  /web/login                login form (#username, #password, #submit)
@@ -35,8 +36,7 @@ import hmac
 import math
 import re
 import secrets
-from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, Callable
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from starlette.concurrency import run_in_threadpool
@@ -47,14 +47,25 @@ from .. import clock as real_time
 from ..errors import ApiError, bad_request
 from ..publishing import Publishing
 from ..throttle import LoginThrottle
-from ..transport import Dialect, drain, html_response, media_type, query_one, read_body, route, shielded
+from ..transport import (
+    Dialect,
+    drain,
+    html_response,
+    media_type,
+    query_one,
+    read_body,
+    route,
+    shielded,
+)
 from . import web_pages as pages
-from .upload_form import MAX_PARTS, file_field, read_upload_form, text_fields
+from .upload_form import MAX_PARTS, copy_with_digest, file_field, read_upload_form, text_fields
+from .web_studio import StudioSites
 
 COOKIE = "actp_session"
 FORM_OVERHEAD_BYTES = 1024 * 1024  # room for the text fields and part headers next to the video
 LOGIN_BODY_LIMIT = 64 * 1024
 RECENT_POSTS = 50
+LoginPage = Callable[[str, ApiError, str], str]  # (next path, error, username) -> the login page's HTML
 
 
 def _token_hash(token: str) -> str:
@@ -66,25 +77,13 @@ def _token_hash(token: str) -> str:
 _SAFE_PATH = re.compile(r"/web/[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*", re.ASCII)
 
 
-def _safe_next(value: str | None) -> str:
+def _safe_next(value: str | None, default: str = "/web/upload") -> str:
     """Where to go after logging in: a path of this site only (no open redirect, no header injection)."""
     if value and _SAFE_PATH.fullmatch(value) and not value.startswith("//"):
         parts = urlsplit(value)
         if not parts.scheme and not parts.netloc:
             return value
-    return "/web/upload"
-
-
-def _copy_with_digest(src: BinaryIO, dest: Path) -> tuple[int, str]:
-    """Copy a spooled upload into the media directory: (size, sha256)."""
-    digest, size = hashlib.sha256(), 0
-    src.seek(0)
-    with open(dest, "wb") as out:
-        while chunk := src.read(1024 * 1024):
-            out.write(chunk)
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
+    return default
 
 
 class WebSite:
@@ -109,6 +108,7 @@ class WebSite:
             route("/web/upload", {"GET": html(self.upload_form), "POST": html(self.upload)}),
             route("/web/posts", {"GET": html(self.posts)}),
             route("/web/posts/{post_id}", {"GET": html(self.post_page)}),
+            *StudioSites(self).routes(),  # the copies of TikTok Studio, YouTube Studio and Instagram (web_studio.py)
         ]
         return Dialect("/web", routes, render_error=lambda request, exc: self.error_page(exc))
 
@@ -119,6 +119,10 @@ class WebSite:
 
     def _redirect(self, location: str, headers: dict[str, str] | None = None) -> Response:
         return self._html(303, pages.redirect_html(location), {"Location": location, **(headers or {})})
+
+    @staticmethod
+    def safe_next(value: str | None, default: str = "/web/upload") -> str:
+        return _safe_next(value, default)
 
     def error_page(self, exc: ApiError) -> Response:
         """Any ApiError raised under /web as an HTML page with the same status and an #error element."""
@@ -154,7 +158,9 @@ class WebSite:
     async def login_form(self, request: Request) -> Response:
         return self._html(200, pages.login_html(_safe_next(query_one(request, "next"))))
 
-    async def login(self, request: Request) -> Response:
+    async def login(self, request: Request, render: LoginPage | None = None, default_next: str = "/web/upload",
+                    names: tuple[str, str] = ("username", "password")) -> Response:
+        """POST of a login form (this site's, or a studio copy's with its own `render` of a failed login)."""
         if media_type(request.headers.get("Content-Type")) != "application/x-www-form-urlencoded":
             raise ApiError(415, "unsupported_form", "the login form must be application/x-www-form-urlencoded",
                            field="Content-Type")
@@ -164,16 +170,19 @@ class WebSite:
         except (UnicodeDecodeError, ValueError):
             raise bad_request("the form is not UTF-8", field="body", code="invalid_form") from None
         form = {k: v[0] for k, v in pairs.items()}  # the first value of each name wins
+        form["username"], form["password"] = form.get(names[0], ""), form.get(names[1], "")  # a copy's own names
         address = request.client.host if request.client else ""
-        return await run_in_threadpool(self._log_in, form, address)
+        return await run_in_threadpool(self._log_in, form, address, render, default_next)
 
-    def _log_in(self, form: dict[str, str], address: str = "") -> Response:
+    def _log_in(self, form: dict[str, str], address: str = "", render: LoginPage | None = None,
+                default_next: str = "/web/upload") -> Response:
         username, password = form.get("username", ""), form.get("password", "")
-        nxt = _safe_next(form.get("next"))
+        nxt = _safe_next(form.get("next"), default_next)
+        render = render or (lambda n, e, u: pages.login_html(n, e, u))
         wait = self.throttle.retry_after(username, address)
         if wait:  # checked before the password: a throttled guesser learns nothing, even when right
             err = ApiError(429, "too_many_attempts", f"too many failed logins; try again in {wait} seconds")
-            return self._html(429, pages.login_html(nxt, err, username), {"Retry-After": str(wait)})
+            return self._html(429, render(nxt, err, username), {"Retry-After": str(wait)})
         expected = self._users.get(username.encode("utf-8", "surrogateescape"))
         given = password.encode("utf-8", "surrogateescape")
         # compare even for an unknown user, so timing does not tell which usernames exist
@@ -182,7 +191,7 @@ class WebSite:
             self.throttle.failed(username, address)
             self.state.increment_meta("web_login_failures")
             err = ApiError(401, "invalid_credentials", "wrong username or password")
-            return self._html(401, pages.login_html(nxt, err, username))
+            return self._html(401, render(nxt, err, username))
         token = secrets.token_urlsafe(32)
         now = self.wall_clock()
         ttl = float(self.config.web_session_ttl_s)
@@ -233,7 +242,7 @@ class WebSite:
             raise bad_request("video is required: choose an MP4 file", field="video", code="missing_field")
         tmp = self.publishing.media_tempfile()
         try:
-            size, sha = _copy_with_digest(video.file, tmp)
+            size, sha = copy_with_digest(video.file, tmp)
             media = self.publishing.keep_media(tmp, size, sha, "video")
         finally:
             tmp.unlink(missing_ok=True)
