@@ -18,7 +18,6 @@ Differences from real Instagram (known ones) in media and insights
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 from .clock import SimClock
 from .graph import INVALID, SUB_MISSING, GraphError, graph_time, invalid, param_str
 from .publishing import Publishing
+from .validation import decode_json
 
 # Reels metrics of the "Instagram Media Insights" reference (views replaced plays in v22.0); the titles and
 # descriptions are the sandbox's own words
@@ -74,7 +74,7 @@ class InstagramInsights:
             raw = ",".join(str(m) for m in raw)
         if isinstance(raw, str) and raw.lstrip().startswith("["):
             try:
-                raw = ",".join(str(m) for m in json.loads(raw))
+                raw = ",".join(str(m) for m in decode_json(raw))  # ValueError on any hostile JSON
             except ValueError:
                 raise invalid("metric must be a comma-separated list", field="metric") from None
         names = [m.strip() for m in str(raw or "").split(",") if m.strip()]

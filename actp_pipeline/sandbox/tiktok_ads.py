@@ -36,7 +36,6 @@ Differences from TikTok's Marketing API (known ones; the report's are in routes/
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import secrets
@@ -55,6 +54,7 @@ from .publishing import Publishing
 from .seeding import derive_hex
 from .tiktok import SlidingWindows, TikTokDirectPost
 from .transport import Auth
+from .validation import decode_json
 
 PLATFORM = "tiktok"
 ID_BASE = 1_800_000_000_000_000_000  # 19-digit ids, as TikTok's
@@ -113,7 +113,7 @@ def json_param(params: Mapping[str, Any], name: str, kind: type) -> Any:
     """A parameter that is a JSON list/object (a JSON string in a query, the value itself in a body)."""
     raw = params.get(name)
     try:
-        raw = json.loads(raw) if isinstance(raw, str) and raw else raw
+        raw = decode_json(raw) if isinstance(raw, str) and raw else raw  # ValueError on any hostile JSON
     except ValueError:
         raise invalid(f"{name} must be JSON ({kind.__name__})") from None
     if raw not in (None, "") and not isinstance(raw, kind):

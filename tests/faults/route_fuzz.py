@@ -188,10 +188,13 @@ def _is_json_error(resp: Any) -> bool:
     if not isinstance(body, dict):
         return False
     # the dialects' documented error bodies: an "error" object (Graph, Google, TikTok's envelope, /v1),
-    # OAuth 2's {"error": code, "error_description"} (RFC 6749 5.2), Ayrshare's {"status": "error", "code", ...}
+    # OAuth 2's {"error": code, "error_description"} (RFC 6749 5.2), Ayrshare's {"status": "error", "code", ...},
+    # TikTok's API for Business {"code": <non-zero>, "message", "request_id", "data"}
     error = body.get("error")
+    code = body.get("code")
     return (isinstance(error, dict) or (isinstance(error, str) and bool(error))
-            or (body.get("status") == "error" and "code" in body))
+            or (body.get("status") == "error" and "code" in body)
+            or (isinstance(code, int) and not isinstance(code, bool) and code != 0 and "message" in body))
 
 
 def _harvest(resp: Any, harvested: list[str]) -> None:
