@@ -222,10 +222,17 @@ def make_publisher(kind: str, client: HttpPlatform, *, data_dir: Path, settings:
     if kind == "api":
         return client
     if kind == "browser":
+        import os
+
         from actp_pipeline.publish.browser import BrowserPublisher
 
-        return BrowserPublisher.from_env(client.base_url, lookup=client,
-                                         storage_state_path=data_dir / "browser" / "session.json",
+        # ACTP_BROWSER_SITE: generic (the sandbox's upload form) or tiktok | youtube | instagram (their studio
+        # pages; "-live" for the real sites). Posts made on a platform's page carry no ACTP key the unified
+        # API could find, so those look a post up in the browser by its ref marker, never through /v1.
+        site = os.environ.get("ACTP_BROWSER_SITE", "generic")
+        return BrowserPublisher.from_env(client.base_url, site=site, lookup=client if site == "generic" else None,
+                                         storage_state_path=data_dir / "browser" / (
+                                             "session.json" if site == "generic" else f"{site}-session.json"),
                                          screenshot_dir=data_dir / "screenshots")
     if kind == "native":
         from actp_pipeline.publish.dialects import native_publisher

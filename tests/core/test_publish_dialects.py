@@ -76,6 +76,21 @@ def test_make_publisher_kinds(tmp_path):
             make_publisher("carrier-pigeon", client, data_dir=tmp_path)
 
 
+def test_the_browser_publisher_uses_the_site_of_actp_browser_site(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACTP_BROWSER_USER", "u")
+    monkeypatch.setenv("ACTP_BROWSER_PASSWORD", "p")
+    with HttpPlatform("http://127.0.0.1:9", "k") as client:
+        generic = make_publisher("browser", client, data_dir=tmp_path)
+        assert generic.site.name == "generic" and generic.lookup is client
+        monkeypatch.setenv("ACTP_BROWSER_SITE", "tiktok")
+        studio = make_publisher("browser", client, data_dir=tmp_path)
+        # a post made on TikTok Studio has no ACTP key /v1 could find: it is looked up in the browser
+        assert studio.site.name == "tiktok" and studio.lookup is None
+        assert studio.storage_state_path.name == "tiktok-session.json"
+        generic.close()
+        studio.close()
+
+
 # ------------------------------------------------------------------------------ fakes: batches, quota
 class FakeAdapter:
     def __init__(self, platform: str, log: list, behaviour=None):
