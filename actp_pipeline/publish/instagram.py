@@ -36,28 +36,6 @@ The flow (Meta's "Content Publishing" guide and "Upload Video to Meta Servers")
    only request that makes something visible.
 6. `GET /{ig-media-id}?fields=id,permalink,timestamp` -> post_id (the media id), url, live_at.
 
-Not posting twice (Instagram has no idempotency key)
-----------------------------------------------------
-Two records, because each covers a case the other cannot:
-1. The journal (SQLite at `journal_path`, in memory when None) holds the container id from step 2 on.
-   `find_post` asks that container: PUBLISHED means the reel exists (its media id is in the journal, or
-   found by step 2 below). A container that is FINISHED or IN_PROGRESS was not published: `publish` then
-   publishes *that same container* instead of making a new one, so even a media_publish whose answer was
-   lost and which did land cannot be repeated into a second reel (a container publishes at most once:
-   Instagram refuses a second media_publish of it). ERROR/EXPIRED or unknown containers are forgotten.
-2. The caption marker `ref:<10 hex of the key's SHA-256>` (turn off with key_in_caption=False; then the
-   exact caption's hash stored in the journal is matched instead): `find_post` pages the user's media
-   (`lookup_pages` pages of 50, newest first) for it when the journal has no answer (lost, another
-   machine), and to learn the media id of a PUBLISHED container whose media_publish answer was lost.
-
-Errors (FacebookRequestError -> publisher errors)
--------------------------------------------------
-- media_publish code 9 / subcode 2207042 (the publishing limit): SendRefused(reason="rate_limit", wait_s).
-- a timeout or a broken connection after media_publish was sent, or a 5xx answer to it: AmbiguousOutcome
-  (find_post settles it). Before media_publish nothing is visible: such failures are retryable PlatformErrors.
-- code 4, 17, 32, 613 (call rate limits) and is_transient answers: retryable PlatformError; 9007/2207027
-  (not ready) is waited on; a bad token (190), a permission (10, 200) or a bad parameter (100): not retryable.
-
 What is written by hand, and why
 --------------------------------
 The SDK has no call for the upload host (rupload), so step 3 is one `requests` POST (the library the SDK
@@ -67,55 +45,54 @@ do not share state. Metrics: `GET /{ig-media-id}/insights?metric=views,likes,com
 total_interactions` (the Reels metrics of the current "Instagram Media Insights" reference; views replaced
 plays and impressions in v22.0); a metric Instagram leaves out (it answers no data rather than 0 for
 unavailable data) is None, never 0.
+
+The parts, one job each: instagram_api.py (the SDK calls, the publishing limit and the error mapping),
+instagram_journal.py and instagram_lookup.py (not posting twice), instagram_metrics.py (insights). This
+module is the adapter that runs the flow above through them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
-import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
 import requests
-from facebook_business.adobjects.igmedia import IGMedia
-from facebook_business.adobjects.iguser import IGUser
 from facebook_business.adobjects.shadowigmediabuilder import ShadowIGMediaBuilder
 from facebook_business.api import FacebookAdsApi
-from facebook_business.exceptions import FacebookRequestError
 from facebook_business.session import FacebookSession
 
+from actp_pipeline.publish.instagram_api import (
+    API_VERSION,
+    DEFAULT_WINDOW_S,
+    GRAPH_URL,
+    LIMIT_CODE,
+    LIMIT_SUBCODE,
+    NOT_READY_CODE,
+    NOT_READY_SUBCODE,
+    RATE_CODES,
+    UNKNOWN_OBJECT_SUBCODE,
+    graph_time,
+)
+from actp_pipeline.publish.instagram_journal import ContainerJournal, caption_sha
+from actp_pipeline.publish.instagram_lookup import InstagramLookup, key_marker
+from actp_pipeline.publish.instagram_metrics import INSIGHT_METRICS, InstagramMetrics
 from actp_pipeline.publish.publisher import (
     AmbiguousOutcome,
     BeforeSend,
     PlatformError,
-    SendRefused,
 )
 
-GRAPH_URL = "https://graph.facebook.com"
-API_VERSION = "v21.0"
+__all__ = [
+    "API_VERSION", "DEFAULT_WINDOW_S", "GRAPH_URL", "INSIGHT_METRICS", "LIMIT_CODE", "LIMIT_SUBCODE", "MAX_CAPTION",
+    "NOT_READY_CODE", "NOT_READY_SUBCODE", "RATE_CODES", "UNKNOWN_OBJECT_SUBCODE", "ContainerJournal",
+    "InstagramPublisher", "build_caption", "caption_sha", "graph_time", "key_marker",
+]
+
 MAX_CAPTION = 2200
-# the Reels metrics ACTP reads ("Instagram Media Insights" reference) and the names of its metrics dict
-INSIGHT_METRICS = {"views": "views", "likes": "likes", "comments": "comments", "shares": "shares",
-                   "saved": "saves", "total_interactions": "total_interactions"}
-LIMIT_CODE, LIMIT_SUBCODE = 9, 2207042
-NOT_READY_CODE, NOT_READY_SUBCODE = 9007, 2207027
-RATE_CODES = (4, 17, 32, 613, 80002)
-UNKNOWN_OBJECT_SUBCODE = 33
-DEFAULT_WINDOW_S = 86_400.0
-
-
-def key_marker(idempotency_key: str) -> str:
-    """The reference appended to a caption so `find_post` can recognise the reel among the user's media."""
-    return "ref:" + hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:10]
-
-
-def caption_sha(caption: str) -> str:
-    return hashlib.sha256(caption.encode("utf-8")).hexdigest()
 
 
 def build_caption(caption: str, hashtags: list[str], marker: str | None) -> str:
@@ -133,68 +110,7 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _iso(t: dt.datetime) -> str:
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.UTC)
-    return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def graph_time(value: str | None) -> dt.datetime | None:
-    """Graph's "2025-03-01T12:00:00+0000" as an aware datetime (None when absent or unreadable)."""
-    if not value:
-        return None
-    try:
-        return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
-        try:
-            return dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-
-
-class ContainerJournal:
-    """ACTP idempotency key -> Instagram container id (its caption's hash, and its media id once known)."""
-
-    def __init__(self, path: Path | str | None = None):
-        if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(path) if path is not None else ":memory:", check_same_thread=False,
-                                     isolation_level=None, timeout=30)
-        self._lock = threading.Lock()
-        with self._lock:
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS instagram_containers (idempotency_key TEXT PRIMARY KEY, container_id "
-                "TEXT NOT NULL, caption_sha TEXT NOT NULL, media_id TEXT, created_at TEXT NOT NULL)")
-
-    def remember(self, key: str, container_id: str, caption: str, created_at: dt.datetime) -> None:
-        with self._lock:
-            self._conn.execute(
-                "INSERT INTO instagram_containers VALUES (?,?,?,NULL,?) ON CONFLICT(idempotency_key) DO UPDATE SET "
-                "container_id = excluded.container_id, caption_sha = excluded.caption_sha, media_id = NULL, "
-                "created_at = excluded.created_at", (key, container_id, caption_sha(caption), _iso(created_at)))
-
-    def recall(self, key: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._conn.execute("SELECT container_id, caption_sha, media_id, created_at FROM "
-                                     "instagram_containers WHERE idempotency_key = ?", (key,)).fetchone()
-        return dict(zip(("container_id", "caption_sha", "media_id", "created_at"), row)) if row else None
-
-    def set_media(self, container_id: str, media_id: str) -> None:
-        with self._lock:
-            self._conn.execute("UPDATE instagram_containers SET media_id = ? WHERE container_id = ?",
-                               (media_id, container_id))
-
-    def forget(self, key: str, container_id: str) -> None:
-        with self._lock:
-            self._conn.execute("DELETE FROM instagram_containers WHERE idempotency_key = ? AND container_id = ?",
-                               (key, container_id))
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-
-class InstagramPublisher:
+class InstagramPublisher(InstagramLookup, InstagramMetrics):
     """Reels publishing, post lookup and metrics for one Instagram professional account (one IG user)."""
 
     platform = "instagram"
@@ -244,78 +160,6 @@ class InstagramPublisher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # ------------------------------------------------------------------------------------ calls
-    def _user(self) -> IGUser:
-        return IGUser(self.ig_user_id, api=self.api)
-
-    def _call(self, what: str, fn: Callable[[], Any], *, side_effect: bool = False) -> Any:
-        """Run one SDK call; its failures as PlatformError (AmbiguousOutcome when `side_effect` may have landed)."""
-        try:
-            return fn()
-        except FacebookRequestError as e:
-            raise self._classify(what, e, side_effect) from e
-        except (requests.ConnectionError, requests.Timeout) as e:
-            never_sent = isinstance(e, requests.ConnectTimeout) or (
-                isinstance(e, requests.ConnectionError) and "Connection refused" in str(e))
-            if side_effect and not never_sent:
-                raise AmbiguousOutcome(f"Instagram {what}: {type(e).__name__} after sending ({e}); the post may "
-                                       "exist: look it up with find_post", retryable=True) from e
-            raise PlatformError(f"Instagram {what}: {type(e).__name__} ({e})", retryable=True,
-                                sent=not never_sent) from e
-        except requests.RequestException as e:
-            raise PlatformError(f"Instagram {what}: {type(e).__name__} ({e})", retryable=True) from e
-
-    def _classify(self, what: str, e: FacebookRequestError, side_effect: bool) -> PlatformError:
-        code, sub, status = e.api_error_code(), e.api_error_subcode(), e.http_status()
-        text = f"Instagram {what} -> HTTP {status} code {code}/{sub}: {e.api_error_message()}"
-        if code == LIMIT_CODE and sub == LIMIT_SUBCODE:
-            wait = self._window_wait()
-            return SendRefused(f"{text}; the publishing limit is reached, a slot frees in {wait:.0f} s",
-                               reason="rate_limit", wait_s=wait)
-        if side_effect and (status is None or status >= 500):
-            return AmbiguousOutcome(f"{text}; the post may exist: look it up with find_post", status=status,
-                                    retryable=True)
-        retryable = bool(e.api_transient_error()) or code in RATE_CODES or code == NOT_READY_CODE or (
-            status is not None and status >= 500)
-        return PlatformError(text, status=status, retryable=retryable)
-
-    # ---------------------------------------------------------------------------------- limits
-    def publishing_limit(self) -> dict[str, Any]:
-        """{"quota_usage", "quota_total", "quota_duration"} read from Instagram now."""
-        rows = self._call("content_publishing_limit", lambda: self._user().get_content_publishing_limit(
-            fields=["config", "quota_usage"]))
-        row = rows[0].export_all_data() if len(rows) else {}
-        config = row.get("config") or {}
-        return {"quota_usage": int(row.get("quota_usage") or 0), "quota_total": config.get("quota_total"),
-                "quota_duration": float(config.get("quota_duration") or DEFAULT_WINDOW_S)}
-
-    def _window_wait(self, limit: dict[str, Any] | None = None) -> float:
-        """Seconds until the oldest post of the rolling window leaves it (the window's length when unknown)."""
-        try:
-            limit = limit or self.publishing_limit()
-            window = float(limit["quota_duration"])
-            usage = int(limit["quota_usage"])
-            page = self._call("media", lambda: self._user().get_media(fields=["id", "timestamp"],
-                                                                      params={"limit": max(1, usage)}))
-            now = self._clock()
-            now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
-            stamps = [t for t in (graph_time(m.get("timestamp")) for m in list(page)[: max(1, usage)]) if t]
-            inside = [t for t in stamps if (now - t).total_seconds() < window]
-            if not inside:
-                return window
-            return max((min(inside) - now).total_seconds() + window + 1.0, 1.0)
-        except PlatformError:
-            return DEFAULT_WINDOW_S
-
-    def _check_limit(self) -> None:
-        limit = self.publishing_limit()
-        total = limit["quota_total"]
-        if total is not None and limit["quota_usage"] >= int(total):
-            wait = self._window_wait(limit)
-            raise SendRefused(f"Instagram publishing limit: {limit['quota_usage']} of {total} posts in the last "
-                              f"{limit['quota_duration']:.0f} s; a slot frees in {wait:.0f} s; nothing was sent",
-                              reason="rate_limit", wait_s=wait)
 
     # ------------------------------------------------------------------------------ publish
     def publish(self, *, media_path: Path, platform: str, account: str, caption: str, hashtags: list[str],
@@ -395,19 +239,6 @@ class InstagramPublisher:
         phase = (got.get("video_status") or {}).get("uploading_phase") or {}
         return int(phase.get("bytes_transferred") or 0)
 
-    def _container_status(self, container_id: str) -> str | None:
-        """The container's status_code; None when Instagram does not know it."""
-        try:
-            got = self._call("container status", lambda: ShadowIGMediaBuilder(container_id, api=self.api).api_get(
-                fields=["status_code", "status"]))
-        except PlatformError as e:
-            cause = e.__cause__
-            if isinstance(cause, FacebookRequestError) and (
-                    cause.api_error_subcode() == UNKNOWN_OBJECT_SUBCODE or cause.http_status() == 404):
-                return None
-            raise
-        return got.get("status_code")
-
     def _wait_finished(self, container_id: str, idempotency_key: str) -> None:
         waited = 0.0
         while True:
@@ -428,94 +259,3 @@ class InstagramPublisher:
                                     "nothing was published", retryable=True)
             self._sleep(self.poll_interval_s)
             waited += self.poll_interval_s
-
-    def _post(self, media_id: str, idempotency_key: str | None, container_id: str | None = None,
-              media: dict[str, Any] | None = None) -> dict[str, Any]:
-        if media is None or "permalink" not in media:
-            media = self._call("media", lambda: IGMedia(media_id, api=self.api).api_get(
-                fields=["id", "permalink", "timestamp", "media_type", "media_product_type"])).export_all_data()
-        live = graph_time(media.get("timestamp"))
-        return {"post_id": media_id, "url": media.get("permalink"), "live_at": _iso(live) if live else None,
-                "status": "live", "platform": "instagram", "account": self.account,
-                "idempotency_key": idempotency_key, "container_id": container_id}
-
-    # ------------------------------------------------------------------------------- lookups
-    def find_post(self, idempotency_key: str) -> dict[str, Any] | None:
-        """The reel made for this key, or None when there is none and none can appear without a new
-        media_publish (see the module docstring)."""
-        entry = self.journal.recall(idempotency_key)
-        if entry is not None:
-            if entry["media_id"]:
-                return self._post(entry["media_id"], idempotency_key, entry["container_id"])
-            state = self._container_status(entry["container_id"])
-            if state == "PUBLISHED":
-                found = self._scan(idempotency_key, entry["caption_sha"])
-                if found is None:
-                    raise AmbiguousOutcome(f"Instagram container {entry['container_id']} is PUBLISHED but its "
-                                           "media is not among the user's latest media", retryable=True)
-                self.journal.set_media(entry["container_id"], found["post_id"])
-                found["container_id"] = entry["container_id"]
-                return found
-            if state in ("IN_PROGRESS", "FINISHED"):
-                return None  # not published; publish() publishes this very container
-            self.journal.forget(idempotency_key, entry["container_id"])
-        if self.key_in_caption:
-            return self._scan(idempotency_key, None)
-        return None
-
-    def _scan(self, idempotency_key: str, sha: str | None) -> dict[str, Any] | None:
-        marker = key_marker(idempotency_key)
-        cursor = self._call("media", lambda: self._user().get_media(
-            fields=["id", "caption", "permalink", "timestamp"], params={"limit": 50}))
-        seen = 0
-        try:
-            for m in cursor:
-                seen += 1
-                text = m.get("caption") or ""
-                if (self.key_in_caption and marker in text) or (sha is not None and caption_sha(text) == sha):
-                    return self._post(str(m["id"]), idempotency_key, media=m.export_all_data())
-                if seen >= self.lookup_pages * 50:
-                    break
-        except FacebookRequestError as e:
-            raise self._classify("media (next page)", e, False) from e
-        return None
-
-    # ------------------------------------------------------------------------------- metrics
-    def metrics(self, post_ids: list[str]) -> dict[str, Any]:
-        """Per reel: views, likes, comments, shares, saves (None when Instagram reported no value, never 0)
-        and status; {"as_of", "items", "unknown"} like the other adapters."""
-        out: dict[str, Any] = {"as_of": _iso(self._clock()), "items": [], "unknown": []}
-        for media_id in dict.fromkeys(post_ids):
-            try:
-                rows = self._call("insights", lambda mid=media_id: IGMedia(mid, api=self.api).get_insights(
-                    params={"metric": list(INSIGHT_METRICS), "period": "lifetime"}))
-            except PlatformError as e:
-                cause = e.__cause__
-                if isinstance(cause, FacebookRequestError) and (
-                        cause.api_error_subcode() == UNKNOWN_OBJECT_SUBCODE or cause.http_status() == 404):
-                    out["unknown"].append(media_id)
-                    continue
-                if isinstance(cause, FacebookRequestError) and cause.api_error_code() == 10:
-                    rows = []  # "(#10) Not enough viewers for the media to show insights": unknown, not 0
-                else:
-                    raise
-            values: dict[str, int | None] = {name: None for name in INSIGHT_METRICS.values()}
-            for row in rows:
-                name = INSIGHT_METRICS.get(row.get("name"))
-                vals = row.get("values") or []
-                if name is not None and vals and isinstance(vals[0], dict):
-                    values[name] = _count(vals[0].get("value"))
-            out["items"].append({"post_id": media_id, "status": "live", "views": values["views"],
-                                 "likes": values["likes"], "comments": values["comments"],
-                                 "shares": values["shares"], "saves": values["saves"],
-                                 "total_interactions": values["total_interactions"]})
-        return out
-
-
-def _count(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

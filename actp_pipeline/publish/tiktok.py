@@ -22,55 +22,15 @@ token, never logs it). Unaudited API clients may only post SELF_ONLY to private 
 privacy_level="SELF_ONLY" until the client is audited. Against the sandbox: base_url=sandbox.url, the
 token one of its API keys, clock=<the sandbox clock> (so `as_of` and `live_at` are simulated time).
 
-Limits (TikTok's documents, per user access token): creator_info/query 20 requests a minute, video/init 6,
-status/fetch 30; video/query and video/list 600 a minute. Over a limit TikTok answers 429
-rate_limit_exceeded without a Retry-After, and the window is one minute, so a refusal waits 60 s. The
-daily post cap per creator is not published (spam_risk_too_many_posts): a refusal waits DAILY_CAP_WAIT_S.
-Polling status/fetch every `poll_interval_s` (3 s) stays under 30 a minute.
-
-Errors
-------
-- 429 or spam_risk_too_many_posts on creator info or init: SendRefused(reason="rate_limit", wait_s): TikTok
-  did nothing. Other 4xx: PlatformError (not retryable: a bad token, a privacy level the creator does not
-  offer, a banned user). 5xx: retryable PlatformError, or AmbiguousOutcome on init.
-- A timeout (or a lost connection after sending) on init or on the final chunk is AmbiguousOutcome: the
-  post may exist. Before the final chunk nothing can become a post, so a failed earlier chunk (after
-  `chunk_attempts` tries) is a retryable PlatformError.
-- FAILED with a fail_reason: PlatformError (retryable only for fail_reason "internal").
-
-Not posting twice (Direct Post has no idempotency key)
-------------------------------------------------------
-Two records, because each covers a window the other cannot:
-1. The journal: right after video/init answers, before any byte of the video is sent, the publish_id is
-   written under ACTP's idempotency key (SQLite at `journal_path`; in memory when None). `find_post` asks
-   status/fetch about it: PUBLISH_COMPLETE or a fully uploaded PROCESSING_* means the post exists (it
-   returns it, status "processing"/"moderation"/"live"); FAILED, or an upload that never got all its bytes
-   (nobody will send the rest: the upload URL expires in an hour), means no post will appear: None, so
-   the worker may post again. This closes the window between the final chunk and moderation, when the
-   video is in no public list yet.
-2. The key in the title: `ref:<10 hex of the key's SHA-256>` is appended to the caption (visible to
-   viewers: turn it off with key_in_title=False), and `find_post` pages /v2/video/list/ for it when the
-   journal has nothing (a lost journal, another machine). It finds only videos that passed moderation.
-An init that timed out leaves no journal entry; with FILE_UPLOAD no video bytes were sent, so such a
-publish can never become a post, and retrying is safe once the title scan finds nothing.
-
-Post ids and metrics
---------------------
-`publish` returns post_id = the publish_id (TikTok's public video id exists only after moderation);
-`find_post` may return a public video id as post_id when only the title scan found it. `metrics` takes
-either: a publish id is mapped to its public id through status/fetch (publicaly_available_post_id, cached
-in the journal once known); a post whose public id is not known yet is reported with status "processing"
-or "moderation" and counts of None (unknown, never 0).
+The parts, one job each: tiktok_api.py (the calls, the limits and the error mapping), tiktok_upload.py
+(the chunk plan and the chunked PUTs), tiktok_journal.py and tiktok_lookup.py (not posting twice),
+tiktok_metrics.py (post ids and metrics). This module is the adapter that runs a publish through them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import os
-import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -82,34 +42,33 @@ from actp_pipeline.publish.publisher import (
     AmbiguousOutcome,
     BeforeSend,
     PlatformError,
-    SendRefused,
+)
+from actp_pipeline.publish.tiktok_api import (
+    BASE_URL,
+    DAILY_CAP_WAIT_S,
+    RATE_WINDOW_S,
+    VIDEO_FIELDS,
+    TikTokApiError,
+)
+from actp_pipeline.publish.tiktok_journal import PublishJournal
+from actp_pipeline.publish.tiktok_lookup import PROCESSING, key_marker
+from actp_pipeline.publish.tiktok_metrics import QUERY_BATCH, TikTokMetrics
+from actp_pipeline.publish.tiktok_upload import (
+    CHUNK_MAX,
+    CHUNK_MIN,
+    DEFAULT_CHUNK,
+    MiB,
+    TikTokChunkUpload,
+    chunk_plan,
 )
 
-BASE_URL = "https://open.tiktokapis.com"
-MiB = 1024 * 1024
-CHUNK_MIN = 5 * MiB  # "at least 5 MB": binary, the stricter reading for a lower bound
-CHUNK_MAX = 64_000_000  # "no greater than 64 MB": decimal, the stricter reading for an upper bound
-DEFAULT_CHUNK = 10_000_000  # the chunk size of TikTok's own example
+__all__ = [
+    "BASE_URL", "CHUNK_MAX", "CHUNK_MIN", "DAILY_CAP_WAIT_S", "DEFAULT_CHUNK", "MAX_TITLE_UTF16", "PROCESSING",
+    "QUERY_BATCH", "RATE_WINDOW_S", "VIDEO_FIELDS", "MiB", "PublishJournal", "TikTokApiError", "TikTokPublisher",
+    "build_title", "chunk_plan", "key_marker", "utf16_len",
+]
+
 MAX_TITLE_UTF16 = 2200
-QUERY_BATCH = 20  # video/query takes at most 20 ids
-RATE_WINDOW_S = 60.0  # the per-token request limits are per minute
-DAILY_CAP_WAIT_S = 3600.0  # the daily post cap's reset is not published: look again in an hour
-VIDEO_FIELDS = "id,create_time,share_url,view_count,like_count,comment_count,share_count"
-PROCESSING = ("PROCESSING_UPLOAD", "PROCESSING_DOWNLOAD")
-
-
-class TikTokApiError(PlatformError):
-    """An answer outside TikTok's "ok": `code` is TikTok's error code (access_token_invalid, ...)."""
-
-    def __init__(self, message: str, *, code: str, status: int | None, retryable: bool,
-                 retry_after_s: float | None = None):
-        super().__init__(message, status=status, retryable=retryable, retry_after_s=retry_after_s)
-        self.code = code
-
-
-def key_marker(idempotency_key: str) -> str:
-    """The reference appended to a post's title so `find_post` can recognise it in the creator's videos."""
-    return "ref:" + hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:10]
 
 
 def utf16_len(text: str) -> int:
@@ -128,81 +87,11 @@ def build_title(caption: str, hashtags: list[str], marker: str | None) -> str:
     return text
 
 
-def chunk_plan(video_size: int, chunk_size: int = DEFAULT_CHUNK) -> tuple[int, int]:
-    """(chunk_size, total_chunk_count) by the Media Transfer Guide: a video under 5 MB is one chunk of its
-    size; otherwise chunks of 5 MB to 64 MB, count = floor(size / chunk), the last one taking the rest (up
-    to 128 MB), several chunks for a video over 64 MB, at most 1000."""
-    if video_size <= 0:
-        raise ValueError("the video is empty")
-    if video_size < CHUNK_MIN:
-        return video_size, 1
-    chunk = min(max(chunk_size, CHUNK_MIN), CHUNK_MAX)
-    if video_size > CHUNK_MAX:
-        chunk = min(chunk, video_size // 2)
-    chunk = max(chunk, -(-video_size // 1000))  # at most 1000 chunks
-    return chunk, max(1, video_size // chunk)
-
-
-class PublishJournal:
-    """ACTP idempotency key -> TikTok publish id (and its public video id once known), in SQLite."""
-
-    def __init__(self, path: Path | str | None = None):
-        if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(path) if path is not None else ":memory:", check_same_thread=False,
-                                     isolation_level=None, timeout=30)
-        self._lock = threading.Lock()
-        with self._lock:
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS tiktok_publishes (idempotency_key TEXT PRIMARY KEY, publish_id TEXT "
-                "NOT NULL, video_size INTEGER NOT NULL, video_id TEXT, created_at TEXT NOT NULL)")
-            self._conn.execute("CREATE INDEX IF NOT EXISTS tiktok_publishes_pid ON tiktok_publishes(publish_id)")
-
-    def remember(self, key: str, publish_id: str, video_size: int) -> None:
-        with self._lock:
-            self._conn.execute(
-                "INSERT INTO tiktok_publishes(idempotency_key, publish_id, video_size, created_at) VALUES (?,?,?,?) "
-                "ON CONFLICT(idempotency_key) DO UPDATE SET publish_id = excluded.publish_id, "
-                "video_size = excluded.video_size, video_id = NULL, created_at = excluded.created_at",
-                (key, publish_id, int(video_size), dt.datetime.now(dt.UTC).isoformat()))
-
-    def recall(self, key: str) -> tuple[str, int] | None:
-        with self._lock:
-            row = self._conn.execute("SELECT publish_id, video_size FROM tiktok_publishes WHERE idempotency_key = ?",
-                                     (key,)).fetchone()
-        return (row[0], int(row[1])) if row else None
-
-    def forget(self, key: str, publish_id: str) -> None:
-        with self._lock:
-            self._conn.execute("DELETE FROM tiktok_publishes WHERE idempotency_key = ? AND publish_id = ?",
-                               (key, publish_id))
-
-    def set_video_id(self, publish_id: str, video_id: str) -> None:
-        with self._lock:
-            self._conn.execute("UPDATE tiktok_publishes SET video_id = ? WHERE publish_id = ?", (video_id, publish_id))
-
-    def video_id_of(self, publish_id: str) -> str | None:
-        with self._lock:
-            row = self._conn.execute("SELECT video_id FROM tiktok_publishes WHERE publish_id = ?",
-                                     (publish_id,)).fetchone()
-        return row[0] if row and row[0] else None
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _iso(t: dt.datetime) -> str:
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.UTC)
-    return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-class TikTokPublisher:
+class TikTokPublisher(TikTokMetrics, TikTokChunkUpload):
     """Direct Post publishing, post lookup and metrics for one TikTok creator (one access token)."""
 
     platform = "tiktok"
@@ -250,64 +139,6 @@ class TikTokPublisher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # ------------------------------------------------------------------------------------ calls
-    def _call(self, path: str, *, body: dict[str, Any] | None = None, params: dict[str, str] | None = None,
-              side_effect: bool = False) -> dict[str, Any]:
-        """POST a JSON body to an open API path; the envelope's data, or TikTokApiError/AmbiguousOutcome."""
-        try:
-            resp = self._http.post(path, params=params, content=json.dumps(body or {}).encode("utf-8"),
-                                   headers={"Content-Type": "application/json; charset=UTF-8"})
-        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
-            raise PlatformError(f"POST {path}: cannot connect ({e})", retryable=True, sent=False) from e
-        except httpx.TransportError as e:
-            cls = AmbiguousOutcome if side_effect else PlatformError
-            raise cls(f"POST {path}: {type(e).__name__} after sending ({e})", retryable=True) from e
-        try:
-            payload = resp.json()
-        except ValueError:
-            payload = None
-        err = payload.get("error") if isinstance(payload, dict) else None
-        code = err.get("code") if isinstance(err, dict) else None
-        if resp.status_code >= 400 or code != "ok":
-            message = err.get("message", "") if isinstance(err, dict) else resp.text[:300]
-            code = code or f"http_{resp.status_code}"
-            status = resp.status_code
-            text = f"POST {path} -> HTTP {status} {code}: {message}"
-            if side_effect and (status >= 500 or status == 408):
-                raise AmbiguousOutcome(text, status=status, retryable=True)
-            limited = status == 429 or code == "rate_limit_exceeded"
-            raise TikTokApiError(text, code=code, status=status, retryable=limited or status >= 500,
-                                 retry_after_s=RATE_WINDOW_S if limited else None)
-        data = payload.get("data") if isinstance(payload, dict) else None
-        return data if isinstance(data, dict) else {}
-
-    def creator_info(self) -> dict[str, Any]:
-        return self._call("/v2/post/publish/creator_info/query/")
-
-    def fetch_status(self, publish_id: str) -> dict[str, Any]:
-        return self._call("/v2/post/publish/status/fetch/", body={"publish_id": publish_id})
-
-    def query_videos(self, video_ids: list[str], fields: str = VIDEO_FIELDS) -> list[dict[str, Any]]:
-        data = self._call("/v2/video/query/", params={"fields": fields}, body={"filters": {"video_ids": video_ids}})
-        return list(data.get("videos") or [])
-
-    def list_videos(self, cursor: int | None = None, max_count: int = 20,
-                    fields: str = "id,title,create_time,share_url") -> dict[str, Any]:
-        body: dict[str, Any] = {"max_count": max_count}
-        if cursor is not None:
-            body["cursor"] = cursor
-        return self._call("/v2/video/list/", params={"fields": fields}, body=body)
-
-    @staticmethod
-    def _refusal(e: TikTokApiError) -> PlatformError:
-        """A limit TikTok answered before anything was created: the worker waits, nothing was done."""
-        if e.code == "spam_risk_too_many_posts":
-            return SendRefused(f"TikTok's daily post cap for this creator is reached: {e}", reason="rate_limit",
-                               wait_s=DAILY_CAP_WAIT_S)
-        if e.status == 429 or e.code == "rate_limit_exceeded":
-            return SendRefused(f"TikTok's request limit is reached: {e}", reason="rate_limit", wait_s=RATE_WINDOW_S)
-        return e
 
     # ---------------------------------------------------------------------------------- publish
     def choose_privacy(self, creator: dict[str, Any]) -> str:
@@ -369,42 +200,6 @@ class TikTokPublisher:
         status = self.wait_until_published(publish_id)
         return self._post(publish_id, status, idempotency_key, live_at=self._clock())
 
-    def _upload(self, media_path: Path, upload_url: str, size: int, chunk: int, count: int) -> None:
-        with open(media_path, "rb") as fh:
-            for i in range(count):
-                first = i * chunk
-                length = chunk if i < count - 1 else size - first
-                fh.seek(first)
-                self._put_chunk(upload_url, fh.read(length), first, size, final=i == count - 1)
-
-    def _put_chunk(self, upload_url: str, data: bytes, first: int, size: int, *, final: bool) -> None:
-        headers = {"Content-Type": "video/mp4", "Content-Range": f"bytes {first}-{first + len(data) - 1}/{size}"}
-        what = f"PUT chunk bytes {first}-{first + len(data) - 1}/{size}"
-        for attempt in range(1, self.chunk_attempts + 1):
-            try:
-                resp = self._upload_http.put(upload_url, content=data, headers=headers)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as e:  # nothing of this chunk was sent
-                if attempt == self.chunk_attempts:
-                    raise PlatformError(f"{what}: cannot connect ({e})", retryable=True) from e
-                continue
-            except httpx.TransportError as e:
-                if final:  # the video may be complete and on its way to becoming a post
-                    raise AmbiguousOutcome(f"{what} (final): {type(e).__name__} after sending ({e})",
-                                           retryable=True) from e
-                if attempt == self.chunk_attempts:
-                    raise PlatformError(f"{what}: {type(e).__name__} ({e})", retryable=True) from e
-                continue
-            if resp.status_code in (200, 201, 206):
-                return
-            if resp.status_code >= 500:
-                if final:
-                    raise AmbiguousOutcome(f"{what} (final) -> HTTP {resp.status_code}", status=resp.status_code,
-                                           retryable=True)
-                if attempt < self.chunk_attempts:
-                    continue
-            raise PlatformError(f"{what} -> HTTP {resp.status_code}: {resp.text[:300]}", status=resp.status_code,
-                                retryable=resp.status_code >= 500)
-
     def wait_until_published(self, publish_id: str) -> dict[str, Any]:
         """Poll status/fetch until PUBLISH_COMPLETE (returned), FAILED (PlatformError) or the deadline
         (AmbiguousOutcome: the upload is complete, the post may still come)."""
@@ -431,112 +226,3 @@ class TikTokPublisher:
                 raise AmbiguousOutcome(f"publish {publish_id} still {state} after {self.processing_timeout_s:.0f} s",
                                        retryable=True)
             self._sleep(self.poll_interval_s)
-
-    def _post(self, publish_id: str, status: dict[str, Any], key: str | None, live_at: dt.datetime | None) -> dict[str, Any]:
-        ids = [str(i) for i in status.get("publicaly_available_post_id") or []]
-        video_id = ids[0] if ids else None
-        if video_id:
-            self.journal.set_video_id(publish_id, video_id)
-        state = status.get("status")
-        label = ("live" if video_id else "moderation") if state == "PUBLISH_COMPLETE" else (
-            "inbox" if state == "SEND_TO_USER_INBOX" else "processing")
-        return {"post_id": publish_id, "publish_id": publish_id, "video_id": video_id, "url": None,
-                "live_at": _iso(live_at) if live_at else None, "status": label, "platform": self.platform,
-                "account": self.account, "idempotency_key": key}
-
-    # ------------------------------------------------------------------------------------ lookup
-    def find_post(self, idempotency_key: str) -> dict[str, Any] | None:
-        """The post made for this key, or None when TikTok has none and none can still appear."""
-        entry = self.journal.recall(idempotency_key)
-        if entry is not None:
-            publish_id, size = entry
-            try:
-                status = self.fetch_status(publish_id)
-            except TikTokApiError as e:
-                if e.code != "invalid_params":  # anything but "no such publish" leaves the question open
-                    raise
-                status = None
-            if status is not None:
-                state = status.get("status")
-                if state in ("PUBLISH_COMPLETE", "SEND_TO_USER_INBOX"):
-                    return self._post(publish_id, status, idempotency_key, live_at=self._clock())
-                if state in PROCESSING and int(status.get("uploaded_bytes") or 0) >= size:
-                    return self._post(publish_id, status, idempotency_key, live_at=None)
-                # FAILED, or an upload that never got its last bytes: no post will appear
-        if self.key_in_title:
-            return self._scan_titles(idempotency_key)
-        return None
-
-    def _scan_titles(self, idempotency_key: str) -> dict[str, Any] | None:
-        marker = key_marker(idempotency_key)
-        cursor = None
-        for _ in range(self.lookup_pages):
-            page = self.list_videos(cursor)
-            for v in page.get("videos") or []:
-                if marker in str(v.get("title") or ""):
-                    vid = str(v["id"])
-                    created = v.get("create_time")
-                    live = dt.datetime.fromtimestamp(int(created), dt.UTC) if created is not None else None
-                    return {"post_id": vid, "publish_id": None, "video_id": vid, "url": v.get("share_url"),
-                            "live_at": _iso(live) if live else None, "status": "live", "platform": self.platform,
-                            "account": self.account, "idempotency_key": idempotency_key}
-            if not page.get("has_more"):
-                return None
-            cursor = page.get("cursor")
-        return None
-
-    # ----------------------------------------------------------------------------------- metrics
-    def metrics(self, post_ids: list[str]) -> dict[str, Any]:
-        """Views, likes, comments and shares per post ({"as_of", "items", "unknown", "deferred"}).
-
-        A post id is a publish id or a public video id. A post without a public id yet is an item with status
-        "processing" or "moderation" (or "failed") and counts of None. "unknown": ids TikTok does not know
-        (or no longer shows); "deferred": publish ids not resolved because status/fetch was rate-limited."""
-        out: dict[str, Any] = {"as_of": _iso(self._clock()), "items": [], "unknown": [], "deferred": []}
-        by_video: dict[str, str] = {}
-        limited = False
-        for pid in dict.fromkeys(post_ids):
-            if pid.isdigit():
-                by_video[pid] = pid
-                continue
-            vid = self.journal.video_id_of(pid)
-            if vid is None:
-                if limited:
-                    out["deferred"].append(pid)
-                    continue
-                try:
-                    status = self.fetch_status(pid)
-                except TikTokApiError as e:
-                    if e.code == "invalid_params":
-                        out["unknown"].append(pid)
-                    elif e.status == 429 or e.code == "rate_limit_exceeded":
-                        limited = True
-                        out["deferred"].append(pid)
-                    else:
-                        raise
-                    continue
-                post = self._post(pid, status, None, live_at=None)
-                vid = post["video_id"]
-                if vid is None:
-                    state = "failed" if status.get("status") == "FAILED" else post["status"]
-                    out["items"].append({"post_id": pid, "video_id": None, "status": state, "views": None,
-                                         "likes": None, "comments": None, "shares": None,
-                                         "fail_reason": status.get("fail_reason")})
-                    continue
-            by_video[vid] = pid
-        vids = list(by_video)
-        for i in range(0, len(vids), QUERY_BATCH):
-            batch = vids[i : i + QUERY_BATCH]
-            seen = set()
-            for v in self.query_videos(batch):
-                vid = str(v.get("id"))
-                if vid not in by_video:
-                    continue
-                seen.add(vid)
-                out["items"].append({
-                    "post_id": by_video[vid], "video_id": vid, "status": "live", "url": v.get("share_url"),
-                    "views": v.get("view_count"), "likes": v.get("like_count"),
-                    "comments": v.get("comment_count"), "shares": v.get("share_count"),
-                })
-            out["unknown"].extend(by_video[v] for v in batch if v not in seen)
-        return out

@@ -17,6 +17,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from ..ayrshare import (
     Ayrshare,
@@ -33,6 +34,7 @@ from ..transport import (
     JSON_BODY_LIMIT,
     Auth,
     Dialect,
+    Endpoint,
     json_response,
     media_type,
     read_body,
@@ -44,6 +46,7 @@ from .upload_form import file_field, read_upload_form, text_fields
 
 PREFIX = "/api"
 MAX_TEXT_FIELD = 1000  # fileName, description
+Handler = Callable[[Profile, Request, bytes], tuple[int, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -71,29 +74,29 @@ def json_object(raw: bytes, action: str) -> dict[str, Any]:
     return parsed
 
 
-def ayrshare_dialect(publishing: Publishing, auth: Auth, policy: AyrsharePolicy | None = None) -> AyrshareDialect:
-    svc = Ayrshare(publishing, publishing.config.api_keys, policy)
+def api(svc: Ayrshare, handler: Handler, *, body_limit: int = 0) -> Endpoint:
+    """An endpoint: the key and Profile-Key, the profile's rate limit, the body (up to `body_limit`),
+    then `handler(profile, request, body)` in a worker thread; the rate-limit headers on the answer."""
+
+    async def run(request: Request) -> Response:
+        profile = svc.authorize(request.headers.get("Authorization"), request.headers.get("Profile-Key"))
+        headers = await run_in_threadpool(svc.take, profile)
+        try:
+            raw = await read_body(request, body_limit) if body_limit else b""
+            status, answer = await run_in_threadpool(handler, profile, request, raw)
+        except ApiError as exc:
+            exc.headers.update(headers)
+            raise
+        return json_response(status, answer, headers)
+
+    return shielded(run)
+
+
+def media_upload(svc: Ayrshare, publishing: Publishing) -> Endpoint:
+    """POST /media/upload: the video as a multipart file part or as a Base64 data URI in a JSON body."""
     max_file = svc.policy.max_upload_bytes
     base64_limit = max_file * 4 // 3 + 64 * 1024  # a data URI of the largest file, and the other fields
 
-    def api(handler: Callable[[Profile, Request, bytes], tuple[int, dict[str, Any]]], *, body_limit: int = 0):
-        """An endpoint: the key and Profile-Key, the profile's rate limit, the body (up to `body_limit`),
-        then `handler(profile, request, body)` in a worker thread; the rate-limit headers on the answer."""
-
-        async def run(request: Request) -> Response:
-            profile = svc.authorize(request.headers.get("Authorization"), request.headers.get("Profile-Key"))
-            headers = await run_in_threadpool(svc.take, profile)
-            try:
-                raw = await read_body(request, body_limit) if body_limit else b""
-                status, answer = await run_in_threadpool(handler, profile, request, raw)
-            except ApiError as exc:
-                exc.headers.update(headers)
-                raise
-            return json_response(status, answer, headers)
-
-        return shielded(run)
-
-    # ---------------------------------------------------------------------------------- media
     async def upload(request: Request) -> Response:
         profile = svc.authorize(request.headers.get("Authorization"), request.headers.get("Profile-Key"))
         headers = await run_in_threadpool(svc.take, profile)
@@ -134,7 +137,12 @@ def ayrshare_dialect(publishing: Publishing, auth: Auth, policy: AyrsharePolicy 
             tmp.unlink(missing_ok=True)
         return json_response(200, answer, headers)
 
-    # ---------------------------------------------------------------------------------- posts
+    return shielded(upload)
+
+
+def post_routes(svc: Ayrshare) -> list[BaseRoute]:
+    """/post (create, delete), /post/{id}, /history and /analytics/post."""
+
     def create_post(profile: Profile, request: Request, raw: bytes) -> tuple[int, dict[str, Any]]:
         return svc.create_post(profile, json_object(raw, "post"))
 
@@ -151,15 +159,19 @@ def ayrshare_dialect(publishing: Publishing, auth: Auth, policy: AyrsharePolicy 
     def analytics(profile: Profile, request: Request, raw: bytes) -> tuple[int, dict[str, Any]]:
         return 200, svc.analytics(profile, json_object(raw, "analytics"))
 
-    routes = [
-        route(PREFIX + "/media/upload", {"POST": shielded(upload)}),
-        route(PREFIX + "/post", {"POST": api(create_post, body_limit=JSON_BODY_LIMIT),
-                                 "DELETE": api(delete_post, body_limit=JSON_BODY_LIMIT)}),
-        route(PREFIX + "/post/{id}", {"GET": api(get_post)}),
-        route(PREFIX + "/history", {"GET": api(history)}),
-        route(PREFIX + "/history/{id}", {"GET": api(get_post)}),
-        route(PREFIX + "/analytics/post", {"POST": api(analytics, body_limit=JSON_BODY_LIMIT)}),
+    return [
+        route(PREFIX + "/post", {"POST": api(svc, create_post, body_limit=JSON_BODY_LIMIT),
+                                 "DELETE": api(svc, delete_post, body_limit=JSON_BODY_LIMIT)}),
+        route(PREFIX + "/post/{id}", {"GET": api(svc, get_post)}),
+        route(PREFIX + "/history", {"GET": api(svc, history)}),
+        route(PREFIX + "/history/{id}", {"GET": api(svc, get_post)}),
+        route(PREFIX + "/analytics/post", {"POST": api(svc, analytics, body_limit=JSON_BODY_LIMIT)}),
     ]
+
+
+def ayrshare_dialect(publishing: Publishing, auth: Auth, policy: AyrsharePolicy | None = None) -> AyrshareDialect:
+    svc = Ayrshare(publishing, publishing.config.api_keys, policy)
+    routes = [route(PREFIX + "/media/upload", {"POST": media_upload(svc, publishing)}), *post_routes(svc)]
     return AyrshareDialect(PREFIX, routes, render_error=render_error, no_route=_no_route, service=svc)
 
 

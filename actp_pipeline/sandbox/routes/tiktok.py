@@ -16,11 +16,13 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from ..errors import ApiError
 from ..publishing import Publishing
 from ..tiktok import (
     UPLOAD_PATH,
+    Creator,
     TikTokDirectPost,
     TikTokError,
     TikTokPolicy,
@@ -32,6 +34,7 @@ from ..transport import (
     NO_STORE,
     Auth,
     Dialect,
+    Endpoint,
     json_response,
     media_type,
     query_one,
@@ -42,6 +45,7 @@ from ..transport import (
 from ..validation import decode_json
 
 PREFIX = "/v2"
+Handler = Callable[[Creator, Request, dict[str, Any]], dict[str, Any]]
 
 
 def log_id(publishing: Publishing) -> str:
@@ -75,33 +79,43 @@ def json_body(raw: bytes, *, required: bool = True) -> dict[str, Any]:
     return parsed
 
 
-def tiktok_dialect(publishing: Publishing, auth: Auth, policy: TikTokPolicy | None = None) -> TikTokDialect:
-    tt = TikTokDirectPost(publishing, publishing.config.api_keys, policy)
+def error_renderer(publishing: Publishing) -> Callable[[Request, ApiError], Response]:
+    """Every error under /v2 in TikTok's envelope, with its HTTP status."""
 
     def render_error(request: Request, exc: ApiError) -> Response:
         body = {"data": {}, "error": {"code": tiktok_code(exc), "message": exc.message, "log_id": log_id(publishing)}}
         return json_response(exc.status, body, exc.headers)
 
-    def api(endpoint_name: str, handler: Callable[..., dict[str, Any]], *, body_required: bool = True):
-        """A POST endpoint: the token, the endpoint's rate limit, the JSON body, then `handler(creator,
-        request, body)` in a worker thread, answered in the envelope."""
+    return render_error
 
-        async def run(request: Request) -> Response:
-            creator = tt.authorize(request.headers.get("Authorization"))
-            raw = await read_body(request, JSON_BODY_LIMIT)
-            await run_in_threadpool(tt.limit, creator, endpoint_name)
-            ctype = media_type(request.headers.get("Content-Type"))
-            if raw.strip() and ctype and ctype != "application/json":
-                raise invalid(f"Content-Type must be application/json; charset=UTF-8, got {ctype!r}")
-            body = json_body(raw, required=body_required)
-            data = await run_in_threadpool(handler, creator, request, body)
-            return json_response(200, envelope(publishing, data))
 
-        return shielded(run)
+def api(tt: TikTokDirectPost, publishing: Publishing, endpoint_name: str, handler: Handler, *,
+        body_required: bool = True) -> Endpoint:
+    """A POST endpoint: the token, the endpoint's rate limit, the JSON body, then `handler(creator,
+    request, body)` in a worker thread, answered in the envelope."""
 
-    def base_url(request: Request) -> str:
-        host = request.headers.get("Host") or f"{request.url.hostname}:{request.url.port}"
-        return f"{request.url.scheme}://{host}"
+    async def run(request: Request) -> Response:
+        creator = tt.authorize(request.headers.get("Authorization"))
+        raw = await read_body(request, JSON_BODY_LIMIT)
+        await run_in_threadpool(tt.limit, creator, endpoint_name)
+        ctype = media_type(request.headers.get("Content-Type"))
+        if raw.strip() and ctype and ctype != "application/json":
+            raise invalid(f"Content-Type must be application/json; charset=UTF-8, got {ctype!r}")
+        body = json_body(raw, required=body_required)
+        data = await run_in_threadpool(handler, creator, request, body)
+        return json_response(200, envelope(publishing, data))
+
+    return shielded(run)
+
+
+def base_url(request: Request) -> str:
+    host = request.headers.get("Host") or f"{request.url.hostname}:{request.url.port}"
+    return f"{request.url.scheme}://{host}"
+
+
+def chunk_upload(tt: TikTokDirectPost) -> Endpoint:
+    """PUT <upload_url>: one chunk of a FILE_UPLOAD, written in place; 206 while more are expected, 201 when
+    the video is complete."""
 
     async def put_chunk(request: Request) -> Response:
         upload = tt.upload_for(query_one(request, "upload_id"), query_one(request, "upload_token"))
@@ -135,6 +149,12 @@ def tiktok_dialect(publishing: Publishing, auth: Auth, policy: TikTokPolicy | No
             status = await run_in_threadpool(tt.chunk_received, upload, length)
         return Response(b"", status, NO_STORE)
 
+    return shielded(put_chunk)
+
+
+def posting_routes(tt: TikTokDirectPost, publishing: Publishing) -> list[BaseRoute]:
+    """The Content Posting API: creator info, video/init, status/fetch, and the upload URL's chunk PUT."""
+
     def creator_info(creator, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         return tt.creator_info(creator)
 
@@ -144,19 +164,31 @@ def tiktok_dialect(publishing: Publishing, auth: Auth, policy: TikTokPolicy | No
     def status(creator, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         return tt.status(creator, body)
 
+    return [
+        route(PREFIX + "/post/publish/creator_info/query", {"POST": api(tt, publishing, "creator_info", creator_info,
+                                                                           body_required=False)}),
+        route(PREFIX + "/post/publish/video/init", {"POST": api(tt, publishing, "video_init", init)}),
+        route(PREFIX + "/post/publish/status/fetch", {"POST": api(tt, publishing, "status_fetch", status)}),
+        route(UPLOAD_PATH, {"PUT": chunk_upload(tt)}),
+    ]
+
+
+def video_routes(tt: TikTokDirectPost, publishing: Publishing) -> list[BaseRoute]:
+    """The Display API's video/query and video/list."""
+
     def query(creator, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         return tt.query_videos(creator, query_one(request, "fields"), body)
 
     def listing(creator, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         return tt.list_videos(creator, query_one(request, "fields"), body)
 
-    routes = [
-        route(PREFIX + "/post/publish/creator_info/query", {"POST": api("creator_info", creator_info,
-                                                                           body_required=False)}),
-        route(PREFIX + "/post/publish/video/init", {"POST": api("video_init", init)}),
-        route(PREFIX + "/post/publish/status/fetch", {"POST": api("status_fetch", status)}),
-        route(UPLOAD_PATH, {"PUT": shielded(put_chunk)}),
-        route(PREFIX + "/video/query", {"POST": api("video_query", query)}),
-        route(PREFIX + "/video/list", {"POST": api("video_list", listing, body_required=False)}),
+    return [
+        route(PREFIX + "/video/query", {"POST": api(tt, publishing, "video_query", query)}),
+        route(PREFIX + "/video/list", {"POST": api(tt, publishing, "video_list", listing, body_required=False)}),
     ]
-    return TikTokDialect(PREFIX, routes, render_error=render_error, service=tt)
+
+
+def tiktok_dialect(publishing: Publishing, auth: Auth, policy: TikTokPolicy | None = None) -> TikTokDialect:
+    tt = TikTokDirectPost(publishing, publishing.config.api_keys, policy)
+    routes = [*posting_routes(tt, publishing), *video_routes(tt, publishing)]
+    return TikTokDialect(PREFIX, routes, render_error=error_renderer(publishing), service=tt)
