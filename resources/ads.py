@@ -1,6 +1,7 @@
 """The ads API connection: Meta's Marketing API (the sandbox's by default) or TikTok's. Its rules are
 LoopSettings'."""
 
+import os
 from typing import Literal
 
 import dagster as dg
@@ -37,10 +38,15 @@ class AdsResource(dg.ConfigurableResource):
             lookup = (lambda post_id: public_video_id(engine, post_id)) if engine is not None else None
             return TikTokAdsClient(self.base_url, self.access_token, landing_page_url=self.landing_page_url,
                                    item_id_for=lookup)
+        # the IG user whose Instagram posts Meta ads promote (ACTP_INSTAGRAM_USER_ID, as the Instagram publisher
+        # reads it); unset: the Meta client reads it from each promoted IG media's owner
+        ig_user = os.environ.get("ACTP_INSTAGRAM_USER_ID") or None
         if self.library == "httpx":
             from actp_pipeline.ads.meta import MetaAdsClient
 
-            return MetaAdsClient(self.base_url, self.access_token, api_version=self.api_version)
+            return MetaAdsClient(self.base_url, self.access_token, api_version=self.api_version,
+                                 instagram_user_id=ig_user)
         from actp_pipeline.ads.meta_sdk import MetaSdkAdsClient
 
-        return MetaSdkAdsClient(self.base_url, self.access_token, api_version=self.api_version)
+        return MetaSdkAdsClient(self.base_url, self.access_token, api_version=self.api_version,
+                                instagram_user_id=ig_user)

@@ -4,7 +4,10 @@ Why: the orchestrator reads accounts (evidence), executes plans and reconciles c
 these methods only, so any ad platform's adapter (`meta.MetaAdsClient` for the Meta Marketing API and the
 sandbox) can stand behind it. Conventions: dollars (float) at the edges, naive-UTC times, account ids
 without a platform prefix; a refused or failed call raises `meta.AdsError` (its `retryable` says whether
-the platform may have acted).
+the platform may have acted). A `post_id` (create_ad_set, ensure_ad, the ad_sets() column) names the post
+as the ad platform can promote it (evidence.post_lookup): "instagram:<IG media id>" for an Instagram post
+(Meta: a creative with source_instagram_media_id + instagram_user_id), else the post id unchanged (Meta:
+object_story_id, a Page post or the sandbox's post id); ad_sets() gives back the same qualified id.
 """
 
 from __future__ import annotations

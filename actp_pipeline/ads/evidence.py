@@ -168,8 +168,21 @@ def candidates(goals: Sequence[Goal], organic: pd.DataFrame, allocation: pd.Data
 
 
 def post_lookup(posts: pd.DataFrame) -> Mapping[str, str]:
-    """variant id -> one published post id (the earliest) to run as the ad's creative."""
+    """variant id -> the published post to run as the ad's creative, AS THE AD PLATFORM CAN PROMOTE IT.
+
+    An Instagram post is preferred when the variant has one: a ledger row of platform "instagram" whose
+    post id is an IG media id (digits, what Instagram's media_publish answers; ACTP_PUBLISHER=native)
+    becomes "instagram:<media id>" (the earliest such post), which the Meta clients turn into a creative
+    with source_instagram_media_id. Else the earliest post id, unchanged: the sandbox's unified posting
+    API's post id, or a Facebook Page post ("<page id>_<post id>") for object_story_id. An Instagram post
+    published through the posting API keeps that API's id and is not qualified (it is no IG media id)."""
     if posts is None or not len(posts):
         return {}
-    first = posts.sort_values("live_at", kind="stable").drop_duplicates("variant_id")
-    return dict(zip(first["variant_id"], first["post_id"]))
+    ordered = posts.sort_values("live_at", kind="stable")
+    first = ordered.drop_duplicates("variant_id")
+    out = dict(zip(first["variant_id"], first["post_id"]))
+    if "platform" in ordered:
+        is_media = ordered["post_id"].astype(str).str.fullmatch(r"[0-9]{5,30}")
+        media = ordered[(ordered["platform"] == "instagram") & is_media].drop_duplicates("variant_id")
+        out.update({v: f"instagram:{m}" for v, m in zip(media["variant_id"], media["post_id"])})
+    return out

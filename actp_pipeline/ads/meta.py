@@ -13,7 +13,9 @@ refused or failed call raises AdsError; `retryable` says whether trying again ma
 twice on transient errors; POSTs never are (creates are not idempotent on Meta): after an ambiguous
 failure the caller reconciles with find_campaign / find_ad_set / ensure_ad.
 
-Goal and kind of a campaign survive the round trip through Meta in its name ("ACTP | goal | kind").
+Goal and kind of a campaign survive the round trip through Meta in its name ("ACTP | goal | kind"). An ad
+promotes post_lookup's post: "instagram:<IG media id>" by source_instagram_media_id + instagram_user_id
+(InstagramCreatives), any other id by object_story_id; reading ads back names the post the same way.
 MetaAdsClient implements `client.AdsClient`, the calls the orchestrator makes (a test checks it).
 """
 
@@ -43,7 +45,10 @@ CAMPAIGN_FIELDS = ("id", "account_id", "name", "objective", "status", "effective
                    "created_time")
 AD_SET_FIELDS = ("id", "account_id", "campaign_id", "name", "status", "effective_status", "daily_budget", "targeting",
                  "optimization_goal", "created_time", "source_adset_id")
-AD_FIELDS = ("id", "adset_id", "campaign_id", "status", "created_time", "creative{object_story_id,url_tags}")
+AD_FIELDS = ("id", "adset_id", "campaign_id", "status", "created_time",
+             "creative{object_story_id,source_instagram_media_id,url_tags}")
+# post_lookup's "instagram:<IG media id>": the ad promotes that Instagram post (source_instagram_media_id)
+INSTAGRAM_PREFIX = "instagram:"
 INSIGHT_FIELDS = ("adset_id", "adset_name", "campaign_id", "account_id", "spend", "impressions", "clicks", "actions",
                   "video_thruplay_watched_actions")
 # Meta reports ThruPlays in their own field, a list of {"action_type": "video_view", "value"}, never as an
@@ -64,10 +69,8 @@ _PATH_RE = re.compile(r"(/[A-Za-z0-9_-]{1,80})+")
 
 # -------------------------------------------------------------------------------------------- ids
 def check_account_id(account_id: Any, field: str = "account_id") -> str:
-    """The account id, refused (ValueError) unless it is 1-64 of [A-Za-z0-9_-].
-
-    Why: the id becomes a path segment (/act_<id>/...); a "/", "." or "%" in it lets the HTTP client
-    normalise the path into another account's."""
+    """The account id, refused (ValueError) unless it is 1-64 of [A-Za-z0-9_-]: it becomes a path segment
+    (/act_<id>/...), and a "/", "." or "%" in it lets the HTTP client normalise it into another account's."""
     if not isinstance(account_id, str) or not ACCOUNT_ID_RE.fullmatch(account_id):
         raise ValueError(f"{field} {account_id!r} is not a valid ad account id: use 1-64 of [A-Za-z0-9_-]")
     return account_id
@@ -111,16 +114,11 @@ def to_minor(dollars: float) -> str:
 
 
 def _dollars(minor: Any) -> float:
-    if minor is None or minor == "":
-        return math.nan
-    return round(int(minor) / 100.0, 2)
+    return math.nan if minor is None or minor == "" else round(int(minor) / 100.0, 2)
 
 
 def _bare(account_id: Any) -> str | None:
-    if account_id is None:
-        return None
-    s = str(account_id)
-    return s[len("act_"):] if s.startswith("act_") else s
+    return None if account_id is None else str(account_id).removeprefix("act_")
 
 
 def _time(value: str | None) -> pd.Timestamp:
@@ -144,12 +142,10 @@ def _frame(records: list[dict[str, Any]], columns: tuple[str, ...], dtypes: dict
 def campaign_record(c: Mapping[str, Any], account_id: str) -> dict[str, Any]:
     """A campaigns() row of a Graph campaign (goal/kind None for campaigns not named by ACTP)."""
     goal, kind = parse_campaign_name(c.get("name"))
-    return {
-        "id": str(c["id"]), "account_id": _bare(c.get("account_id")) or account_id, "name": c.get("name"),
-        "goal": goal, "kind": kind, "budget_mode": "CBO" if c.get("daily_budget") else "ABO",
-        "daily_budget": _dollars(c.get("daily_budget")), "status": c.get("status"),
-        "objective": c.get("objective"), "created_at": _time(c.get("created_time")),
-    }
+    return {"id": str(c["id"]), "account_id": _bare(c.get("account_id")) or account_id, "name": c.get("name"),
+            "goal": goal, "kind": kind, "budget_mode": "CBO" if c.get("daily_budget") else "ABO",
+            "daily_budget": _dollars(c.get("daily_budget")), "status": c.get("status"),
+            "objective": c.get("objective"), "created_at": _time(c.get("created_time"))}
 
 
 def ad_set_record(s: Mapping[str, Any], account_id: str,
@@ -157,19 +153,22 @@ def ad_set_record(s: Mapping[str, Any], account_id: str,
     """An ad_sets() row of a Graph ad set, with the (variant, post) of its ad from `creatives`."""
     variant_id, post_id = creatives.get(str(s["id"]), (None, None))
     source = s.get("source_adset_id")
-    return {
-        "id": str(s["id"]), "campaign_id": str(s.get("campaign_id")),
-        "account_id": _bare(s.get("account_id")) or account_id, "name": s.get("name"),
-        "variant_id": variant_id, "post_id": post_id, "daily_budget": _dollars(s.get("daily_budget")),
-        "status": s.get("status"), "created_at": _time(s.get("created_time")),
-        "promoted_from": str(source) if source and str(source) != "0" else None,
-        "targeting": s.get("targeting"),
-    }
+    return {"id": str(s["id"]), "campaign_id": str(s.get("campaign_id")),
+            "account_id": _bare(s.get("account_id")) or account_id, "name": s.get("name"),
+            "variant_id": variant_id, "post_id": post_id, "daily_budget": _dollars(s.get("daily_budget")),
+            "status": s.get("status"), "created_at": _time(s.get("created_time")),
+            "promoted_from": str(source) if source and str(source) != "0" else None, "targeting": s.get("targeting")}
+
+
+def creative_post_id(creative: Mapping[str, Any]) -> str | None:
+    """The post a creative promotes, named as post_lookup names it ("instagram:<media id>" for an IG post)."""
+    media = creative.get("source_instagram_media_id")
+    return f"{INSTAGRAM_PREFIX}{media}" if media else creative.get("object_story_id")
 
 
 def creatives_by_ad_set(ads: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str | None, str | None]]:
     """adset_id -> (variant_id, post_id) of its oldest ad that names a variant (else its oldest ad), from
-    ads read with creative{object_story_id,url_tags}."""
+    ads read with creative{object_story_id,source_instagram_media_id,url_tags}."""
     best: dict[str, tuple[tuple[int, int], str | None, str | None]] = {}
     for ad in ads:
         creative = ad.get("creative") or {}
@@ -178,7 +177,7 @@ def creatives_by_ad_set(ads: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str
         rank = (0 if variant else 1, _age_rank(ad))
         key = str(ad.get("adset_id"))
         if key not in best or rank < best[key][0]:
-            best[key] = (rank, variant, creative.get("object_story_id"))
+            best[key] = (rank, variant, creative_post_id(creative))
     return {k: (v, p) for k, (_, v, p) in best.items()}
 
 
@@ -186,10 +185,8 @@ def insights_query(since: dt.datetime, until: dt.datetime) -> tuple[dt.datetime,
     """(first hour, end, Graph parameters) of an hourly ad-set insights read of [since, until)."""
     since, until = _utc_naive(since), _utc_naive(until)
     start = since.replace(minute=0, second=0, microsecond=0)
-    params = {
-        "level": "adset", "fields": ",".join(INSIGHT_FIELDS), "breakdowns": HOURLY, "time_increment": 1,
-        "time_range": {"since": start.date().isoformat(), "until": until.date().isoformat()},
-    }
+    params = {"level": "adset", "fields": ",".join(INSIGHT_FIELDS), "breakdowns": HOURLY, "time_increment": 1,
+              "time_range": {"since": start.date().isoformat(), "until": until.date().isoformat()}}
     return start, until, params
 
 
@@ -209,11 +206,10 @@ def insight_frame(rows: Iterable[Mapping[str, Any]], account_id: str, start: dt.
         at = dt.datetime.fromisoformat(row["date_start"]) + dt.timedelta(hours=hour)
         if not start <= at < until:
             continue
-        rec: dict[str, Any] = {
-            "ad_set_id": str(row["adset_id"]), "account_id": _bare(row.get("account_id")) or account_id, "at": at,
-            "spend": float(row.get("spend") or 0), "impressions": int(row.get("impressions") or 0),
-            "clicks": int(row.get("clicks") or 0),
-        }
+        acc = _bare(row.get("account_id")) or account_id
+        rec: dict[str, Any] = {"ad_set_id": str(row["adset_id"]), "account_id": acc, "at": at,
+                               "spend": float(row.get("spend") or 0), "impressions": int(row.get("impressions") or 0),
+                               "clicks": int(row.get("clicks") or 0)}
         for action in row.get("actions") or []:
             name = action.get("action_type")
             if name == "thruplay":  # not a Meta action: ThruPlays are read from THRUPLAY_FIELD only
@@ -233,24 +229,49 @@ def insight_frame(rows: Iterable[Mapping[str, Any]], account_id: str, start: dt.
                   {"at": "datetime64[ns]", "spend": "float64", "impressions": "int64", "clicks": "int64", **counts})
 
 
+class InstagramCreatives:
+    """The creative of an ad, shared by both Meta clients (which provide `get` and set `instagram_user_id`)."""
+
+    instagram_user_id: str | None = None
+
+    def _creative(self, post_id: str, variant_id: str) -> dict[str, Any]:
+        """Meta's way to promote an existing Instagram post for "instagram:<media id>", else object_story_id."""
+        if not post_id.startswith(INSTAGRAM_PREFIX):
+            return {"object_story_id": post_id, "url_tags": url_tags(variant_id)}
+        media = check_object_id(post_id[len(INSTAGRAM_PREFIX):], "source_instagram_media_id")
+        return {"source_instagram_media_id": media, "instagram_user_id": self._instagram_user(media),
+                "url_tags": url_tags(variant_id)}
+
+    def _instagram_user(self, media_id: str) -> str:
+        # The configured IG user (ACTP_INSTAGRAM_USER_ID); else the media's own `owner` field (the IG Media
+        # reference: the IG user that created it), read once per media by GET /<media id>?fields=owner
+        if self.instagram_user_id:
+            return self.instagram_user_id
+        owners = self.__dict__.setdefault("_media_owners", {})
+        if media_id not in owners:
+            owner = (self.get(media_id, ["owner"]).get("owner") or {}).get("id")
+            if not owner:
+                raise AdsError("the IG media names no owner: set ACTP_INSTAGRAM_USER_ID", where=f"GET /{media_id}")
+            owners[media_id] = str(owner)
+        return owners[media_id]
+
+
 # ----------------------------------------------------------------------------------------- client
-class MetaAdsClient(AdSetCopies):
-    """The Meta Marketing API for the ads orchestrator (or the sandbox's copy of it)."""
+class MetaAdsClient(AdSetCopies, InstagramCreatives):
+    """The Meta Marketing API for the ads orchestrator (or the sandbox's copy of it). `instagram_user_id`: the
+    IG user whose posts the ads promote (else read from each IG media's owner)."""
 
     GET_RETRIES = 2
     RETRY_BACKOFF_S = 0.5
     PAGE_LIMIT = 500
 
     def __init__(self, base_url: str, access_token: str, *, api_version: str = "v21.0", timeout_s: float = 30.0,
-                 transport: httpx.BaseTransport | None = None):
+                 transport: httpx.BaseTransport | None = None, instagram_user_id: str | None = None):
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
-        self._http = httpx.Client(
-            base_url=f"{self.base_url}/{api_version}",
-            headers={"Authorization": f"Bearer {access_token}", "User-Agent": "actp/0.1"},
-            timeout=timeout_s,
-            transport=transport,
-        )
+        self.instagram_user_id = instagram_user_id
+        self._http = httpx.Client(base_url=f"{self.base_url}/{api_version}", timeout=timeout_s, transport=transport,
+                                  headers={"Authorization": f"Bearer {access_token}", "User-Agent": "actp/0.1"})
 
     def close(self) -> None:
         self._http.close()
@@ -329,7 +350,7 @@ class MetaAdsClient(AdSetCopies):
     def _ad_set_records(self, account_id: str, filtering: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
         sets = list(self._paged(f"{_account_path(account_id)}/adsets", _list_params(AD_SET_FIELDS, filtering)))
         ad_filter = [{"field": "adset.id", "operator": "IN", "value": [s["id"] for s in sets]}] if filtering else None
-        creatives = self._creatives(account_id, ad_filter) if sets else {}
+        creatives = creatives_by_ad_set(self._ads(account_id, ad_filter)) if sets else {}
         return [ad_set_record(s, account_id, creatives) for s in sets]
 
     def ad_sets(self, account_id: str) -> pd.DataFrame:
@@ -340,20 +361,9 @@ class MetaAdsClient(AdSetCopies):
     def _ads(self, account_id: str, filtering: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
         return list(self._paged(f"{_account_path(account_id)}/ads", _list_params(AD_FIELDS, filtering)))
 
-    def _creatives(self, account_id: str,
-                   filtering: list[dict[str, Any]] | None) -> dict[str, tuple[str | None, str | None]]:
-        """adset_id -> (variant_id, post_id) of its oldest ad that names a variant (else its oldest ad)."""
-        return creatives_by_ad_set(self._ads(account_id, filtering))
-
     def insights(self, account_id: str, since: dt.datetime, until: dt.datetime) -> pd.DataFrame:
-        """Hourly delivery per ad set, one row per (ad set, hour start in [since's hour, until)), UTC.
-
-        Hours without delivery have no row (as on Meta). Action columns are counts as floats, 0 when the row's
-        `actions` list does not name them (Meta lists only actions that happened). The "thruplay" column comes
-        from Meta's `video_thruplay_watched_actions` and is NaN (unknown, never 0) in a row that lacks that
-        field: Meta leaves it out both when nothing was watched and when it does not report ThruPlays at all
-        (not a video, not requested), and a virality goal must not read an unreported count as a zero.
-        """
+        """Hourly delivery per ad set, one row per (ad set, hour start in [since's hour, until)), UTC; hours
+        without delivery have no row (as on Meta); counts and the unknown ThruPlays as `insight_frame` says."""
         start, until, params = insights_query(since, until)
         return insight_frame(self._paged(f"{_account_path(account_id)}/insights", params), account_id, start, until)
 
@@ -384,18 +394,13 @@ class MetaAdsClient(AdSetCopies):
     def create_ad_set(self, account_id: str, *, campaign_id: str, name: str, variant_id: str, post_id: str,
                       daily_budget: float | None, status: str = "ACTIVE", targeting: dict[str, Any] | None = None,
                       optimization_goal: str = "LINK_CLICKS") -> str:
-        """An ad set and its one ad (the post as creative, tagged with the variant). Returns the ad set id.
-
-        If the ad cannot be created the ad set exists without it: the error says so, and ensure_ad
-        (after find_ad_set) completes it.
-        """
+        """An ad set and its one ad (the post as creative, tagged with the variant). Returns the ad set id. If
+        the ad cannot be created the ad set exists without it: the error says so, ensure_ad completes it."""
         check_account_id(account_id)
         check_object_id(campaign_id, "campaign_id")
-        data: dict[str, Any] = {
-            "name": name, "campaign_id": campaign_id, "status": status, "billing_event": "IMPRESSIONS",
-            "optimization_goal": optimization_goal,
-            "targeting": targeting if targeting is not None else DEFAULT_TARGETING,
-        }
+        data: dict[str, Any] = {"name": name, "campaign_id": campaign_id, "status": status,
+                                "billing_event": "IMPRESSIONS", "optimization_goal": optimization_goal,
+                                "targeting": targeting if targeting is not None else DEFAULT_TARGETING}
         if daily_budget is not None:
             data["daily_budget"] = to_minor(daily_budget)
         ad_set_id = str(self._call("POST", f"{_account_path(account_id)}/adsets", data=data)["id"])
@@ -408,8 +413,7 @@ class MetaAdsClient(AdSetCopies):
 
     def _create_ad(self, account_id: str, ad_set_id: str, *, name: str, variant_id: str, post_id: str,
                    status: str) -> str:
-        data = {"name": name, "adset_id": ad_set_id, "status": status,
-                "creative": {"object_story_id": post_id, "url_tags": url_tags(variant_id)}}
+        data = {"name": name, "adset_id": ad_set_id, "status": status, "creative": self._creative(post_id, variant_id)}
         return str(self._call("POST", f"{_account_path(account_id)}/ads", data=data)["id"])
 
     def ensure_ad(self, account_id: str, ad_set_id: str, *, variant_id: str, post_id: str) -> str:
@@ -455,10 +459,7 @@ def _object_path(object_id: Any, field: str = "object_id") -> str:
 
 def _list_params(fields: tuple[str, ...], filtering: list[dict[str, Any]] | None) -> dict[str, Any]:
     """The parameters of a list edge: these fields, and the filtering when there is one."""
-    params: dict[str, Any] = {"fields": ",".join(fields)}
-    if filtering:
-        params["filtering"] = filtering
-    return params
+    return {"fields": ",".join(fields), **({"filtering": filtering} if filtering else {})}
 
 
 def _age_rank(ad: dict[str, Any]) -> int:

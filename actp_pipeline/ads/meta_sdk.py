@@ -24,8 +24,11 @@ Written by hand, and why:
   a write, ambiguous: the call may or may not have happened, and the caller reconciles by name).
 - GET retries (twice, backing off) on retryable errors; writes are never retried (creates are not
   idempotent on Meta), exactly as in MetaAdsClient.
-An ad is made the way Meta documents it: an AdCreative (object_story_id = the published post, url_tags =
-the variant) created on the account, then an Ad referencing it as {"creative_id": ...}.
+An ad is made the way Meta documents it: an AdCreative (url_tags = the variant) created on the account,
+then an Ad referencing it as {"creative_id": ...}. The creative promotes post_lookup's post: for
+"instagram:<IG media id>" source_instagram_media_id + instagram_user_id (Meta's way to promote an existing
+Instagram post; the IG user from `instagram_user_id`, else read from the media's `owner`), for any other
+post id object_story_id (meta.InstagramCreatives, shared with MetaAdsClient).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from actp_pipeline.ads.meta import (
     CAMPAIGN_FIELDS,
     DEFAULT_TARGETING,
     INVALID_TOKEN,
+    InstagramCreatives,
     _age_rank,
     _first,
     _frame,
@@ -62,7 +66,6 @@ from actp_pipeline.ads.meta import (
     insight_frame,
     insights_query,
     to_minor,
-    url_tags,
 )
 from actp_pipeline.ads.meta_copy import AdSetCopies
 
@@ -92,17 +95,19 @@ def _ads_error(where: str, exc: Exception, *, write: bool) -> AdsError:
     return AdsError(f"{type(exc).__name__}: {exc}", where=where)  # a FacebookError: a bad answer or use
 
 
-class MetaSdkAdsClient(AdSetCopies):
-    """The Meta Marketing API through `facebook-business`, for the ads orchestrator (or the sandbox)."""
+class MetaSdkAdsClient(AdSetCopies, InstagramCreatives):
+    """The Meta Marketing API through `facebook-business`, for the ads orchestrator (or the sandbox).
+    `instagram_user_id`: the IG user whose posts the ads promote (else read from each IG media's owner)."""
 
     GET_RETRIES = 2
     RETRY_BACKOFF_S = 0.5
     PAGE_LIMIT = 500
 
     def __init__(self, base_url: str, access_token: str, *, api_version: str = "v21.0", timeout_s: float = 30.0,
-                 app_secret: str | None = None):
+                 app_secret: str | None = None, instagram_user_id: str | None = None):
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
+        self.instagram_user_id = instagram_user_id
         session = FacebookSession(app_secret=app_secret, access_token=access_token, timeout=timeout_s)
         session.GRAPH = self.base_url  # the only override: the SDK builds <GRAPH>/<version>/<path>
         # an API instance of our own (not FacebookAdsApi.init: no process-wide default, no crash reporter)
@@ -262,7 +267,7 @@ class MetaSdkAdsClient(AdSetCopies):
                    status: str) -> str:
         """An AdCreative promoting the post (tagged with the variant), then the Ad that uses it."""
         account = self._account(account_id)
-        spec = {"name": name, "object_story_id": post_id, "url_tags": url_tags(variant_id)}
+        spec = {"name": name, **self._creative(post_id, variant_id)}
         creative = self._sdk(f"POST /act_{account_id}/adcreatives", lambda: account.create_ad_creative(params=spec),
                              write=True)
         ad = {"name": name, "adset_id": ad_set_id, "status": status, "creative": {"creative_id": str(creative["id"])}}

@@ -1,7 +1,29 @@
-"""The sandbox's ad creatives: a creative is an object_story_id (a published sandbox post) and url_tags,
-made by POST /act_{acc}/adcreatives or inline by an ad's creative spec, never changed. Apart from the
-campaigns, ad sets and ads because creatives are not rows of the ads tables but JSON per account in the
-state's key-value table, with an owner key per creative (ads_world.read_creatives / write_creatives).
+"""The sandbox's ad creatives: a creative promotes one published post and carries url_tags, made by
+POST /act_{acc}/adcreatives or inline by an ad's creative spec, never changed. Apart from the campaigns,
+ad sets and ads because creatives are not rows of the ads tables but JSON per account in the state's
+key-value table, with an owner key per creative (ads_world.read_creatives / write_creatives).
+
+The post is named one of two ways, as on Meta:
+- `object_story_id`: a published sandbox post (/v1/posts id; on Meta a Page post "<page id>_<post id>");
+- `source_instagram_media_id` + `instagram_user_id` (Meta's way to promote an existing Instagram post; both
+  required together): an IG media id the sandbox's Instagram side named (instagram_policy.media_record)
+  and the IG user that owns it. The media is resolved to its sandbox post once, at creation, and stored
+  as the creative's internal `object_story_id`, so delivery, insights and the ground truth follow that
+  post exactly as they follow an object_story_id creative; reads never show it (`public_creative`,
+  `public_ad_creative`): an Instagram creative reads as source_instagram_media_id, instagram_user_id,
+  url_tags and effective_object_story_id.
+
+Differences from Meta for Instagram creatives (known ones)
+----------------------------------------------------------
+- Meta's "use posts as ads" example also passes `object_id` (the Facebook Page linked to the IG account)
+  and a `call_to_action`; the sandbox has no Pages and neither needs nor stores them.
+- `effective_object_story_id` is the sandbox post behind the media (Meta: the Page post it made for the
+  ad, when a Page is linked); `effective_instagram_media_id` and `instagram_permalink_url` are not served.
+- The deprecated `instagram_actor_id` is not accepted (Meta refuses it from v22.0 on).
+- A media is known to the ads side once the Instagram side named it (publishing, listing or reading it);
+  a reel made only through /v1/posts and never seen through the Graph Instagram nodes is unknown (404).
+- Ownership is the only permission checked: the token may promote any IG user's media it names with its
+  owner (Meta: the ad account needs the IG account's advertise permission).
 """
 
 from __future__ import annotations
@@ -13,6 +35,38 @@ from .ads_tables import AdsTables
 from .ads_world import CREATIVE_OWNER_KEY, read_creatives, write_creatives
 from .graph_errors import SUB_MISSING, SUB_UNKNOWN_OBJECT, GraphError, invalid
 from .graph_params import MAX_NAME, param_str
+from .instagram_policy import _DIGITS, media_record
+
+INSTAGRAM_FIELDS = ("source_instagram_media_id", "instagram_user_id")
+
+
+def public_creative(creative: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored creative as Graph shows it: an Instagram creative without its internal object_story_id."""
+    if creative.get("source_instagram_media_id"):
+        return {k: v for k, v in creative.items() if k != "object_story_id"}
+    return dict(creative)
+
+
+def public_ad_creative(link: Mapping[str, Any], creatives: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """An ad's creative link as Graph shows it (`creatives`: the account's stored creatives by id)."""
+    stored = creatives.get(str(link.get("id")))
+    if not stored or not stored.get("source_instagram_media_id"):
+        return dict(link)
+    out = {k: v for k, v in link.items() if k != "object_story_id"}
+    out.update({k: stored[k] for k in (*INSTAGRAM_FIELDS, "effective_object_story_id") if k in stored})
+    return out
+
+
+def _id_value(spec: Mapping[str, Any], key: str, field: str) -> str | None:
+    """An id of a creative spec: a string or an integer (JSON), digits only; None when absent."""
+    value = spec.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not _DIGITS.match(value):
+        raise invalid(f"{field}.{key} must be a numeric id", field=field)
+    return value
 
 
 class AdCreatives(AdsTables):
@@ -27,28 +81,60 @@ class AdCreatives(AdsTables):
             self.state.set_meta(CREATIVE_OWNER_KEY.format(id=c["id"]), acc)
         write_creatives(self.state, acc, stored)
 
+    def _instagram_post(self, spec: Mapping[str, Any], field: str) -> tuple[str, dict[str, str]] | None:
+        """(the sandbox post id, the Instagram fields) of a spec promoting an IG media, None for another spec.
+
+        Both fields are required together (400, Graph's missing-parameter error, when one is absent); a
+        media the Instagram side does not know, or one the IG user does not own, is 404 as on Graph."""
+        media = _id_value(spec, "source_instagram_media_id", field)
+        user = _id_value(spec, "instagram_user_id", field)
+        if media is None and user is None:
+            return None
+        if media is None or user is None:
+            missing = "instagram_user_id" if media is not None else "source_instagram_media_id"
+            raise invalid(f"{field}: source_instagram_media_id and instagram_user_id are required together; "
+                          f"{missing} is missing", SUB_MISSING, missing)
+        if spec.get("object_story_id"):
+            raise invalid(f"{field}: give either object_story_id or source_instagram_media_id, not both",
+                          field=field)
+        record = media_record(self.state, media)
+        if record is None or record.get("owner") != user:
+            whose = "does not exist" if record is None else f"does not belong to Instagram user {user}"
+            raise GraphError(f"{field}.source_instagram_media_id: Instagram media '{media}' {whose}", status=404,
+                             subcode=SUB_UNKNOWN_OBJECT, field=field)
+        return record["post_id"], {"source_instagram_media_id": media, "instagram_user_id": user}
+
     def _creative_spec(self, acc: str, spec: Mapping[str, Any], field: str, name: str | None) -> dict[str, Any]:
-        """A new creative (with its id) from a spec: object_story_id (a published post) and url_tags."""
-        story = spec.get("object_story_id")
+        """A new creative (with its id) from a spec: object_story_id (a published post) or
+        source_instagram_media_id + instagram_user_id (an Instagram post), and url_tags."""
+        instagram = self._instagram_post(spec, field)
+        story = instagram[0] if instagram else spec.get("object_story_id")
         if not isinstance(story, str) or not story:
-            raise invalid(f"{field} must name an object_story_id (a published post id)", field=field)
+            raise invalid(f"{field} must name an object_story_id (a published post id) or a "
+                          "source_instagram_media_id with its instagram_user_id", field=field)
         if self.state.get_post(story) is None:
             raise GraphError(f"{field}.object_story_id: post '{story}' does not exist", status=404,
                              subcode=SUB_UNKNOWN_OBJECT, field=field)
         tags = spec.get("url_tags")
         if tags is not None and not isinstance(tags, str):
             raise invalid(f"{field}.url_tags must be a string", field=field)
+        shown = instagram[1]["source_instagram_media_id"] if instagram else story
         creative = {"id": self._new_ids(1)[0], "account_id": acc,
-                    "name": (name or spec.get("name") or f"Creative for {story}")[:MAX_NAME],
+                    "name": (name or spec.get("name") or f"Creative for {shown}")[:MAX_NAME],
                     "object_story_id": story, "effective_object_story_id": story, "status": "ACTIVE"}
+        if instagram:
+            creative.update(instagram[1])
         if tags:
             creative["url_tags"] = tags
         return creative
 
     def _new_creative(self, acc: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        spec = {"object_story_id": param_str(params, "object_story_id", max_len=200),
-                "url_tags": param_str(params, "url_tags", max_len=2000)}
-        if spec["object_story_id"] is None:
+        spec = {key: param_str(params, key, max_len=200) for key in ("object_story_id", *INSTAGRAM_FIELDS)}
+        spec["url_tags"] = param_str(params, "url_tags", max_len=2000)
+        instagram = any(spec[k] for k in INSTAGRAM_FIELDS)
+        if spec["object_story_id"] is None and not instagram:
             raise invalid("the parameter object_story_id is required (the sandbox's creatives promote a "
-                          "published post)", SUB_MISSING, "object_story_id")
-        return self._creative_spec(acc, spec, "object_story_id", param_str(params, "name"))
+                          "published post; or source_instagram_media_id with instagram_user_id for an "
+                          "Instagram post)", SUB_MISSING, "object_story_id")
+        field = "source_instagram_media_id" if instagram else "object_story_id"
+        return self._creative_spec(acc, spec, field, param_str(params, "name"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .ads_creatives import public_ad_creative, public_creative
 from .ads_tables import EDGES, GONE, AdsTables
 from .ads_world import CREATIVE_OWNER_KEY, read_creatives, read_extras
 from .graph_errors import SUB_JSON, invalid, unknown_object
@@ -38,7 +39,10 @@ class AdsReading(AdsTables):
         return "ACTIVE"
 
     def _public(self, kind: str, obj: dict[str, Any], campaign_status: str | None = None,
-                adset_status: str | None = None, extras: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                adset_status: str | None = None, extras: Mapping[str, Any] | None = None,
+                creatives: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The Graph view of a stored row; `creatives` (the account's, read when not given) shows an ad's
+        Instagram creative as Graph does (ads_creatives.public_ad_creative)."""
         out: dict[str, Any] = {"id": obj["id"], "account_id": obj["account_id"]}
         extra = (extras or {}).get(obj["id"], {})
         if kind == "campaign":
@@ -55,7 +59,8 @@ class AdsReading(AdsTables):
             out.update(campaign_id=obj["campaign_id"], adset_id=obj["adset_id"], name=obj["name"], status=obj["status"],
                        effective_status=self._effective(obj["status"], ("CAMPAIGN", campaign_status),
                                                         ("ADSET", adset_status)),
-                       creative=obj["creative"])
+                       creative=public_ad_creative(obj["creative"], creatives if creatives is not None
+                                                   else read_creatives(self.state, obj["account_id"])))
         if kind != "ad" and obj["daily_budget"] is not None:
             if "lifetime_budget" in extra:
                 out["lifetime_budget"] = str(extra["lifetime_budget"])
@@ -102,14 +107,17 @@ class AdsReading(AdsTables):
         kind = EDGES[edge]
         if kind == "adcreative":
             creatives = sorted(read_creatives(self.state, acc).values(), key=lambda c: int(c["id"]))
-            return [int(c["id"]) for c in creatives], lambda i: pick(creatives[i], param_fields(params))
+            return [int(c["id"]) for c in creatives], lambda i: pick(public_creative(creatives[i]),
+                                                                     param_fields(params))
         objs = self.objects(acc)
         extras = read_extras(self.state, acc)
+        stored = read_creatives(self.state, acc) if kind == "ad" else {}
         camp_status = {c["id"]: c["status"] for c in objs.campaigns.values()}
         set_status = {s["id"]: s["status"] for s in objs.adsets.values()}
         rows = {"campaign": objs.campaigns, "adset": objs.adsets, "ad": objs.ads}[kind]
         items = [(o["seq"], self._public(kind, o, camp_status.get(o.get("campaign_id", "")),
-                                         set_status.get(o.get("adset_id", "")), extras)) for o in rows.values()]
+                                         set_status.get(o.get("adset_id", "")), extras, stored))
+                 for o in rows.values()]
         predicates, on_status = self._filters(params)
         if parent is not None:
             predicates.append(predicate(parent[0], "EQUAL", parent[1]))
@@ -160,5 +168,5 @@ class AdsReading(AdsTables):
             creative = read_creatives(self.state, owner).get(object_id) if owner else None
             if creative is None:
                 raise unknown_object(object_id)
-            return pick(creative, fields)
+            return pick(public_creative(creative), fields)
         return self.render(self._public_one(*found), params)

@@ -50,6 +50,7 @@ instagram_publishing.py and instagram_insights.py.)
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -82,6 +83,7 @@ from .instagram_policy import (  # noqa: F401 - names of this module before the 
     MAX_HASHTAGS,
     MAX_MENTIONS,
     MAX_REEL_S,
+    MEDIA_KEY,
     MIN_REEL_S,
     PLATFORM,
     STATUS_CODES,
@@ -132,9 +134,19 @@ class InstagramGraph(InstagramContainers, InstagramPublishing, InstagramInsights
         index = self._keys.index(token) if isinstance(token, str) and token in self._keys else 0
         return accounts[index % len(accounts)]
 
-    def media_id(self, post_id: str) -> str:
+    def media_id(self, post_id: str, account: str | None = None) -> str:
+        """The IG media id of a sandbox post (`account`: the post's, when the caller has it at hand). The first
+        time this process names a media it is recorded in the state (instagram_policy.media_record: its post
+        and owner), so the ads side can resolve an ad's source_instagram_media_id to the post behind it."""
         mid = _digits(self.config.seed, "ig_media", post_id, prefix="1798")
-        self._media_index[mid] = post_id
+        if self._media_index.get(mid) != post_id:
+            if account is None:
+                post = self.state.get_post(post_id)
+                account = post["account"] if post else None
+            if account is not None:
+                record = {"post_id": post_id, "owner": self.user_id(account)}
+                self.state.set_meta(MEDIA_KEY.format(id=mid), json.dumps(record, separators=(",", ":")))
+            self._media_index[mid] = post_id
         return mid
 
     def shortcode(self, media_id: str) -> str:
@@ -144,7 +156,7 @@ class InstagramGraph(InstagramContainers, InstagramPublishing, InstagramInsights
         if node not in self._media_index:
             for post in self.state.list_posts():  # (re)build the index after a restart
                 if post["platform"] == PLATFORM:
-                    self.media_id(post["post_id"])
+                    self.media_id(post["post_id"], post["account"])
         post_id = self._media_index.get(node)
         return self.state.get_post(post_id) if post_id else None
 
@@ -229,4 +241,4 @@ class InstagramGraph(InstagramContainers, InstagramPublishing, InstagramInsights
         fields = param_fields(params) or {"id"}
         # cursors are positions in the newest-first list (a reel published between two pages shifts them)
         return page(list(range(len(posts))),
-                    lambda i: pick(self.media_view(self.media_id(posts[i]["post_id"]), posts[i]), fields))
+                    lambda i: pick(self.media_view(self.media_id(posts[i]["post_id"], account), posts[i]), fields))

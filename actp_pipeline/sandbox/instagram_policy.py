@@ -14,8 +14,10 @@ video; 2207052 media fetch failed; 9007 / 2207027 media not ready).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from .seeding import derive_hex
 
@@ -40,6 +42,18 @@ _HASHTAG = re.compile(r"#(\w{1,100})")
 _MENTION = re.compile(r"@[\w.]{1,30}")
 _DIGITS = re.compile(r"^[0-9]{5,20}$")
 _MEDIA_ID = re.compile(r"^m_[0-9a-f]{20}$")
+# IG media id -> {"post_id": the sandbox post behind it, "owner": the IG user id that owns it}, written by
+# InstagramGraph.media_id when it first names a media, read by the ads side (an ad promoting an IG post)
+MEDIA_KEY = "ig_media:{id}"
+
+
+def media_record(state: Any, media_id: Any) -> dict[str, str] | None:
+    """The sandbox post and the owner (IG user id) behind an IG media id, as the Instagram side recorded them
+    when it named the media (published, listed or read it); None for an id it never named."""
+    if not isinstance(media_id, str) or not _DIGITS.match(media_id):
+        return None
+    raw = state.get_meta(MEDIA_KEY.format(id=media_id))
+    return json.loads(raw) if raw else None
 
 
 @dataclass(frozen=True)

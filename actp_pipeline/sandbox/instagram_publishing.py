@@ -46,7 +46,7 @@ class InstagramPublishing:
     policy: InstagramPolicy
     _lock: threading.RLock
     _now_s: Callable[[], float]
-    media_id: Callable[[str], str]
+    media_id: Callable[..., str]
     _container: Callable[[str], dict[str, Any] | None]
     _save: Callable[[dict[str, Any]], None]
     status_code: Callable[..., str]
@@ -89,7 +89,7 @@ class InstagramPublishing:
                       "hashtags": list(dict.fromkeys(_HASHTAG.findall(caption)))[:60],
                       "scheduled_at": self.clock.now()}
             post, _ = self.publishing.store_post(values)
-            media_id = self.media_id(post["post_id"])
+            media_id = self.media_id(post["post_id"], account)
             self.state.set_meta(f"ig_publishes:{user}", json.dumps([*times, now_s]))
             c.update(state="published", media_id=media_id, published_s=now_s)
             self._save(c)

@@ -855,3 +855,22 @@ def test_learning_budget_moves_to_the_likely_best_with_an_exploration_floor():
 def test_learning_split_is_validated():
     with pytest.raises(ValueError, match="learning_split"):
         OrchestratorConfig(learning_split="greedy")
+
+
+def test_post_lookup_prefers_the_instagram_post_as_the_ad_platform_can_promote_it():
+    from actp_pipeline.ads.evidence import post_lookup
+
+    ledger = pd.DataFrame([
+        # v1: a TikTok video first, then two Reels published natively (IG media ids): the earliest Reel wins
+        {"variant_id": "v1", "platform": "tiktok", "post_id": "7301234567890123456", "live_at": T0},
+        {"variant_id": "v1", "platform": "instagram", "post_id": "17982222222222222", "live_at": T0 + 2 * H},
+        {"variant_id": "v1", "platform": "instagram", "post_id": "17981111111111111", "live_at": T0 + H},
+        # v2: only posts of the unified posting API (its Instagram post is no IG media): the earliest, unchanged
+        {"variant_id": "v2", "platform": "youtube", "post_id": "p_00aa", "live_at": T0},
+        {"variant_id": "v2", "platform": "instagram", "post_id": "p_11bb", "live_at": T0 + H},
+        # v3: a Facebook Page post stays an object_story_id
+        {"variant_id": "v3", "platform": "facebook", "post_id": "1234_5678", "live_at": T0},
+    ])
+    assert dict(post_lookup(ledger)) == {"v1": "instagram:17981111111111111", "v2": "p_00aa", "v3": "1234_5678"}
+    assert post_lookup(ledger.drop(columns="platform"))["v1"] == "7301234567890123456"  # no platform: as before
+    assert post_lookup(pd.DataFrame()) == {}
