@@ -167,7 +167,7 @@ def candidates(goals: Sequence[Goal], organic: pd.DataFrame, allocation: pd.Data
     return pd.DataFrame(rows, columns=["variant_id", "account_id", "goal", "rank"])
 
 
-def post_lookup(posts: pd.DataFrame) -> Mapping[str, str]:
+def post_lookup(posts: pd.DataFrame, promotes: str = "instagram") -> Mapping[str, str]:
     """variant id -> the published post to run as the ad's creative, AS THE AD PLATFORM CAN PROMOTE IT.
 
     An Instagram post is preferred when the variant has one: a ledger row of platform "instagram" whose
@@ -175,13 +175,18 @@ def post_lookup(posts: pd.DataFrame) -> Mapping[str, str]:
     becomes "instagram:<media id>" (the earliest such post), which the Meta clients turn into a creative
     with source_instagram_media_id. Else the earliest post id, unchanged: the sandbox's unified posting
     API's post id, or a Facebook Page post ("<page id>_<post id>") for object_story_id. An Instagram post
-    published through the posting API keeps that API's id and is not qualified (it is no IG media id)."""
+    published through the posting API keeps that API's id and is not qualified (it is no IG media id).
+    `promotes`: the platform whose organic posts the ads client promotes (a client's `promotes` attribute;
+    Meta's by default); for another one (TikTok's Spark Ads) its earliest post of that platform is preferred."""
     if posts is None or not len(posts):
         return {}
     ordered = posts.sort_values("live_at", kind="stable")
     first = ordered.drop_duplicates("variant_id")
     out = dict(zip(first["variant_id"], first["post_id"]))
-    if "platform" in ordered:
+    if "platform" in ordered and promotes != "instagram":
+        own = ordered[ordered["platform"] == promotes].drop_duplicates("variant_id")
+        out.update(zip(own["variant_id"], own["post_id"]))
+    elif "platform" in ordered:
         is_media = ordered["post_id"].astype(str).str.fullmatch(r"[0-9]{5,30}")
         media = ordered[(ordered["platform"] == "instagram") & is_media].drop_duplicates("variant_id")
         out.update({v: f"instagram:{m}" for v, m in zip(media["variant_id"], media["post_id"])})

@@ -194,13 +194,11 @@ def insight_frame(rows: Iterable[Mapping[str, Any]], account_id: str, start: dt.
                   until: dt.datetime) -> pd.DataFrame:
     """The insights() frame of Graph insight rows (hourly, per ad set), rows outside [start, until) dropped.
 
-    Action columns are counts as floats, 0 when the row's `actions` list does not name them (Meta lists
-    only actions that happened). The "thruplay" column comes from Meta's `video_thruplay_watched_actions`
-    and is NaN (unknown, never 0) in a row that lacks that field: Meta leaves it out both when nothing was
-    watched and when it does not report ThruPlays at all, and a virality goal must not read an unreported
-    count as a zero."""
-    records = []
-    extra: list[str] = []
+    Action columns are counts, 0 when a row's `actions` do not name them (Meta lists only actions that
+    happened). "thruplay" comes from `video_thruplay_watched_actions`, which Meta also leaves out of an hour
+    without ThruPlays: 0 in such a row of an ad set whose other rows report it, NaN (unknown, never 0) when
+    none does (ThruPlays not reported at all), so no goal reads an unreported count as a zero."""
+    records, extra = [], []  # extra: action types beyond ACTION_TYPES, in the order they appear
     for row in rows:
         hour = int(str(row[HOURLY])[:2])
         at = dt.datetime.fromisoformat(row["date_start"]) + dt.timedelta(hours=hour)
@@ -221,8 +219,10 @@ def insight_frame(rows: Iterable[Mapping[str, Any]], account_id: str, start: dt.
         rec["thruplay"] = (sum(float(a.get("value") or 0) for a in watched if isinstance(a, dict))
                            if isinstance(watched, list) else math.nan)
         records.append(rec)
+    reported = {r["ad_set_id"] for r in records if not math.isnan(r["thruplay"])}  # Meta omits zero hours
     counts = {c: "float64" for c in (*ACTION_TYPES, *extra)}
     for rec in records:
+        rec["thruplay"] = 0.0 if rec["ad_set_id"] in reported and math.isnan(rec["thruplay"]) else rec["thruplay"]
         for c in counts:
             rec.setdefault(c, 0.0)
     return _frame(records, INSIGHT_COLUMNS + tuple(extra),

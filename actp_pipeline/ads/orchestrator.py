@@ -96,7 +96,7 @@ def execute_pass(engine: Engine, client: AdsClient, now: dt.datetime, plan_id: s
     run = ads_audit.plan_run(engine, plan_id)
     if run is None:
         return None
-    posts = post_lookup(posts_ledger(engine))
+    posts = post_lookup(posts_ledger(engine), getattr(client, "promotes", "instagram"))
     return execute_plan(engine, client, run["plan_id"], now=now, approved=ad_accounts.approvals(engine, run["plan_id"]),
                         post_for_variant=posts.get, trigger=trigger, dagster_run_id=dagster_run_id,
                         max_plan_age_h=max_plan_age_h)

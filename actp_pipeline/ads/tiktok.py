@@ -153,15 +153,15 @@ def _age(obj: Mapping[str, Any]) -> tuple[str, int]:
 
 def _with_params(url: str, **params: str) -> str:
     parts = urlsplit(url)
-    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-    return urlunsplit(parts._replace(query=urlencode({**query, **params}, safe="")))
+    return urlunsplit(parts._replace(query=urlencode({**{k: v[0] for k, v in parse_qs(parts.query).items()},
+                                                      **params}, safe="")))
 
 
 class TikTokAdsClient:
     """The TikTok Marketing API for the ads orchestrator (or the sandbox's copy of it)."""
 
-    GET_RETRIES = 2
-    RETRY_BACKOFF_S = 0.5
+    promotes = "tiktok"  # Spark Ads run the account's organic TikTok videos (evidence.post_lookup)
+    GET_RETRIES, RETRY_BACKOFF_S = 2, 0.5  # reads only; see "Errors" above
     PAGE_SIZE = 1000
 
     def __init__(self, base_url: str, access_token: str, *, identity_id: str | None = None,

@@ -322,16 +322,20 @@ def test_the_adapter_maps_timeouts_and_never_retries_writes(sandbox, key, monkey
         sdk.get("x/../act_other", ["name"])  # ids are checked before any request is built
 
 
-def test_a_missing_thruplay_field_is_unknown_not_zero():
+def test_a_thruplay_field_no_row_of_an_ad_set_reports_is_unknown_not_zero():
     rows = [{"adset_id": "1", HOURLY: "10:00:00 - 10:59:59", "date_start": "2026-11-21", "spend": "1.00",
              "impressions": "100", "clicks": "2", "actions": [{"action_type": "link_click", "value": "2"},
                                                              {"action_type": "thruplay", "value": "9"}]},
             {"adset_id": "1", HOURLY: "11:00:00 - 11:59:59", "date_start": "2026-11-21", "spend": "1.00",
              "impressions": "100", "clicks": "1",
              "video_thruplay_watched_actions": [{"action_type": "video_view", "value": "7"}]}]
+    # ad set 2 never reports the field: its ThruPlays are unknown, not zero
+    rows.append({**rows[0], "adset_id": "2"})
     df = insight_frame(rows, "acc", dt.datetime(2026, 11, 21), dt.datetime(2026, 11, 22))
-    assert math.isnan(df["thruplay"][0]) and df["thruplay"][1] == 7.0  # "thruplay" is not a Meta action
-    assert list(df["link_click"]) == [2.0, 0.0]
+    # "thruplay" is not a Meta action; an hour without the field, in an ad set that reports it, is Meta
+    # leaving out a zero
+    assert list(df["thruplay"][:2]) == [0.0, 7.0] and math.isnan(df["thruplay"][2])
+    assert list(df["link_click"]) == [2.0, 0.0, 2.0]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert df["thruplay"].isna().sum() == 1

@@ -874,3 +874,6 @@ def test_post_lookup_prefers_the_instagram_post_as_the_ad_platform_can_promote_i
     assert dict(post_lookup(ledger)) == {"v1": "instagram:17981111111111111", "v2": "p_00aa", "v3": "1234_5678"}
     assert post_lookup(ledger.drop(columns="platform"))["v1"] == "7301234567890123456"  # no platform: as before
     assert post_lookup(pd.DataFrame()) == {}
+    # TikTok's Spark Ads promote the TikTok video, never the Reel
+    assert post_lookup(ledger, promotes="tiktok")["v1"] == "7301234567890123456"
+    assert post_lookup(ledger, promotes="tiktok")["v2"] == "p_00aa"  # no TikTok post: the earliest, as before
