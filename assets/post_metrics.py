@@ -46,7 +46,7 @@ def post_metrics(context: dg.AssetExecutionContext, store: StoreResource, platfo
         classified = classify_posts(ledger, last_snapshots(wh), now, rules)
         plan = prioritise(classified, rules)
         # each post through its own platform's API with ACTP_PUBLISHER=native, else the posting API
-        reader = make_metrics_reader(platform.publisher, client, data_dir=store.root)
+        reader = make_metrics_reader(platform.publisher, client, data_dir=store.root, engine=store.engine())
         try:
             snaps, unknown = collect_snapshots(plan[LEDGER_COLUMNS], reader, engine=store.engine())
         finally:

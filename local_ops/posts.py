@@ -29,7 +29,7 @@ def posts(context: dg.AssetExecutionContext, config: PostsConfig, store: StoreRe
     totals: dict[str, int] = {}
     errors: dict[str, str] = {}
     with platform.client() as client, Heartbeat(engine, me) as hb:
-        publisher = make_publisher(platform.publisher, client, data_dir=store.root)
+        publisher = make_publisher(platform.publisher, client, data_dir=store.root, engine=engine)
         guards = PublishGuards.for_store(engine, client.now)  # rate limits and breakers, shared via the store
         deferred: dict[str, str] = {}
         try:

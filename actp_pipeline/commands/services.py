@@ -154,7 +154,7 @@ def _work(worker_id: str | None, render_only: bool, publish_only: bool, lease: f
         raise click.UsageError(f"ACTP_PLATFORM_API_KEY is not set: the platform at {s.platform_url} needs its API key"
                                " to publish (only the embedded sandbox at its default address gets its public key)")
     with HttpPlatform(s.platform_url, s.platform_api_key) as client, Bars() as bars:
-        chosen = make_publisher(how, client, data_dir=s.data_dir)
+        chosen = make_publisher(how, client, data_dir=s.data_dir, engine=engine)
         bars.line(f"worker {wid}: store {engine.url.render_as_string(hide_password=True)}, platform {s.platform_url}"
                   f" via {how}" + (f", health on port {cfg.health_port} (or a free one if taken)" if cfg.health_port else ""))
         work = open_work(engine)

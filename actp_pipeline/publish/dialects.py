@@ -43,6 +43,8 @@ Clock = Callable[[], dt.datetime]
 METRICS_BATCH: dict[str, int] = {"tiktok": 20, "youtube": 50, "instagram": 50, "aggregator": 50}
 # a post in one of these states has no counts yet (or will never have any): unknown, not zero
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# the token store's platform of each dialect (accounts.platforms: Google's token is YouTube's, Meta's Instagram's)
+STORE_PLATFORM = {"tiktok": "tiktok", "youtube": "youtube", "instagram": "meta"}
 UNKNOWN_STATES = ("processing", "moderation", "failed", "rejected", "deleted", "error", "pending", "in_progress",
                   "uploaded", "inbox")
 CORE_COUNTS = ("views", "likes", "comments")
@@ -62,8 +64,30 @@ class DialectContext:
     settings: Settings
     data_dir: Path
     clock: Clock | None = None  # the platform's clock (the sandbox's simulated one); None: wall time
+    engine: Any = None  # the operational store: tokens connected with `actp accounts connect` come first
 
-    def token(self, platform: str) -> str:
+    def stored_token(self, platform: str, account: str) -> str | None:
+        """The account's token from the store's encrypted token table (refreshed first when it is about to
+        expire: accounts.get_token), or None when the account was never connected there (the EnvVar then)."""
+        owner = STORE_PLATFORM.get(platform)
+        if self.engine is None or owner is None:
+            return None
+        from actp_pipeline.accounts import NeedsReconnect, NoTokenKey, TokenUnavailable, get_token, list_accounts
+
+        if not any(a.platform == owner and a.account == account and a.status != "disconnected"
+                   for a in list_accounts(self.engine)):
+            return None
+        try:
+            return get_token(self.engine, owner, account, now=self.aware_clock())
+        except (NeedsReconnect, NoTokenKey) as e:  # a person must act: nothing is sent until they do
+            raise DialectUnavailable(f"{platform} account {account!r}: {e}") from None
+        except TokenUnavailable as e:  # the platform's token endpoint is down and the token is stale
+            raise PlatformError(f"{platform} account {account!r}: {e}", retryable=True, sent=False) from None
+
+    def token(self, platform: str, account: str = "main") -> str:
+        stored = self.stored_token(platform, account)
+        if stored:
+            return stored
         token = self.settings.dialect_token(platform)
         if not token:
             from actp_pipeline.settings import DIALECT_ENV
@@ -90,7 +114,7 @@ Builder = Callable[[DialectContext, str], Any]
 def _tiktok(ctx: DialectContext, account: str) -> Any:
     from actp_pipeline.publish.tiktok import BASE_URL, TikTokPublisher
 
-    return TikTokPublisher(ctx.token("tiktok"), base_url=ctx.settings.dialect_url("tiktok") or BASE_URL,
+    return TikTokPublisher(ctx.token("tiktok", account), base_url=ctx.settings.dialect_url("tiktok") or BASE_URL,
                            account=account, journal_path=ctx.data_dir / "publish" / "tiktok_journal.sqlite",
                            clock=ctx.aware_clock(), poll_interval_s=0.5 if ctx.sandbox else 3.0)
 
@@ -100,7 +124,7 @@ def _youtube(ctx: DialectContext, account: str) -> Any:
 
     from actp_pipeline.publish.youtube import YouTubePublisher
 
-    return YouTubePublisher(Credentials(token=ctx.token("youtube")), account=account,
+    return YouTubePublisher(Credentials(token=ctx.token("youtube", account)), account=account,
                             api_endpoint=ctx.settings.dialect_url("youtube"), clock=ctx.aware_clock())
 
 
@@ -115,7 +139,7 @@ def _instagram(ctx: DialectContext, account: str) -> Any:
 
     from actp_pipeline.publish.instagram import API_VERSION, GRAPH_URL, InstagramPublisher
 
-    token = ctx.token("instagram")
+    token = ctx.token("instagram", account)
     override = ctx.settings.dialect_urls.get("instagram")
     graph = str(override).rstrip("/") if override else (
         f"{ctx.settings.dialect_url('instagram')}/graph" if ctx.sandbox else GRAPH_URL)
@@ -170,6 +194,7 @@ class DialectPublisher:
         self.ctx = ctx
         self.registry = REGISTRY if registry is None else registry
         self._adapters: dict[tuple[str, str], Any] = {}
+        self._tokens: dict[tuple[str, str], str | None] = {}  # the stored token each adapter was built with
         self._lock = threading.Lock()
 
     def dialect_of(self, platform: str) -> str:
@@ -179,7 +204,12 @@ class DialectPublisher:
     def adapter(self, platform: str, account: str) -> Any:
         with self._lock:
             key = (self.dialect_of(platform), account)
+            token = self.ctx.stored_token(*key)  # None unless the account is connected in the token store
+            if key in self._adapters and self._tokens.get(key) != token:  # refreshed since: rebuild with it
+                stale = self._adapters.pop(key)
+                getattr(stale, "close", lambda: None)()
             if key not in self._adapters:
+                self._tokens[key] = token
                 builder = self.registry.get(key[0])
                 if builder is None:
                     raise DialectUnavailable(f"{key[0]}: no dialect registered (known: {', '.join(sorted(self.registry))})")
@@ -249,6 +279,8 @@ def counts_unknown(item: dict[str, Any]) -> bool:
     return any(c in item and item[c] is None for c in CORE_COUNTS)
 
 
-def native_publisher(data_dir: Path, clock: Clock | None = None, settings: Settings | None = None) -> DialectPublisher:
-    """The `native` publisher: tokens and hosts from `settings` (default: the environment)."""
-    return DialectPublisher(DialectContext(settings or Settings(), Path(data_dir), clock))
+def native_publisher(data_dir: Path, clock: Clock | None = None, settings: Settings | None = None,
+                     engine: Any = None) -> DialectPublisher:
+    """The `native` publisher: tokens from the store's token table when `engine` is given and the account is
+    connected there, else from `settings` (default: the environment); hosts from `settings`."""
+    return DialectPublisher(DialectContext(settings or Settings(), Path(data_dir), clock, engine))

@@ -214,7 +214,8 @@ def _feed_int(digits: str) -> int | float:
 PUBLISHERS = ("api", "browser", "native")
 
 
-def make_publisher(kind: str, client: HttpPlatform, *, data_dir: Path, settings: Any = None) -> Publisher:
+def make_publisher(kind: str, client: HttpPlatform, *, data_dir: Path, settings: Any = None,
+                   engine: Any = None) -> Publisher:
     """The publisher a worker uploads with: the posting API itself, the browser uploader (which logs in with
     $ACTP_BROWSER_USER/$ACTP_BROWSER_PASSWORD and looks posts up through the API), or `native`: each post
     through its own platform's API (publish/dialects.py; tokens and hosts from `settings`, default the
@@ -237,16 +238,17 @@ def make_publisher(kind: str, client: HttpPlatform, *, data_dir: Path, settings:
     if kind == "native":
         from actp_pipeline.publish.dialects import native_publisher
 
-        return native_publisher(data_dir, clock=client.now, settings=settings)
+        return native_publisher(data_dir, clock=client.now, settings=settings, engine=engine)
     raise ValueError(f"unknown publisher {kind!r}: choose one of {', '.join(PUBLISHERS)} (ACTP_PUBLISHER)")
 
 
-def make_metrics_reader(kind: str, client: HttpPlatform, *, data_dir: Path, settings: Any = None) -> Any:
+def make_metrics_reader(kind: str, client: HttpPlatform, *, data_dir: Path, settings: Any = None,
+                        engine: Any = None) -> Any:
     """What post metrics are read through: the posting API for `api` and `browser` (the browser uploads,
     the API reads), each platform's own API for `native` (its reader has `metrics_for(platform, account,
     ids)`)."""
     if kind == "native":
-        return make_publisher(kind, client, data_dir=data_dir, settings=settings)
+        return make_publisher(kind, client, data_dir=data_dir, settings=settings, engine=engine)
     if kind not in PUBLISHERS:
         raise ValueError(f"unknown publisher {kind!r}: choose one of {', '.join(PUBLISHERS)} (ACTP_PUBLISHER)")
     return client

@@ -300,3 +300,31 @@ def test_a_401_refreshes_at_once_whatever_the_clocks_say(sandbox, engine, cipher
     fresh = get_token(engine, "tiktok", "main", cipher=cipher, rejected=token)
     assert fresh != token and creator_info(sandbox, fresh).status_code == 200
     assert get_token(engine, "tiktok", "main", cipher=cipher, rejected=token) == fresh  # already replaced
+
+
+def test_native_publishing_takes_the_connected_accounts_token_and_follows_its_refresh(sandbox, engine, tmp_path,
+                                                                                        monkeypatch):
+    from actp_pipeline.publish.dialects import DialectUnavailable, native_publisher
+    from actp_pipeline.settings import Settings
+
+    key = keygen()
+    monkeypatch.setenv("ACTP_TOKEN_KEY", key)
+    do_connect(sandbox, engine, TokenCipher([key]), "tiktok")
+    # no TikTok EnvVar and not the embedded sandbox's default address: only the token store has a token
+    settings = Settings(platform_url=sandbox.url, publisher="native", dialect_tokens={},
+                        dialect_urls={"tiktok": sandbox.url})
+    with pytest.raises(DialectUnavailable, match="ACTP_TIKTOK_ACCESS_TOKEN"):
+        native_publisher(tmp_path, clock=sandbox.clock.now, settings=settings).adapter("tiktok", "main")
+    pub = native_publisher(tmp_path, clock=sandbox.clock.now, settings=settings, engine=engine)
+    try:
+        first = pub.adapter("tiktok", "main")
+        token = first._http.headers["Authorization"].removeprefix("Bearer ")
+        assert creator_info(sandbox, token).json()["data"]["creator_username"] == "main"
+        assert pub.adapter("tiktok", "main") is first  # unchanged token: the same adapter
+        advance(sandbox, 25)  # past the 24 h expiry on the sandbox clock: refreshed, and the adapter rebuilt
+        second = pub.adapter("tiktok", "main")
+        fresh = second._http.headers["Authorization"].removeprefix("Bearer ")
+        assert second is not first and fresh != token and creator_info(sandbox, fresh).status_code == 200
+        assert creator_info(sandbox, token).status_code == 401
+    finally:
+        pub.close()
