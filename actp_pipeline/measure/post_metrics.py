@@ -217,8 +217,10 @@ def collect_snapshots(ledger: pd.DataFrame, platform: Any, engine: Engine | None
     snap["live_at"] = pd.to_datetime(snap["live_at"])
     snap["age_h"] = (snap["snapshot_at"] - snap["live_at"]).dt.total_seconds() / 3600.0
     for c in METRIC_COLUMNS:
-        values = pd.to_numeric(snap[c], errors="coerce").fillna(0) if c in snap else 0  # not every platform reports every metric
-        snap[c] = pd.Series(values, index=snap.index).astype("int64" if c != "watch_time_s" else "float64")
+        # a metric the platform does not report (TikTok's saves, YouTube's shares) is unknown: null, never 0;
+        # nullable columns, so Parquet keeps the null (scores count the interactions a platform reports)
+        values = pd.to_numeric(snap[c], errors="coerce") if c in snap else pd.Series(np.nan, index=snap.index)
+        snap[c] = pd.Series(values, index=snap.index).astype("Int64" if c != "watch_time_s" else "float64")
     out = snap[SNAPSHOT_COLUMNS].reset_index(drop=True)
     out.attrs["pending"] = pending
     return out, unknown

@@ -272,8 +272,8 @@ class DialectPublisher:
 
 def counts_unknown(item: dict[str, Any]) -> bool:
     """True when a metrics item carries no usable counts: a state without counts, no views, or a core count
-    the platform sent as None (not known yet). A count absent from the item is one the platform does not
-    report at all (0 in the snapshots, as before)."""
+    the platform sent as None (not known yet). A count absent from the item (or None beyond the core
+    counts) is one the platform does not report at all: null in the snapshots, never 0."""
     if str(item.get("status") or "live") in UNKNOWN_STATES or item.get("views") is None:
         return True
     return any(c in item and item[c] is None for c in CORE_COUNTS)

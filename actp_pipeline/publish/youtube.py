@@ -371,7 +371,7 @@ class YouTubePublisher:
         return "live"
 
     def metrics(self, post_ids: list[str]) -> dict[str, Any]:
-        """Per video: views, likes, comments, shares (0: the Data API has no share count) and status;
+        """Per video: views, likes, comments, shares (None: no share count in the Data API, unknown) and status;
         {"as_of", "items", "unknown"} like HttpPlatform.metrics."""
         out: dict[str, Any] = {"as_of": self.clock().astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
                                "items": [], "unknown": []}
@@ -387,7 +387,7 @@ class YouTubePublisher:
                 out["items"].append({
                     "post_id": v["id"], "status": self._status_of(v),
                     "views": _count(stats.get("viewCount")), "likes": _count(stats.get("likeCount")),
-                    "comments": _count(stats.get("commentCount")), "shares": 0,
+                    "comments": _count(stats.get("commentCount")), "shares": None,
                     "processing": v.get("processingDetails", {}).get("processingStatus"),
                     "privacy": v.get("status", {}).get("privacyStatus"),
                 })

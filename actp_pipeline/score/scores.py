@@ -116,8 +116,11 @@ class CreativeFit:
 
 def _engagement_posterior(df: pd.DataFrame, cell: np.ndarray, rules: ScoringRules) -> CreativeFit:
     """Adds engagements, rates, effective views and the creative's posterior columns to `df` (in place)."""
-    engagements = df[["likes", "comments", "shares", "saves"]].to_numpy(dtype=np.int64).sum(axis=1)
-    views = df["views"].to_numpy(dtype=np.int64)
+    # the interactions the platform reports: a count it does not report (null) is no part of its engagement,
+    # the same for every creative of a cell (cells are per platform)
+    counts = df[["likes", "comments", "shares", "saves"]].apply(pd.to_numeric, errors="coerce")
+    engagements = counts.fillna(0).to_numpy(dtype=np.int64).sum(axis=1)
+    views = pd.to_numeric(df["views"], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
     df["engagements"] = engagements
     df["views"] = views
     df["engagement_rate"] = np.where(views > 0, engagements / np.maximum(views, 1), 0.0)

@@ -226,7 +226,7 @@ def test_latest_per_post_from_snapshots(tmp_path):
     assert latest["views"] == 2000 and latest["snapshots"] == 3 and latest["velocity"] == pytest.approx(150.0)
 
 
-def test_snapshots_tolerate_a_platform_without_every_metric():
+def test_snapshots_tolerate_a_platform_without_every_metric(tmp_path):
     from actp_pipeline.measure.post_metrics import collect_snapshots
 
     class Partial:  # reports views and likes only, like many real platforms
@@ -237,8 +237,20 @@ def test_snapshots_tolerate_a_platform_without_every_metric():
     ledger = pd.DataFrame([{"post_id": "p1", "idempotency_key": "k", "variant_id": "v", "platform": "tiktok",
                             "account": "main", "live_at": pd.Timestamp("2026-01-01"), "url": "u"}])
     snaps, unknown = collect_snapshots(ledger, Partial())
-    assert unknown == [] and snaps.iloc[0]["likes"] == 7 and snaps.iloc[0]["saves"] == 0
+    # a metric the platform does not report is unknown (null), never 0
+    assert unknown == [] and snaps.iloc[0]["likes"] == 7 and pd.isna(snaps.iloc[0]["saves"])
     assert snaps.iloc[0]["age_h"] == 24.0
+    # and it stays null through the warehouse, while the score counts the interactions the platform reports
+    from actp_pipeline.measure.latest import latest_per_post
+    from actp_pipeline.score.scores import ScoringRules, score_posts
+    from actp_pipeline.store.warehouse import Warehouse
+
+    wh = Warehouse(tmp_path / "wh")
+    wh.write("post_metrics", snaps, partition="2026-01-02")
+    latest = latest_per_post(wh)
+    assert pd.isna(latest.iloc[0]["saves"]) and latest.iloc[0]["likes"] == 7
+    scored = score_posts(latest, ScoringRules())
+    assert scored.iloc[0]["engagements"] == 7
 
 
 # ------------------------------------------------------------------ scores: fair cells and P(best) by integration
