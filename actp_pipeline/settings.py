@@ -33,16 +33,15 @@ DIALECT_ENV: dict[str, tuple[str, str]] = {
 }
 
 
-def _via(value: str | None) -> dict[str, str]:
-    """ACTP_PUBLISH_VIA "tiktok=aggregator,instagram=aggregator" -> {network: the dialect that posts to it}."""
+def _pairs(var: str, example: str) -> dict[str, str]:
+    """An EnvVar of "key=value,key=value" pairs as a dict; a malformed pair is an error naming the variable."""
     out = {}
-    for part in (value or "").split(","):
+    for part in (_env(var) or "").split(","):
         if part.strip():
-            network, sep, dialect = part.partition("=")
-            if not sep or not network.strip() or not dialect.strip():
-                raise ValueError(f"ACTP_PUBLISH_VIA: {part.strip()!r} is not network=dialect "
-                                 "(e.g. tiktok=aggregator)")
-            out[network.strip()] = dialect.strip()
+            key, sep, value = part.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                raise ValueError(f"{var}: {part.strip()!r} is not key=value (e.g. {example})")
+            out[key.strip()] = value.strip()
     return out
 
 
@@ -68,12 +67,15 @@ class Settings:
     dialect_urls: dict[str, str | None] = field(
         default_factory=lambda: {p: _env(url) for p, (_, url) in DIALECT_ENV.items()})
     # networks posted through another dialect than their own (e.g. through the aggregator): ACTP_PUBLISH_VIA
-    publish_via: dict[str, str] = field(default_factory=lambda: _via(_env("ACTP_PUBLISH_VIA")))
+    publish_via: dict[str, str] = field(default_factory=lambda: _pairs("ACTP_PUBLISH_VIA", "tiktok=aggregator"))
     # the ads API (Meta Marketing API shape); unset = the sandbox's, beside the platform API
     ads_url: str | None = field(default_factory=lambda: _env("ACTP_ADS_URL"))
     ads_access_token: str | None = field(default_factory=lambda: _env("ACTP_ADS_ACCESS_TOKEN"))
     # which ads API: meta (the Marketing API) or tiktok (API for Business)
     ads_platform: str = field(default_factory=lambda: os.environ.get("ACTP_ADS_PLATFORM", "meta"))
+    # Meta: the custom conversion each custom core signal is read from (ads/meta_signals.py)
+    ads_signal_actions: dict[str, str] = field(
+        default_factory=lambda: _pairs("ACTP_ADS_SIGNAL_ACTIONS", "smartlink_click=123"))
     research_start: str = field(default_factory=lambda: os.environ.get("ACTP_RESEARCH_START", RESEARCH_START))
 
     def __post_init__(self) -> None:

@@ -23,6 +23,10 @@ class AdsResource(dg.ConfigurableResource):
     library: Literal["facebook-business", "httpx"] = Field(
         "facebook-business", description="Meta only. facebook-business: Meta's official SDK (meta_sdk.MetaSdkAdsClient); "
         "httpx: ACTP's own client of the same API (meta.MetaAdsClient), which the fault tests inject transports into.")
+    signal_actions: dict[str, str] = Field(
+        default_factory=dict, description="Meta only: where each custom core signal comes from, e.g. "
+        "{'smartlink_click': 'offsite_conversion.custom.123'} or a bare custom conversion id (ACTP_ADS_SIGNAL_ACTIONS="
+        "'smartlink_click=123,profile_view=456'); unmapped, such a signal is unknown on a real account, never 0.")
     landing_page_url: str = Field("https://example.com/", description="TikTok only: the Spark Ads' landing page (ACTP "
                                   "adds utm_content = the variant); a tracked link of the hooks service in production.")
 
@@ -45,8 +49,10 @@ class AdsResource(dg.ConfigurableResource):
             from actp_pipeline.ads.meta import MetaAdsClient
 
             return MetaAdsClient(self.base_url, self.access_token, api_version=self.api_version,
+                                 signal_actions=self.signal_actions or None,
                                  instagram_user_id=ig_user)
         from actp_pipeline.ads.meta_sdk import MetaSdkAdsClient
 
         return MetaSdkAdsClient(self.base_url, self.access_token, api_version=self.api_version,
+                                signal_actions=self.signal_actions or None,
                                 instagram_user_id=ig_user)

@@ -17,6 +17,11 @@ Goal and kind of a campaign survive the round trip through Meta in its name ("AC
 promotes post_lookup's post: "instagram:<IG media id>" by source_instagram_media_id + instagram_user_id
 (InstagramCreatives), any other id by object_story_id; reading ads back names the post the same way.
 MetaAdsClient implements `client.AdsClient`, the calls the orchestrator makes (a test checks it).
+
+Layout: this module is the httpx client (and the Instagram creative both clients build); what both Meta
+clients share in reading Graph objects into frames is meta_records, and which insight metric each ACTP
+core signal is read from (custom conversions included, `signal_actions`) is meta_signals. Every name that
+moved out of this module can still be imported from it.
 """
 
 from __future__ import annotations
@@ -26,40 +31,44 @@ import json
 import math
 import re
 import time
-from typing import Any, Iterable, Iterator, Mapping
-from urllib.parse import parse_qs, quote
+from typing import Any, Iterator, Mapping
+from urllib.parse import parse_qs
 
 import httpx
 import pandas as pd
 
 from actp_pipeline.ads.errors import AdsError
 from actp_pipeline.ads.meta_copy import AdSetCopies
+from actp_pipeline.ads.meta_records import (  # re-exported: callers import them from here
+    ACTION_TYPES as ACTION_TYPES,
+    AD_FIELDS as AD_FIELDS,
+    AD_SET_COLUMNS as AD_SET_COLUMNS,
+    AD_SET_FIELDS as AD_SET_FIELDS,
+    CAMPAIGN_COLUMNS as CAMPAIGN_COLUMNS,
+    CAMPAIGN_FIELDS as CAMPAIGN_FIELDS,
+    HOURLY as HOURLY,
+    INSIGHT_COLUMNS as INSIGHT_COLUMNS,
+    INSIGHT_FIELDS as INSIGHT_FIELDS,
+    INSTAGRAM_PREFIX as INSTAGRAM_PREFIX,
+    NAME_PREFIX as NAME_PREFIX,
+    THRUPLAY_FIELD as THRUPLAY_FIELD,
+    UTM as UTM,
+    _age_rank as _age_rank,
+    _frame as _frame,
+    _utc_naive as _utc_naive,
+    ad_set_record as ad_set_record,
+    campaign_name as campaign_name,
+    campaign_record as campaign_record,
+    creative_post_id as creative_post_id,
+    creatives_by_ad_set as creatives_by_ad_set,
+    insight_frame as insight_frame,
+    insights_query as insights_query,
+    parse_campaign_name as parse_campaign_name,
+    url_tags as url_tags,
+)
+from actp_pipeline.ads.meta_signals import signal_table
 
-NAME_PREFIX = "ACTP"
-ACTION_TYPES = ("thruplay", "link_click", "smartlink_click", "profile_view", "presave_complete", "lead")
-HOURLY = "hourly_stats_aggregated_by_advertiser_time_zone"
-UTM = "utm_source=actp&utm_medium=paid&utm_content={variant_id}"
 INVALID_TOKEN = 190  # Meta's code for a bad access token (the sandbox answers 401 in its own shape)
-
-CAMPAIGN_FIELDS = ("id", "account_id", "name", "objective", "status", "effective_status", "daily_budget",
-                   "created_time")
-AD_SET_FIELDS = ("id", "account_id", "campaign_id", "name", "status", "effective_status", "daily_budget", "targeting",
-                 "optimization_goal", "created_time", "source_adset_id")
-AD_FIELDS = ("id", "adset_id", "campaign_id", "status", "created_time",
-             "creative{object_story_id,source_instagram_media_id,url_tags}")
-# post_lookup's "instagram:<IG media id>": the ad promotes that Instagram post (source_instagram_media_id)
-INSTAGRAM_PREFIX = "instagram:"
-INSIGHT_FIELDS = ("adset_id", "adset_name", "campaign_id", "account_id", "spend", "impressions", "clicks", "actions",
-                  "video_thruplay_watched_actions")
-# Meta reports ThruPlays in their own field, a list of {"action_type": "video_view", "value"}, never as an
-# action named "thruplay"; the "thruplay" column is read from it and is NaN (unknown) in a row without it
-THRUPLAY_FIELD = "video_thruplay_watched_actions"
-
-CAMPAIGN_COLUMNS = ("id", "account_id", "name", "goal", "kind", "budget_mode", "daily_budget", "status", "objective",
-                    "created_at")
-AD_SET_COLUMNS = ("id", "campaign_id", "account_id", "name", "variant_id", "post_id", "daily_budget", "status",
-                  "created_at", "promoted_from", "targeting")
-INSIGHT_COLUMNS = ("ad_set_id", "account_id", "at", "spend", "impressions", "clicks", *ACTION_TYPES)
 DEFAULT_TARGETING: dict[str, Any] = {"geo_locations": {"countries": ["US"]}}
 # ids go into URL paths: only these characters, so no id can walk to another path ("x/../act_B", "a%2Fb")
 ACCOUNT_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -83,28 +92,7 @@ def check_object_id(object_id: Any, field: str = "object_id") -> str:
     return object_id
 
 
-# ------------------------------------------------------------------------------------------ names
-def campaign_name(goal: str, kind: str) -> str:
-    """The name that carries goal and kind through Meta: "ACTP | {goal} | {kind}"."""
-    for label, value in (("goal", goal), ("kind", kind)):
-        if not value or "|" in value or value != value.strip():
-            raise ValueError(f"{label} {value!r} must be non-empty, without '|' or surrounding spaces")
-    return f"{NAME_PREFIX} | {goal} | {kind}"
-
-
-def parse_campaign_name(name: str | None) -> tuple[str | None, str | None]:
-    """(goal, kind) of a name that starts like campaign_name's ("ACTP | goal | kind", optionally followed by
-    " | <suffix>" such as a unique tag); (None, None) for anyone else's campaign."""
-    parts = [p.strip() for p in (name or "").split("|")]
-    if len(parts) >= 3 and parts[0] == NAME_PREFIX and parts[1] and parts[2]:
-        return parts[1], parts[2]
-    return None, None
-
-
-def url_tags(variant_id: str) -> str:
-    return UTM.format(variant_id=quote(variant_id, safe=""))
-
-
+# ------------------------------------------------------------------------------------------ money
 def to_minor(dollars: float) -> str:
     """Dollars -> minor units on the wire (exact: round(x * 100))."""
     x = float(dollars)
@@ -112,121 +100,6 @@ def to_minor(dollars: float) -> str:
         raise ValueError(f"a daily budget must be a positive amount of dollars, got {dollars!r}")
     return str(int(round(x * 100)))
 
-
-def _dollars(minor: Any) -> float:
-    return math.nan if minor is None or minor == "" else round(int(minor) / 100.0, 2)
-
-
-def _bare(account_id: Any) -> str | None:
-    return None if account_id is None else str(account_id).removeprefix("act_")
-
-
-def _time(value: str | None) -> pd.Timestamp:
-    """Graph time ("2026-11-21T10:00:00+0000") -> naive UTC Timestamp."""
-    if not value:
-        return pd.NaT
-    return pd.Timestamp(dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z").astimezone(dt.UTC).replace(tzinfo=None))
-
-
-def _utc_naive(t: dt.datetime) -> dt.datetime:
-    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
-
-
-def _frame(records: list[dict[str, Any]], columns: tuple[str, ...], dtypes: dict[str, str]) -> pd.DataFrame:
-    """A frame with exactly these columns; every column not in `dtypes` is text (object, None when missing)."""
-    return pd.DataFrame({c: pd.Series([r.get(c) for r in records], dtype=dtypes.get(c, object)) for c in columns},
-                        columns=list(columns))
-
-
-# ------------------------------------------------------------------------- Graph objects -> records
-def campaign_record(c: Mapping[str, Any], account_id: str) -> dict[str, Any]:
-    """A campaigns() row of a Graph campaign (goal/kind None for campaigns not named by ACTP)."""
-    goal, kind = parse_campaign_name(c.get("name"))
-    return {"id": str(c["id"]), "account_id": _bare(c.get("account_id")) or account_id, "name": c.get("name"),
-            "goal": goal, "kind": kind, "budget_mode": "CBO" if c.get("daily_budget") else "ABO",
-            "daily_budget": _dollars(c.get("daily_budget")), "status": c.get("status"),
-            "objective": c.get("objective"), "created_at": _time(c.get("created_time"))}
-
-
-def ad_set_record(s: Mapping[str, Any], account_id: str,
-                  creatives: Mapping[str, tuple[str | None, str | None]]) -> dict[str, Any]:
-    """An ad_sets() row of a Graph ad set, with the (variant, post) of its ad from `creatives`."""
-    variant_id, post_id = creatives.get(str(s["id"]), (None, None))
-    source = s.get("source_adset_id")
-    return {"id": str(s["id"]), "campaign_id": str(s.get("campaign_id")),
-            "account_id": _bare(s.get("account_id")) or account_id, "name": s.get("name"),
-            "variant_id": variant_id, "post_id": post_id, "daily_budget": _dollars(s.get("daily_budget")),
-            "status": s.get("status"), "created_at": _time(s.get("created_time")),
-            "promoted_from": str(source) if source and str(source) != "0" else None, "targeting": s.get("targeting")}
-
-
-def creative_post_id(creative: Mapping[str, Any]) -> str | None:
-    """The post a creative promotes, named as post_lookup names it ("instagram:<media id>" for an IG post)."""
-    media = creative.get("source_instagram_media_id")
-    return f"{INSTAGRAM_PREFIX}{media}" if media else creative.get("object_story_id")
-
-
-def creatives_by_ad_set(ads: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str | None, str | None]]:
-    """adset_id -> (variant_id, post_id) of its oldest ad that names a variant (else its oldest ad), from
-    ads read with creative{object_story_id,source_instagram_media_id,url_tags}."""
-    best: dict[str, tuple[tuple[int, int], str | None, str | None]] = {}
-    for ad in ads:
-        creative = ad.get("creative") or {}
-        tags = parse_qs(creative.get("url_tags") or "")
-        variant = (tags.get("utm_content") or [None])[0]
-        rank = (0 if variant else 1, _age_rank(ad))
-        key = str(ad.get("adset_id"))
-        if key not in best or rank < best[key][0]:
-            best[key] = (rank, variant, creative_post_id(creative))
-    return {k: (v, p) for k, (_, v, p) in best.items()}
-
-
-def insights_query(since: dt.datetime, until: dt.datetime) -> tuple[dt.datetime, dt.datetime, dict[str, Any]]:
-    """(first hour, end, Graph parameters) of an hourly ad-set insights read of [since, until)."""
-    since, until = _utc_naive(since), _utc_naive(until)
-    start = since.replace(minute=0, second=0, microsecond=0)
-    params = {"level": "adset", "fields": ",".join(INSIGHT_FIELDS), "breakdowns": HOURLY, "time_increment": 1,
-              "time_range": {"since": start.date().isoformat(), "until": until.date().isoformat()}}
-    return start, until, params
-
-
-def insight_frame(rows: Iterable[Mapping[str, Any]], account_id: str, start: dt.datetime,
-                  until: dt.datetime) -> pd.DataFrame:
-    """The insights() frame of Graph insight rows (hourly, per ad set), rows outside [start, until) dropped.
-
-    Action columns are counts, 0 when a row's `actions` do not name them (Meta lists only actions that
-    happened). "thruplay" comes from `video_thruplay_watched_actions`, which Meta also leaves out of an hour
-    without ThruPlays: 0 in such a row of an ad set whose other rows report it, NaN (unknown, never 0) when
-    none does (ThruPlays not reported at all), so no goal reads an unreported count as a zero."""
-    records, extra = [], []  # extra: action types beyond ACTION_TYPES, in the order they appear
-    for row in rows:
-        hour = int(str(row[HOURLY])[:2])
-        at = dt.datetime.fromisoformat(row["date_start"]) + dt.timedelta(hours=hour)
-        if not start <= at < until:
-            continue
-        acc = _bare(row.get("account_id")) or account_id
-        rec: dict[str, Any] = {"ad_set_id": str(row["adset_id"]), "account_id": acc, "at": at,
-                               "spend": float(row.get("spend") or 0), "impressions": int(row.get("impressions") or 0),
-                               "clicks": int(row.get("clicks") or 0)}
-        for action in row.get("actions") or []:
-            name = action.get("action_type")
-            if name == "thruplay":  # not a Meta action: ThruPlays are read from THRUPLAY_FIELD only
-                continue
-            if name not in ACTION_TYPES and name not in extra:
-                extra.append(name)
-            rec[name] = rec.get(name, 0.0) + float(action.get("value") or 0)
-        watched = row.get(THRUPLAY_FIELD)
-        rec["thruplay"] = (sum(float(a.get("value") or 0) for a in watched if isinstance(a, dict))
-                           if isinstance(watched, list) else math.nan)
-        records.append(rec)
-    reported = {r["ad_set_id"] for r in records if not math.isnan(r["thruplay"])}  # Meta omits zero hours
-    counts = {c: "float64" for c in (*ACTION_TYPES, *extra)}
-    for rec in records:
-        rec["thruplay"] = 0.0 if rec["ad_set_id"] in reported and math.isnan(rec["thruplay"]) else rec["thruplay"]
-        for c in counts:
-            rec.setdefault(c, 0.0)
-    return _frame(records, INSIGHT_COLUMNS + tuple(extra),
-                  {"at": "datetime64[ns]", "spend": "float64", "impressions": "int64", "clicks": "int64", **counts})
 
 
 class InstagramCreatives:
@@ -259,17 +132,22 @@ class InstagramCreatives:
 # ----------------------------------------------------------------------------------------- client
 class MetaAdsClient(AdSetCopies, InstagramCreatives):
     """The Meta Marketing API for the ads orchestrator (or the sandbox's copy of it). `instagram_user_id`: the
-    IG user whose posts the ads promote (else read from each IG media's owner)."""
+    IG user whose posts the ads promote (else read from each IG media's owner). `signal_actions`: the Meta
+    action type of an ACTP signal the account reports as a custom conversion, e.g. {"smartlink_click":
+    "offsite_conversion.custom.<id>"} (meta_signals); unmapped, such a signal is NaN (unknown) against Meta
+    and the sandbox's stand-in against a loopback base URL. `self.signal_actions` is the resolved table."""
 
     GET_RETRIES = 2
     RETRY_BACKOFF_S = 0.5
     PAGE_LIMIT = 500
 
     def __init__(self, base_url: str, access_token: str, *, api_version: str = "v21.0", timeout_s: float = 30.0,
-                 transport: httpx.BaseTransport | None = None, instagram_user_id: str | None = None):
+                 transport: httpx.BaseTransport | None = None, instagram_user_id: str | None = None,
+                 signal_actions: Mapping[str, str] | None = None):
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
         self.instagram_user_id = instagram_user_id
+        self.signal_actions = signal_table(signal_actions, base_url=self.base_url)
         self._http = httpx.Client(base_url=f"{self.base_url}/{api_version}", timeout=timeout_s, transport=transport,
                                   headers={"Authorization": f"Bearer {access_token}", "User-Agent": "actp/0.1"})
 
@@ -363,9 +241,11 @@ class MetaAdsClient(AdSetCopies, InstagramCreatives):
 
     def insights(self, account_id: str, since: dt.datetime, until: dt.datetime) -> pd.DataFrame:
         """Hourly delivery per ad set, one row per (ad set, hour start in [since's hour, until)), UTC; hours
-        without delivery have no row (as on Meta); counts and the unknown ThruPlays as `insight_frame` says."""
+        without delivery have no row (as on Meta); each signal read by this client's `signal_actions`, and
+        unknown (NaN) where Meta does not report it, as `insight_frame` says."""
         start, until, params = insights_query(since, until)
-        return insight_frame(self._paged(f"{_account_path(account_id)}/insights", params), account_id, start, until)
+        rows = self._paged(f"{_account_path(account_id)}/insights", params)
+        return insight_frame(rows, account_id, start, until, self.signal_actions)
 
     def find_campaign(self, account_id: str, name: str) -> dict[str, Any] | None:
         """The campaign with exactly this name (an ACTIVE one first, then the oldest), as a campaigns() row."""
@@ -461,10 +341,6 @@ def _list_params(fields: tuple[str, ...], filtering: list[dict[str, Any]] | None
     """The parameters of a list edge: these fields, and the filtering when there is one."""
     return {"fields": ",".join(fields), **({"filtering": filtering} if filtering else {})}
 
-
-def _age_rank(ad: dict[str, Any]) -> int:
-    """Sort key putting the oldest ad first (Graph ids grow with creation; a non-numeric id counts as oldest)."""
-    return int(ad["id"]) if str(ad["id"]).isdigit() else 0
 
 
 def _wire(values: dict[str, Any] | None) -> dict[str, str] | None:

@@ -5,7 +5,7 @@ Why: Meta maintains the SDK (request signing, parameter encoding, paging, batch)
 and keep to itself only what is ACTP's (names that carry goal and kind, dollars at the edges, the
 reconciliation after a lost answer). `MetaSdkAdsClient` gives the same answers as the httpx client
 `meta.MetaAdsClient` (same frames, same errors), so the orchestrator can use either; both parse Graph
-objects with the same functions of meta.py.
+objects with the same functions (meta_records) and read core signals by the same table (meta_signals).
 
 Pointing it at real Meta: base_url "https://graph.facebook.com" (the SDK's default), the access token of
 a system user with ads_management, and optionally the app secret (the SDK then sends appsecret_proof).
@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 import pandas as pd
 import requests
@@ -47,27 +47,30 @@ from facebook_business.session import FacebookSession
 
 from actp_pipeline.ads.errors import AdsError
 from actp_pipeline.ads.meta import (
+    DEFAULT_TARGETING,
+    INVALID_TOKEN,
+    InstagramCreatives,
+    _first,
+    check_account_id,
+    check_object_id,
+    to_minor,
+)
+from actp_pipeline.ads.meta_copy import AdSetCopies
+from actp_pipeline.ads.meta_records import (
     AD_FIELDS,
     AD_SET_COLUMNS,
     AD_SET_FIELDS,
     CAMPAIGN_COLUMNS,
     CAMPAIGN_FIELDS,
-    DEFAULT_TARGETING,
-    INVALID_TOKEN,
-    InstagramCreatives,
     _age_rank,
-    _first,
     _frame,
     ad_set_record,
     campaign_record,
-    check_account_id,
-    check_object_id,
     creatives_by_ad_set,
     insight_frame,
     insights_query,
-    to_minor,
 )
-from actp_pipeline.ads.meta_copy import AdSetCopies
+from actp_pipeline.ads.meta_signals import signal_table
 
 T = TypeVar("T")
 
@@ -97,17 +100,20 @@ def _ads_error(where: str, exc: Exception, *, write: bool) -> AdsError:
 
 class MetaSdkAdsClient(AdSetCopies, InstagramCreatives):
     """The Meta Marketing API through `facebook-business`, for the ads orchestrator (or the sandbox).
-    `instagram_user_id`: the IG user whose posts the ads promote (else read from each IG media's owner)."""
+    `instagram_user_id`: the IG user whose posts the ads promote (else read from each IG media's owner);
+    `signal_actions`: as MetaAdsClient's (a custom conversion per ACTP signal; meta_signals)."""
 
     GET_RETRIES = 2
     RETRY_BACKOFF_S = 0.5
     PAGE_LIMIT = 500
 
     def __init__(self, base_url: str, access_token: str, *, api_version: str = "v21.0", timeout_s: float = 30.0,
-                 app_secret: str | None = None, instagram_user_id: str | None = None):
+                 app_secret: str | None = None, instagram_user_id: str | None = None,
+                 signal_actions: Mapping[str, str] | None = None):
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
         self.instagram_user_id = instagram_user_id
+        self.signal_actions = signal_table(signal_actions, base_url=self.base_url)
         session = FacebookSession(app_secret=app_secret, access_token=access_token, timeout=timeout_s)
         session.GRAPH = self.base_url  # the only override: the SDK builds <GRAPH>/<version>/<path>
         # an API instance of our own (not FacebookAdsApi.init: no process-wide default, no crash reporter)
@@ -214,7 +220,7 @@ class MetaSdkAdsClient(AdSetCopies, InstagramCreatives):
         account = self._account(account_id)
         rows = self._sdk(f"GET /act_{account_id}/insights", lambda: [
             r.export_all_data() for r in account.get_insights(fields=fields, params={**params, "limit": self.PAGE_LIMIT})])
-        return insight_frame(rows, account_id, start, until)
+        return insight_frame(rows, account_id, start, until, self.signal_actions)
 
     def find_campaign(self, account_id: str, name: str) -> dict[str, Any] | None:
         found = self._campaign_records(account_id, [{"field": "name", "operator": "EQUAL", "value": name}])

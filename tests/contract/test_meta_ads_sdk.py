@@ -281,6 +281,9 @@ def test_the_sdk_adapter_answers_like_the_httpx_client(sandbox, key, v1, posts):
         ins = sdk.insights("acc", START, until)
         pd.testing.assert_frame_equal(ins, raw.insights("acc", START, until))
         assert len(ins) == 12 and ins["thruplay"].notna().any() and ins["thruplay"].sum() > 0
+        # on loopback the custom-conversion signals default to the sandbox's stand-in action names
+        assert ins["smartlink_click"].notna().all() and ins["smartlink_click"].sum() > 0
+        assert sdk.signal_actions == raw.signal_actions
         assert sdk.ad_sets("acc").set_index("id").loc[sids[1], "variant_id"] == posts[1][1]
         assert sdk.find_campaign("acc", "ACTP | virality | learning")["id"] == camp
         assert sdk.find_ad_set("acc", "learn 1")["id"] == sids[1]
@@ -336,6 +339,8 @@ def test_a_thruplay_field_no_row_of_an_ad_set_reports_is_unknown_not_zero():
     # leaving out a zero
     assert list(df["thruplay"][:2]) == [0.0, 7.0] and math.isnan(df["thruplay"][2])
     assert list(df["link_click"]) == [2.0, 0.0, 2.0]
+    # no mapping and no sandbox: a custom-conversion signal is unknown in every row, never 0
+    assert df["smartlink_click"].isna().all() and df["presave_complete"].isna().all()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert df["thruplay"].isna().sum() == 1
