@@ -130,6 +130,31 @@ class InstagramCreatives:
 
 
 # ----------------------------------------------------------------------------------------- client
+def campaign_params(name: str, objective: str, budget_mode: str, daily_budget: float | None,
+                    status: str) -> dict[str, Any]:
+    """A new campaign's Graph parameters (both Meta clients): CBO carries the daily budget, ABO none."""
+    mode = budget_mode.upper()
+    if mode not in ("CBO", "ABO"):
+        raise ValueError(f"budget_mode must be CBO or ABO, got {budget_mode!r}")
+    if (mode == "CBO") != (daily_budget is not None):
+        raise ValueError("a CBO campaign needs a daily_budget; an ABO campaign takes none (its ad sets do)")
+    params: dict[str, Any] = {"name": name, "objective": objective, "status": status, "special_ad_categories": []}
+    if daily_budget is not None:
+        params["daily_budget"] = to_minor(daily_budget)
+    return params
+
+
+def ad_set_params(name: str, campaign_id: str, daily_budget: float | None, status: str,
+                  targeting: dict[str, Any] | None, optimization_goal: str) -> dict[str, Any]:
+    """A new ad set's Graph parameters (both Meta clients); the campaign id is checked."""
+    params: dict[str, Any] = {"name": name, "campaign_id": check_object_id(campaign_id, "campaign_id"),
+                              "status": status, "billing_event": "IMPRESSIONS", "optimization_goal": optimization_goal,
+                              "targeting": targeting if targeting is not None else DEFAULT_TARGETING}
+    if daily_budget is not None:
+        params["daily_budget"] = to_minor(daily_budget)
+    return params
+
+
 class MetaAdsClient(AdSetCopies, InstagramCreatives):
     """The Meta Marketing API for the ads orchestrator (or the sandbox's copy of it). `instagram_user_id`: the
     IG user whose posts the ads promote (else read from each IG media's owner). `signal_actions`: the Meta
@@ -261,14 +286,7 @@ class MetaAdsClient(AdSetCopies, InstagramCreatives):
     def create_campaign(self, account_id: str, *, name: str, objective: str, budget_mode: str,
                         daily_budget: float | None, status: str = "ACTIVE") -> str:
         """A campaign; CBO carries the daily budget, ABO leaves it to its ad sets. Returns its id."""
-        mode = budget_mode.upper()
-        if mode not in ("CBO", "ABO"):
-            raise ValueError(f"budget_mode must be CBO or ABO, got {budget_mode!r}")
-        if (mode == "CBO") != (daily_budget is not None):
-            raise ValueError("a CBO campaign needs a daily_budget; an ABO campaign takes none (its ad sets do)")
-        data: dict[str, Any] = {"name": name, "objective": objective, "status": status, "special_ad_categories": []}
-        if daily_budget is not None:
-            data["daily_budget"] = to_minor(daily_budget)
+        data = campaign_params(name, objective, budget_mode, daily_budget, status)
         return str(self._call("POST", f"{_account_path(account_id)}/campaigns", data=data)["id"])
 
     def create_ad_set(self, account_id: str, *, campaign_id: str, name: str, variant_id: str, post_id: str,
@@ -277,12 +295,7 @@ class MetaAdsClient(AdSetCopies, InstagramCreatives):
         """An ad set and its one ad (the post as creative, tagged with the variant). Returns the ad set id. If
         the ad cannot be created the ad set exists without it: the error says so, ensure_ad completes it."""
         check_account_id(account_id)
-        check_object_id(campaign_id, "campaign_id")
-        data: dict[str, Any] = {"name": name, "campaign_id": campaign_id, "status": status,
-                                "billing_event": "IMPRESSIONS", "optimization_goal": optimization_goal,
-                                "targeting": targeting if targeting is not None else DEFAULT_TARGETING}
-        if daily_budget is not None:
-            data["daily_budget"] = to_minor(daily_budget)
+        data = ad_set_params(name, campaign_id, daily_budget, status, targeting, optimization_goal)
         ad_set_id = str(self._call("POST", f"{_account_path(account_id)}/adsets", data=data)["id"])
         try:
             self._create_ad(account_id, ad_set_id, name=name, variant_id=variant_id, post_id=post_id, status=status)

@@ -47,10 +47,11 @@ from facebook_business.session import FacebookSession
 
 from actp_pipeline.ads.errors import AdsError
 from actp_pipeline.ads.meta import (
-    DEFAULT_TARGETING,
     INVALID_TOKEN,
     InstagramCreatives,
     _first,
+    ad_set_params,
+    campaign_params,
     check_account_id,
     check_object_id,
     to_minor,
@@ -233,14 +234,7 @@ class MetaSdkAdsClient(AdSetCopies, InstagramCreatives):
     # ------------------------------------------------------------------------------------- writing
     def create_campaign(self, account_id: str, *, name: str, objective: str, budget_mode: str,
                         daily_budget: float | None, status: str = "ACTIVE") -> str:
-        mode = budget_mode.upper()
-        if mode not in ("CBO", "ABO"):
-            raise ValueError(f"budget_mode must be CBO or ABO, got {budget_mode!r}")
-        if (mode == "CBO") != (daily_budget is not None):
-            raise ValueError("a CBO campaign needs a daily_budget; an ABO campaign takes none (its ad sets do)")
-        params: dict[str, Any] = {"name": name, "objective": objective, "status": status, "special_ad_categories": []}
-        if daily_budget is not None:
-            params["daily_budget"] = to_minor(daily_budget)
+        params = campaign_params(name, objective, budget_mode, daily_budget, status)
         account = self._account(account_id)
         made = self._sdk(f"POST /act_{account_id}/campaigns", lambda: account.create_campaign(params=params),
                          write=True)
@@ -251,14 +245,7 @@ class MetaSdkAdsClient(AdSetCopies, InstagramCreatives):
                       optimization_goal: str = "LINK_CLICKS") -> str:
         """An ad set, then its creative and its one ad; if the ad cannot be made the ad set exists without it
         (the error says so; ensure_ad after find_ad_set completes it)."""
-        check_object_id(campaign_id, "campaign_id")
-        params: dict[str, Any] = {
-            "name": name, "campaign_id": campaign_id, "status": status, "billing_event": "IMPRESSIONS",
-            "optimization_goal": optimization_goal,
-            "targeting": targeting if targeting is not None else DEFAULT_TARGETING,
-        }
-        if daily_budget is not None:
-            params["daily_budget"] = to_minor(daily_budget)
+        params = ad_set_params(name, campaign_id, daily_budget, status, targeting, optimization_goal)
         account = self._account(account_id)
         made = self._sdk(f"POST /act_{account_id}/adsets", lambda: account.create_ad_set(params=params), write=True)
         ad_set_id = str(made["id"])
