@@ -11,6 +11,9 @@ from sqlalchemy.engine import Engine
 from actp_pipeline.ads.client import AdsClient
 
 
+PLACEHOLDER_LANDING_PAGE = "https://example.com/"  # the sandbox's only: refused for a real TikTok account
+
+
 class AdsResource(dg.ConfigurableResource):
     base_url: str = Field(description="The ads API (ACTP_ADS_URL; the sandbox's /graph beside the platform API for "
                                       "Meta, the sandbox's root for TikTok).")
@@ -27,7 +30,7 @@ class AdsResource(dg.ConfigurableResource):
         default_factory=dict, description="Meta only: where each custom core signal comes from, e.g. "
         "{'smartlink_click': 'offsite_conversion.custom.123'} or a bare custom conversion id (ACTP_ADS_SIGNAL_ACTIONS="
         "'smartlink_click=123,profile_view=456'); unmapped, such a signal is unknown on a real account, never 0.")
-    landing_page_url: str = Field("https://example.com/", description="TikTok only: the Spark Ads' landing page (ACTP "
+    landing_page_url: str = Field(PLACEHOLDER_LANDING_PAGE, description="TikTok only: the Spark Ads' landing page (ACTP "
                                   "adds utm_content = the variant); a tracked link of the hooks service in production.")
 
     def client(self, engine: Engine | None = None) -> AdsClient:
@@ -36,6 +39,12 @@ class AdsResource(dg.ConfigurableResource):
         if not self.access_token:
             raise dg.Failure(f"no access token for the ads API at {self.base_url}: set ACTP_ADS_ACCESS_TOKEN")
         if self.platform == "tiktok":
+            from actp_pipeline.ads.meta_signals import is_loopback
+
+            if self.landing_page_url == PLACEHOLDER_LANDING_PAGE and not is_loopback(self.base_url):
+                # fail closed: real Spark Ads would send paid clicks to the placeholder
+                raise dg.Failure(f"TikTok ads at {self.base_url} need a real landing_page_url (the ads resource's), "
+                                 f"not the placeholder {PLACEHOLDER_LANDING_PAGE}")
             from actp_pipeline.ads.tiktok import TikTokAdsClient
             from actp_pipeline.publish.posts import public_video_id
 

@@ -135,3 +135,18 @@ def test_the_ads_resource_reads_custom_signals_from_actp_ads_signal_actions(monk
     monkeypatch.setenv("ACTP_ADS_SIGNAL_ACTIONS", "smartlink_click")
     with pytest.raises(ValueError, match="ACTP_ADS_SIGNAL_ACTIONS"):
         Settings()
+
+
+def test_tiktok_ads_on_a_real_host_refuse_the_placeholder_landing_page():
+    import dagster as dg
+
+    from resources.ads import AdsResource
+
+    with pytest.raises(dg.Failure, match="landing_page_url"):
+        AdsResource(base_url="https://business-api.tiktok.com", access_token="t", platform="tiktok").client()
+    real = AdsResource(base_url="https://business-api.tiktok.com", access_token="t", platform="tiktok",
+                       landing_page_url="https://shop.example.org/")
+    with real.client() as client:
+        assert client.landing_page_url == "https://shop.example.org/"
+    with AdsResource(base_url="http://127.0.0.1:9", access_token="t", platform="tiktok").client() as sandbox:
+        assert sandbox.landing_page_url == "https://example.com/"  # the sandbox takes the placeholder
