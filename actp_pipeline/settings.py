@@ -9,9 +9,10 @@ of `ACTP_PUBLISHER=native`: `ACTP_TIKTOK_ACCESS_TOKEN`, `ACTP_YOUTUBE_ACCESS_TOK
 one. Only the embedded sandbox, when it is the system talked to, gets its public, non-secret key
 (SANDBOX_API_KEY).
 
-Publishers (`ACTP_PUBLISHER`): `api` (the unified posting API, every post through `ACTP_PLATFORM_URL`),
-`browser` (Playwright through the upload page), `native` (each post through its own platform's API:
-publish/dialects.py). A native platform's base URL is `ACTP_<PLATFORM>_BASE_URL` when set, else the sandbox
+Publishers (`ACTP_PUBLISHER`): `native` (the default: each post through its own platform's API,
+publish/dialects.py) or `browser` (Playwright through the platform's upload page). `ACTP_PLATFORM_URL` is the
+host of the sandbox's own endpoints (its clock and research feeds) and, when it is the sandbox, of every
+dialect. A native platform's base URL is `ACTP_<PLATFORM>_BASE_URL` when set, else the sandbox
 when the sandbox is the platform talked to, else the platform's real host (the adapter's default).
 """
 
@@ -23,7 +24,7 @@ from pathlib import Path
 
 SANDBOX_URL = "http://127.0.0.1:8787"  # `actp sandbox` listens here by default
 SANDBOX_API_KEY = "sandbox-key"  # the sandbox's published key: not a secret, it guards nothing real
-PUBLISHER_KINDS = ("api", "browser", "native")
+PUBLISHER_KINDS = ("native", "browser")
 # the platforms of `native`, each with its token's and its base URL's variable (publish/dialects.py builds them)
 DIALECT_ENV: dict[str, tuple[str, str]] = {
     "tiktok": ("ACTP_TIKTOK_ACCESS_TOKEN", "ACTP_TIKTOK_BASE_URL"),
@@ -60,7 +61,7 @@ class Settings:
     platform_url: str = field(default_factory=lambda: os.environ.get("ACTP_PLATFORM_URL", SANDBOX_URL))
     # None = not set: the sandbox's public key when talking to the sandbox, else absent
     platform_api_key: str | None = field(default_factory=lambda: _env("ACTP_PLATFORM_API_KEY"))
-    publisher: str = field(default_factory=lambda: os.environ.get("ACTP_PUBLISHER", "api"))  # PUBLISHER_KINDS
+    publisher: str = field(default_factory=lambda: os.environ.get("ACTP_PUBLISHER", "native"))  # PUBLISHER_KINDS
     # native publishing: platform -> its token (a secret: absent unless set) and its base URL override
     dialect_tokens: dict[str, str | None] = field(
         default_factory=lambda: {p: _env(token) for p, (token, _) in DIALECT_ENV.items()})
@@ -71,6 +72,8 @@ class Settings:
     # the ads API (Meta Marketing API shape); unset = the sandbox's, beside the platform API
     ads_url: str | None = field(default_factory=lambda: _env("ACTP_ADS_URL"))
     ads_access_token: str | None = field(default_factory=lambda: _env("ACTP_ADS_ACCESS_TOKEN"))
+    # Meta: the account connected with `actp accounts connect meta` whose stored token the ads client uses
+    ads_token_account: str | None = field(default_factory=lambda: _env("ACTP_ADS_TOKEN_ACCOUNT"))
     # which ads API: meta (the Marketing API) or tiktok (API for Business)
     ads_platform: str = field(default_factory=lambda: os.environ.get("ACTP_ADS_PLATFORM", "meta"))
     # Meta: the custom conversion each custom core signal is read from (ads/meta_signals.py)
@@ -101,10 +104,11 @@ class Settings:
 
     def dialect_url(self, platform: str) -> str | None:
         """The base URL of `platform`'s own API: its override, else the sandbox (which serves every dialect at
-        its root) when the sandbox is the platform talked to, else None: the adapter's real host."""
+        its root) when the sandbox is the platform talked to and no token of the platform's own is set, else
+        None: the adapter's real host. A real token never goes to the sandbox's address by default."""
         if self.dialect_urls.get(platform):
             return str(self.dialect_urls[platform]).rstrip("/")
-        return self.platform_url.rstrip("/") if self.on_sandbox else None
+        return self.platform_url.rstrip("/") if self.on_sandbox and not self.dialect_tokens.get(platform) else None
 
     def dialect_token(self, platform: str) -> str | None:
         """`platform`'s token; the sandbox's public key only when that platform's API is the embedded sandbox

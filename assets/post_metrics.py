@@ -45,13 +45,12 @@ def post_metrics(context: dg.AssetExecutionContext, store: StoreResource, platfo
         now = client.now()  # the platform's clock (the sandbox's is simulated and jumps ahead)
         classified = classify_posts(ledger, last_snapshots(wh), now, rules)
         plan = prioritise(classified, rules)
-        # each post through its own platform's API with ACTP_PUBLISHER=native, else the posting API
+        # each post through its own platform's API, whoever uploaded it
         reader = make_metrics_reader(platform.publisher, client, data_dir=store.root, engine=store.engine())
         try:
             snaps, unknown = collect_snapshots(plan[LEDGER_COLUMNS], reader, engine=store.engine())
         finally:
-            if reader is not client:
-                reader.close()
+            reader.close()
     if unknown:
         context.log.warning(f"{len(unknown)} posts unknown to the platform (deleted?): {unknown[:5]}")
     summary = plan_summary(classified, plan)

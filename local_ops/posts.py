@@ -43,8 +43,7 @@ def posts(context: dg.AssetExecutionContext, config: PostsConfig, store: StoreRe
                 if report.handled == 0:
                     break
         finally:
-            if publisher is not client:
-                publisher.close()
+            publisher.close()
     for key, err in errors.items():
         context.log.error(f"publish {key}: {err}")
     for key, why in deferred.items():

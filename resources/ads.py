@@ -19,6 +19,10 @@ class AdsResource(dg.ConfigurableResource):
                                       "Meta, the sandbox's root for TikTok).")
     access_token: str | None = Field(None, description="ACTP_ADS_ACCESS_TOKEN (an EnvVar); the sandbox's public key "
                                                        "for the sandbox's own ads API; else absent.")
+    token_account: str | None = Field(
+        None, description="Meta only (ACTP_ADS_TOKEN_ACCOUNT): the account connected with `actp accounts connect meta "
+        "--account NAME` whose stored token the client uses (refreshed before expiry), before access_token. TikTok's "
+        "Business API tokens come from its own OAuth, not the Login Kit flow ACTP connects: access_token there.")
     api_version: str = Field("v21.0", description="The Marketing API version in every path (Meta).")
     platform: Literal["meta", "tiktok"] = Field(
         "meta", description="ACTP_ADS_PLATFORM: meta (Marketing API, Graph) or tiktok (API for Business v1.3; its "
@@ -36,8 +40,11 @@ class AdsResource(dg.ConfigurableResource):
     def client(self, engine: Engine | None = None) -> AdsClient:
         """The client; `engine` lets the TikTok client find a post's public video id in the store (the ledger
         keeps TikTok's publish id, and the Spark Ad needs the public id moderation revealed)."""
-        if not self.access_token:
-            raise dg.Failure(f"no access token for the ads API at {self.base_url}: set ACTP_ADS_ACCESS_TOKEN")
+        token = self._stored_token(engine) or self.access_token
+        if not token:
+            raise dg.Failure(f"no access token for the ads API at {self.base_url}: set ACTP_ADS_ACCESS_TOKEN"
+                             + ("" if self.platform == "tiktok" else " or connect a Meta account (actp accounts "
+                                "connect meta --account NAME) and name it in ACTP_ADS_TOKEN_ACCOUNT"))
         if self.platform == "tiktok":
             from actp_pipeline.ads.meta_signals import is_loopback
 
@@ -49,7 +56,7 @@ class AdsResource(dg.ConfigurableResource):
             from actp_pipeline.publish.posts import public_video_id
 
             lookup = (lambda post_id: public_video_id(engine, post_id)) if engine is not None else None
-            return TikTokAdsClient(self.base_url, self.access_token, landing_page_url=self.landing_page_url,
+            return TikTokAdsClient(self.base_url, token, landing_page_url=self.landing_page_url,
                                    item_id_for=lookup)
         # the IG user whose Instagram posts Meta ads promote (ACTP_INSTAGRAM_USER_ID, as the Instagram publisher
         # reads it); unset: the Meta client reads it from each promoted IG media's owner
@@ -57,11 +64,27 @@ class AdsResource(dg.ConfigurableResource):
         if self.library == "httpx":
             from actp_pipeline.ads.meta import MetaAdsClient
 
-            return MetaAdsClient(self.base_url, self.access_token, api_version=self.api_version,
+            return MetaAdsClient(self.base_url, token, api_version=self.api_version,
                                  signal_actions=self.signal_actions or None,
                                  instagram_user_id=ig_user)
         from actp_pipeline.ads.meta_sdk import MetaSdkAdsClient
 
-        return MetaSdkAdsClient(self.base_url, self.access_token, api_version=self.api_version,
+        return MetaSdkAdsClient(self.base_url, token, api_version=self.api_version,
                                 signal_actions=self.signal_actions or None,
                                 instagram_user_id=ig_user)
+
+    def _stored_token(self, engine: Engine | None) -> str | None:
+        """The connected Meta account's token (ACTP_ADS_TOKEN_ACCOUNT), or None when none is named. A named account
+        that cannot give one (not connected, needs a reconnect, no ACTP_TOKEN_KEY) stops the run: spending on a
+        fallback token would act for another account."""
+        if not self.token_account or self.platform != "meta":
+            return None
+        if engine is None:
+            raise dg.Failure(f"ACTP_ADS_TOKEN_ACCOUNT={self.token_account}: the ads client needs the store to read it")
+        from actp_pipeline.accounts import (NeedsReconnect, NoTokenKey, NotConnected, TokenKeyMismatch,
+                                            TokenUnavailable, get_token)
+
+        try:
+            return get_token(engine, "meta", self.token_account)
+        except (NotConnected, NeedsReconnect, NoTokenKey, TokenKeyMismatch, TokenUnavailable) as e:
+            raise dg.Failure(f"ads token of Meta account {self.token_account!r}: {e}") from None

@@ -26,6 +26,7 @@ def default_resources(settings: Settings | None = None, loop: LoopSettings | Non
                                                                               s.platform_api_key),
                                      publisher=s.publisher),
         "ads": AdsResource(base_url=s.ads_base_url, access_token=_secret("ACTP_ADS_ACCESS_TOKEN", s.ads_token),
-                           platform=s.ads_platform, signal_actions=s.ads_signal_actions),
+                           platform=s.ads_platform, signal_actions=s.ads_signal_actions,
+                           token_account=s.ads_token_account),
         "loop": loop or LoopSettings(),
     }

@@ -1,4 +1,4 @@
-"""The social platforms' unified posting API (the sandbox by default)."""
+"""The platform host: its clock and research feeds (the sandbox by default), and which publisher posts."""
 
 
 import dagster as dg
@@ -11,15 +11,15 @@ PROBE_TIMEOUT_S = 2.0  # a tick must stay cheap: a platform slower than this to 
 
 
 class PlatformResource(dg.ConfigurableResource):
-    base_url: str = Field(description="The unified posting API (ACTP_PLATFORM_URL; `actp sandbox` by default).")
+    base_url: str = Field(description="The host of the clock and the research feeds, and of every platform's "
+                                      "dialect when it is the sandbox (ACTP_PLATFORM_URL; `actp sandbox` by default).")
     api_key: str | None = Field(None, description="ACTP_PLATFORM_API_KEY (an EnvVar); the sandbox's public key "
                                                   "when talking to the sandbox; else absent.")
-    publisher: str = Field("api", description="api (the posting API) | browser (Playwright through the upload page).")
+    publisher: str = Field("native", description="native (each post through its own platform's API) | browser "
+                                                 "(Playwright through the platform's upload page).")
 
     def client(self) -> HttpPlatform:
-        if not self.api_key:
-            raise dg.Failure(f"no API key for the platform at {self.base_url}: set ACTP_PLATFORM_API_KEY")
-        return HttpPlatform(self.base_url, self.api_key)
+        return HttpPlatform(self.base_url, self.api_key)  # the research feeds refuse a call without the key
 
     def unreachable(self) -> str | None:
         """None when the platform answers at all (any HTTP status); else the one-line reason a tick skips."""

@@ -10,7 +10,7 @@ and gets the access token as a str (NotConnected, NeedsReconnect or TokenUnavail
 Python: no Dagster import.
 """
 
-from .crypto import NoTokenKey, TokenCipher, keygen
+from .crypto import NoTokenKey, TokenCipher, TokenKeyMismatch, keygen
 from .tokens import (
     AccountStatus,
     NeedsReconnect,
@@ -22,5 +22,6 @@ from .tokens import (
     save_tokens,
 )
 
-__all__ = ["AccountStatus", "NeedsReconnect", "NoTokenKey", "NotConnected", "TokenCipher", "TokenUnavailable",
+__all__ = ["AccountStatus", "NeedsReconnect", "NoTokenKey", "NotConnected", "TokenCipher", "TokenKeyMismatch",
+           "TokenUnavailable",
            "disconnect", "get_token", "keygen", "list_accounts", "save_tokens"]

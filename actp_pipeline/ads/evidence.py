@@ -168,26 +168,26 @@ def candidates(goals: Sequence[Goal], organic: pd.DataFrame, allocation: pd.Data
 
 
 def post_lookup(posts: pd.DataFrame, promotes: str = "instagram") -> Mapping[str, str]:
-    """variant id -> the published post to run as the ad's creative, AS THE AD PLATFORM CAN PROMOTE IT.
+    """variant id -> the published post to run as the ad's creative, AS THE AD PLATFORM CAN PROMOTE IT; a
+    variant with no such post is absent (the plan does not pick it: nothing to promote).
 
-    An Instagram post is preferred when the variant has one: a ledger row of platform "instagram" whose
-    post id is an IG media id (digits, what Instagram's media_publish answers; ACTP_PUBLISHER=native)
-    becomes "instagram:<media id>" (the earliest such post), which the Meta clients turn into a creative
-    with source_instagram_media_id. Else the earliest post id, unchanged: the sandbox's unified posting
-    API's post id, or a Facebook Page post ("<page id>_<post id>") for object_story_id. An Instagram post
-    published through the posting API keeps that API's id and is not qualified (it is no IG media id).
-    `promotes`: the platform whose organic posts the ads client promotes (a client's `promotes` attribute;
-    Meta's by default); for another one (TikTok's Spark Ads) its earliest post of that platform is preferred."""
-    if posts is None or not len(posts):
+    `promotes`: the platform whose organic posts the ads client runs (a client's `promotes` attribute).
+    Meta's ("instagram"): an Instagram post whose id is an IG media id (digits, what media_publish answers)
+    becomes "instagram:<media id>" (the earliest such post; the Meta clients make a creative with
+    source_instagram_media_id), else a Facebook Page post ("<page id>_<post id>", object_story_id). TikTok's
+    Spark Ads: the variant's earliest TikTok post. A TikTok video, a YouTube video or an Instagram post
+    without a media id is never handed to Meta, nor a Reel to TikTok: the ad would promote a post its
+    platform does not know."""
+    if posts is None or not len(posts) or "platform" not in posts:
         return {}
     ordered = posts.sort_values("live_at", kind="stable")
-    first = ordered.drop_duplicates("variant_id")
-    out = dict(zip(first["variant_id"], first["post_id"]))
-    if "platform" in ordered and promotes != "instagram":
-        own = ordered[ordered["platform"] == promotes].drop_duplicates("variant_id")
-        out.update(zip(own["variant_id"], own["post_id"]))
-    elif "platform" in ordered:
+    out: dict[str, str] = {}
+    if promotes == "instagram":
+        page = ordered[ordered["platform"] == "facebook"].drop_duplicates("variant_id")
+        out.update(zip(page["variant_id"], page["post_id"]))
         is_media = ordered["post_id"].astype(str).str.fullmatch(r"[0-9]{5,30}")
         media = ordered[(ordered["platform"] == "instagram") & is_media].drop_duplicates("variant_id")
         out.update({v: f"instagram:{m}" for v, m in zip(media["variant_id"], media["post_id"])})
-    return out
+        return out
+    own = ordered[ordered["platform"] == promotes].drop_duplicates("variant_id")
+    return dict(zip(own["variant_id"], own["post_id"]))

@@ -5,7 +5,7 @@ the only place that knows Graph paths, minor-unit money, cursors and error bodie
 the same API under `<sandbox url>/graph` (actp_pipeline/sandbox/ads.py); for a real account use
 base_url "https://graph.facebook.com" and a Marketing API access token.
 
-Conventions (those of platforms.HttpPlatform): dollars (float) at the edges, minor-unit strings on the
+Conventions (those of the publishers): dollars (float) at the edges, minor-unit strings on the
 wire; times are naive UTC; account ids are given without "act_". Every account and object id is checked
 against a strict pattern (1-64 of [A-Za-z0-9_-]; else ValueError) before a request is built: ids become
 URL path segments, and one with "/", "." or "%" would be normalised into another account's path. A

@@ -6,6 +6,7 @@ the CLI drive the same functions against the sandbox's ads API.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ def plan_pass(engine: Engine, client: AdsClient, now: dt.datetime, *, decisions:
               config: OrchestratorConfig = OrchestratorConfig(), max_candidates: int = 4, lookback_h: float = 96.0,
               trigger: str = "dagster", dagster_run_id: str | None = None) -> PlanPass:
     """Read every account with an active goal, plan, and store the plan as a dry run (changes nothing)."""
+    config = _platform_floor(config, getattr(client, "promotes", "instagram"))
     goal_list = goals_from(ad_accounts.goals(engine))
     if not goal_list:
         return PlanPass(None, [], pd.DataFrame(), pd.DataFrame(), {}, pd.DataFrame())
@@ -49,8 +51,9 @@ def plan_pass(engine: Engine, client: AdsClient, now: dt.datetime, *, decisions:
         # Meta leaves out actions that did not happen: a core signal without a column had no events
         for signal in {g.signal(config) for g in readable} - set(insights.columns) - {None}:
             insights[signal] = 0.0
-    posts = posts_ledger(engine)
-    cands = candidates(readable, decisions, allocation, max_candidates, posted=set(posts["variant_id"]))
+    # only creatives with a post this ads platform can run (Meta: an Instagram Reel; TikTok: a TikTok video)
+    promotable = post_lookup(posts_ledger(engine), getattr(client, "promotes", "instagram"))
+    cands = candidates(readable, decisions, allocation, max_candidates, posted=set(promotable))
     paid = paid_winners(readable, campaigns, ad_sets, insights, now, rule, config, organic=decisions)
     history = ads_audit.history(engine, accounts, since=now - dt.timedelta(days=8))
     actions = plan(readable, campaigns, ad_sets, insights, paid[paid["decision"] == "winner"], history,
@@ -88,6 +91,18 @@ def scaling_trends(goals, campaigns: pd.DataFrame, ad_sets: pd.DataFrame, insigh
                              "daily_budget": c.daily_budget, "verdict": t["verdict"], "raise_ok": bool(t["ok"]),
                              **{k: t.get(k) for k in ("recent_cpa", "prior_cpa", "recent_spend", "prior_spend")}})
     return pd.DataFrame(rows, columns=cols)
+
+
+# the ad platforms' documented minimum daily budget of an ad set / ad group in USD, above OrchestratorConfig's
+# default (Meta's $1): TikTok refuses an ad group under $20 a day (Business API, adgroup/create: budget)
+PLATFORM_MIN_DAILY_BUDGET = {"tiktok": 20.0}
+
+
+def _platform_floor(config: OrchestratorConfig, promotes: str) -> OrchestratorConfig:
+    floor = PLATFORM_MIN_DAILY_BUDGET.get(promotes, 0.0)
+    if floor <= config.platform_min_daily_budget:
+        return config
+    return dataclasses.replace(config, platform_min_daily_budget=floor)
 
 
 def execute_pass(engine: Engine, client: AdsClient, now: dt.datetime, plan_id: str | None = None, *, trigger: str = "dagster",

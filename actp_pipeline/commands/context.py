@@ -20,7 +20,7 @@ def platform_up(url: str) -> bool:
     import httpx
 
     try:
-        return httpx.get(f"{url}/v1/health", timeout=2).status_code == 200
+        return httpx.get(f"{url}/sandbox/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -35,6 +35,7 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
 
 
 DEMO_PLATFORMS = ("tiktok", "youtube", "instagram", "aggregator", "all")
+TIKTOK_DEMO_ADVERTISER = "7000000000000000001"
 
 
 def _start_text(start: dt.datetime) -> str:
@@ -53,10 +54,11 @@ def make() -> click.Command:
         default = _start_text(defaults[name]) if name == "start" else defaults[name]
         cmd.params.append(click.Option([flag, name], type=kind, default=default, show_default=True, help=help_text,
                                        metavar="YYYY-MM-DD[THH:MM]" if name == "start" else None))
-    cmd.params.append(click.Option(["--platform", "platform"], type=click.Choice(DEMO_PLATFORMS), default=None,
-                                   show_default="the unified posting API, tiktok:main",
+    cmd.params.append(click.Option(["--platform", "platform"], type=click.Choice(DEMO_PLATFORMS),
+                                   default=defaults["platform"], show_default=True,
                                    help="post and measure through this platform's own API (its real dialect, "
-                                        "served by the sandbox); all: every platform with an adapter"))
+                                        "served by the sandbox); aggregator: TikTok and Instagram through Ayrshare; "
+                                        "all: every platform with an adapter"))
     cmd.params.append(click.Option(["--json", "json_path"], type=click.Path(dir_okay=False), default=None,
                                    help="also write a JSON summary to this file"))
     return cmd
@@ -69,6 +71,8 @@ def _demo(json_path: str | None, **knobs: Any) -> int:
 
     base = settings()
     cfg = DemoConfig(data_dir=base.data_dir, store_url=base.database_url, **knobs)
+    if cfg.platform == "tiktok":  # TikTok's advertiser ids are numbers; the sandbox serves any of them
+        cfg.ad_account = TIKTOK_DEMO_ADVERTISER
     _check_dialects(cfg)
     with DemoBars() as bars:
         bars.line(f"ACTP demo: {cfg.days} + {cfg.paid_days} simulated days from {_start_text(cfg.start)} UTC, seed "
@@ -82,9 +86,8 @@ def _demo(json_path: str | None, **knobs: Any) -> int:
             loop_settings = Settings(data_dir=cfg.data_dir, database_url=base.database_url, platform_url=sandbox.url,
                                      platform_api_key=world.api_keys[0], ads_access_token=world.api_keys[0],
                                      **_dialect_settings(cfg, sandbox.url, world.api_keys[0]))
-            if cfg.platform:
-                bars.line(f"posting and measuring through {', '.join(cfg.dialects())}'s own API (the sandbox's "
-                          "real dialect)")
+            bars.line(f"posting and measuring through {', '.join(cfg.dialects())}'s own API (the sandbox's "
+                      f"real dialect); {_paid_line(cfg)}")
             warnings_to_log(cfg.data_dir)
             from actp_pipeline.definitions import demo_materializer
 
@@ -97,11 +100,18 @@ def _demo(json_path: str | None, **knobs: Any) -> int:
     return 0
 
 
+def _paid_line(cfg) -> str:
+    """What the paid phase promotes on this platform (an ads platform runs only posts it knows)."""
+    if cfg.platform == "tiktok":
+        return "the paid phase runs TikTok Spark Ads on the TikTok videos"
+    if cfg.platform == "youtube":
+        return "no ads adapter promotes YouTube videos yet: the paid phase plans nothing"
+    return "the paid phase runs Meta ads on the Instagram Reels"
+
+
 def _check_dialects(cfg) -> None:
     from actp_pipeline.publish.dialects import available
 
-    if cfg.platform is None:
-        return
     missing = [why for p in cfg.dialects() if (why := available(p))]
     if missing or not cfg.dialects():
         raise click.UsageError("; ".join(missing) or "no platform has an adapter yet", ctx=None)
@@ -112,8 +122,6 @@ def _dialect_settings(cfg, sandbox_url: str, key: str) -> dict[str, Any]:
 
     Also put in this process's environment, where the publish and measure assets build their adapters
     (`make_publisher` reads the settings from it): the sandbox's key is public, not a secret."""
-    if cfg.platform is None:
-        return {}
     from actp_pipeline.settings import DIALECT_ENV
 
     urls = {p: sandbox_url + ("/graph" if p == "instagram" else "") for p in cfg.dialects()}  # Graph's root
@@ -124,8 +132,11 @@ def _dialect_settings(cfg, sandbox_url: str, key: str) -> dict[str, Any]:
     if via:
         os.environ["ACTP_PUBLISH_VIA"] = ",".join(f"{n}={d}" for n, d in via.items())
     os.environ["ACTP_PUBLISHER"] = "native"
+    # the paid phase promotes the posts its ads platform knows: TikTok videos through Spark Ads, else Meta's
+    ads = "tiktok" if cfg.platform == "tiktok" else "meta"
+    os.environ["ACTP_ADS_PLATFORM"] = ads
     return {"publisher": "native", "dialect_tokens": {p: key for p in cfg.dialects()}, "dialect_urls": urls,
-            "publish_via": via}
+            "publish_via": via, "ads_platform": ads}
 
 
 def _run(cfg, sandbox, materialize, bars: DemoBars):

@@ -118,8 +118,9 @@ def make_worker() -> click.Command:
     @click.option("--health-port", type=click.IntRange(0, 65535), default=d.health_port,
                   help="port of the /health endpoint; 0 disables it")
     @click.option("--exit-when-idle", is_flag=True, help="stop when no open work is left")
-    @click.option("--publisher", type=click.Choice(["api", "browser"]), default=None,
-                  show_default="$ACTP_PUBLISHER or api", help="how to upload")
+    @click.option("--publisher", type=click.Choice(["native", "browser"]), default=None,
+                  show_default="$ACTP_PUBLISHER or native", help="how to upload: each platform's own API, or "
+                  "its upload page in a browser")
     def worker(**opts: Any) -> int:
         """Pull renders and uploads from the store until SIGINT/SIGTERM (or until idle with --exit-when-idle)."""
         if opts["render_only"] and opts["publish_only"]:
@@ -149,10 +150,6 @@ def _work(worker_id: str | None, render_only: bool, publish_only: bool, lease: f
     wid = worker_id or default_worker_id()
     engine = connect_store(s.store_url)
     how = publisher or s.publisher
-    if cfg.publish and how == "api" and s.platform_api_key is None:
-        # fail closed: without a key every upload would be refused and end dead in the queue
-        raise click.UsageError(f"ACTP_PLATFORM_API_KEY is not set: the platform at {s.platform_url} needs its API key"
-                               " to publish (only the embedded sandbox at its default address gets its public key)")
     with HttpPlatform(s.platform_url, s.platform_api_key) as client, Bars() as bars:
         chosen = make_publisher(how, client, data_dir=s.data_dir, engine=engine)
         bars.line(f"worker {wid}: store {engine.url.render_as_string(hide_password=True)}, platform {s.platform_url}"
@@ -165,8 +162,7 @@ def _work(worker_id: str | None, render_only: bool, publish_only: bool, lease: f
                                 clock=client.now, guards=PublishGuards.for_store(engine, client.now), log=bars.line,
                                 on_item=lambda kind, item, outcome: _count(bars, tasks[kind], outcome))
         finally:
-            if chosen is not client:
-                chosen.close()
+            chosen.close()
     print(json.dumps(totals))
     return 0
 

@@ -59,9 +59,9 @@ class DemoConfig:
     ad_goal: str = "virality"
     ad_budget: float = 60.0  # the demo ad account's global daily budget in dollars
     store_url: str | None = None  # default: SQLite under data_dir
-    # None: every post through the sandbox's unified posting API (as targets say, tiktok:main by default);
-    # a platform (tiktok, youtube, instagram, aggregator) or "all": each post through that platform's own API
-    platform: str | None = None
+    # each post through this platform's own API: instagram (the default: its Reels are what the paid phase's
+    # Meta ads promote), tiktok, youtube, aggregator (TikTok and Instagram through Ayrshare) or "all"
+    platform: str = "instagram"
 
     def __post_init__(self) -> None:
         start = self.start if self.start.tzinfo else self.start.replace(tzinfo=dt.UTC)
@@ -79,9 +79,7 @@ class DemoConfig:
         return out
 
     def dialects(self) -> list[str]:
-        """The platforms posted to through their own APIs ([] for the unified posting API)."""
-        if self.platform is None:
-            return []
+        """The platforms posted to through their own APIs."""
         from actp_pipeline.publish.dialects import REGISTRY, available
 
         if self.platform == "all":  # every platform through its own API (the aggregator is not a platform)
@@ -96,7 +94,6 @@ class DemoConfig:
         """The settings resource's fields this demo sets."""
         out = {"topic": self.topic, "hook_patterns": self.hook_patterns, "angles": self.angles,
                "cta_styles": self.cta_styles, "formats": self.formats, "max_length_s": self.max_length_s,
-               "max_posts_per_day": self.max_posts_per_day}
-        if self.platform is not None:
-            out["targets"] = [f"{p}:main" for p in (self.via_aggregator() or self.dialects())]
+               "max_posts_per_day": self.max_posts_per_day,
+               "targets": [f"{p}:main" for p in (self.via_aggregator() or self.dialects())]}
         return out

@@ -84,10 +84,10 @@ class DemoSteps:
         return self.materialize(names, partition)
 
     def now(self) -> dt.datetime:
-        return dt.datetime.fromisoformat(self.client.get("/v1/clock").json()["now"].replace("Z", "+00:00"))
+        return dt.datetime.fromisoformat(self.client.get("/sandbox/clock").json()["now"].replace("Z", "+00:00"))
 
     def advance_clock(self, hours: float) -> None:
-        self.client.post("/v1/clock/advance", json={"hours": hours}).raise_for_status()
+        self.client.post("/sandbox/clock/advance", json={"hours": hours}).raise_for_status()
 
     def stage(self, label: str) -> None:
         self.progress.stage(label)

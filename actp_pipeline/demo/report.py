@@ -38,7 +38,7 @@ class DemoResult:
 def fetch_truth(base_url: str, token: str) -> pd.DataFrame:
     """Ground truth per posted creative (evaluation only): its true engagement rate (the mean over its
     posts of what a post on its platform at its hour is expected to earn), its rank, and its posts."""
-    items = httpx.get(f"{base_url}/v1/_truth/posts", headers={"X-Truth-Token": token}, timeout=30).json()["items"]
+    items = httpx.get(f"{base_url}/sandbox/truth/posts", headers={"X-Truth-Token": token}, timeout=30).json()["items"]
     posts = pd.DataFrame(items)
     if posts.empty:
         return posts

@@ -168,9 +168,9 @@ def plan_summary(classified: pd.DataFrame, plan: pd.DataFrame) -> dict:
 
 
 def read_metrics(ledger: pd.DataFrame, reader: Any) -> list[dict[str, Any]]:
-    """The readers' answers for the ledger's posts: one call for a reader of the unified API (`metrics(ids)`,
-    which batches itself); per (platform, account) for a reader that routes to each platform's own API
-    (`metrics_for(platform, account, ids)`, which batches by the platform's limit)."""
+    """The readers' answers for the ledger's posts: per (platform, account) for a reader that routes to each
+    platform's own API (`metrics_for(platform, account, ids)`, which batches by the platform's limit); one
+    call for a reader of a single platform (`metrics(ids)`, which batches itself)."""
     metrics_for = getattr(reader, "metrics_for", None)
     if metrics_for is None:
         return [reader.metrics(ledger["post_id"].tolist())]

@@ -21,9 +21,9 @@ and no two jobs ever share a page or a context. Contexts are kept between jobs (
 crashed browser is relaunched and its contexts dropped. The thread starts on first use, not at import or
 construction, and `close()` (or leaving a `with` block) shuts it down.
 
-`find_post(key)` delegates to `lookup.find_post` when a lookup is given (a post lookup is an API call: the
-generic site's HttpPlatform, or for a platform's site that platform's API adapter, which finds the post by
-the reference marker the page object puts into it); without one it reads the site's list of posts in the
+`find_post(key)` delegates to `lookup.find_post` when a lookup is given (a post lookup is an API call: for a
+platform's site that platform's API adapter, which finds the post by the reference marker the page object
+puts into it); without one it reads the site's list of posts in the
 browser (the generic site: GET /web/posts?idempotency_key=<key>; a platform's site: its content list, for
 the marker). The real sites keep no idempotency key, so for them `publish` first looks the key up and
 returns the post it finds instead of posting again.

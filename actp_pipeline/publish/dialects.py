@@ -48,6 +48,7 @@ STORE_PLATFORM = {"tiktok": "tiktok", "youtube": "youtube", "instagram": "meta"}
 UNKNOWN_STATES = ("processing", "moderation", "failed", "rejected", "deleted", "error", "pending", "in_progress",
                   "uploaded", "inbox")
 CORE_COUNTS = ("views", "likes", "comments")
+ENV_TOKEN_ACCOUNT = "main"  # the account an ACTP_<PLATFORM>_ACCESS_TOKEN posts for
 
 
 class DialectUnavailable(PlatformError):
@@ -72,32 +73,44 @@ class DialectContext:
         owner = STORE_PLATFORM.get(platform)
         if self.engine is None or owner is None:
             return None
-        from actp_pipeline.accounts import NeedsReconnect, NoTokenKey, TokenUnavailable, get_token, list_accounts
+        from actp_pipeline.accounts import NeedsReconnect, NoTokenKey, TokenKeyMismatch, TokenUnavailable, get_token
+        from actp_pipeline.accounts.tokens import status_of
 
-        if not any(a.platform == owner and a.account == account and a.status != "disconnected"
-                   for a in list_accounts(self.engine)):
+        found = status_of(self.engine, owner, account)  # one row, not the whole table, per adapter lookup
+        if found is None or found.status == "disconnected":
             return None
         try:
             return get_token(self.engine, owner, account, now=self.aware_clock())
-        except (NeedsReconnect, NoTokenKey) as e:  # a person must act: nothing is sent until they do
+        except (NeedsReconnect, NoTokenKey, TokenKeyMismatch) as e:  # a person must act: nothing is sent until they do
             raise DialectUnavailable(f"{platform} account {account!r}: {e}") from None
         except TokenUnavailable as e:  # the platform's token endpoint is down and the token is stale
             raise PlatformError(f"{platform} account {account!r}: {e}", retryable=True, sent=False) from None
 
     def token(self, platform: str, account: str = "main") -> str:
+        """The account's stored token, else the platform's EnvVar token, which is one account's: on a real
+        host it posts only for the default account "main" (another account's post would land on the token's
+        own creator); other accounts are connected with `actp accounts connect`. The aggregator's key is the
+        business's (accounts are its Profile-Keys), and a sandbox on this machine takes its key for every account."""
         stored = self.stored_token(platform, account)
         if stored:
             return stored
+        from actp_pipeline.settings import DIALECT_ENV
+
         token = self.settings.dialect_token(platform)
         if not token:
-            from actp_pipeline.settings import DIALECT_ENV
-
             raise DialectUnavailable(f"no token for {platform}: set {DIALECT_ENV[platform][0]} (an EnvVar)")
+        if platform in STORE_PLATFORM and account != ENV_TOKEN_ACCOUNT and not self.local(platform):
+            raise DialectUnavailable(f"{platform} account {account!r} has no token of its own: "
+                                     f"{DIALECT_ENV[platform][0]} posts for account {ENV_TOKEN_ACCOUNT!r} only; connect "
+                                     f"this one with `actp accounts connect {STORE_PLATFORM[platform]} "
+                                     f"--account {account}`")
         return token
 
-    @property
-    def sandbox(self) -> bool:
-        return self.settings.on_sandbox
+    def local(self, platform: str) -> bool:
+        """True when `platform`'s API answers on this machine (a sandbox on any port): poll it briskly."""
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.settings.dialect_url(platform) or "").hostname in LOOPBACK
 
     def aware_clock(self) -> Clock:
         clock = self.clock
@@ -116,7 +129,7 @@ def _tiktok(ctx: DialectContext, account: str) -> Any:
 
     return TikTokPublisher(ctx.token("tiktok", account), base_url=ctx.settings.dialect_url("tiktok") or BASE_URL,
                            account=account, journal_path=ctx.data_dir / "publish" / "tiktok_journal.sqlite",
-                           clock=ctx.aware_clock(), poll_interval_s=0.5 if ctx.sandbox else 3.0)
+                           clock=ctx.aware_clock(), poll_interval_s=0.5 if ctx.local("tiktok") else 3.0)
 
 
 def _youtube(ctx: DialectContext, account: str) -> Any:
@@ -141,8 +154,8 @@ def _instagram(ctx: DialectContext, account: str) -> Any:
 
     token = ctx.token("instagram", account)
     override = ctx.settings.dialect_urls.get("instagram")
-    graph = str(override).rstrip("/") if override else (
-        f"{ctx.settings.dialect_url('instagram')}/graph" if ctx.sandbox else GRAPH_URL)
+    sandbox = ctx.settings.dialect_url("instagram")  # the sandbox's root when it is Instagram's host
+    graph = str(override).rstrip("/") if override else (f"{sandbox}/graph" if sandbox else GRAPH_URL)
     user = os.environ.get("ACTP_INSTAGRAM_USER_ID")
     if not user and urlsplit(graph).hostname in LOOPBACK:  # the sandbox: its token's own IG user
         resp = httpx.get(f"{graph}/{API_VERSION}/me", params={"fields": "id"},
@@ -155,7 +168,7 @@ def _instagram(ctx: DialectContext, account: str) -> Any:
         raise DialectUnavailable("instagram: set ACTP_INSTAGRAM_USER_ID (the Instagram professional account's id)")
     return InstagramPublisher(token, user, account=account, graph_url=graph,
                               journal_path=ctx.data_dir / "publish" / "instagram_containers.sqlite",
-                              clock=ctx.aware_clock(), poll_interval_s=0.5 if ctx.sandbox else 5.0)
+                              clock=ctx.aware_clock(), poll_interval_s=0.5 if ctx.local("instagram") else 5.0)
 
 
 def _aggregator(ctx: DialectContext, account: str) -> Any:

@@ -1,10 +1,11 @@
-"""Social platforms behind one small interface, its HTTP adapter, and the choice of publisher.
+"""The platform host's own endpoints, and the choice of publisher.
 
-The HTTP adapter speaks a unified posting API (upload media, create post, look a post up by its
-idempotency key, batch metrics, trending and ad-library feeds), the way Blotato/Ayrshare put many
-networks behind one API. The sandbox serves the same API, so the pipeline takes one code path to both.
-The `Publisher` protocol and the errors every adapter raises live in publisher.py; `make_publisher`
-picks the adapter a worker uploads with.
+`HttpPlatform` reads what no social platform's API serves but the loop needs from the host it runs against:
+its clock (the sandbox's simulated time at /sandbox/clock; wall time on a host without one) and the
+research feeds (/sandbox/research/*, served by the sandbox until real research sources replace them). Posts
+never go through it: every post goes through its own platform's API (`native`, publish/dialects.py) or
+through that platform's upload page (`browser`). The `Publisher` protocol and the errors every adapter
+raises live in publisher.py; `make_publisher` picks the adapter a worker uploads with.
 """
 
 from __future__ import annotations
@@ -17,16 +18,11 @@ from typing import Any, Iterator, Protocol
 
 import httpx
 
-from actp_pipeline.publish.publisher import AmbiguousOutcome, BeforeSend, PlatformError, Publisher
+from actp_pipeline.publish.publisher import PlatformError, Publisher
 
 
 class Platform(Protocol):
     def now(self) -> dt.datetime: ...
-    def upload_media(self, path: Path) -> dict[str, Any]: ...
-    def create_post(self, *, media_id: str, platform: str, account: str, caption: str, hashtags: list[str],
-                    scheduled_at: dt.datetime | None, idempotency_key: str) -> dict[str, Any]: ...
-    def find_post(self, idempotency_key: str) -> dict[str, Any] | None: ...
-    def metrics(self, post_ids: list[str]) -> dict[str, Any]: ...
     def market_feed(self, kind: str, date: str, platform: str | None = None) -> Iterator[Any]: ...
 
 
@@ -37,22 +33,16 @@ def parse_time(value: str) -> dt.datetime:
 
 
 class HttpPlatform:
-    """httpx client for the unified posting API (the sandbox, or a real aggregator with this shape)."""
+    """httpx client for the host's clock and research feeds (the sandbox's own endpoints)."""
 
-    METRICS_BATCH = 500
-    PROCESSING = ("processing", "pending", "in_progress")
-
-    def __init__(self, base_url: str, api_key: str, *, timeout_s: float = 30.0, upload_timeout_s: float = 300.0,
-                 processing_timeout_s: float = 600.0):
+    def __init__(self, base_url: str, api_key: str | None, *, timeout_s: float = 30.0):
         self.base_url = base_url.rstrip("/")
-        self.upload_timeout_s = upload_timeout_s
-        self.processing_timeout_s = processing_timeout_s
         self._clock_at: dt.datetime | None = None  # the platform's time when last read, and its speed
         self._clock_speed = 1.0
         self._clock_read_at = 0.0
         self._http = httpx.Client(
             base_url=self.base_url,
-            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "actp/0.1"},
+            headers={"User-Agent": "actp/0.1", **({"Authorization": f"Bearer {api_key}"} if api_key else {})},
             timeout=timeout_s,
         )
 
@@ -65,15 +55,15 @@ class HttpPlatform:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call(self, method: str, path: str, *, side_effect: bool = False, **kw: Any) -> httpx.Response:
+    def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
         try:
             resp = self._http.request(method, path, **kw)
         except (httpx.ConnectError, httpx.ConnectTimeout) as e:
             # Nothing reached the platform: safe to retry.
             raise PlatformError(f"{method} {self.base_url}{path}: cannot connect ({e})", retryable=True, sent=False) from e
-        except httpx.TransportError as e:
-            cls = AmbiguousOutcome if side_effect else PlatformError
-            raise cls(f"{method} {self.base_url}{path}: {type(e).__name__} after sending ({e})", retryable=True) from e
+        except httpx.TransportError as e:  # a read: nothing to reconcile, reading again is safe
+            raise PlatformError(f"{method} {self.base_url}{path}: {type(e).__name__} after sending ({e})",
+                                retryable=True) from e
         if resp.status_code >= 400:
             try:
                 err = resp.json().get("error", {})
@@ -81,10 +71,7 @@ class HttpPlatform:
             except ValueError:
                 msg = resp.text[:300]
             retry_after = resp.headers.get("Retry-After")
-            # a side effect answered 5xx or 408 may have been carried out before it failed: look it up, never
-            # retry it blind (a 429 or another 4xx is the platform's refusal: nothing was done)
-            cls = AmbiguousOutcome if side_effect and (resp.status_code >= 500 or resp.status_code == 408) else PlatformError
-            raise cls(
+            raise PlatformError(
                 f"{method} {path} -> HTTP {resp.status_code} {msg}",
                 status=resp.status_code,
                 retryable=resp.status_code in (408, 425, 429) or resp.status_code >= 500,
@@ -100,7 +87,7 @@ class HttpPlatform:
         tick = time.monotonic()
         if self._clock_at is None or tick - self._clock_read_at > 1.0:
             try:
-                clock = self._call("GET", "/v1/clock").json()
+                clock = self._call("GET", "/sandbox/clock").json()
                 self._clock_at, self._clock_speed = parse_time(clock["now"]), float(clock.get("speed", 1.0))
             except PlatformError as e:
                 if e.status != 404:
@@ -108,64 +95,6 @@ class HttpPlatform:
                 self._clock_at, self._clock_speed = dt.datetime.now(dt.UTC).replace(tzinfo=None), 1.0
             self._clock_read_at = tick
         return self._clock_at + dt.timedelta(seconds=(tick - self._clock_read_at) * self._clock_speed)
-
-    def upload_media(self, path: Path) -> dict[str, Any]:
-        with open(path, "rb") as fh:
-            return self._call("POST", "/v1/media", side_effect=True, content=fh.read(),
-                              headers={"Content-Type": "video/mp4"}, timeout=self.upload_timeout_s).json()
-
-    def create_post(self, *, media_id: str, platform: str, account: str, caption: str, hashtags: list[str],
-                    scheduled_at: dt.datetime | None, idempotency_key: str) -> dict[str, Any]:
-        body = {
-            "media_id": media_id, "platform": platform, "account": account, "caption": caption,
-            "hashtags": hashtags, "idempotency_key": idempotency_key,
-            "scheduled_at": scheduled_at.replace(tzinfo=dt.UTC).isoformat() if scheduled_at else None,
-        }
-        return self._call("POST", "/v1/posts", side_effect=True, json=body).json()
-
-    def publish(self, *, media_path: Path, platform: str, account: str, caption: str, hashtags: list[str],
-                scheduled_at: dt.datetime | None, idempotency_key: str,
-                before_send: BeforeSend | None = None) -> dict[str, Any]:
-        """Upload media, create the post, then poll its status while the platform is still processing it."""
-        media = self.upload_media(media_path)
-        if before_send is not None:
-            before_send()  # the lease fence and the rate-limit stamp, right before the create call
-        post = self.create_post(media_id=media["media_id"], platform=platform, account=account, caption=caption,
-                                hashtags=hashtags, scheduled_at=scheduled_at, idempotency_key=idempotency_key)
-        return self.wait_until_processed(post)
-
-    def wait_until_processed(self, post: dict[str, Any]) -> dict[str, Any]:
-        deadline = time.monotonic() + self.processing_timeout_s
-        delay = 0.2
-        while post.get("status") in self.PROCESSING:
-            if time.monotonic() > deadline:
-                # the post exists; whether it will go through is not known yet: reconcile later
-                raise AmbiguousOutcome(f"post {post.get('post_id')} still {post.get('status')} after "
-                                       f"{self.processing_timeout_s:.0f} s", retryable=True)
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
-            try:
-                post = self._call("GET", f"/v1/posts/{post['post_id']}").json()
-            except PlatformError as e:  # a 429, a 5xx, a lost connection on the poll: the post exists
-                raise AmbiguousOutcome(f"post {post.get('post_id')} was created; reading its status failed: {e}",
-                                       retryable=True) from e
-        if post.get("status") in ("failed", "rejected", "error"):
-            raise PlatformError(f"the platform rejected post {post.get('post_id')}: {post.get('error') or post.get('status')}")
-        return post
-
-    def find_post(self, idempotency_key: str) -> dict[str, Any] | None:
-        items = self._call("GET", "/v1/posts", params={"idempotency_key": idempotency_key}).json()["items"]
-        return items[0] if items else None
-
-    def metrics(self, post_ids: list[str]) -> dict[str, Any]:
-        """Metrics of many posts, batched; returns {"as_of", "items", "unknown"}."""
-        out: dict[str, Any] = {"as_of": None, "items": [], "unknown": []}
-        for i in range(0, len(post_ids), self.METRICS_BATCH):
-            page = self._call("POST", "/v1/metrics/batch", json={"post_ids": post_ids[i : i + self.METRICS_BATCH]}).json()
-            out["as_of"] = page["as_of"]
-            out["items"].extend(page["items"])
-            out["unknown"].extend(page.get("unknown", []))
-        return out
 
     # A day's feed is a few hundred items (500 a page); a feed still paging after this many pages is broken
     # (a cursor that never ends), and following it would hold a run for hours.
@@ -176,7 +105,7 @@ class HttpPlatform:
 
         Raises PlatformError (never a silent, truncated day) on a page that is not {"items": [...]}, a
         cursor seen before, or more than MAX_PAGES pages: a part of a day must not replace a whole one."""
-        path = {"trending": "/v1/trending", "ads": "/v1/ads/library"}[kind]
+        path = {"trending": "/sandbox/research/trending", "ads": "/sandbox/research/ad_library"}[kind]
         cursor, seen = None, set()
         for n in range(1, self.MAX_PAGES + 1):
             params = {"date": date, "limit": 500, **({"platform": platform} if platform else {}),
@@ -211,27 +140,24 @@ def _feed_int(digits: str) -> int | float:
     return int(digits)
 
 
-PUBLISHERS = ("api", "browser", "native")
+PUBLISHERS = ("native", "browser")
 
 
 def make_publisher(kind: str, client: HttpPlatform, *, data_dir: Path, settings: Any = None,
                    engine: Any = None) -> Publisher:
-    """The publisher a worker uploads with: the posting API itself, the browser uploader (which logs in with
-    $ACTP_BROWSER_USER/$ACTP_BROWSER_PASSWORD and looks posts up through the API), or `native`: each post
-    through its own platform's API (publish/dialects.py; tokens and hosts from `settings`, default the
-    environment), on the platform's clock as `client` reads it."""
-    if kind == "api":
-        return client
+    """The publisher a worker uploads with: `native`, each post through its own platform's API
+    (publish/dialects.py; tokens and hosts from `settings`, default the environment) on the platform's clock
+    as `client` reads it; or `browser`, the upload page of ACTP_BROWSER_SITE, logged in with
+    $ACTP_BROWSER_USER/$ACTP_BROWSER_PASSWORD (off by default: the platforms' terms, see the README)."""
     if kind == "browser":
         import os
 
         from actp_pipeline.publish.browser import BrowserPublisher
 
-        # ACTP_BROWSER_SITE: generic (the sandbox's upload form) or tiktok | youtube | instagram (their studio
-        # pages; "-live" for the real sites). Posts made on a platform's page carry no ACTP key the unified
-        # API could find, so those look a post up in the browser by its ref marker, never through /v1.
+        # ACTP_BROWSER_SITE: tiktok | youtube | instagram (their studio pages; "-live" for the real sites), or
+        # generic (the sandbox's plain form). Every site finds a post it made by its own page, never an API.
         site = os.environ.get("ACTP_BROWSER_SITE", "generic")
-        return BrowserPublisher.from_env(client.base_url, site=site, lookup=client if site == "generic" else None,
+        return BrowserPublisher.from_env(client.base_url, site=site,
                                          storage_state_path=data_dir / "browser" / (
                                              "session.json" if site == "generic" else f"{site}-session.json"),
                                          screenshot_dir=data_dir / "screenshots")
@@ -244,11 +170,9 @@ def make_publisher(kind: str, client: HttpPlatform, *, data_dir: Path, settings:
 
 def make_metrics_reader(kind: str, client: HttpPlatform, *, data_dir: Path, settings: Any = None,
                         engine: Any = None) -> Any:
-    """What post metrics are read through: the posting API for `api` and `browser` (the browser uploads,
-    the API reads), each platform's own API for `native` (its reader has `metrics_for(platform, account,
-    ids)`)."""
-    if kind == "native":
-        return make_publisher(kind, client, data_dir=data_dir, settings=settings, engine=engine)
+    """What post metrics are read through: each platform's own API, whoever uploaded (its reader has
+    `metrics_for(platform, account, ids)`). A post uploaded through a browser is read by the id its page
+    showed."""
     if kind not in PUBLISHERS:
         raise ValueError(f"unknown publisher {kind!r}: choose one of {', '.join(PUBLISHERS)} (ACTP_PUBLISHER)")
-    return client
+    return make_publisher("native", client, data_dir=data_dir, settings=settings, engine=engine)

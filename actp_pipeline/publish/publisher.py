@@ -1,6 +1,6 @@
 """What every publisher shares: the `Publisher` protocol the publish worker calls, and the errors it classifies.
 
-Its own module so that the adapters (platforms.HttpPlatform, browser.BrowserPublisher) and their callers
+Its own module so that the adapters (the dialects of publish/dialects.py, browser.BrowserPublisher) and their callers
 (posts, the worker) import the interface without importing each other.
 """
 
@@ -50,7 +50,7 @@ class PostLookup(Protocol):
 class Publisher(PostLookup, Protocol):
     """What the publish worker needs: post a file once per idempotency key, and look a post up by it.
 
-    Adapters: `HttpPlatform` (unified posting API) and the Playwright browser uploader.
+    Adapters: each platform's own API (publish/dialects.py) and the Playwright browser uploader.
     """
 
     def publish(self, *, media_path: Path, platform: str, account: str, caption: str, hashtags: list[str],

@@ -372,7 +372,7 @@ class YouTubePublisher:
 
     def metrics(self, post_ids: list[str]) -> dict[str, Any]:
         """Per video: views, likes, comments, shares (None: no share count in the Data API, unknown) and status;
-        {"as_of", "items", "unknown"} like HttpPlatform.metrics."""
+        {"as_of", "items", "unknown"} like every dialect's metrics (publish/dialects.py)."""
         out: dict[str, Any] = {"as_of": self.clock().astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
                                "items": [], "unknown": []}
         unique = list(dict.fromkeys(post_ids))

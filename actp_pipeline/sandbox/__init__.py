@@ -1,6 +1,6 @@
 """The sandbox: a loopback HTTP service with a seeded world that stands in for the social platforms.
 
-The pipeline talks to it only over HTTP, like to a real platform API; its ground truth (/v1/_truth/*)
+The pipeline talks to it only over HTTP, like to a real platform API; its ground truth (/sandbox/truth/*)
 needs the truth token and is for evaluation code only. See DESIGN.md section 6.
 
 Layout: the domain is framework-free (model/world/market: the seeded world; clock; state; publishing:

@@ -4,7 +4,7 @@ ad sets and ads because creatives are not rows of the ads tables but JSON per ac
 key-value table, with an owner key per creative (ads_world.read_creatives / write_creatives).
 
 The post is named one of two ways, as on Meta:
-- `object_story_id`: a published sandbox post (/v1/posts id; on Meta a Page post "<page id>_<post id>");
+- `object_story_id`: a published sandbox post (Publishing's post id; on Meta a Page post "<page id>_<post id>");
 - `source_instagram_media_id` + `instagram_user_id` (Meta's way to promote an existing Instagram post; both
   required together): an IG media id the sandbox's Instagram side named (instagram_policy.media_record)
   and the IG user that owns it. The media is resolved to its sandbox post once, at creation, and stored
@@ -21,7 +21,7 @@ Differences from Meta for Instagram creatives (known ones)
   ad, when a Page is linked); `effective_instagram_media_id` and `instagram_permalink_url` are not served.
 - The deprecated `instagram_actor_id` is not accepted (Meta refuses it from v22.0 on).
 - A media is known to the ads side once the Instagram side named it (publishing, listing or reading it);
-  a reel made only through /v1/posts and never seen through the Graph Instagram nodes is unknown (404).
+  a reel made only through another dialect (the web form) and never seen through the Graph Instagram nodes is unknown (404).
 - Ownership is the only permission checked: the token may promote any IG user's media it names with its
   owner (Meta: the ad account needs the IG account's advertise permission).
 """

@@ -28,7 +28,6 @@ from .routes.ayrshare import ayrshare_dialect
 from .routes.clock import clock_routes
 from .routes.market import market_routes
 from .routes.oauth import oauth_dialects
-from .routes.posting import posting_routes
 from .routes.truth import truth_routes
 from .routes.tiktok import tiktok_dialect
 from .routes.tiktok_ads import tiktok_ads_dialect
@@ -52,13 +51,15 @@ class SandboxAPI:
         self.ads_world = AdsWorld(world, state, clock)
         self.ads_objects = AdsObjects(state, clock)
         self.web = WebSite(self.publishing)
-        v1 = [*clock_routes(clock), *market_routes(world, self.auth), *posting_routes(self.publishing, self.auth),
-              *truth_routes(self.publishing, self.ads_world, self.auth)]
+        # the sandbox's own endpoints (no platform has them): health, the simulated clock, the research feeds
+        # (until real research sources replace them) and the ground truth
+        own = [*clock_routes(clock), *market_routes(world, self.auth),
+               *truth_routes(self.publishing, self.ads_world, self.auth)]
         self.oauth = OAuthServer(self.config, state, clock)  # tokens minted by the OAuth routes
         self.auth.grants = self.oauth
         # the OAuth dialects first: their paths sit under TikTok's /v2 and Graph's catch-all
         self.dialects = [*oauth_dialects(self.oauth, clock),
-                         Dialect("/v1", v1), graph_dialect(self.ads_objects, self.ads_world, self.auth, self.publishing),
+                         Dialect("/sandbox", own), graph_dialect(self.ads_objects, self.ads_world, self.auth, self.publishing),
                          self.web.dialect(), youtube_dialect(self.publishing, self.auth),
                          tiktok_dialect(self.publishing, self.auth), ayrshare_dialect(self.publishing, self.auth),
                          tiktok_ads_dialect(self.ads_objects, self.ads_world, self.auth, self.publishing)]

@@ -70,7 +70,7 @@ Known differences from real Ayrshare
   youtube. A failed network gets {action: "post", status: "error", code, message, platform} in `errors`.
 - DELETE: a scheduled, still pending post is deleted for every network; a published post is deleted on
   youtube and refused on tiktok and instagram (as documented). A deleted post stays in the sandbox world
-  (its /v1 post and its ground truth remain: Publishing has no deletion); Ayrshare shows it only with
+  (its sandbox post and its ground truth remain: Publishing has no deletion); Ayrshare shows it only with
   status=deleted, and its analytics answer an error. bulk answers {status, bulk: [per id results]} (with
   code and message when one failed: the sandbox's shape for a documented parameter whose response the
   corpus did not show). deleteAllScheduled and markManualDeleted are not served.

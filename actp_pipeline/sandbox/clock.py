@@ -1,4 +1,4 @@
-"""The sandbox's simulated clock: a start, an offset moved by /v1/clock/advance, and an optional speed.
+"""The sandbox's simulated clock: a start, an offset moved by /sandbox/clock/advance, and an optional speed.
 
 This module is the sandbox's one reader of real time (`wall_time`, `monotonic`), so what real time can
 change is easy to see (and to fake in a test): a running clock (speed > 0) advances with real seconds,

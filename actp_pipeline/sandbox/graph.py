@@ -35,7 +35,7 @@ Endpoints (prefix /graph/v<major>.<minor>, e.g. /graph/v21.0)
   POST     /{adset_id}/copies      campaign_id, deep_copy, status_option, rename_options
                                    (+ sandbox conveniences: name, daily_budget) -> {"copied_adset_id": ...,
                                    "ad_object_ids": [{"ad_object_type": "ad_set" | "ad", "source_id", "copied_id"}]}
-  GET      /v1/_truth/ads          (X-Truth-Token) true rates and spend per ad set, for evaluation only
+  GET      /sandbox/truth/ads          (X-Truth-Token) true rates and spend per ad set, for evaluation only
 
 Insights: level account | campaign | adset | ad; fields (without it Meta's default: impressions, spend, plus
 date_start/date_stop); time_range, else date_preset (today, yesterday, last_3d/7d/14d/28d/30d/90d,
@@ -61,7 +61,7 @@ Where the sandbox still differs from Meta (deliberately, or not modelled):
   (1001-1008, 1701) are its own, Meta's are many and undocumented as a list; error_user_title/msg are
   present on every validation error (Meta sends them on many, not all);
 - an empty list answers {"data": [], "paging": {}} (Meta usually leaves paging out);
-- `object_story_id` is a sandbox post id (/v1/posts), not "<page id>_<post id>"; a creative is only
+- `object_story_id` is a sandbox post id (Publishing's), not "<page id>_<post id>"; a creative is only
   object_story_id + url_tags (no object_story_spec, asset feeds, images, videos); creatives cannot be
   updated or deleted;
 - a copy takes `name` and `daily_budget` (Meta's /copies takes neither); only ad sets can be copied;

@@ -43,9 +43,6 @@ instagram_publishing.py and instagram_insights.py.)
 - Without `fields` a node answers only its id (as Graph does); unknown field names are ignored.
 - No rate-limit headers (X-App-Usage, X-Business-Use-Case-Usage) and no app-level call limits on
   Instagram nodes; the ads usage headers are not sent for them either.
-- Until app.py passes its Publishing to graph_dialect, the Graph dialect builds its own Publishing over the
-  same world, state and clock: posts and counts are the same (trajectories are deterministic), only
-  WorldConfig.processing_s's real-time "processing" hold of /v1 is kept per instance.
 """
 
 from __future__ import annotations

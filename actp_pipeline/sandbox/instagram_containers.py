@@ -5,7 +5,7 @@ because the container's lifecycle and upload protocol are a job of their own.
 Lifecycle of a container
 ------------------------
 Created IN_PROGRESS. With video_url the sandbox cannot fetch from the web: a URL whose last path component
-is a sandbox media id (an upload of /v1/media, e.g. <sandbox>/v1/media/m_...) is that video; any other URL
+is a sandbox media id (a video the sandbox already holds, e.g. <anything>/m_<20 hex>) is that video; any other URL
 ends ERROR ("Media download has failed", 2207052). With upload_type=resumable the bytes arrive at the
 container's `uri`; they are probed then (a file the probe refuses, or a video over 15 minutes, ends ERROR
 2207026). The container stays IN_PROGRESS for `InstagramPolicy.in_progress_reads` status reads (1: a
@@ -135,7 +135,7 @@ class InstagramContainers:
         media = self.state.get_media(last) if _MEDIA_ID.match(last) else None
         if media is None:
             self._fail(container, SUB_FETCH_FAILED, "Media download has failed. The media URI doesn't meet our "
-                       "requirements (the sandbox fetches only its own media: <sandbox>/v1/media/m_...).")
+                       "requirements (the sandbox fetches nothing: only a URL ending in one of its media ids, m_...).")
             return
         self._accept(container, media)
 

@@ -45,7 +45,7 @@ Differences from the real platforms (known ones)
   authError, Graph 190 without Meta's "session has expired" subcode 463).
 - Meta: a long-lived token may be exchanged again (fb_exchange_token) while it is valid, for a new 60-day
   token; system-user tokens are not minted here (they are made in Business Manager).
-- Expiry counts the sandbox clock (advanced by /v1/clock/advance), not wall time. Revocation (TikTok,
+- Expiry counts the sandbox clock (advanced by /sandbox/clock/advance), not wall time. Revocation (TikTok,
   Google) ends the access token and its refresh token; Meta's DELETE /me/permissions is not served.
 - Minted tokens stand for the API key of their account (API key i <-> account i of the platform), so rate
   limits and quotas are shared with that key.

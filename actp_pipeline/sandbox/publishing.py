@@ -1,8 +1,9 @@
 """What the sandbox's posting platform does, apart from HTTP: keep uploaded videos, create each post once
 per idempotency key, and tell each post's status, metrics and (for evaluation code) ground truth.
 
-The routes of /v1 (routes/posting.py, routes/truth.py) and the web upload site (routes/web.py) share these
-code paths, so a post made through the browser is the same post the API sees.
+Every dialect that posts (TikTok, YouTube, Instagram, the aggregator), the web upload sites (routes/web.py,
+routes/web_studio.py) and the ground truth (routes/truth.py) share these code paths, so a post made through
+a browser is the same post each platform's API sees.
 """
 
 from __future__ import annotations
@@ -20,17 +21,15 @@ from .clock import SimClock, iso
 from .errors import bad_request, not_found
 from .seeding import derive_hex
 from .state import SandboxState
-from .validation import missing, parse_time, str_field, str_list_field, type_error
+from .validation import missing, parse_time, str_field, str_list_field
 from .world import Trajectory, World
 
-MAX_BATCH = 500
 MAX_IDEMPOTENCY_KEY = 200
 MAX_CAPTION = 5000
 MAX_HASHTAGS = 60
 MAX_HASHTAG_LEN = 100
 POST_URL = "https://sandbox.actp.local/{platform}/@{account}/video/{post_id}"
 COUNTS = ("views", "likes", "comments", "shares", "saves")
-PUBLIC_MEDIA = ("media_id", "bytes", "sha256", "duration_s", "width", "height", "descriptor", "created_at")
 PUBLIC_POST = ("post_id", "url", "status", "live_at", "scheduled_at", "created_at", "platform", "account",
                "idempotency_key", "media_id", "caption", "hashtags")
 
@@ -56,8 +55,8 @@ class Publishing:
         return Path(name)
 
     def keep_media(self, tmp: Path, size: int, sha256: str, what: str = "body") -> dict[str, Any]:
-        """Decode the uploaded video in `tmp` and keep it: the one media code path of /v1/media and the web
-        upload form. `what` names the video in errors. The caller removes `tmp` if it is still there."""
+        """Decode the uploaded video in `tmp` and keep it: the one media code path of every dialect's upload
+        and the web upload forms. `what` names the video in errors. The caller removes `tmp` if it is still there."""
         if size == 0:
             raise bad_request(f"the {what} is empty; send the MP4 bytes", field=what, code="empty_body")
         info = media_probe.probe(tmp, what)
@@ -70,16 +69,6 @@ class Publishing:
         record = {"media_id": media_id, "sha256": sha256, "bytes": size, "path": path,
                   "created_at": iso(self.clock.now()), **info}
         return self.state.put_media(record)
-
-    @staticmethod
-    def public_media(m: dict[str, Any]) -> dict[str, Any]:
-        return {k: m[k] for k in PUBLIC_MEDIA}
-
-    def require_media(self, media_id: str) -> dict[str, Any]:
-        m = self.state.get_media(media_id)
-        if m is None:
-            raise not_found(f"unknown media {media_id!r}", field="media_id", code="unknown_media")
-        return m
 
     # ------------------------------------------------------------------------------------ posts
     def post_fields(self, body: dict[str, Any], *, with_media: bool = True) -> dict[str, Any]:
@@ -106,10 +95,10 @@ class Publishing:
 
     def store_post(self, values: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """Create the post of validated `values` once per idempotency key: the one post code path of
-        /v1/posts and the web upload form. Returns (stored post, created); a replay counts a create call."""
+        every dialect and the web upload forms. Returns (stored post, created); a replay counts a create call."""
         media_id, key = values["media_id"], values["idempotency_key"]
         if self.state.get_media(media_id) is None:
-            raise not_found(f"unknown media {media_id!r}; upload it with POST /v1/media first", field="media_id",
+            raise not_found(f"unknown media {media_id!r}; upload the video first", field="media_id",
                             code="unknown_media")
         platform, account, scheduled_at = values["platform"], values["account"], values["scheduled_at"]
         now = self.clock.now()
@@ -145,13 +134,6 @@ class Publishing:
             raise not_found(f"unknown post {post_id!r}", field="post_id", code="unknown_post")
         return post
 
-    def find_posts(self, key: str | None) -> list[dict[str, Any]]:
-        """The public post with this idempotency key (a list of at most one)."""
-        if key is None or key == "":
-            raise missing("idempotency_key")
-        post = self.state.get_post_by_key(key)
-        return [self.public_post(post)] if post else []
-
     # ---------------------------------------------------------------------------------- metrics
     def trajectory_of(self, post: dict[str, Any]) -> Trajectory:
         traj = self._trajectories.get(post["post_id"])
@@ -175,22 +157,6 @@ class Publishing:
         out["followers_gained"] = counts["followers_gained"]
         return out
 
-    def metrics_batch(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Metrics of up to MAX_BATCH posts at one instant, in the order asked, unknown ids listed apart."""
-        if "post_ids" not in body:
-            raise missing("post_ids")
-        ids = body["post_ids"]
-        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-            raise type_error("post_ids", "a list of strings", ids)
-        if len(ids) > MAX_BATCH:
-            raise bad_request(f"post_ids has {len(ids)} entries; at most {MAX_BATCH} per call", field="post_ids",
-                              code="invalid_field")
-        unique = list(dict.fromkeys(ids))
-        found = self.state.get_posts(unique)
-        now = self.clock.now()
-        items = [self.metrics(found[i], now) for i in unique if i in found]
-        return {"as_of": iso(now), "items": items, "unknown": [i for i in unique if i not in found]}
-
     # ------------------------------------------------------------------------------------ truth
     def truth_posts(self) -> dict[str, Any]:
         """Every post's true rates and expected reach, and the world's factor effects (evaluation only)."""
@@ -200,16 +166,25 @@ class Publishing:
             app = self.world.true_appeal(m.get("descriptor"), None, m.get("duration_s"))
             traj = self.trajectory_of(post)
             items.append({
-                "post_id": post["post_id"], "idempotency_key": post["idempotency_key"],
+                "post_id": post["post_id"], "idempotency_key": post["idempotency_key"], "caption": post["caption"],
                 "variant_id": app["variant_id"], "platform": post["platform"], "account": post["account"],
                 "live_at": post["live_at"],
                 # the creative's rate (platform-neutral, the same for every post of a variant, as in
-                # /v1/_truth/descriptors); what this post's audience engages at is platform_true_er
+                # /sandbox/truth/descriptors); what this post's audience engages at is platform_true_er
                 "true_er": app["true_er"], "platform_true_er": traj.true_er,
                 "expected_views": traj.expected_views, "final_views": traj.final["views"], "tau_h": traj.tau_h,
                 "create_calls": post["create_calls"],
             })
         return {"items": items, **self.world.truth_summary()}
+
+    def truth_metrics(self, post_id: str | None) -> dict[str, Any]:
+        """One post's counts now as the world has them, whatever each dialect reports of them (evaluation only)."""
+        if not post_id:
+            raise missing("post_id")
+        post = self.state.get_post(post_id)
+        if post is None:
+            raise not_found(f"unknown post {post_id!r}", field="post_id", code="unknown_post")
+        return self.metrics(post)
 
     def truth_descriptors(self) -> dict[str, Any]:
         """The posted creatives ranked by their true engagement rate (evaluation only)."""

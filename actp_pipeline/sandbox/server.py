@@ -30,7 +30,7 @@ class SandboxServer:
     """The sandbox service: a seeded world behind a loopback HTTP API.
 
     with SandboxServer(WorldConfig(seed=7), start=datetime(2025, 3, 1, tzinfo=UTC)) as sandbox:
-        httpx.get(sandbox.url + "/v1/health")
+        httpx.get(sandbox.url + "/sandbox/health")
 
     `start` (keyword) is the simulated clock's first instant; it overrides `config.start`. A state file
     that already holds a clock keeps its own start and offset (a restart never moves time back).

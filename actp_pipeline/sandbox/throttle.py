@@ -1,7 +1,7 @@
 """Login throttling of the sandbox's web site: failed logins per username and per client address.
 
 It counts real monotonic seconds, not simulated time: a guesser must not be able to clear the throttle by
-advancing the simulated clock (POST /v1/clock/advance needs no key), and a paused or frozen simulated clock
+advancing the simulated clock (POST /sandbox/clock/advance needs no key), and a paused or frozen simulated clock
 must not lock a user out for good. Monotonic, so a change of the wall clock cannot reset it either.
 """
 

@@ -64,7 +64,7 @@ Differences from real TikTok (known ones)
 - Video ids are 19-digit numbers derived from the seed and the post; create_time is the upload's
   simulated time; the video/list cursor is create_time in ms plus the post's sequence number mod 1000
   (so posts of the same simulated second page without loss). Every post of the creator's tiktok account
-  that is live (including posts made through /v1) is in video/list; cover, share and embed URLs are
+  that is live (including posts made through the web forms) is in video/list; cover, share and embed URLs are
   fixed sandbox URLs; the title is the whole caption.
 - Messages and log_id values are the sandbox's own; error codes and HTTP statuses are TikTok's. A code the
   sandbox's shared layers raise (a body over 1 MB, an unknown path, a wrong method) keeps its HTTP

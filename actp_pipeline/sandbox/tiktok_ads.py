@@ -6,7 +6,7 @@ Why: ACTP's TikTok ads adapter (actp_pipeline/ads/tiktok.py) speaks the document
 sandbox (only the base URL differs) it buys delivery in the SAME ads world as the Graph dialect. A TikTok
 campaign, ad group and ad are rows of the shared ads store (the state's ads tables, as ads_objects.py
 writes them), tagged `platform: tiktok` in the account's extras: an ad group is an ad set there, so
-AdsWorld delivers it from the promoted post's true appeal and /v1/_truth/ads lists it unchanged.
+AdsWorld delivers it from the promoted post's true appeal and /sandbox/truth/ads lists it unchanged.
 
 Differences from TikTok's Marketing API (known ones; the report's are in routes/tiktok_ads.py)
 - Campaign budgets: BUDGET_MODE_INFINITE (ad-group budgets, ABO) or BUDGET_MODE_DAY with

@@ -87,7 +87,7 @@ class TikTokVideos(TikTokRules):
             raise invalid(f"filters.video_ids has {len(ids)} ids; at most {MAX_QUERY_IDS}")
         now = self.clock.now()
         if any(i not in self._video_index for i in ids):
-            for post in self.state.list_posts():  # (re)build the index: a restart, or posts made through /v1
+            for post in self.state.list_posts():  # (re)build the index: a restart, or posts made through another dialect or the web forms
                 if post["platform"] == PLATFORM:
                     self.video_id(post["post_id"])
         found = self.state.get_posts([self._video_index[i] for i in dict.fromkeys(ids) if i in self._video_index])

@@ -111,7 +111,7 @@ async def drain(request: Request, limit: int) -> None:
 
 # ------------------------------------------------------------------------------------------ auth
 class Auth:
-    """The sandbox's two credentials: API keys (Bearer) for platform routes, the truth token for /v1/_truth."""
+    """The sandbox's two credentials: API keys (Bearer) for platform routes, the truth token for /sandbox/truth."""
 
     def __init__(self, api_keys: tuple[str, ...], truth_token: str):
         self._api_keys = tuple(k.encode("utf-8", "surrogateescape") for k in api_keys)

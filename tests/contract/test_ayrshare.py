@@ -41,7 +41,7 @@ def service(server: SandboxServer):
 
 
 def advance(server: SandboxServer, hours: float) -> None:
-    httpx.post(server.url + "/v1/clock/advance", json={"hours": hours}, timeout=30).raise_for_status()
+    httpx.post(server.url + "/sandbox/clock/advance", json={"hours": hours}, timeout=30).raise_for_status()
 
 
 def make_publisher(server: SandboxServer, key: str | None = None, **kw) -> AyrsharePublisher:

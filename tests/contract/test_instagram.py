@@ -29,6 +29,7 @@ from actp_pipeline.sandbox import SandboxServer
 from actp_pipeline.sandbox.routes.ads import GraphDialect
 from tests.media import make_mp4, other_variant, variant
 from tests.sandbox.conftest import sandbox_config
+from tests.sandbox_posts import truth_metrics
 
 START = datetime.fromisoformat("2025-03-01T12:00:00+00:00")
 V = "v21.0"
@@ -76,7 +77,7 @@ def sdk_api(server: SandboxServer, token: str | None = None) -> FacebookAdsApi:
 
 
 def advance(server: SandboxServer, hours: float) -> None:
-    httpx.post(server.url + "/v1/clock/advance", json={"hours": hours}, timeout=30).raise_for_status()
+    httpx.post(server.url + "/sandbox/clock/advance", json={"hours": hours}, timeout=30).raise_for_status()
 
 
 class Sleeps:
@@ -160,8 +161,7 @@ def test_the_adapter_runs_the_whole_round_trip_through_the_sdk(sandbox, reel):
         assert set(item) >= {"post_id", "status", "views", "likes", "comments", "shares", "saves"}
         assert all(isinstance(item[k], int) for k in ("views", "likes", "comments", "shares", "saves"))
     assert a["views"] <= b["views"] < c["views"] and b["likes"] <= c["likes"]
-    with httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {key(sandbox)}"}) as v1:
-        truth = v1.get(f"/v1/posts/{world_post['post_id']}/metrics").json()
+    truth = truth_metrics(sandbox.url, world_post["post_id"], sandbox.truth_token)
     assert (c["views"], c["likes"], c["comments"], c["shares"], c["saves"]) == (
         truth["views"], truth["likes"], truth["comments"], truth["shares"], truth["saves"])
     assert last["as_of"] == "2025-03-03T18:00:00Z" and last["unknown"] == []

@@ -50,7 +50,7 @@ def world(tmp_path_factory):
                 "Authorization": f"OAuth {key}", "offset": "0", "file_size": str(len(data))})
             status = [c.get(f"{G}/{created['id']}", params={"fields": "status_code,status"}).json() for _ in range(2)]
             published = c.post(f"{G}/{user}/media_publish", data={"creation_id": created["id"]}).json()
-            assert c.post("/v1/clock/advance", json={"hours": 30}).status_code == 200
+            assert c.post("/sandbox/clock/advance", json={"hours": 30}).status_code == 200
             yield {"c": c, "user": user, "created": created, "upload": upload.json(), "status": status,
                    "published": published, "key": key}
 

@@ -22,12 +22,15 @@ from facebook_business.api import FacebookAdsApi
 from facebook_business.exceptions import FacebookRequestError
 from facebook_business.session import FacebookSession
 
+from actp_pipeline import creative
 from actp_pipeline.ads.client import AdsClient
 from actp_pipeline.ads.errors import AdsError
 from actp_pipeline.ads.meta import MetaAdsClient, insight_frame
 from actp_pipeline.ads.meta_sdk import MetaSdkAdsClient
 from actp_pipeline.sandbox import SandboxServer
+from tests.media import make_mp4, other_variant, variant
 from tests.sandbox.conftest import sandbox_config
+from tests.sandbox_posts import publish
 
 START = dt.datetime(2026, 11, 21, 10, tzinfo=dt.UTC)
 HOURLY = "hourly_stats_aggregated_by_advertiser_time_zone"
@@ -56,28 +59,35 @@ def api(sandbox, key) -> FacebookAdsApi:
 
 
 @pytest.fixture
-def v1(sandbox, key):
+def http(sandbox, key):
     with httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as c:
         yield c
 
 
-def _post(v1: httpx.Client, path, key: str) -> tuple[str, str]:
-    mp4, variant = path
-    media = v1.post("/v1/media", content=mp4.read_bytes(), headers={"Content-Type": "video/mp4"})
-    assert media.status_code == 201, media.text
-    post = v1.post("/v1/posts", json={"media_id": media.json()["media_id"], "platform": "instagram", "account": "main",
-                                      "caption": "c", "hashtags": [], "idempotency_key": key})
-    assert post.status_code == 201, post.text
-    return post.json()["post_id"], variant["variant_id"]
+@pytest.fixture(scope="module")
+def reels(tmp_path_factory) -> list[tuple]:
+    """(path, variant) of two Reels (Instagram refuses videos under 3 s) carrying two creatives' descriptors."""
+    where = tmp_path_factory.mktemp("meta_sdk_reels")
+    out = []
+    for name, v, color in (("a", variant(), "black"), ("b", other_variant(), "white")):
+        out.append((make_mp4(where / f"{name}.mp4", creative.descriptor_json(v), seconds=3.5, color=color), v))
+    return out
 
 
 @pytest.fixture
-def posts(v1, mp4_with_descriptor, mp4_other_descriptor) -> list[tuple[str, str]]:
-    return [_post(v1, mp4_with_descriptor, "sdk-a"), _post(v1, mp4_other_descriptor, "sdk-b")]
+def posts(sandbox, key, reels, tmp_path) -> list[tuple[str, str]]:
+    """Two Instagram posts made through ACTP's Instagram adapter: (the sandbox's post id, the variant), the post
+    id being what a creative's object_story_id names."""
+    out = []
+    for (mp4, v), idem in zip(reels, ("sdk-a", "sdk-b")):
+        post = publish(sandbox.url, key, mp4, tmp_path / "publish", platform="instagram", idempotency_key=idem,
+                       truth_token=sandbox.truth_token)
+        out.append((post["sandbox_post_id"], v["variant_id"]))
+    return out
 
 
-def _advance(v1, hours: float) -> None:
-    assert v1.post("/v1/clock/advance", json={"hours": hours}).status_code == 200
+def _advance(http, hours: float) -> None:
+    assert http.post("/sandbox/clock/advance", json={"hours": hours}).status_code == 200
 
 
 def _rows(cursor) -> list[dict]:
@@ -89,7 +99,7 @@ def _range(days: int = 3) -> dict:
 
 
 # ------------------------------------------------------------------------------------- round trip
-def test_the_sdk_runs_the_whole_round_trip(sandbox, api, v1, posts):
+def test_the_sdk_runs_the_whole_round_trip(sandbox, api, http, posts):
     account = AdAccount("act_sdk", api=api)
     camp = account.create_campaign(params={"name": "ACTP | virality | learning", "objective": "OUTCOME_ENGAGEMENT",
                                            "status": Campaign.Status.active, "special_ad_categories": [],
@@ -110,7 +120,7 @@ def test_the_sdk_runs_the_whole_round_trip(sandbox, api, v1, posts):
     got = AdSet(adset["id"], api=api).api_get(fields=["bid_strategy", "bid_amount", "daily_budget"])
     assert (got["bid_strategy"], got["bid_amount"], got["daily_budget"]) == ("COST_CAP", 150, "2400")
 
-    _advance(v1, 6.5)
+    _advance(http, 6.5)
     fields = ["spend", "impressions", "clicks", "actions", "video_thruplay_watched_actions"]
     (acc_row,) = _rows(account.get_insights(fields=fields, params={"time_range": _range()}))  # level=account
     assert set(acc_row) <= {*fields, "date_start", "date_stop"} and float(acc_row["spend"]) > 0
@@ -139,7 +149,7 @@ def test_the_sdk_runs_the_whole_round_trip(sandbox, api, v1, posts):
             break
         assert len(polls) < 5
     assert polls[0] == ("Job Running", 50) and polls[-1] == ("Job Completed", 100)
-    _advance(v1, 2)  # the report is of the moment it was asked for
+    _advance(http, 2)  # the report is of the moment it was asked for
     (result,) = _rows(job.get_result())
     assert result == {k: v for k, v in set_row.items() if k != "adset_id"}
 
@@ -160,7 +170,7 @@ def test_the_sdk_runs_the_whole_round_trip(sandbox, api, v1, posts):
     assert [a["id"] for a in deleted] == [ad["id"]]
 
 
-def test_lifetime_budgets_end_and_spend_within_them(sandbox, api, v1, posts):
+def test_lifetime_budgets_end_and_spend_within_them(sandbox, api, http, posts):
     account = AdAccount("act_life", api=api)
     camp = account.create_campaign(params={"name": "c", "objective": "OUTCOME_TRAFFIC", "status": "ACTIVE",
                                            "special_ad_categories": []})
@@ -178,7 +188,7 @@ def test_lifetime_budgets_end_and_spend_within_them(sandbox, api, v1, posts):
     got = AdSet(adset["id"], api=api).api_get(fields=["lifetime_budget", "daily_budget", "end_time"])
     assert got["lifetime_budget"] == "5000" and "daily_budget" not in got
     assert got["end_time"] == (START + dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%S+0000")
-    _advance(v1, 24 * 3)
+    _advance(http, 24 * 3)
     rows = _rows(account.get_insights(fields=["spend"], params={"level": "adset", "time_increment": 1,
                                                                 "breakdowns": [HOURLY], "time_range": _range()}))
     last = max(dt.datetime.fromisoformat(r["date_start"]).replace(tzinfo=dt.UTC) + dt.timedelta(hours=int(r[HOURLY][:2]))
@@ -234,7 +244,7 @@ def test_errors_are_graph_errors_the_sdk_understands(sandbox, api):
     assert (e.value.http_status(), e.value.api_error_code()) == (400, 190)
 
 
-def test_rate_limit_signals(sandbox, api, v1, posts):
+def test_rate_limit_signals(sandbox, api, http, posts):
     account = AdAccount("act_busy", api=api)
     camp = account.create_campaign(params={"name": "c", "objective": "OUTCOME_TRAFFIC", "special_ad_categories": []})
     adset = account.create_ad_set(params={"name": "s", "campaign_id": camp["id"], "daily_budget": 500,
@@ -265,7 +275,7 @@ def test_rate_limit_signals(sandbox, api, v1, posts):
 
 
 # ---------------------------------------------------------------------------------- ACTP's adapter
-def test_the_sdk_adapter_answers_like_the_httpx_client(sandbox, key, v1, posts):
+def test_the_sdk_adapter_answers_like_the_httpx_client(sandbox, key, http, posts):
     with MetaSdkAdsClient(sandbox.url + "/graph", key) as sdk, MetaAdsClient(sandbox.url + "/graph", key) as raw:
         assert isinstance(sdk, AdsClient)
         camp = sdk.create_campaign("acc", name="ACTP | virality | learning", objective="OUTCOME_ENGAGEMENT",
@@ -274,7 +284,7 @@ def test_the_sdk_adapter_answers_like_the_httpx_client(sandbox, key, v1, posts):
                                   daily_budget=24.0) for i, (p, v) in enumerate(posts)]
         assert sdk.ensure_ad("acc", sids[0], variant_id=posts[0][1], post_id=posts[0][0]) == \
             raw.ensure_ad("acc", sids[0], variant_id=posts[0][1], post_id=posts[0][0])
-        _advance(v1, 6.5)
+        _advance(http, 6.5)
         until = START + dt.timedelta(days=1)
         pd.testing.assert_frame_equal(sdk.campaigns("acc"), raw.campaigns("acc"))
         pd.testing.assert_frame_equal(sdk.ad_sets("acc"), raw.ad_sets("acc"))

@@ -13,8 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
+from actp_pipeline import creative
 from actp_pipeline.sandbox import SandboxServer
+from tests.media import make_mp4
+from tests.media import variant as make_variant
 from tests.sandbox.conftest import sandbox_config
+from tests.sandbox_posts import publish
 
 FIXTURES = Path(__file__).parent / "fixtures" / "meta"
 START = dt.datetime(2026, 11, 21, 10, tzinfo=dt.UTC)
@@ -65,17 +69,17 @@ def fields_of(doc: dict) -> str:
 
 
 @pytest.fixture(scope="module")
-def world(mp4_with_descriptor, tmp_path_factory):
-    """A sandbox with one account holding a campaign, an ad set, a creative, an ad and 30 hours of delivery."""
+def world(tmp_path_factory):
+    """A sandbox with one account holding a campaign, an ad set, a creative (promoting an Instagram post made
+    through ACTP's Instagram adapter), an ad and 30 hours of delivery."""
+    where = tmp_path_factory.mktemp("meta_shapes")
+    variant = make_variant()
+    reel = make_mp4(where / "reel.mp4", creative.descriptor_json(variant), seconds=3.5)  # Instagram: >= 3 s
     with SandboxServer(sandbox_config(seed=5, start=START)) as sb:
         key = sb.config.api_keys[0]
+        post = publish(sb.url, key, reel, where / "publish", platform="instagram", idempotency_key="shapes",
+                       truth_token=sb.truth_token)["sandbox_post_id"]  # what object_story_id names
         with httpx.Client(base_url=sb.url, params={"access_token": key}, timeout=30) as c:
-            path, variant = mp4_with_descriptor
-            media = c.post("/v1/media", content=path.read_bytes(), headers={"Content-Type": "video/mp4",
-                                                                              "Authorization": f"Bearer {key}"})
-            post = c.post("/v1/posts", headers={"Authorization": f"Bearer {key}"}, json={
-                "media_id": media.json()["media_id"], "platform": "instagram", "account": "main", "caption": "c",
-                "hashtags": [], "idempotency_key": "shapes"}).json()["post_id"]
             ids = {"post": post}
             ids["campaign"] = c.post(f"{G}/act_1234/campaigns", data={
                 "name": "Spring promo", "objective": "OUTCOME_TRAFFIC", "status": "ACTIVE", "special_ad_categories": "[]",
@@ -99,7 +103,7 @@ def world(mp4_with_descriptor, tmp_path_factory):
             ids["ad"] = c.post(f"{G}/act_1234/ads", data={"name": "Ad 1", "adset_id": ids["adset"], "status": "ACTIVE",
                                                           "creative": json.dumps({"creative_id": ids["creative"]})}
                                ).json()["id"]
-            assert c.post("/v1/clock/advance", json={"hours": 30}).status_code == 200
+            assert c.post("/sandbox/clock/advance", json={"hours": 30}).status_code == 200
             yield sb, c, ids
 
 

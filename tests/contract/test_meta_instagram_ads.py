@@ -52,7 +52,7 @@ def published(sandbox, reel) -> tuple[str, str]:
 
 
 def _truth(sandbox) -> dict[str, dict]:
-    resp = httpx.get(sandbox.url + "/v1/_truth/ads", headers={"X-Truth-Token": sandbox.truth_token}, timeout=30)
+    resp = httpx.get(sandbox.url + "/sandbox/truth/ads", headers={"X-Truth-Token": sandbox.truth_token}, timeout=30)
     assert resp.status_code == 200, resp.text
     return {i["adset_id"]: i for i in resp.json()["items"]}
 

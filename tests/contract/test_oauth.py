@@ -56,7 +56,7 @@ def approve(url: str, account: str | None = None) -> None:
 
 
 def advance(server: SandboxServer, hours: float) -> None:
-    httpx.post(server.url + "/v1/clock/advance", json={"hours": hours}, timeout=30).raise_for_status()
+    httpx.post(server.url + "/sandbox/clock/advance", json={"hours": hours}, timeout=30).raise_for_status()
 
 
 def creator_info(server: SandboxServer, token: str) -> httpx.Response:

@@ -23,6 +23,7 @@ from actp_pipeline.publish.publisher import AmbiguousOutcome, PlatformError, Sen
 from actp_pipeline.publish.tiktok import TikTokPublisher, chunk_plan, key_marker
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from actp_pipeline.sandbox.routes.tiktok import TikTokDialect
+from tests.sandbox_posts import truth_metrics
 
 START = datetime.fromisoformat("2025-03-01T12:00:00+00:00")
 MiB = 1024 * 1024
@@ -39,7 +40,7 @@ def service(server: SandboxServer):
 
 
 def advance(server: SandboxServer, hours: float) -> None:
-    httpx.post(server.url + "/v1/clock/advance", json={"hours": hours}, timeout=30).raise_for_status()
+    httpx.post(server.url + "/sandbox/clock/advance", json={"hours": hours}, timeout=30).raise_for_status()
 
 
 def make_publisher(server: SandboxServer, token: str | None = None, **kw) -> TikTokPublisher:
@@ -110,8 +111,8 @@ def test_round_trip_publish_status_public_id_and_growing_metrics(sandbox, mp4_wi
         # the public id works directly too, and the sandbox's own metrics agree with TikTok's counts
         [by_vid] = pub.metrics([video_id])["items"]
         assert by_vid["views"] == m2["views"]
-        truth = httpx.get(f"{sandbox.url}/v1/posts/{stored['post_id']}/metrics",
-                          headers={"Authorization": f"Bearer {sandbox.config.api_keys[0]}"}).json()
+        truth = truth_metrics(sandbox.url, stored["post_id"], sandbox.truth_token)
+        assert truth["post_id"] == stored["post_id"] and truth["status"] == "live"
         assert truth["views"] == m2["views"] and truth["shares"] == m2["shares"]
 
 

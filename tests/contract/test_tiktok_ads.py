@@ -2,7 +2,7 @@
 the sandbox's Marketing API dialect (/open_api/v1.3) over HTTP through the whole round trip: an organic post
 published through the Content Posting dialect -> its public video id -> campaign -> ad group -> Spark Ad on
 that video -> hourly report -> budget change -> pause -> a promotion copy into a CBO campaign; the same ad
-group is in the sandbox's ground truth (/v1/_truth/ads) with its spend. And the refusals: TikTok's rate
+group is in the sandbox's ground truth (/sandbox/truth/ads) with its spend. And the refusals: TikTok's rate
 limit (40100), a bad or empty token (40105 / 40104), a write whose answer is lost reconciled by name and
 never made twice.
 """
@@ -47,7 +47,7 @@ def service(server: SandboxServer):
 
 
 def advance(server: SandboxServer, hours: float) -> None:
-    httpx.post(server.url + "/v1/clock/advance", json={"hours": hours}, timeout=30).raise_for_status()
+    httpx.post(server.url + "/sandbox/clock/advance", json={"hours": hours}, timeout=30).raise_for_status()
 
 
 def utc_now(server: SandboxServer) -> datetime:
@@ -73,7 +73,7 @@ def organic(sandbox, mp4_with_descriptor):
 
 
 def truth_item(server: SandboxServer, adset_id: str) -> dict:
-    items = httpx.get(server.url + "/v1/_truth/ads", headers={"X-Truth-Token": TRUTH}, timeout=30).json()["items"]
+    items = httpx.get(server.url + "/sandbox/truth/ads", headers={"X-Truth-Token": TRUTH}, timeout=30).json()["items"]
     return next(i for i in items if i["adset_id"] == adset_id)
 
 

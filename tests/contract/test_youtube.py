@@ -33,6 +33,7 @@ from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from actp_pipeline.sandbox.routes.youtube import YouTubeDialect
 from actp_pipeline.sandbox.youtube import CHUNK_GRANULARITY, QuotaPolicy, YouTube
 from tests.media import make_mp4
+from tests.sandbox_posts import truth_metrics
 
 START = dt.datetime(2025, 3, 3, 17, 0, tzinfo=dt.UTC)  # 09:00 Pacific: the quota day does not turn by accident
 
@@ -48,12 +49,12 @@ def youtube_of(server: SandboxServer) -> YouTube:
 
 def sandbox_clock(server: SandboxServer) -> Callable[[], dt.datetime]:
     def now() -> dt.datetime:
-        return dt.datetime.fromisoformat(httpx.get(server.url + "/v1/clock").json()["now"])
+        return dt.datetime.fromisoformat(httpx.get(server.url + "/sandbox/clock").json()["now"])
     return now
 
 
 def advance(server: SandboxServer, hours: float) -> None:
-    httpx.post(server.url + "/v1/clock/advance", json={"hours": hours}).raise_for_status()
+    httpx.post(server.url + "/sandbox/clock/advance", json={"hours": hours}).raise_for_status()
 
 
 def publisher(server: SandboxServer, token: str | None = None, **kw: Any) -> YouTubePublisher:
@@ -170,8 +171,7 @@ def test_round_trip_publish_processing_public_id_and_growing_statistics(server, 
     # the video is a post of the sandbox world: the same counts as the world's own metrics
     yt = youtube_of(server)
     post_id = yt.get_video(vid)["post_id"]
-    truth = httpx.get(server.url + f"/v1/posts/{post_id}/metrics",
-                      headers={"Authorization": f"Bearer {server.config.api_keys[0]}"}).json()
+    truth = truth_metrics(server.url, post_id, server.truth_token)
     assert truth["views"] == last["views"] and truth["likes"] == last["likes"]
     assert truth["comments"] == last["comments"]
     assert uploads(pub) == [vid]

@@ -857,7 +857,7 @@ def test_learning_split_is_validated():
         OrchestratorConfig(learning_split="greedy")
 
 
-def test_post_lookup_prefers_the_instagram_post_as_the_ad_platform_can_promote_it():
+def test_post_lookup_gives_only_posts_the_ad_platform_can_promote():
     from actp_pipeline.ads.evidence import post_lookup
 
     ledger = pd.DataFrame([
@@ -865,15 +865,23 @@ def test_post_lookup_prefers_the_instagram_post_as_the_ad_platform_can_promote_i
         {"variant_id": "v1", "platform": "tiktok", "post_id": "7301234567890123456", "live_at": T0},
         {"variant_id": "v1", "platform": "instagram", "post_id": "17982222222222222", "live_at": T0 + 2 * H},
         {"variant_id": "v1", "platform": "instagram", "post_id": "17981111111111111", "live_at": T0 + H},
-        # v2: only posts of the unified posting API (its Instagram post is no IG media): the earliest, unchanged
+        # v2: a YouTube video and an Instagram post without an IG media id: nothing Meta can promote
         {"variant_id": "v2", "platform": "youtube", "post_id": "p_00aa", "live_at": T0},
         {"variant_id": "v2", "platform": "instagram", "post_id": "p_11bb", "live_at": T0 + H},
         # v3: a Facebook Page post stays an object_story_id
         {"variant_id": "v3", "platform": "facebook", "post_id": "1234_5678", "live_at": T0},
     ])
-    assert dict(post_lookup(ledger)) == {"v1": "instagram:17981111111111111", "v2": "p_00aa", "v3": "1234_5678"}
-    assert post_lookup(ledger.drop(columns="platform"))["v1"] == "7301234567890123456"  # no platform: as before
+    assert dict(post_lookup(ledger)) == {"v1": "instagram:17981111111111111", "v3": "1234_5678"}
+    assert post_lookup(ledger.drop(columns="platform")) == {}  # no platform: nothing is known to be promotable
     assert post_lookup(pd.DataFrame()) == {}
-    # TikTok's Spark Ads promote the TikTok video, never the Reel
-    assert post_lookup(ledger, promotes="tiktok")["v1"] == "7301234567890123456"
-    assert post_lookup(ledger, promotes="tiktok")["v2"] == "p_00aa"  # no TikTok post: the earliest, as before
+    # TikTok's Spark Ads promote the TikTok video, never the Reel, and nothing for a variant without one
+    assert dict(post_lookup(ledger, promotes="tiktok")) == {"v1": "7301234567890123456"}
+
+
+def test_tiktok_plans_respect_its_minimum_ad_group_budget():
+    from actp_pipeline.ads.orchestrator import _platform_floor
+
+    assert _platform_floor(OrchestratorConfig(), "instagram").platform_min_daily_budget == 1.0  # Meta's
+    assert _platform_floor(OrchestratorConfig(), "tiktok").platform_min_daily_budget == 20.0
+    # a higher floor of the user's own stays
+    assert _platform_floor(OrchestratorConfig(platform_min_daily_budget=25.0), "tiktok").platform_min_daily_budget == 25

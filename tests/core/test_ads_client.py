@@ -9,18 +9,23 @@ import httpx
 import pandas as pd
 import pytest
 
+from actp_pipeline import creative
 from actp_pipeline.ads.meta import (AD_SET_COLUMNS, ACTION_TYPES, CAMPAIGN_COLUMNS, INSIGHT_COLUMNS, AdsError,
                                       MetaAdsClient, campaign_name, parse_campaign_name)
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
+from tests.media import make_mp4, other_variant, variant
+from tests.sandbox_posts import publish
 
 KEY = "sandbox-key"
 START = dt.datetime(2026, 11, 21, 10)
 
 
 @pytest.fixture(scope="module")
-def clips(mp4_with_descriptor, mp4_other_descriptor):
-    """(path, variant) of two MP4 creatives the world rates differently (tests/conftest.py)."""
-    return [mp4_with_descriptor, mp4_other_descriptor]
+def clips(tmp_path_factory):
+    """(path, variant) of two MP4 creatives the world rates differently, long enough for a Reel (3 s)."""
+    d = tmp_path_factory.mktemp("ads_clips")
+    return [(make_mp4(d / f"{name}.mp4", creative.descriptor_json(v), seconds=3.5, color=color), v)
+            for name, v, color in (("a", variant(), "black"), ("b", other_variant(), "white"))]
 
 
 @pytest.fixture
@@ -42,19 +47,15 @@ def ads(sandbox):
 
 
 @pytest.fixture
-def posts(raw, clips) -> list[tuple[str, str]]:
-    """(post id, variant id) of two uploaded creatives."""
-    out = []
-    for i, (path, v) in enumerate(clips):
-        media = raw.post("/v1/media", content=path.read_bytes(), headers={"Content-Type": "video/mp4"}).json()
-        post = raw.post("/v1/posts", json={"media_id": media["media_id"], "platform": "instagram", "account": "main",
-                                           "caption": "c", "hashtags": [], "idempotency_key": f"k{i}"}).json()
-        out.append((post["post_id"], v["variant_id"]))
-    return out
+def posts(sandbox, clips, tmp_path) -> list[tuple[str, str]]:
+    """(sandbox post id, variant id) of two creatives published as Instagram Reels through the Graph dialect."""
+    return [(publish(sandbox.url, KEY, path, tmp_path / "publish", idempotency_key=f"k{i}",
+                     truth_token=sandbox.truth_token)["sandbox_post_id"], v["variant_id"])
+            for i, (path, v) in enumerate(clips)]
 
 
 def _advance(raw, hours):
-    assert raw.post("/v1/clock/advance", json={"hours": hours}).status_code == 200
+    assert raw.post("/sandbox/clock/advance", json={"hours": hours}).status_code == 200
 
 
 def _learning(ads, acc="acc1") -> str:

@@ -20,12 +20,15 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from actp_pipeline import creative
 from actp_pipeline.ads import audit as ads_audit, executor_claim
 from actp_pipeline.ads.actions import execute_plan
 from actp_pipeline.ads.meta import MetaAdsClient
 from actp_pipeline.ads.plan.rules import CREATE_AD_SET, CREATE_CAMPAIGN, ENSURE_LEARNING, TEST_CREATIVE, PlannedAction
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from actp_pipeline.store import connect_store, schema
+from tests.media import make_mp4, other_variant, variant
+from tests.sandbox_posts import publish
 
 ACC = "claim1"
 NOW = dt.datetime(2026, 11, 21, 10)
@@ -58,17 +61,20 @@ def sandbox():
         yield sb
 
 
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    """Two MP4 creatives long enough for an Instagram Reel (3 s)."""
+    d = tmp_path_factory.mktemp("claim_clips")
+    return [make_mp4(d / f"{name}.mp4", creative.descriptor_json(v), seconds=3.5, color=color)
+            for name, v, color in (("a", variant(), "black"), ("b", other_variant(), "white"))]
+
+
 @pytest.fixture
-def posts(sandbox, mp4_with_descriptor, mp4_other_descriptor) -> dict[str, str]:
-    """variant id -> a published sandbox post to run as its ad (two posts, shared round robin)."""
-    out = []
-    key = sandbox.config.api_keys[0]
-    with httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as raw:
-        for i, (path, _) in enumerate((mp4_with_descriptor, mp4_other_descriptor)):
-            media = raw.post("/v1/media", content=path.read_bytes(), headers={"Content-Type": "video/mp4"}).json()
-            post = raw.post("/v1/posts", json={"media_id": media["media_id"], "platform": "instagram", "account": "main",
-                                               "caption": "c", "hashtags": [], "idempotency_key": f"k{i}"}).json()
-            out.append(post["post_id"])
+def posts(sandbox, clips, tmp_path) -> dict[str, str]:
+    """variant id -> a sandbox post (published as a Reel through the Graph dialect) to run as its ad (two posts,
+    shared round robin)."""
+    out = [publish(sandbox.url, sandbox.config.api_keys[0], path, tmp_path / "publish", idempotency_key=f"k{i}",
+                   truth_token=sandbox.truth_token)["sandbox_post_id"] for i, path in enumerate(clips)]
     return {v: out[i % 2] for i, v in enumerate(VARIANTS)}
 
 

@@ -12,6 +12,7 @@ import json
 import httpx
 import pytest
 
+from actp_pipeline import creative
 from actp_pipeline.ads import audit as ads_audit
 from actp_pipeline.ads.actions import execute_plan, object_name
 from actp_pipeline.ads.meta import MetaAdsClient, campaign_name
@@ -19,6 +20,8 @@ from actp_pipeline.ads.meta_copy import COPY_SUFFIX, RENAME, copy_name
 from actp_pipeline.ads.plan.rules import DUPLICATE_AD_SET, PROMOTE, PlannedAction
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from actp_pipeline.store import connect_store
+from tests.media import make_mp4, variant
+from tests.sandbox_posts import publish
 
 ACC = "promo1"
 NOW = dt.datetime(2026, 11, 21, 10)
@@ -74,15 +77,18 @@ def reader(sandbox):
         yield client
 
 
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """An MP4 creative long enough for an Instagram Reel (3 s)."""
+    return make_mp4(tmp_path_factory.mktemp("promo_clip") / "a.mp4", creative.descriptor_json(variant()), seconds=3.5)
+
+
 @pytest.fixture
-def world(sandbox, reader, mp4_with_descriptor) -> dict:
-    """A learning ad set of creative v1 (with its ad) and a CBO scaling campaign to promote it into."""
-    key = sandbox.config.api_keys[0]
-    with httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as raw:
-        media = raw.post("/v1/media", content=mp4_with_descriptor[0].read_bytes(),
-                         headers={"Content-Type": "video/mp4"}).json()
-        post = raw.post("/v1/posts", json={"media_id": media["media_id"], "platform": "instagram", "account": "main",
-                                           "caption": "c", "hashtags": [], "idempotency_key": "k"}).json()["post_id"]
+def world(sandbox, reader, clip, tmp_path) -> dict:
+    """A learning ad set of creative v1 (with its ad: a Reel published through the Graph dialect) and a CBO
+    scaling campaign to promote it into."""
+    post = publish(sandbox.url, sandbox.config.api_keys[0], clip, tmp_path / "publish", idempotency_key="k",
+                   truth_token=sandbox.truth_token)["sandbox_post_id"]
     learning = reader.create_campaign(ACC, name=campaign_name("streams", "learning"), objective="OUTCOME_TRAFFIC",
                                       budget_mode="ABO", daily_budget=None)
     scaling = reader.create_campaign(ACC, name=campaign_name("streams", "scaling"), objective="OUTCOME_TRAFFIC",

@@ -22,7 +22,6 @@ from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from tests.core.test_browser_upload import require_browser
 from tests.media import make_mp4, variant
 
-AUTH = {"Authorization": "Bearer sandbox-key"}
 START = datetime.fromisoformat("2025-03-01T12:00:00+00:00")
 USER, PASSWORD = "creator", "sandbox-pass"
 SITES = ("tiktok", "youtube", "instagram")
@@ -64,14 +63,22 @@ def _publish(pub: BrowserPublisher, path, key: str, **kw) -> dict:
     return pub.publish(**args)
 
 
-def _api_post(sandbox, post_id: str) -> dict:
-    resp = httpx.get(f"{sandbox.url}/v1/posts/{post_id}", headers=AUTH)
+def _sandbox_post(sandbox, post_id: str) -> dict:
+    """The sandbox's own record of a post (url, hashtags, scheduled_at, ...), with its status now as the world's
+    counts have it (GET /sandbox/truth/metrics) and checked against the ground truth's list of posts."""
+    stored = sandbox.state.get_post(post_id)
+    assert stored is not None, post_id
+    [truth] = [p for p in _truth_posts(sandbox) if p["post_id"] == post_id]
+    assert (truth["platform"], truth["account"], truth["caption"], truth["live_at"]) == (
+        stored["platform"], stored["account"], stored["caption"], stored["live_at"])
+    resp = httpx.get(f"{sandbox.url}/sandbox/truth/metrics", params={"post_id": post_id},
+                     headers={"X-Truth-Token": sandbox.truth_token})
     assert resp.status_code == 200, resp.text
-    return resp.json()
+    return {**stored, "status": resp.json()["status"]}
 
 
 def _truth_posts(sandbox) -> list[dict]:
-    return httpx.get(sandbox.url + "/v1/_truth/posts", headers={"X-Truth-Token": sandbox.truth_token}).json()["items"]
+    return httpx.get(sandbox.url + "/sandbox/truth/posts", headers={"X-Truth-Token": sandbox.truth_token}).json()["items"]
 
 
 def _assert_png(path) -> None:
@@ -114,14 +121,14 @@ def test_each_site_logs_in_uploads_and_the_post_exists(name, sandbox, publishers
     pub = publishers[name]
     key = f"site-{name}-1"
     post = _publish(pub, videos["a"], key)
-    api = _api_post(sandbox, post["post_id"])
-    assert (api["platform"], api["account"], api["url"]) == (name, "main", post["url"])
-    assert post["live_at"] == api["live_at"] and post["status"] == api["status"] == "live"
-    assert api["caption"].startswith("Try this")
+    made = _sandbox_post(sandbox, post["post_id"])
+    assert (made["platform"], made["account"], made["url"]) == (name, "main", post["url"])
+    assert post["live_at"] == made["live_at"] and post["status"] == made["status"] == "live"
+    assert made["caption"].startswith("Try this")
     if name == "youtube":  # the reference is a tag (and the description's last line)
-        assert ref_tag(key) in api["hashtags"] and api["caption"].endswith(ref_tag(key))
+        assert ref_tag(key) in made["hashtags"] and made["caption"].endswith(ref_tag(key))
     else:
-        assert api["caption"].endswith(ref_marker(key)) and "#skincare" in api["hashtags"]
+        assert made["caption"].endswith(ref_marker(key)) and "#skincare" in made["hashtags"]
     assert pub.logins == 1
     # the site's own list finds it by the key's marker, and publishing the key again posts nothing
     assert pub.find_post(key) == post
@@ -133,8 +140,9 @@ def test_each_site_logs_in_uploads_and_the_post_exists(name, sandbox, publishers
 @pytest.mark.parametrize("name", ("tiktok", "youtube"))
 def test_a_scheduled_post(name, sandbox, publishers, videos):
     post = _publish(publishers[name], videos["a"], f"site-{name}-later", scheduled_at=datetime(2025, 3, 3, 18, 30))
-    api = _api_post(sandbox, post["post_id"])
-    assert api["scheduled_at"] == api["live_at"] == post["live_at"] == "2025-03-03T18:30:00Z"
+    made = _sandbox_post(sandbox, post["post_id"])
+    assert made["scheduled_at"] == made["live_at"] == post["live_at"] == "2025-03-03T18:30:00Z"
+    assert made["status"] == "scheduled"
     assert post["status"] == "scheduled"
 
 
@@ -183,7 +191,7 @@ def test_a_connection_lost_after_the_post_click_is_ambiguous_and_reconciled(sand
     _assert_png(info.value.screenshot_path)
     marker = ref_marker("site-tiktok-dropped")
     made = [p for p in _truth_posts(sandbox) if p["platform"] == "tiktok"]
-    made = [p for p in made if marker in _api_post(sandbox, p["post_id"])["caption"]]
+    made = [p for p in made if marker in p["caption"]]
     assert len(made) == 1
     found = pub.find_post("site-tiktok-dropped")
     assert found["post_id"] == made[0]["post_id"]

@@ -19,12 +19,10 @@ import pytest
 from actp_pipeline import creative
 from actp_pipeline.chromium import chromium_problem, default_chromium
 from actp_pipeline.publish.browser import BrowserPublisher
-from actp_pipeline.publish.platforms import HttpPlatform
 from actp_pipeline.publish.publisher import AmbiguousOutcome, PlatformError
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from tests.media import make_mp4, variant
 
-AUTH = {"Authorization": "Bearer sandbox-key"}
 START = datetime.fromisoformat("2025-03-01T12:00:00+00:00")
 USER, PASSWORD = "creator", "sandbox-pass"
 
@@ -84,13 +82,19 @@ def _publish(pub: BrowserPublisher, path: Path, key: str, **kw) -> dict:
     return pub.publish(**args)
 
 
-def _api_post(sandbox, key: str) -> dict | None:
-    items = httpx.get(sandbox.url + "/v1/posts", params={"idempotency_key": key}, headers=AUTH).json()["items"]
-    return items[0] if items else None
+def _sandbox_post(sandbox, key: str) -> dict | None:
+    """The sandbox's own record of the post made with this key (post_id, url, live_at, caption, hashtags), checked
+    against its ground truth (GET /sandbox/truth/posts); None when it has none."""
+    made = [p for p in _truth_posts(sandbox) if p["idempotency_key"] == key]
+    stored = sandbox.state.get_post_by_key(key)
+    assert [p["post_id"] for p in made] == ([stored["post_id"]] if stored else [])
+    if stored is not None:
+        assert (made[0]["live_at"], made[0]["caption"]) == (stored["live_at"], stored["caption"])
+    return stored
 
 
 def _truth_posts(sandbox) -> list[dict]:
-    return httpx.get(sandbox.url + "/v1/_truth/posts", headers={"X-Truth-Token": sandbox.truth_token}).json()["items"]
+    return httpx.get(sandbox.url + "/sandbox/truth/posts", headers={"X-Truth-Token": sandbox.truth_token}).json()["items"]
 
 
 def _assert_png(path: Path) -> None:
@@ -103,11 +107,11 @@ def test_publish_reuses_the_stored_session_and_replays_idempotently(browser_ok, 
     state = tmp_path / "session" / "state.json"
     with _publisher(sandbox, tmp_path) as pub:
         post = _publish(pub, videos["a"], "bu-1", scheduled_at=datetime(2025, 3, 2, 18, 0))
-        api = _api_post(sandbox, "bu-1")
-        assert api is not None
-        assert (post["post_id"], post["url"], post["live_at"]) == (api["post_id"], api["url"], api["live_at"])
+        made = _sandbox_post(sandbox, "bu-1")
+        assert made is not None
+        assert (post["post_id"], post["url"], post["live_at"]) == (made["post_id"], made["url"], made["live_at"])
         assert post["live_at"] == "2025-03-02T18:00:00Z" and post["status"] == "scheduled"
-        assert api["caption"] == "Try this\nroutine" and api["hashtags"] == ["#skincare", "#routine"]
+        assert made["caption"] == "Try this\nroutine" and made["hashtags"] == ["#skincare", "#routine"]
         # the session was stored (a secret: owner-only) and has the site's cookie
         assert state.is_file() and stat.S_IMODE(state.stat().st_mode) == 0o600
         assert any(c["name"] == "actp_session" for c in json.loads(state.read_text())["cookies"])
@@ -119,7 +123,7 @@ def test_publish_reuses_the_stored_session_and_replays_idempotently(browser_ok, 
     # a new publisher (a new process, say) starts from the stored session: no login page
     with _publisher(sandbox, tmp_path) as pub:
         third = _publish(pub, videos["b"], "bu-3", platform="instagram")
-        assert third["post_id"] == _api_post(sandbox, "bu-3")["post_id"]
+        assert third["post_id"] == _sandbox_post(sandbox, "bu-3")["post_id"]
         assert pub.logins == 0 and sandbox.api.web.login_count() == 1
         # replaying a key returns the same post and the sandbox still has one post for it
         replay = _publish(pub, videos["a"], "bu-1")
@@ -153,7 +157,7 @@ def test_concurrent_publishes_from_threads_share_the_context_pool(shared, videos
     assert 1 <= pub.logins <= 3
     assert len({r["post_id"] for r in results.values()}) == 4
     for key, post in results.items():
-        assert _api_post(sandbox, key)["post_id"] == post["post_id"]
+        assert _sandbox_post(sandbox, key)["post_id"] == post["post_id"]
 
 
 def test_a_wrong_password_raises_with_a_screenshot(browser_ok, sandbox, videos, tmp_path):
@@ -220,14 +224,11 @@ def test_a_connection_lost_after_submit_is_ambiguous_and_reconciled(shared, vide
     monkeypatch.undo()
     assert "may exist" in str(info.value) and info.value.retryable
     _assert_png(info.value.screenshot_path)
-    made = _api_post(sandbox, "bu-dropped")
+    made = _sandbox_post(sandbox, "bu-dropped")
     assert made is not None  # the post exists although the browser never saw the confirmation
-    found = pub.find_post("bu-dropped")  # through the site's post list
+    assert pub.lookup is None
+    found = pub.find_post("bu-dropped")  # through the site's post list (/web/posts), as make_publisher builds it
     assert (found["post_id"], found["url"]) == (made["post_id"], made["url"])
-    with HttpPlatform(sandbox.url, "sandbox-key") as api, \
-            _publisher(sandbox, tmp_path, lookup=api) as api_pub:
-        assert api_pub.find_post("bu-dropped")["post_id"] == made["post_id"]  # through the API, no browser
-        assert api_pub._loop is None
     # Chromium itself may resend a POST whose kept-alive connection died without an answer: the key
     # makes that a replay, so there is still exactly one post
     assert [p["idempotency_key"] for p in _truth_posts(sandbox)].count("bu-dropped") == 1
@@ -253,7 +254,7 @@ def test_a_session_lost_while_submitting_logs_in_and_submits_once_more(shared, v
     monkeypatch.setattr(sandbox.api, "app", expire_on_first_upload)
     post = _publish(pub, videos["a"], "bu-relogin")
     assert expired and sandbox.api.web.login_count() == logins_before + 1
-    assert post["post_id"] == _api_post(sandbox, "bu-relogin")["post_id"]
+    assert post["post_id"] == _sandbox_post(sandbox, "bu-relogin")["post_id"]
     assert [p["create_calls"] for p in _truth_posts(sandbox) if p["idempotency_key"] == "bu-relogin"] == [1]
     cookie_after = [c["value"] for c in json.loads(state.read_text())["cookies"] if c["name"] == "actp_session"]
     assert len(cookie_after) == 1 and cookie_after != cookie_before  # the new session was stored

@@ -35,7 +35,7 @@ def good_items(n: int, prefix: str = "g") -> list[dict]:
 
 # ------------------------------------------------------------------ a feed server for the HTTP paths
 class Feed:
-    """A tiny /v1/trending + /v1/ads/library server: `pages(cursor) -> body` decides each answer."""
+    """A tiny /sandbox/research/trending + /sandbox/research/ad_library server: `pages(cursor) -> body` decides each answer."""
 
     def __init__(self, pages):
         self.pages, self.calls, self._lock = pages, 0, threading.Lock()
@@ -48,7 +48,7 @@ class Feed:
             text = body if isinstance(body, str) else json.dumps(body)
             return Response(text, media_type="application/json")
 
-        app = Starlette(routes=[Route("/v1/trending", serve), Route("/v1/ads/library", serve)])
+        app = Starlette(routes=[Route("/sandbox/research/trending", serve), Route("/sandbox/research/ad_library", serve)])
         self.server = BackgroundServer(app, name="feed")
 
     def __enter__(self) -> "Feed":
@@ -64,8 +64,8 @@ class Feed:
 
 
 def items_feed(trending: list) -> Feed:
-    """One page: `trending` on /v1/trending, nothing on the ad library."""
-    return Feed(lambda path, cursor: {"items": trending if path == "/v1/trending" else [], "next_cursor": None})
+    """One page: `trending` on /sandbox/research/trending, nothing on the ad library."""
+    return Feed(lambda path, cursor: {"items": trending if path == "/sandbox/research/trending" else [], "next_cursor": None})
 
 
 # ------------------------------------------------------------------ validation: the specific cases

@@ -1,120 +1,104 @@
 """Any failure after a create may have left the machine is `unknown` and looked up, never re-posted blind
-(issue 9, class 4c): against a platform over real HTTP that does NOT dedupe idempotency keys."""
+(issue 9, class 4c): the publish worker with the native publisher, posting to the sandbox's TikTok over real
+HTTP (TikTok's Direct Post has no idempotency key: every video/init that is uploaded becomes a post), with
+the answers lost at each step after the create call."""
 
-import contextlib
 import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
-from actp_pipeline.publish.platforms import HttpPlatform
 from actp_pipeline.publish.posts import PublishGuards, publish_due
-from actp_pipeline.publish.publisher import AmbiguousOutcome, PlatformError
-from actp_pipeline.serving import BackgroundServer
+from actp_pipeline.publish.tiktok import TikTokPublisher
+from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from actp_pipeline.store import connect_store, schema
 from actp_pipeline.store.queues import publish_queue
 from actp_pipeline.store.schema import utcnow
+from tests.core.test_platforms import INIT, STATUS, Faults
+from tests.sandbox_posts import native, truth_posts
 
-
-class NoDedupe:
-    """A posting API without idempotency: every create is a new post. `poll` / `create` script its answers."""
-
-    def __init__(self, create_status: int = 200, poll_status: int = 429):
-        self.posts: list[dict] = []
-        self.create_status, self.poll_status = create_status, poll_status
-
-    def app(self) -> Starlette:
-        async def media(request: Request):
-            await request.body()
-            return JSONResponse({"media_id": "m1"})
-
-        async def create(request: Request):
-            body = await request.json()
-            post = {"post_id": f"p{len(self.posts) + 1}", "status": "processing", "url": "u",
-                    "live_at": "2026-11-01T00:00:00Z", "idempotency_key": body["idempotency_key"]}
-            self.posts.append(post)  # carried out, whatever the answer says
-            if self.create_status != 200:
-                return JSONResponse({"error": {"code": "upstream", "message": "gateway"}}, self.create_status)
-            return JSONResponse(post)
-
-        async def poll(request: Request):
-            return JSONResponse({"error": {"code": "rate_limited", "message": "slow down"}}, self.poll_status,
-                                headers={"Retry-After": "1"})
-
-        async def find(request: Request):
-            key = request.query_params.get("idempotency_key")
-            return JSONResponse({"items": [dict(p, status="published") for p in self.posts
-                                           if p["idempotency_key"] == key][:1]})
-
-        return Starlette(routes=[Route("/v1/media", media, methods=["POST"]),
-                                 Route("/v1/posts", create, methods=["POST"]),
-                                 Route("/v1/posts", find, methods=["GET"]),
-                                 Route("/v1/posts/{post_id}", poll, methods=["GET"])])
-
-
-@contextlib.contextmanager
-def serving(app):
-    server = BackgroundServer(app)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+KEY = "actp-v0-tiktok-0123456789"
+UPLOAD = "/v2/upload/video/"
 
 
 @pytest.fixture
-def store(tmp_path):
+def sandbox():
+    with SandboxServer(WorldConfig(seed=2, start=dt.datetime(2026, 11, 1, 6), truth_token="truth-for-tests")) as sb:
+        yield sb
+
+
+@pytest.fixture
+def store(tmp_path, mp4_with_descriptor):
     engine = connect_store(f"sqlite:///{tmp_path / 'store.db'}")
-    media = tmp_path / "v.mp4"
-    media.write_bytes(b"x")
     publish_queue(engine).enqueue([{"variant_id": "v0", "platform": "tiktok", "account": "main",
-                                    "idempotency_key": "k0", "scheduled_at": utcnow(),
-                                    "payload": {"media_path": str(media), "caption": "c"}}],
+                                    "idempotency_key": KEY, "scheduled_at": utcnow(),
+                                    "payload": {"media_path": str(mp4_with_descriptor[0]), "caption": "c"}}],
                                   unique_column="idempotency_key")
-    return engine, media
+    return engine
 
 
-def _settle_twice(engine, client):
+def faulty_native(sb: SandboxServer, data_dir, faults: Faults):
+    """The native publisher (publish/dialects.py) whose TikTok adapter talks to the sandbox through `faults`:
+    built like the registry's own (token and host from the settings, the journal under data_dir), polling
+    without waiting."""
+    pub = native(sb.url, sb.config.api_keys[0], data_dir)
+
+    def tiktok(ctx, account):
+        return TikTokPublisher(ctx.token("tiktok", account), base_url=ctx.settings.dialect_url("tiktok"),
+                               account=account, journal_path=ctx.data_dir / "publish" / "tiktok_journal.sqlite",
+                               clock=ctx.aware_clock(), poll_interval_s=0.05, sleep=lambda s: None, transport=faults)
+
+    pub.registry = {**pub.registry, "tiktok": tiktok}
+    return pub
+
+
+def _settle_twice(engine, publisher):
     """Two worker passes with the real guards (rate limits, breakers), as `actp worker` runs them."""
     guards = PublishGuards.for_store(engine, utcnow)
-    first = publish_due(engine, client, worker_id="w", clock=utcnow, guards=guards)
+    first = publish_due(engine, publisher, worker_id="w", clock=utcnow, guards=guards)
     t = schema.publish_queue
     with engine.begin() as c:  # past the reconcile delay
+        status_between = c.execute(sa.select(t.c.status)).scalar()
         c.execute(t.update().values(available_at=utcnow() - dt.timedelta(seconds=1)))
-    second = publish_due(engine, client, worker_id="w", clock=utcnow, guards=guards)
+    second = publish_due(engine, publisher, worker_id="w", clock=utcnow, guards=guards)
     with engine.connect() as c:
-        status = c.execute(sa.select(t.c.status)).scalar()
-    return first, second, status
+        row = c.execute(sa.select(t.c.status, t.c.external_id)).one()
+    return first, status_between, second, row
 
 
-@pytest.mark.parametrize("create_status,poll_status", [(200, 429), (200, 503), (502, 429), (504, 429)])
-def test_a_failure_after_the_create_is_looked_up_not_reposted(store, create_status, poll_status):
-    engine, _ = store
-    platform = NoDedupe(create_status, poll_status)
-    with serving(platform.app()) as server, HttpPlatform(server.url, "k") as client:
-        first, second, status = _settle_twice(engine, client)
-    assert first.ambiguous == ["k0"]
-    assert second.reconciled == ["k0"] and status == "posted"
-    assert len(platform.posts) == 1  # one create call reached the platform, ever
+@pytest.mark.parametrize("faults", [
+    pytest.param(lambda: Faults(lose={UPLOAD: 1}), id="final-chunk-answer-timed-out"),
+    pytest.param(lambda: Faults(lose={UPLOAD: 1}, lost_as=500), id="final-chunk-answered-500"),
+    pytest.param(lambda: Faults(refuse={STATUS: [429] * 4}), id="status-429-after-upload"),
+    pytest.param(lambda: Faults(refuse={STATUS: [503] * 4}), id="status-503-after-upload"),
+])
+def test_a_post_made_without_an_answer_is_looked_up_not_reposted(sandbox, store, tmp_path, faults):
+    engine, faults = store, faults()
+    pub = faulty_native(sandbox, tmp_path, faults)
+    try:
+        first, between, second, (status, external_id) = _settle_twice(engine, pub)
+    finally:
+        pub.close()
+    assert first.ambiguous == [KEY] and first.posted == [] and between == "unknown"
+    assert second.reconciled == [KEY] and second.posted == [] and status == "posted"
+    made = [p for p in truth_posts(sandbox.url) if p["platform"] == "tiktok"]
+    assert len(made) == 1 and faults.sent.count(INIT) == 1  # one create reached the platform, ever
+    assert external_id.startswith("v_pub_file~")  # the publish id, which the journal found again
 
 
-def test_the_poll_and_the_create_raise_ambiguity(store):
-    _, media = store
-    platform = NoDedupe(create_status=200, poll_status=429)
-    with serving(platform.app()) as server, HttpPlatform(server.url, "k") as client:
-        with pytest.raises(AmbiguousOutcome, match="was created; reading its status failed"):
-            client.publish(media_path=media, platform="tiktok", account="main", caption="c", hashtags=[],
-                           scheduled_at=None, idempotency_key="k1")
-        platform.create_status = 503
-        with pytest.raises(AmbiguousOutcome):
-            client.create_post(media_id="m1", platform="tiktok", account="main", caption="c", hashtags=[],
-                               scheduled_at=None, idempotency_key="k2")
-        platform.create_status = 429  # a refusal: nothing was done, a plain PlatformError
-        with pytest.raises(PlatformError) as refused:
-            client.create_post(media_id="m1", platform="tiktok", account="main", caption="c", hashtags=[],
-                               scheduled_at=None, idempotency_key="k3")
-        assert not isinstance(refused.value, AmbiguousOutcome) and refused.value.status == 429
+@pytest.mark.parametrize("lost_as", [None, 502])
+def test_a_lost_create_answer_is_looked_up_first_and_posted_once(sandbox, store, tmp_path, lost_as):
+    """video/init's answer lost: the item is `unknown`; the lookup finds no post (no byte was uploaded, so none
+    can appear), and only then is it posted: one post."""
+    engine, faults = store, Faults(lose={INIT: 1}, lost_as=lost_as)
+    pub = faulty_native(sandbox, tmp_path, faults)
+    lookups: list[str] = []
+    find_for = pub.find_post_for
+    pub.find_post_for = lambda *args: lookups.append(args[-1]) or find_for(*args)
+    try:
+        first, between, second, (status, _) = _settle_twice(engine, pub)
+    finally:
+        pub.close()
+    assert first.ambiguous == [KEY] and between == "unknown"
+    assert lookups == [KEY] and second.posted == [KEY] and status == "posted"
+    assert len([p for p in truth_posts(sandbox.url) if p["platform"] == "tiktok"]) == 1

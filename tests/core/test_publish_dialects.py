@@ -20,7 +20,7 @@ from actp_pipeline.publish.dialects import (
     DialectUnavailable,
     available,
 )
-from actp_pipeline.publish.platforms import HttpPlatform, make_metrics_reader, make_publisher
+from actp_pipeline.publish.platforms import PUBLISHERS, HttpPlatform, make_metrics_reader, make_publisher
 from actp_pipeline.publish.posts import PublishGuards, publish_due
 from actp_pipeline.publish.publisher import PlatformError, SendRefused
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
@@ -67,13 +67,23 @@ def test_registry_names_every_platform_and_a_missing_token_says_which_envvar(tmp
 
 
 def test_make_publisher_kinds(tmp_path):
+    assert PUBLISHERS == ("native", "browser")
+    settings = Settings(platform_url=SANDBOX_URL)
     with HttpPlatform("http://127.0.0.1:9", "k") as client:
-        assert make_publisher("api", client, data_dir=tmp_path) is client
-        assert make_metrics_reader("api", client, data_dir=tmp_path) is client
-        native = make_publisher("native", client, data_dir=tmp_path, settings=Settings(platform_url=SANDBOX_URL))
-        assert isinstance(native, DialectPublisher)
-        with pytest.raises(ValueError, match="native"):
-            make_publisher("carrier-pigeon", client, data_dir=tmp_path)
+        native = make_publisher("native", client, data_dir=tmp_path, settings=settings)
+        assert isinstance(native, DialectPublisher) and native.ctx.data_dir == tmp_path
+        # metrics are read through each platform's own API, whoever uploaded
+        for kind in PUBLISHERS:
+            reader = make_metrics_reader(kind, client, data_dir=tmp_path, settings=settings)
+            assert isinstance(reader, DialectPublisher)
+            reader.close()
+        # the sandbox's own posting API is retired: "api" is no publisher any more
+        for kind in ("api", "carrier-pigeon"):
+            with pytest.raises(ValueError, match="native, browser"):
+                make_publisher(kind, client, data_dir=tmp_path)
+            with pytest.raises(ValueError, match="native, browser"):
+                make_metrics_reader(kind, client, data_dir=tmp_path)
+        native.close()
 
 
 def test_the_browser_publisher_uses_the_site_of_actp_browser_site(tmp_path, monkeypatch):
@@ -81,10 +91,11 @@ def test_the_browser_publisher_uses_the_site_of_actp_browser_site(tmp_path, monk
     monkeypatch.setenv("ACTP_BROWSER_PASSWORD", "p")
     with HttpPlatform("http://127.0.0.1:9", "k") as client:
         generic = make_publisher("browser", client, data_dir=tmp_path)
-        assert generic.site.name == "generic" and generic.lookup is client
+        # every site finds the posts it made by its own page (the generic one: /web/posts), never an API
+        assert generic.site.name == "generic" and generic.lookup is None
+        assert generic.base_url == client.base_url and generic.storage_state_path.name == "session.json"
         monkeypatch.setenv("ACTP_BROWSER_SITE", "tiktok")
         studio = make_publisher("browser", client, data_dir=tmp_path)
-        # a post made on TikTok Studio has no ACTP key /v1 could find: it is looked up in the browser
         assert studio.site.name == "tiktok" and studio.lookup is None
         assert studio.storage_state_path.name == "tiktok-session.json"
         generic.close()
@@ -208,7 +219,7 @@ def sandbox():
 
 
 def _advance(server, hours):
-    httpx.post(server.url + "/v1/clock/advance", json={"hours": hours}, timeout=30).raise_for_status()
+    httpx.post(server.url + "/sandbox/clock/advance", json={"hours": hours}, timeout=30).raise_for_status()
 
 
 def test_each_post_goes_through_its_platforms_api_and_its_metrics_come_back(sandbox, engine, tmp_path,

@@ -1,5 +1,7 @@
-"""The send gate right before the create call (issue 9, classes 4a, 4b and 8), against a posting API over real
-HTTP that does NOT dedupe idempotency keys and logs when each create arrives.
+"""The send gate right before the create call (issue 9, classes 4a, 4b and 8). The worker's logic runs against
+a publisher written here that does NOT dedupe idempotency keys, takes a scripted time to upload before its
+create and logs when each create is made; the fence is also shown on the native publisher posting to the
+sandbox's TikTok over real HTTP.
 
 4a: a worker whose lease ran out during its upload makes no create call (the fence, by claim token and lease).
 4b: leases, heartbeats and the reaper run on the database's clock, not a worker's skewed one.
@@ -9,82 +11,59 @@ HTTP that does NOT dedupe idempotency keys and logs when each create arrives.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import threading
 import time
 
 import pytest
 import sqlalchemy as sa
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from actp_pipeline.publish import rate_limits
-from actp_pipeline.publish.platforms import HttpPlatform
 from actp_pipeline.publish.posts import PublishGuards, publish_due
 from actp_pipeline.publish.rate_limits import RateLimit
-from actp_pipeline.serving import BackgroundServer
+from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from actp_pipeline.store import connect_store, schema
 from actp_pipeline.store.clock import db_now
 from actp_pipeline.store.queues import publish_queue
 from actp_pipeline.store.schema import utcnow
 from actp_pipeline.worker.heartbeats import beat, release_offline_workers
+from tests.core.test_platforms import CREATOR, INIT, Faults
+from tests.core.test_publish_ambiguity import faulty_native
+from tests.sandbox_posts import truth_posts
 
 
-class LoggingPlatform:
-    """Every create is a new post (no dedupe); each media upload takes the next scripted delay (seconds)."""
+class LoggingPublisher:
+    """A `Publisher` without idempotency (every create is a new post): each publish first uploads for the next
+    scripted delay (seconds; creates nothing), then calls `before_send` and makes its create, logged with the
+    time it reached the platform. `find_post` finds what a create made."""
 
     def __init__(self, upload_delays: list[float] | None = None):
         self.creates: list[tuple[float, str]] = []  # (arrival time, idempotency key)
         self.delays = list(upload_delays or [])
         self.lock = threading.Lock()
 
-    def app(self) -> Starlette:
-        async def media(request: Request):
-            await request.body()
-            with self.lock:
-                delay = self.delays.pop(0) if self.delays else 0.0
-            await asyncio.sleep(delay)  # a slow upload; the server goes on answering others
-            return JSONResponse({"media_id": "m1"})
+    def publish(self, *, media_path, platform, account, caption, hashtags, scheduled_at, idempotency_key,
+                before_send=None) -> dict:
+        with self.lock:
+            delay = self.delays.pop(0) if self.delays else 0.0
+        time.sleep(delay)  # a slow upload; other workers go on meanwhile
+        if before_send is not None:
+            before_send()
+        with self.lock:
+            self.creates.append((time.time(), idempotency_key))
+            n = len(self.creates)
+        return {"post_id": f"p{n}", "status": "live", "url": "u", "live_at": "2026-11-01T00:00:00Z"}
 
-        async def create(request: Request):
-            body = await request.json()
-            with self.lock:
-                self.creates.append((time.time(), body["idempotency_key"]))
-                n = len(self.creates)
-            return JSONResponse({"post_id": f"p{n}", "status": "published", "url": "u",
-                                 "live_at": "2026-11-01T00:00:00Z", "idempotency_key": body["idempotency_key"]})
-
-        async def find(request: Request):
-            key = request.query_params.get("idempotency_key")
-            with self.lock:
-                hits = [k for _, k in self.creates if k == key]
-            items = [{"post_id": "p-found", "status": "published", "url": "u", "live_at": "2026-11-01T00:00:00Z",
-                      "idempotency_key": key}] if hits else []
-            return JSONResponse({"items": items})
-
-        return Starlette(routes=[Route("/v1/media", media, methods=["POST"]),
-                                 Route("/v1/posts", create, methods=["POST"]),
-                                 Route("/v1/posts", find, methods=["GET"])])
+    def find_post(self, idempotency_key: str) -> dict | None:
+        with self.lock:
+            hits = [k for _, k in self.creates if k == idempotency_key]
+        return {"post_id": "p-found", "status": "live", "url": "u", "live_at": "2026-11-01T00:00:00Z"} if hits else None
 
 
-@contextlib.contextmanager
-def serving(platform: LoggingPlatform):
-    server = BackgroundServer(platform.app())
-    server.start()
-    try:
-        with HttpPlatform(server.url, "k") as client:
-            yield client
-    finally:
-        server.stop()
-
-
-def _enqueue(engine, tmp_path, n: int, account: str = "main") -> None:
-    media = tmp_path / "v.mp4"
-    media.write_bytes(b"x")
+def _enqueue(engine, tmp_path, n: int, account: str = "main", media=None) -> None:
+    if media is None:
+        media = tmp_path / "v.mp4"
+        media.write_bytes(b"x")
     publish_queue(engine).enqueue(
         [{"variant_id": f"v{i}", "platform": "tiktok", "account": account, "idempotency_key": f"k{i}",
           "scheduled_at": utcnow() - dt.timedelta(minutes=1),
@@ -102,19 +81,44 @@ def _statuses(engine) -> dict[str, str]:
 def test_a_worker_whose_lease_ran_out_during_its_upload_sends_no_create(store_url, tmp_path):
     engine = connect_store(store_url)
     _enqueue(engine, tmp_path, 1)
-    platform = LoggingPlatform(upload_delays=[2.5, 0.0])  # the first worker's media upload outlives its lease
-    with serving(platform) as client:
-        first: dict = {}
-        slow = threading.Thread(target=lambda: first.update(
-            report=publish_due(engine, client, worker_id="slow", lease_s=1.0, clock=utcnow)))
-        slow.start()
-        time.sleep(1.6)  # the slow worker is still uploading; its lease is gone on the database's clock
-        assert release_offline_workers(engine)["reaped"] == 1  # uploading -> unknown
-        second = publish_due(engine, client, worker_id="fast", lease_s=30.0, clock=utcnow)
-        slow.join(timeout=30)
+    platform = LoggingPublisher(upload_delays=[2.5, 0.0])  # the first worker's media upload outlives its lease
+    first: dict = {}
+    slow = threading.Thread(target=lambda: first.update(
+        report=publish_due(engine, platform, worker_id="slow", lease_s=1.0, clock=utcnow)))
+    slow.start()
+    time.sleep(1.6)  # the slow worker is still uploading; its lease is gone on the database's clock
+    assert release_offline_workers(engine)["reaped"] == 1  # uploading -> unknown
+    second = publish_due(engine, platform, worker_id="fast", lease_s=30.0, clock=utcnow)
+    slow.join(timeout=30)
     assert second.posted == ["k0"]  # looked up (nothing there yet), then posted by its new holder
     assert first["report"].lost_lease == ["k0"] and "lease" in first["report"].errors["k0"]
     assert [k for _, k in platform.creates] == ["k0"]  # one create reached the platform, ever
+    assert _statuses(engine) == {"k0": "posted"}
+
+
+def test_the_native_tiktok_adapter_sends_no_create_once_the_lease_is_gone(store_url, tmp_path, mp4_with_descriptor):
+    """The same fence on the native publisher posting to the sandbox's TikTok over HTTP: the slow worker's
+    creator info query outlives its lease, its gate refuses, and its video/init is never sent."""
+    engine = connect_store(store_url)
+    _enqueue(engine, tmp_path, 1, media=mp4_with_descriptor[0])
+    faults = Faults(delay={CREATOR: [2.5]})  # the first worker's query before the create outlives its lease
+    with SandboxServer(WorldConfig(start=dt.datetime(2026, 11, 1), truth_token="truth-for-tests")) as sb:
+        pub = faulty_native(sb, tmp_path, faults)
+        try:
+            first: dict = {}
+            slow = threading.Thread(target=lambda: first.update(
+                report=publish_due(engine, pub, worker_id="slow", lease_s=1.0, clock=utcnow)))
+            slow.start()
+            time.sleep(1.6)
+            assert release_offline_workers(engine)["reaped"] == 1  # uploading -> unknown
+            second = publish_due(engine, pub, worker_id="fast", lease_s=30.0, clock=utcnow)
+            slow.join(timeout=30)
+        finally:
+            pub.close()
+        made = [p for p in truth_posts(sb.url) if p["platform"] == "tiktok"]
+    assert second.posted == ["k0"], second.errors  # looked up (nothing there), then posted by its new holder
+    assert first["report"].lost_lease == ["k0"] and "lease" in first["report"].errors["k0"]
+    assert faults.sent.count(INIT) == 1 and faults.sent.count(CREATOR) == 2 and len(made) == 1
     assert _statuses(engine) == {"k0": "posted"}
 
 
@@ -183,23 +187,23 @@ def test_creates_in_any_window_never_exceed_the_limit_at_the_platform(store_url,
     _enqueue(engine, tmp_path, 9)
     limits = {"tiktok": [RateLimit(3, 2.0)]}
     guards = PublishGuards.for_store(engine, time.time, limits=limits)
-    platform = LoggingPlatform(upload_delays=[1.9] + [0.0] * 8 if workers == 1 else [1.9, 1.5, 0.2] + [0.0] * 8)
+    platform = LoggingPublisher(upload_delays=[1.9] + [0.0] * 8 if workers == 1 else [1.9, 1.5, 0.2] + [0.0] * 8)
     deadline = time.monotonic() + 40
-    with serving(platform) as client:
-        def work(name: str) -> None:
-            while time.monotonic() < deadline and set(_statuses(engine).values()) != {"posted"}:
-                publish_due(engine, client, worker_id=name, clock=utcnow, guards=guards, lease_s=60, limit=1)
-                time.sleep(0.05)
 
-        threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(workers)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
+    def work(name: str) -> None:
+        while time.monotonic() < deadline and set(_statuses(engine).values()) != {"posted"}:
+            publish_due(engine, platform, worker_id=name, clock=utcnow, guards=guards, lease_s=60, limit=1)
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(workers)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
     assert set(_statuses(engine).values()) == {"posted"}
     keys = [k for _, k in platform.creates]
     assert sorted(keys) == sorted(f"k{i}" for i in range(9))  # each posted once
-    # stamps are exact; a request arrives a few ms after its stamp, so arrivals are checked over 1.95 s windows
+    # stamps are exact; a create is made a few ms after its stamp, so creates are checked over 1.95 s windows
     assert _max_in_window([t for t, _ in platform.creates], 1.95) <= 3
 
 

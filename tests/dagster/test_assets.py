@@ -1,6 +1,7 @@
 """The loop's assets materialized with dg.materialize against a real sandbox, in temp dirs."""
 
 import datetime as dt
+import re
 
 import dagster as dg
 import httpx
@@ -8,7 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from actp_pipeline.definitions import MULTI_ASSETS
+from actp_pipeline.publish.tiktok import key_marker
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
+from actp_pipeline.settings import DIALECT_ENV
 from actp_pipeline.store import schema
 from assets import LOOP_ASSETS
 from local_ops.posts import posts
@@ -18,10 +21,19 @@ from resources import AdsResource, LoopSettings, PlatformResource, StoreResource
 ALL = [*LOOP_ASSETS, renders, posts]
 
 
+def sandbox_dialects(monkeypatch, url: str, key: str = "sandbox-key") -> None:
+    """Every platform's dialect at the sandbox on `url`: the native publisher and metrics reader the assets
+    build read their tokens and hosts from the environment (as under `actp demo`)."""
+    for platform, (token_var, url_var) in DIALECT_ENV.items():
+        monkeypatch.setenv(token_var, key)
+        monkeypatch.setenv(url_var, url + ("/graph" if platform == "instagram" else ""))
+
+
 @pytest.fixture
-def world(tmp_path):
+def world(tmp_path, monkeypatch):
     start = dt.datetime(2026, 11, 10, 6, 0)
     with SandboxServer(WorldConfig(seed=3, start=start, speed=0.0), state_path=tmp_path / "sandbox.db") as sb:
+        sandbox_dialects(monkeypatch, sb.url)
         store = StoreResource(data_dir=str(tmp_path / "data"))
         res = {"store": store, "platform": PlatformResource(base_url=sb.url, api_key="sandbox-key"),
                "ads": AdsResource(base_url=sb.url + "/graph", access_token="sandbox-key"),
@@ -40,7 +52,9 @@ def _run(names, res, instance, partition=None):
 
 
 def _truth(sb):
-    return httpx.get(f"{sb.url}/v1/_truth/posts", headers={"X-Truth-Token": sb.truth_token}).json()["items"]
+    resp = httpx.get(f"{sb.url}/sandbox/truth/posts", headers={"X-Truth-Token": sb.truth_token})
+    resp.raise_for_status()
+    return resp.json()["items"]
 
 
 def test_loop_assets_post_each_variant_once(world):
@@ -60,12 +74,16 @@ def test_loop_assets_post_each_variant_once(world):
         meta = _run(["variants", "renders", "publish_schedule", "posts"], res, instance)
         assert meta["renders"]["rendered"].value == 0 and meta["publish_schedule"]["newly_scheduled"].value == 0
         assert meta["posts"].get("posted") is None or meta["posts"]["posted"].value == 0
+        # TikTok (the loop's target) has no idempotency key: one init is one post, so one post per variant
         truth = _truth(sb)
-        assert len(truth) == 2 and all(t["create_calls"] == 1 for t in truth)
+        assert len(truth) == 2 and all(t["platform"] == "tiktok" and t["create_calls"] == 1 for t in truth)
         with store.engine().connect() as c:
-            assert c.execute(sa.select(sa.func.count()).select_from(schema.posts)).scalar() == 2
+            ledger = c.execute(sa.select(schema.posts.c.idempotency_key)).scalars().all()
+        assert len(ledger) == 2
+        assert sorted(key_marker(k) for k in ledger) == sorted(
+            m for t in truth for m in re.findall(r"ref:[0-9a-f]{10}", t["caption"]))  # each ledger key's post
 
-        httpx.post(f"{sb.url}/v1/clock/advance", json={"hours": 48}).raise_for_status()
+        httpx.post(f"{sb.url}/sandbox/clock/advance", json={"hours": 48}).raise_for_status()
         meta = _run(["post_metrics"], res, instance, partition="2026-11-12")["post_metrics"]
         assert meta["dagster/row_count"].value == 2 and meta["total_views"].value > 0
         meta = _run(["scores", "winners"], res, instance)

@@ -63,6 +63,20 @@ def test_secrets_are_env_vars_or_absent_and_never_fall_back(monkeypatch):
     assert isinstance(res["ads"].access_token, dg.EnvVar) and isinstance(res["store"].database_url, dg.EnvVar)
 
 
+def test_the_platform_resource_posts_natively_and_builds_its_client_without_a_key(monkeypatch):
+    from actp_pipeline.publish.platforms import HttpPlatform
+
+    for name in ("ACTP_PUBLISHER", "ACTP_PLATFORM_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ACTP_PLATFORM_URL", "https://api.example.com")
+    res = default_resources(Settings())["platform"]
+    assert res.publisher == "native" and res.api_key is None
+    assert PlatformResource(base_url="https://api.example.com").publisher == "native"
+    # the clock and research host's client: posting needs no platform key (each dialect has its own token)
+    with res.client() as client:
+        assert isinstance(client, HttpPlatform) and "authorization" not in client._http.headers
+
+
 def test_one_settings_model_with_described_fields_and_core_defaults():
     from actp_pipeline.ads.evidence import PAID_RULE
     from actp_pipeline.ads.goals import OrchestratorConfig

@@ -22,6 +22,7 @@ from actp_pipeline.publish.platforms import HttpPlatform, parse_time
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from actp_pipeline.store import connect_store, schema
 from tests.media import make_mp4, variant
+from tests.sandbox_posts import native
 
 ACCOUNT = "grad1"
 LEAD_PIXEL = "offsite_conversion.fb_pixel_lead"  # a conversion no creative ever earns here: only losers
@@ -32,32 +33,39 @@ LEVELS = [("question", "pain_point", "comment", "text_hook"), ("stat", "social_p
 
 
 def _publish(tmp_path, sb, platform, engine) -> list[str]:
+    """Six creatives posted as Instagram Reels through the native publisher (Meta's ads promote an Instagram
+    post by its IG media id), each recorded in the posts ledger as the publish worker records it; `platform`
+    (HttpPlatform) is the sandbox's clock."""
     ids = []
-    for i, (h, a, c, f) in enumerate(LEVELS):
-        v = variant(hook_pattern=h, angle=a, cta_style=c, format=f, length_s=15)
-        path = make_mp4(tmp_path / f"v{i}.mp4", creative.descriptor_json(v))
-        post = platform.publish(media_path=path, platform="tiktok", account="main", caption=v["hook"], hashtags=[],
-                                scheduled_at=None, idempotency_key=f"{v['variant_id']}:tiktok:main")
-        now = platform.now()
-        with engine.begin() as conn:
-            conn.execute(schema.posts.insert().values(
-                idempotency_key=f"{v['variant_id']}:tiktok:main", variant_id=v["variant_id"], platform="tiktok",
-                account="main", external_id=post["id"] if "id" in post else post["post_id"], url=post.get("url"),
-                live_at=now, posted_at=now))
-        ids.append(v["variant_id"])
+    pub = native(sb.url, sb.config.api_keys[0], tmp_path / "native")
+    try:
+        for i, (h, a, c, f) in enumerate(LEVELS):
+            v = variant(hook_pattern=h, angle=a, cta_style=c, format=f, length_s=15)
+            path = make_mp4(tmp_path / f"v{i}.mp4", creative.descriptor_json(v), seconds=3.5)  # a Reel: >= 3 s
+            key = f"{v['variant_id']}:instagram:main"
+            post = pub.publish(media_path=path, platform="instagram", account="main", caption=v["hook"],
+                               hashtags=[], scheduled_at=None, idempotency_key=key)
+            now = platform.now()
+            with engine.begin() as conn:
+                conn.execute(schema.posts.insert().values(
+                    idempotency_key=key, variant_id=v["variant_id"], platform="instagram", account="main",
+                    external_id=post["post_id"], url=post.get("url"), live_at=now, posted_at=now))
+            ids.append(v["variant_id"])
+    finally:
+        pub.close()
     return ids
 
 
 def _advance(sb, hours: float) -> dt.datetime:
     """Move the sandbox clock; its new time (the platform client caches the clock for a second)."""
-    resp = httpx.post(f"{sb.url}/v1/clock/advance", json={"hours": hours})
+    resp = httpx.post(f"{sb.url}/sandbox/clock/advance", json={"hours": hours})
     resp.raise_for_status()
     return parse_time(resp.json()["now"])
 
 
 def _spread(sb, ids: list[str]) -> list[str]:
     """Three creatives far apart in true appeal (evaluation code may read the truth; the pipeline never does)."""
-    truth = pd.DataFrame(httpx.get(f"{sb.url}/v1/_truth/posts", headers={"X-Truth-Token": sb.truth_token}).json()["items"])
+    truth = pd.DataFrame(httpx.get(f"{sb.url}/sandbox/truth/posts", headers={"X-Truth-Token": sb.truth_token}).json()["items"])
     truth = truth[truth["variant_id"].isin(ids)].sort_values("true_er", ascending=False)
     ordered = list(truth["variant_id"])
     return [ordered[0], ordered[len(ordered) // 2], ordered[-1]]
@@ -95,7 +103,7 @@ def test_graduation_path_against_the_sandbox_ads_api(tmp_path, store_url):
         assert kinds[("create_campaign", "ensure_learning")] == 2
         assert kinds[("create_ad_set", "test_creative")] == 6
         # the truly best creative won the paid learning test of virality and was promoted into scaling
-        truth = pd.DataFrame(httpx.get(f"{sb.url}/v1/_truth/ads", headers={"X-Truth-Token": sb.truth_token}).json()["items"])
+        truth = pd.DataFrame(httpx.get(f"{sb.url}/sandbox/truth/ads", headers={"X-Truth-Token": sb.truth_token}).json()["items"])
         assert kinds[("create_campaign", "ensure_scaling")] == 1
         promoted = done_rows[done_rows["action"] == "duplicate_ad_set"]
         assert list(promoted["variant_id"]) == [picked[0]]

@@ -1,4 +1,6 @@
-"""The sandbox's Graph-shaped ads API over real loopback HTTP, with real uploaded MP4 posts as creatives."""
+"""The sandbox's Graph-shaped ads API over real loopback HTTP, with real MP4 reels published through the
+sandbox's Instagram dialect (tests/sandbox_posts.py) as creatives: an ad names its post by the sandbox post
+id (object_story_id) or by the reel's IG media id (source_instagram_media_id)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from actp_pipeline import creative
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
+from tests import sandbox_posts
+from tests.media import other_variant
+from tests.media import variant as variant_a
 from tests.sandbox.conftest import KEY, sandbox_config
+from tests.sandbox.dialect_http import reel
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # facebook-business's type-checker notes
 
 G = "/graph/v21.0"
 START = datetime(2026, 11, 21, 10, tzinfo=UTC)
@@ -29,21 +38,36 @@ def world_config() -> WorldConfig:  # the shared `sandbox` fixture, in this modu
     return _config()
 
 
-def _post_of(client: httpx.Client, mp4: Path, key: str) -> str:
-    media = client.post("/v1/media", content=mp4.read_bytes(), headers={"Content-Type": "video/mp4"})
-    assert media.status_code == 201, media.text
-    post = client.post("/v1/posts", json={"media_id": media.json()["media_id"], "platform": "instagram",
-                                          "account": "main", "caption": "c", "hashtags": [], "idempotency_key": key})
-    assert post.status_code == 201, post.text
-    return post.json()["post_id"]
+@pytest.fixture(scope="module")
+def reels(tmp_path_factory) -> dict[str, tuple[Path, dict]]:
+    """label -> (path, variant) of two reels (3.5 s: Instagram's minimum is 3 s) the world rates differently."""
+    folder = tmp_path_factory.mktemp("ads_reels")
+    a, b = variant_a(), other_variant()
+    return {"a": (reel(folder / "a.mp4", creative.descriptor_json(a)), a),
+            "b": (reel(folder / "b.mp4", creative.descriptor_json(b), color="white"), b)}
+
+
+def _publish(url: str, mp4: Path, key: str, data_dir: Path) -> dict:
+    """A reel published through the sandbox's Instagram dialect: the adapter's post (post_id = the IG media
+    id) with sandbox_post_id."""
+    return sandbox_posts.publish(url, KEY, mp4, data_dir, platform="instagram", idempotency_key=key)
+
+
+def _post_of(url: str, mp4: Path, key: str, data_dir: Path) -> str:
+    """The sandbox post id (an ad's object_story_id) of a reel published through Instagram's dialect."""
+    return _publish(url, mp4, key, data_dir)["sandbox_post_id"]
 
 
 @pytest.fixture
-def posts(client, mp4_with_descriptor, mp4_other_descriptor) -> dict[str, tuple[str, str]]:
-    """label -> (post id, variant id) of two creatives the world rates differently."""
-    (a_path, a), (b_path, b) = mp4_with_descriptor, mp4_other_descriptor
-    return {"a": (_post_of(client, a_path, "ads-a"), a["variant_id"]),
-            "b": (_post_of(client, b_path, "ads-b"), b["variant_id"])}
+def published(sandbox, tmp_path, reels) -> dict[str, dict]:
+    """label -> the published reel of each creative (the adapter's post, with sandbox_post_id)."""
+    return {label: _publish(sandbox.url, path, f"ads-{label}", tmp_path) for label, (path, _) in reels.items()}
+
+
+@pytest.fixture
+def posts(published, reels) -> dict[str, tuple[str, str]]:
+    """label -> (sandbox post id, variant id) of two creatives the world rates differently."""
+    return {label: (post["sandbox_post_id"], reels[label][1]["variant_id"]) for label, post in published.items()}
 
 
 def _ok(resp: httpx.Response) -> dict:
@@ -84,7 +108,7 @@ def _ad(client, adset_id, post_id, variant_id, acc="a", status="ACTIVE") -> str:
 
 
 def _advance(client, hours: float) -> None:
-    _ok(client.post("/v1/clock/advance", json={"hours": hours}))
+    _ok(client.post("/sandbox/clock/advance", json={"hours": hours}))
 
 
 def _all(client, path: str, params: dict) -> list[dict]:
@@ -118,7 +142,7 @@ def _actions(row: dict) -> dict[str, int]:
 
 
 def _truth(sandbox) -> dict[str, dict]:
-    resp = httpx.get(sandbox.url + "/v1/_truth/ads", headers={"X-Truth-Token": sandbox.truth_token}, timeout=30)
+    resp = httpx.get(sandbox.url + "/sandbox/truth/ads", headers={"X-Truth-Token": sandbox.truth_token}, timeout=30)
     return {i["adset_id"]: i for i in _ok(resp)["items"]}
 
 
@@ -175,11 +199,11 @@ def test_abo_learning_campaign_delivers_within_budget_and_the_better_creative_co
         assert (tot["date_start"], tot["date_stop"]) == ("2026-11-21", "2026-11-23")
 
 
-def test_past_hours_never_change_across_queries_changes_and_restarts(tmp_path, mp4_with_descriptor):
+def test_past_hours_never_change_across_queries_changes_and_restarts(tmp_path, reels):
     path = tmp_path / "state.db"
     with SandboxServer(_config(), state_path=path) as sb, \
             httpx.Client(base_url=sb.url, headers={"Authorization": f"Bearer {KEY}"}) as c:
-        post_id = _post_of(c, mp4_with_descriptor[0], "restart")
+        post_id = _post_of(sb.url, reels["a"][0], "restart", tmp_path / "first")
         camp = _campaign(c)
         sid = _adset(c, camp, budget=1500)
         _ad(c, sid, post_id, "v1")
@@ -193,13 +217,13 @@ def test_past_hours_never_change_across_queries_changes_and_restarts(tmp_path, m
         assert later[:30] == first and len(later) == 35
     with SandboxServer(_config(), state_path=path) as sb, \
             httpx.Client(base_url=sb.url, headers={"Authorization": f"Bearer {KEY}"}) as c:
-        assert datetime.fromisoformat(_ok(c.get("/v1/clock"))["now"]) == START + timedelta(hours=35)
+        assert datetime.fromisoformat(_ok(c.get("/sandbox/clock"))["now"]) == START + timedelta(hours=35)
         assert _hourly(c) == later  # recomputed from the persisted change log: identical
         assert _ok(c.get(f"{G}/{sid}"))["daily_budget"] == "900"
         assert _ok(c.post(f"{G}/act_a/campaigns", data={"name": "new", "objective": "OUTCOME_LEADS"}))["id"] not in (camp, sid)
     with SandboxServer(_config(seed=8), state_path=tmp_path / "other.db") as sb, \
             httpx.Client(base_url=sb.url, headers={"Authorization": f"Bearer {KEY}"}) as c:
-        post_id = _post_of(c, mp4_with_descriptor[0], "restart")
+        post_id = _post_of(sb.url, reels["a"][0], "restart", tmp_path / "other")
         sid8 = _adset(c, _campaign(c), budget=1500)
         _ad(c, sid8, post_id, "v1")
         _advance(c, 30)
@@ -366,7 +390,7 @@ def test_request_errors_are_graph_shaped(sandbox, client, posts):
     assert no_token.status_code == 400 and no_token.json()["error"]["code"] == 104
     bad = httpx.get(f"{sandbox.url}{G}/act_a/campaigns", params={"access_token": "wrong"})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == 190
-    assert httpx.get(f"{sandbox.url}/v1/_truth/ads").status_code == 403
+    assert httpx.get(f"{sandbox.url}/sandbox/truth/ads").status_code == 403
     _graph_error(client.get(f"{G}/120210999999999999"), 404, 100, 33)
     _graph_error(client.get(f"{G}/act_a/nothing"), 400, 2500)
     _graph_error(client.post(f"{G}/act_a/campaigns", content=b'{"name": ', headers={"Content-Type": "application/json"}),
@@ -386,6 +410,29 @@ def test_request_errors_are_graph_shaped(sandbox, client, posts):
     ad = _ok(client.post(f"{G}/act_a/ads", json={"name": "j", "adset_id": int(sid), "status": "ACTIVE", "bid_amount": 5,
                                                  "creative": {"object_story_id": posts["a"][0], "url_tags": "x=1"}}))["id"]
     assert _ok(client.get(f"{G}/{ad}"))["creative"]["object_story_id"] == posts["a"][0]
+
+
+def test_an_instagram_creative_promotes_the_reel_behind_its_media_id(sandbox, client, published, posts):
+    """Meta's way to promote an existing Instagram post: source_instagram_media_id (the IG media id the
+    Instagram dialect answered) with its owner, resolved to the same sandbox post object_story_id names."""
+    ig_user = _ok(client.get(f"{G}/me", params={"fields": "id"}))["id"]
+    media_id, post_id = published["a"]["post_id"], posts["a"][0]
+    assert media_id.isdigit() and media_id != post_id
+    sid = _adset(client, _campaign(client), budget=2400)
+    spec = {"source_instagram_media_id": media_id, "instagram_user_id": ig_user, "url_tags": f"utm_content={posts['a'][1]}"}
+    ad = _ok(client.post(f"{G}/act_a/ads", data={"name": "ig", "adset_id": sid, "status": "ACTIVE",
+                                                 "creative": json.dumps(spec)}))["id"]
+    fields = "creative{source_instagram_media_id,instagram_user_id,object_story_id,effective_object_story_id}"
+    shown = _ok(client.get(f"{G}/{ad}", params={"fields": fields}))["creative"]
+    assert (shown["source_instagram_media_id"], shown["instagram_user_id"]) == (media_id, ig_user)
+    assert shown["effective_object_story_id"] == post_id and "object_story_id" not in shown
+    _advance(client, 6)
+    truth = _truth(sandbox)[sid]
+    assert truth["post_ids"] == [post_id] and truth["variant_id"] == posts["a"][1]
+    assert len(_hourly(client)) == 6
+    unknown = {**spec, "source_instagram_media_id": "17989999999999999"}
+    resp = client.post(f"{G}/act_a/ads", data={"name": "x", "adset_id": sid, "creative": json.dumps(unknown)})
+    _graph_error(resp, 404, 100, 33)
 
 
 def test_insights_of_fifty_ad_sets_over_72_hours_are_computed_once(sandbox, client, posts, monkeypatch):

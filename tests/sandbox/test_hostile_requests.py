@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.sandbox.conftest import AUTH
+from tests.sandbox.dialect_http import TIKTOK_INIT, G, ig_finished, ig_upload, tiktok_status, tiktok_upload
 
-G = "/graph/v21.0"
+YOUTUBE_UPLOAD = "/upload/youtube/v3/videos?uploadType=resumable&part=snippet,status"
 USER, PASSWORD = "creator", "sandbox-pass"
 JSON_HEADERS = {**AUTH, "Content-Type": "application/json"}
 
@@ -53,34 +54,59 @@ def test_login_next_is_a_same_site_path_or_the_default(sandbox, next_path):
 
 
 # ----------------------------------------------------------------------------- 2. malformed inputs
-def test_malformed_inputs_are_4xx_json_errors(api):
+def _youtube_open(api: httpx.Client, metadata: str) -> httpx.Response:
+    """Open a YouTube resumable upload with this JSON metadata (snippet, status) as its body."""
+    return api.post(YOUTUBE_UPLOAD, content=metadata.encode("utf-8", "surrogatepass"),
+                    headers={**JSON_HEADERS, "X-Upload-Content-Type": "video/mp4", "X-Upload-Content-Length": "1000"})
+
+
+def test_malformed_inputs_are_4xx_json_errors(api, sandbox):
     deep = "[" * 100_000 + "]" * 100_000
-    for path in ("/v1/posts", "/v1/clock/advance", "/v1/metrics/batch", f"{G}/act_a/campaigns"):
+    for path in (TIKTOK_INIT, "/sandbox/clock/advance", "/v2/video/query/", f"{G}/me/media", f"{G}/act_a/campaigns"):
         _json_error(api.post(path, content='{"a":' + deep + "}", headers=JSON_HEADERS))
+    _json_error(_youtube_open(api, '{"a":' + deep + "}"), 400)
     in_query = "[" * 5000 + "]" * 5000  # deeper than Python's recursion limit, short enough for a URL
     _json_error(api.get(f"{G}/act_a/insights", params={"time_range": in_query}))
     _json_error(api.get(f"{G}/act_a/campaigns", params={"filtering": in_query}))
-    _json_error(api.post("/v1/clock/advance", content='{"hours": ' + "1" + "0" * 400 + "}",
+    _json_error(api.post("/sandbox/clock/advance", content='{"hours": ' + "1" + "0" * 400 + "}",
                          headers=JSON_HEADERS), 400)
-    _json_error(api.post("/v1/clock/advance", content='{"hours": 1e999}', headers=JSON_HEADERS), 400)
+    _json_error(api.post("/sandbox/clock/advance", content='{"hours": 1e999}', headers=JSON_HEADERS), 400)
+    for number in ("1" + "0" * 400, "1e999"):  # TikTok's video_size, Graph's daily_budget
+        _json_error(api.post(TIKTOK_INIT, headers=JSON_HEADERS, content='{"post_info": {"privacy_level": "SELF_ONLY"}, '
+                             '"source_info": {"source": "FILE_UPLOAD", "video_size": ' + number + "}}"), 400)
     for when in ("99999-01-01T00:00:00Z", "9999-12-31T23:59:59-14:00", "9999-12-31T23:00:00Z"):
-        _json_error(api.post("/v1/posts", json={"idempotency_key": "k", "media_id": "m", "platform": "instagram",
-                                                "account": "main", "scheduled_at": when}), 400)
+        meta = {"snippet": {"title": "t"}, "status": {"privacyStatus": "private", "publishAt": when}}
+        _json_error(_youtube_open(api, json.dumps(meta)), 400)
     _json_error(api.get(f"{G}/act_a/insights",
                         params={"time_range": json.dumps({"since": "9999-12-30", "until": "9999-12-31"})}), 400)
     cursor = base64.urlsafe_b64encode(b'{"s":"x","o":1e999}').decode().rstrip("=")
-    _json_error(api.get("/v1/trending", params={"date": "2025-03-01", "cursor": cursor}), 400)
+    _json_error(api.get("/sandbox/research/trending", params={"date": "2025-03-01", "cursor": cursor}), 400)
     _json_error(api.get(f"{G}/act_a/campaigns", params={"after": "1e999"}), 400)
     surrogate = '{"name": "\\ud800", "objective": "OUTCOME_LEADS"}'
     _json_error(api.post(f"{G}/act_a/campaigns", content=surrogate, headers=JSON_HEADERS), 400)
-    _json_error(api.post("/v1/posts", content='{"idempotency_key": "\\udfff"}', headers=JSON_HEADERS), 400)
+    _json_error(api.post(f"{G}/me/media", content='{"media_type": "REELS", "caption": "\\udfff"}',
+                         headers=JSON_HEADERS), 400)
+    _json_error(api.post(TIKTOK_INIT, content='{"post_info": {"title": "\\udfff"}}', headers=JSON_HEADERS), 400)
+    _json_error(_youtube_open(api, '{"snippet": {"title": "\\udfff"}}'), 400)
+    assert sandbox.state.list_posts() == []
+
+
+def test_hostile_times_in_the_web_form_are_a_400_page(sandbox):
+    """The web form's scheduled_at goes through the shared Publishing layer's time parser."""
+    with httpx.Client(base_url=sandbox.url, timeout=30, follow_redirects=False) as c:
+        assert c.post("/web/login", data={"username": USER, "password": PASSWORD}).status_code == 303
+        for when in ("99999-01-01T00:00:00Z", "9999-12-31T23:59:59-14:00", "9999-12-31T23:00:00Z"):
+            form = {"idempotency_key": "k", "platform": "instagram", "account": "main", "scheduled_at": when}
+            resp = c.post("/web/upload", data=form, files={"video": ("a.mp4", b"\x00" * 64, "video/mp4")})
+            assert resp.status_code == 400 and 'data-field="scheduled_at"' in resp.text, (when, resp.text[:500])
+    assert sandbox.state.list_posts() == []
 
 
 def test_the_simulated_clock_cannot_be_pushed_past_its_range(api):
-    statuses = {api.post("/v1/clock/advance", json={"hours": 24 * 3650}).status_code for _ in range(30)}
+    statuses = {api.post("/sandbox/clock/advance", json={"hours": 24 * 3650}).status_code for _ in range(30)}
     assert statuses <= {200, 400} and 400 in statuses
-    _json_error(api.post("/v1/clock/advance", json={"hours": 24 * 3650}), 400)
-    assert api.get("/v1/clock").status_code == 200
+    _json_error(api.post("/sandbox/clock/advance", json={"hours": 24 * 3650}), 400)
+    assert api.get("/sandbox/clock").status_code == 200
 
 
 # ------------------------------------------------------------------------------- 3. login throttling
@@ -112,20 +138,32 @@ def wide_mp4(tmp_path_factory) -> Path:
     return path
 
 
-def test_frames_over_the_size_bound_are_refused_before_decoding(api, wide_mp4):
-    resp = api.post("/v1/media", content=wide_mp4.read_bytes(), headers={"Content-Type": "video/mp4"})
-    err = _json_error(resp, 422)
-    assert err["field"] == "body" and "8192" in err["message"]
+def test_frames_over_the_size_bound_are_refused_before_decoding(sandbox, wide_mp4):
+    key, data = sandbox.config.api_keys[0], wide_mp4.read_bytes()
+    publish_id, put = tiktok_upload(sandbox.url, key, data)
+    assert put.status_code == 201, put.text[:500]
+    status = tiktok_status(sandbox.url, key, publish_id)
+    assert status["status"] == "FAILED" and status["fail_reason"] == "picture_size_check_failed", status
+    container, up = ig_upload(sandbox.url, key, data)
+    assert up.status_code == 200, up.text[:500]
+    ig = ig_finished(sandbox.url, key, container)
+    assert ig["status_code"] == "ERROR" and "8192" in ig["status"], ig
+    assert sandbox.state.list_posts() == []
 
 
-def test_a_hostile_descriptor_in_the_upload_is_no_descriptor(api, tmp_path):
+def test_a_hostile_descriptor_in_the_upload_is_no_descriptor(sandbox, tmp_path):
     """The MP4's comment metadata is the uploader's JSON too: nested past any limit, it is an unreadable
     descriptor (a neutral creative), not a 500."""
     from tests.media import make_mp4
 
     path = make_mp4(tmp_path / "deep.mp4", '{"actp_creative": ' + "[" * 3000 + "]" * 3000 + "}")
-    resp = api.post("/v1/media", content=path.read_bytes(), headers={"Content-Type": "video/mp4"})
-    assert resp.status_code == 201, resp.text[:500]
+    key = sandbox.config.api_keys[0]
+    publish_id, put = tiktok_upload(sandbox.url, key, path.read_bytes())
+    assert put.status_code == 201, put.text[:500]
+    assert tiktok_status(sandbox.url, key, publish_id)["status"] == "PUBLISH_COMPLETE"
+    [post] = sandbox.state.list_posts()
+    media = sandbox.state.get_media(post["media_id"])
+    assert media["descriptor"] is None and media["descriptor_error"]
 
 
 # ------------------------------------------------------------------------------------------ 5. budgets
@@ -153,12 +191,14 @@ _scalars = st.one_of(
 _values = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                          st.dictionaries(st.text(max_size=8), inner, max_size=4)),
                        max_leaves=12)
-_FIELDS = ["hours", "idempotency_key", "media_id", "platform", "account", "caption", "hashtags", "scheduled_at",
-           "post_ids", "name", "objective", "status", "daily_budget", "campaign_id", "targeting", "time_range",
+_FIELDS = ["hours", "post_info", "source_info", "title", "privacy_level", "video_size", "publish_id", "filters",
+           "video_ids", "cursor", "max_count", "media_type", "caption", "video_url", "upload_type", "creation_id",
+           "snippet", "status", "name", "objective", "daily_budget", "campaign_id", "targeting", "time_range",
            "filtering", "limit", "after", "fields"]
 _bodies = st.dictionaries(st.sampled_from(_FIELDS), _values, max_size=6)
-_ROUTES = ["/v1/posts", "/v1/clock/advance", "/v1/metrics/batch", f"{G}/act_a/campaigns", f"{G}/act_a/adsets",
-           f"{G}/123/copies", f"{G}/123"]
+_ROUTES = [TIKTOK_INIT, "/v2/post/publish/status/fetch/", "/v2/video/query/", "/v2/video/list/",
+           "/sandbox/clock/advance", f"{G}/me/media", f"{G}/me/media_publish", f"{G}/act_a/campaigns",
+           f"{G}/act_a/adsets", f"{G}/123/copies", f"{G}/123", YOUTUBE_UPLOAD]
 
 
 def _hostile_text(body: object, depth: int, raw_number: str | None) -> str:

@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
-from tests.sandbox.conftest import AUTH, sandbox_config
+from tests import sandbox_posts
+from tests.sandbox.conftest import sandbox_config
 
 USER, PASSWORD = "creator", "sandbox-pass"
 
@@ -71,7 +72,18 @@ def _html_error(resp: httpx.Response, status: int, field: str) -> str:
 
 
 def _truth_posts(server) -> list[dict]:
-    return httpx.get(server.url + "/v1/_truth/posts", headers={"X-Truth-Token": server.truth_token}).json()["items"]
+    return httpx.get(server.url + "/sandbox/truth/posts", headers={"X-Truth-Token": server.truth_token}).json()["items"]
+
+
+def _truth_post(server, post_id: str) -> dict:
+    """The ground truth's record of one post (caption, platform, account, live_at, create_calls, ...)."""
+    [post] = [p for p in _truth_posts(server) if p["post_id"] == post_id]
+    return post
+
+
+def _media_of(server, post_id: str) -> dict:
+    """The kept video behind a post (the sandbox's state: no route serves the media records)."""
+    return server.state.get_media(server.state.get_post(post_id)["media_id"])
 
 
 # ----------------------------------------------------------------------------- login and session
@@ -119,7 +131,7 @@ def test_login_sets_a_random_httponly_session_cookie(sandbox):
     assert len(rows) == 2 and all(cookies[0] not in r[0] and cookies[1] not in r[0] for r in rows)
 
 
-@pytest.mark.parametrize("next_path", ["https://evil.example/", "//evil.example/web/", "/v1/posts", "/web\\x"])
+@pytest.mark.parametrize("next_path", ["https://evil.example/", "//evil.example/web/", "/sandbox/truth/posts", "/web\\x"])
 def test_login_never_redirects_off_the_site(sandbox, next_path):
     with _client(sandbox) as c:
         assert _login(c, next=next_path).headers["location"] == "/web/upload"
@@ -187,16 +199,23 @@ def test_upload_a_real_mp4_through_the_form(sandbox, web, mp4_with_descriptor):
     page = web.get(resp.headers["location"])
     assert page.status_code == 200
     assert _element(page.text, "post-id") == post_id
-    api = httpx.get(sandbox.url + f"/v1/posts/{post_id}", headers=AUTH).json()
-    assert _attr(page.text, "post-url", "href") == api["url"] == _element(page.text, "post-url")
-    assert _attr(page.text, "live-at", "datetime") == api["live_at"] == "2025-03-01T12:00:00Z"
-    assert _element(page.text, "idempotency-key") == "web-1"
-    assert api["caption"] == "Try this\nroutine"  # the browser's CRLF line breaks are normalised
-    assert api["hashtags"] == ["#skincare", "#routine"]
-    assert (api["platform"], api["account"], api["scheduled_at"]) == ("tiktok", "main", None)
-    media = httpx.get(sandbox.url + f"/v1/media/{api['media_id']}", headers=AUTH).json()
-    assert media["descriptor"]["variant_id"] == variant["variant_id"]  # decoded like an API upload
+    truth = _truth_post(sandbox, post_id)
+    assert _attr(page.text, "post-url", "href") == _element(page.text, "post-url") == \
+        f"https://sandbox.actp.local/tiktok/@main/video/{post_id}"
+    assert _attr(page.text, "live-at", "datetime") == truth["live_at"] == "2025-03-01T12:00:00Z"
+    assert _element(page.text, "idempotency-key") == "web-1" == truth["idempotency_key"]
+    assert truth["caption"] == "Try this\nroutine"  # the browser's CRLF line breaks are normalised
+    assert sandbox.state.get_post(post_id)["hashtags"] == ["#skincare", "#routine"]
+    assert (truth["platform"], truth["account"], truth["create_calls"]) == ("tiktok", "main", 1)
+    assert truth["variant_id"] == variant["variant_id"]  # decoded like every dialect's upload
+    media = _media_of(sandbox, post_id)
     assert media["bytes"] == path.stat().st_size and media["width"] == 108
+    # a post of the world like any other: its counts grow on the simulated clock
+    metrics = lambda: httpx.get(sandbox.url + "/sandbox/truth/metrics", params={"post_id": post_id},  # noqa: E731
+                                headers={"X-Truth-Token": sandbox.truth_token}).json()
+    assert metrics()["status"] == "live" and metrics()["views"] == 0
+    httpx.post(sandbox.url + "/sandbox/clock/advance", json={"hours": 6}).raise_for_status()
+    assert metrics()["views"] > 0
 
 
 def test_scheduled_upload_goes_live_later(sandbox, web, mp4_with_descriptor):
@@ -205,6 +224,8 @@ def test_scheduled_upload_goes_live_later(sandbox, web, mp4_with_descriptor):
     page = web.get(resp.headers["location"]).text
     assert _attr(page, "live-at", "datetime") == "2025-03-02T18:00:00Z"
     assert _element(page, "status") == "scheduled"
+    post_id = resp.headers["location"].rsplit("/", 1)[1]
+    assert _truth_post(sandbox, post_id)["live_at"] == "2025-03-02T18:00:00Z"
 
 
 def test_replay_through_the_form_creates_no_second_post(sandbox, web, mp4_with_descriptor, mp4_other_descriptor):
@@ -212,26 +233,25 @@ def test_replay_through_the_form_creates_no_second_post(sandbox, web, mp4_with_d
     again = _upload(web, _form("web-replay", caption="other caption"), mp4_other_descriptor[0].read_bytes())
     assert first.status_code == again.status_code == 303
     assert first.headers["location"] == again.headers["location"]
-    # the API sees the same post and counts its replay in the same counter
-    media = httpx.post(sandbox.url + "/v1/media", content=mp4_with_descriptor[0].read_bytes(),
-                       headers={**AUTH, "Content-Type": "video/mp4"}).json()
-    api = httpx.post(sandbox.url + "/v1/posts", headers=AUTH, json={
-        "media_id": media["media_id"], "platform": "tiktok", "account": "main", "idempotency_key": "web-replay"})
-    assert api.status_code == 200 and api.headers["idempotent-replay"] == "true"
-    assert first.headers["location"].endswith("/" + api.json()["post_id"])
-    assert api.json()["caption"] == "Try this\nroutine"  # the first post stands
-    posts = _truth_posts(sandbox)
-    assert len(posts) == 1 and posts[0]["create_calls"] == 3
+    # the truth sees one post, the replay counted, and the first post's caption and video stand
+    [post] = _truth_posts(sandbox)
+    assert first.headers["location"].endswith("/" + post["post_id"]) and post["create_calls"] == 2
+    assert post["caption"] == "Try this\nroutine"
+    assert _media_of(sandbox, post["post_id"])["bytes"] == mp4_with_descriptor[0].stat().st_size
 
 
-def test_a_post_made_by_the_api_is_returned_by_the_form(sandbox, web, mp4_with_descriptor):
-    media = httpx.post(sandbox.url + "/v1/media", content=mp4_with_descriptor[0].read_bytes(),
-                       headers={**AUTH, "Content-Type": "video/mp4"}).json()
-    made = httpx.post(sandbox.url + "/v1/posts", headers=AUTH, json={
-        "media_id": media["media_id"], "platform": "tiktok", "account": "main", "idempotency_key": "api-first"}).json()
-    resp = _upload(web, _form("api-first"), mp4_with_descriptor[0].read_bytes())
-    assert resp.headers["location"] == f"/web/posts/{made['post_id']}"
+def test_a_post_made_through_a_dialect_is_returned_by_the_form(sandbox, web, tmp_path, mp4_with_descriptor):
+    """The form and the dialects share one post per key: a form sent with the key TikTok's publish got is
+    that post, not a second one."""
+    made = sandbox_posts.publish(sandbox.url, sandbox.config.api_keys[0], mp4_with_descriptor[0], tmp_path,
+                                 platform="tiktok", idempotency_key="dialect-first")
+    key = _truth_post(sandbox, made["sandbox_post_id"])["idempotency_key"]
+    assert key == f"tiktok:{made['post_id']}"  # TikTok's publish id
+    resp = _upload(web, _form(key), mp4_with_descriptor[0].read_bytes())
+    assert resp.headers["location"] == f"/web/posts/{made['sandbox_post_id']}"
     assert [p["create_calls"] for p in _truth_posts(sandbox)] == [2]
+    listing = web.get("/web/posts", params={"idempotency_key": key}).text
+    assert re.findall(r'<li class="post"[^>]*data-post-id="([^"]+)"', listing) == [made["sandbox_post_id"]]
 
 
 def test_upload_streamed_with_chunked_encoding(sandbox, web, mp4_with_descriptor):
@@ -348,8 +368,10 @@ def test_web_errors_are_html_and_api_errors_stay_json(sandbox, web):
     assert 'id="error"' in resp.text
     resp = web.delete("/web/upload")
     assert resp.status_code == 405 and "GET, POST" in resp.headers["allow"]
-    api = httpx.get(sandbox.url + "/v1/nothing-here")
-    assert api.status_code == 404 and api.headers["content-type"] == "application/json"
+    for path in ("/sandbox/nothing-here", "/v1/posts", "/v2/nothing-here"):  # /v1 is gone like any unknown path
+        api = httpx.get(sandbox.url + path)
+        assert api.status_code == 404 and api.headers["content-type"] == "application/json"
+        assert api.json()["error"]["message"]
 
 
 # ------------------------------------------------------------------------------ the form parser
@@ -364,9 +386,9 @@ def test_the_form_streams_at_any_chunk_size(sandbox, web, mp4_with_descriptor, p
     pieces = (body[i : i + piece] for i in range(0, len(body), piece))
     resp = web.post("/web/upload", content=pieces, headers={"Content-Type": req.headers["content-type"]})
     assert resp.status_code == 303, resp.text
-    post = httpx.get(sandbox.url + "/v1/posts/" + resp.headers["location"].rsplit("/", 1)[1], headers=AUTH).json()
-    assert post["caption"] == "é\nx"
-    media = httpx.get(sandbox.url + f"/v1/media/{post['media_id']}", headers=AUTH).json()
+    post_id = resp.headers["location"].rsplit("/", 1)[1]
+    assert _truth_post(sandbox, post_id)["caption"] == "é\nx"
+    media = _media_of(sandbox, post_id)
     assert media["bytes"] == len(video) and media["sha256"] == hashlib.sha256(video).hexdigest()
 
 
@@ -385,7 +407,7 @@ def test_a_part_header_cannot_smuggle_a_field(sandbox, web, mp4_with_descriptor)
                             files={"video": ("a.mp4", mp4_with_descriptor[0].read_bytes(), "video/mp4")})
     resp = web.post("/web/upload", content=req.read(), headers={"Content-Type": req.headers["content-type"]})
     assert resp.status_code == 303, resp.text
-    post = httpx.get(sandbox.url + "/v1/posts/" + resp.headers["location"].rsplit("/", 1)[1], headers=AUTH).json()
+    post = _truth_post(sandbox, resp.headers["location"].rsplit("/", 1)[1])
     assert post["platform"] == "tiktok" and post["caption"].endswith("youtube")
 
 

@@ -1,4 +1,4 @@
-"""/v1/health and the simulated clock: read it, advance it (no key needed: the clock is the sandbox's own)."""
+"""/sandbox/health and the simulated clock: read it, advance it (no key needed: the clock is the sandbox's own)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def clock_routes(clock: SimClock) -> list[BaseRoute]:
             raise bad_request(str(exc), field="hours", code="invalid_field") from None
 
     return [
-        route("/v1/health", {"GET": endpoint(health)}),
-        route("/v1/clock", {"GET": endpoint(get_clock)}),
-        route("/v1/clock/advance", {"POST": endpoint(advance, body_limit=JSON_BODY_LIMIT)}),
+        route("/sandbox/health", {"GET": endpoint(health)}),
+        route("/sandbox/clock", {"GET": endpoint(get_clock)}),
+        route("/sandbox/clock/advance", {"POST": endpoint(advance, body_limit=JSON_BODY_LIMIT)}),
     ]

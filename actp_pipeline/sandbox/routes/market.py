@@ -1,5 +1,5 @@
-"""The research feeds: a day's trending competitor posts (/v1/trending) and ad library items
-(/v1/ads/library), paged with an opaque cursor bound to its listing."""
+"""The research feeds: a day's trending competitor posts (/sandbox/research/trending) and ad library items
+(/sandbox/research/ad_library), paged with an opaque cursor bound to its listing."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def page(request: Request, items: list[Any], scope: str) -> Response:
 
 def market_records(world: World, kind: str, day: str, platform: str | None) -> list[MarketRecord]:
     """What a market listing serves, in its order: the day's competitor posts (kind "post") or ad library
-    items ("ad"), of one platform or all. /v1/_truth/market indexes this same list."""
+    items ("ad"), of one platform or all. /sandbox/truth/market indexes this same list."""
     if kind == "ad":
         return [r for r in world.ad_records(day) if platform is None or r.item.get("platform") == platform]
     platforms = [platform] if platform else list(world.config.platforms)
@@ -107,6 +107,6 @@ def market_routes(world: World, auth: Auth) -> list[BaseRoute]:
         return endpoint(serve, guard=auth.api_key)
 
     return [
-        route("/v1/trending", {"GET": listing("post", "trending")}),
-        route("/v1/ads/library", {"GET": listing("ad", "ads")}),
+        route("/sandbox/research/trending", {"GET": listing("post", "trending")}),
+        route("/sandbox/research/ad_library", {"GET": listing("ad", "ads")}),
     ]

@@ -1,4 +1,4 @@
-"""The ground truth (/v1/_truth/*, X-Truth-Token): for evaluation code (benchmarks, tests), never the pipeline."""
+"""The ground truth (/sandbox/truth/*, X-Truth-Token): for evaluation code (benchmarks, tests), never the pipeline."""
 
 from __future__ import annotations
 
@@ -29,8 +29,11 @@ def truth_routes(publishing: Publishing, ads_world: AdsWorld, auth: Auth) -> lis
         return endpoint(lambda request, body: json_response(200, build()), guard=auth.truth)
 
     return [
-        route("/v1/_truth/posts", {"GET": serve(publishing.truth_posts)}),
-        route("/v1/_truth/descriptors", {"GET": serve(publishing.truth_descriptors)}),
-        route("/v1/_truth/market", {"GET": endpoint(market, guard=auth.truth)}),
-        route("/v1/_truth/ads", {"GET": serve(ads_world.truth)}),
+        route("/sandbox/truth/posts", {"GET": serve(publishing.truth_posts)}),
+        route("/sandbox/truth/metrics", {"GET": endpoint(
+            lambda request, body: json_response(200, publishing.truth_metrics(query_one(request, "post_id"))),
+            guard=auth.truth)}),
+        route("/sandbox/truth/descriptors", {"GET": serve(publishing.truth_descriptors)}),
+        route("/sandbox/truth/market", {"GET": endpoint(market, guard=auth.truth)}),
+        route("/sandbox/truth/ads", {"GET": serve(ads_world.truth)}),
     ]

@@ -13,8 +13,8 @@ copies of TikTok Studio, YouTube Studio and Instagram's upload pages, with their
     GET  /web/upload               upload form (session required, else 303 /web/login?next=/web/upload):
                                    #video (file), #caption, #hashtags (space separated), #platform, #account,
                                    #idempotency_key, #scheduled_at (optional, ISO 8601), #submit
-    POST /web/upload               multipart/form-data, streamed with the same size limit as /v1/media; runs the
-                                   code paths of POST /v1/media and POST /v1/posts (PyAV decode, one post per
+    POST /web/upload               multipart/form-data, streamed with the sandbox's upload size limit; runs the
+                                   code paths every dialect's upload runs (PyAV decode, one post per
                                    idempotency key, a replay counts a create call) -> 303 /web/posts/{post_id}
     GET  /web/posts/{post_id}      confirmation page: #post-id, #post-url (a link to the post), #live-at,
                                    #status, #idempotency-key, #platform, #account
@@ -87,7 +87,7 @@ def _safe_next(value: str | None, default: str = "/web/upload") -> str:
 
 
 class WebSite:
-    """The HTML upload site on a sandbox's posting platform (same world, state and clock as /v1)."""
+    """The HTML upload site on a sandbox's posting platform (same world, state and clock as every dialect)."""
 
     def __init__(self, publishing: Publishing, wall_clock: Callable[[], float] | None = None):
         self.publishing = publishing
@@ -228,7 +228,7 @@ class WebSite:
         return self._redirect(f"/web/posts/{quote(post_id, safe='')}")
 
     def _post_upload(self, fields: dict[str, str], video: Any) -> str:
-        """The code paths of POST /v1/media and POST /v1/posts for one form; the fields are checked before
+        """The media and post code paths of every dialect for one form; the fields are checked before
         the video is decoded, so a form error costs no decode."""
         body: dict[str, Any] = {}
         for name in ("idempotency_key", "platform", "account", "scheduled_at"):

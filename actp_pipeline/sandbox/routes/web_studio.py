@@ -19,7 +19,7 @@ Paths mirror the real ones under /web (the session cookie's path):
                         with <api> = /web/tiktokstudio/api, /web/youtube-studio/api, /web/instagram/api
 
 Sessions and logins are the web site's (routes/web.py: same cookie, users, throttle and login count).
-Uploads and posts run the code paths of the web upload form and /v1 (`Publishing.keep_media`,
+Uploads and posts run the code paths of the web upload form and every dialect (`Publishing.keep_media`,
 `post_fields`, `store_post`), so a post made here is the same post the API and the platform dialects see.
 Unlike the generic form, these sites know no client reference, like the real ones: every post click on a
 new upload makes a new post (idempotency key `<site>-web:<upload id>`); clicking post again for the same
