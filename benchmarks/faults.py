@@ -7,9 +7,12 @@ Suites (the same code as tests/faults/, at a larger size):
   route fuzz   every sandbox route, seeded hostile requests (tests/faults/route_fuzz.py)
   research     hypothesis-drawn hostile rows through the real `market_items` asset over HTTP, plus a stored
                day answered with an empty and a much smaller page (tests/faults/research_faults.py)
-  publish      workers against the sandbox behind a fault injector: 429/503 before the platform acts, answers
-               lost after it acted, uploads outliving their lease, skewed clocks, kill -9 before and after the
-               create call, SIGSTOP past the lease; on SQLite and on a throwaway PostgreSQL
+  publish      workers posting through TikTok's Content Posting API (the native adapter) to the sandbox behind
+               a fault injector: 429/503/dropped connections/timeouts before the platform acts and lost
+               answers/dropped connections/timeouts after it acted, at creator_info, video/init, the chunk PUT,
+               status/fetch and video/list; calls outliving their lease, skewed clocks, kill -9 before and after
+               the send gate, after init and around the final chunk, SIGSTOP past the lease before init and
+               between init and the final chunk; on SQLite and on a throwaway PostgreSQL
                (tests/faults/publish_faults.py)
   ad_actions   each plan executed twice at once, writes refused or carried out with the answer lost, lookups
                failing, resumed; on SQLite and PostgreSQL (tests/faults/ads_faults.py)
@@ -23,7 +26,8 @@ Keys:
   faults                   faults injected into publish and ad_actions (by_fault: per kind)
   items_lost               publish items not posted at the end, live posts without a ledger row, ad actions
                            never settled
-  duplicate_platform_calls create calls the platform carried out twice for one item; ads objects made twice
+  duplicate_platform_calls posts the platform made twice for one item (TikTok: sandbox posts carrying one item's
+                           key marker); ads objects made twice
   cap_breaches             accounts whose active budgets (as the platform reports them) exceed the plan's cap
   secret_leaks             secret values found in files or store rows
   silent_data_loss         ledger rows that are not the platform's post, successes that do not deliver, good
@@ -114,7 +118,8 @@ def main() -> None:
             (tmp / f"publish-{backend}").mkdir()
             suites[f"publish_{backend}"] = publish_faults.run(
                 url, tmp / f"publish-{backend}", seed=args.seed, items=40 if q else 120,
-                thread_passes=4 if q else 10, kills=2 if q else 6, stops=1 if q else 3, skews=1 if q else 2)
+                thread_passes=4 if q else 10, kills=5 if q else 10, stops=1 if q else 3, skews=1 if q else 2,
+                mid_upload_stops=1 if q else 2)
             say(f"publish on {backend}: {suites[f'publish_{backend}']}")
             url = f"sqlite:///{tmp / f'ads-{backend}.db'}"
             if backend == "postgres":

@@ -147,6 +147,13 @@ class SendGate:
             raise self.refusal
         failpoint("publish.before_call")
 
+    def fence(self) -> None:
+        """The claim check alone, no rate-limit stamp: for an adapter whose later call makes the post (TikTok's
+        final chunk after video/init), so a worker paused past its lease in between sends nothing more."""
+        if not self.q.fence(self.item["id"], self.item["claim_token"], self.lease_s, status="uploading"):
+            raise SendRefused("the claim was lost before the call that makes the post (lease expired or taken "
+                              "over); its last bytes were not sent", reason="lease_lost")
+
 
 WAITS = ("rate_limit", "quota")  # refusals that put the item back until the platform's window or quota resets
 

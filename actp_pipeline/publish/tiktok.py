@@ -189,9 +189,9 @@ class TikTokPublisher(TikTokMetrics, TikTokChunkUpload):
         except TikTokApiError as e:
             raise self._refusal(e) from e
         publish_id, upload_url = str(data["publish_id"]), str(data["upload_url"])
-        self.journal.remember(idempotency_key, publish_id, size)  # before any byte: find_post can reconcile
+        self.journal.remember(idempotency_key, publish_id, size, at=self._clock())  # before any byte: find_post knows it
         try:
-            self._upload(media_path, upload_url, size, chunk, count)
+            self._upload(media_path, upload_url, size, chunk, count, before_final=getattr(before_send, "fence", None))
         except AmbiguousOutcome:
             raise
         except PlatformError:

@@ -26,19 +26,26 @@ class PublishJournal:
                 "NOT NULL, video_size INTEGER NOT NULL, video_id TEXT, created_at TEXT NOT NULL)")
             self._conn.execute("CREATE INDEX IF NOT EXISTS tiktok_publishes_pid ON tiktok_publishes(publish_id)")
 
-    def remember(self, key: str, publish_id: str, video_size: int) -> None:
+    def remember(self, key: str, publish_id: str, video_size: int, at: dt.datetime | None = None) -> None:
+        """`at`: when video/init answered, on the platform's clock (its upload URL's lifetime counts from then)."""
+        at = at or dt.datetime.now(dt.UTC)
+        at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
         with self._lock:
             self._conn.execute(
                 "INSERT INTO tiktok_publishes(idempotency_key, publish_id, video_size, created_at) VALUES (?,?,?,?) "
                 "ON CONFLICT(idempotency_key) DO UPDATE SET publish_id = excluded.publish_id, "
                 "video_size = excluded.video_size, video_id = NULL, created_at = excluded.created_at",
-                (key, publish_id, int(video_size), dt.datetime.now(dt.UTC).isoformat()))
+                (key, publish_id, int(video_size), at.astimezone(dt.UTC).isoformat()))
 
-    def recall(self, key: str) -> tuple[str, int] | None:
+    def recall(self, key: str) -> tuple[str, int, dt.datetime] | None:
+        """(publish id, video size, when init answered) of the key's publish, or None."""
         with self._lock:
-            row = self._conn.execute("SELECT publish_id, video_size FROM tiktok_publishes WHERE idempotency_key = ?",
-                                     (key,)).fetchone()
-        return (row[0], int(row[1])) if row else None
+            row = self._conn.execute("SELECT publish_id, video_size, created_at FROM tiktok_publishes "
+                                     "WHERE idempotency_key = ?", (key,)).fetchone()
+        if not row:
+            return None
+        at = dt.datetime.fromisoformat(row[2])
+        return row[0], int(row[1]), at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
     def forget(self, key: str, publish_id: str) -> None:
         with self._lock:

@@ -7,8 +7,10 @@ Two records, because each covers a window the other cannot:
    written under ACTP's idempotency key (SQLite at `journal_path`; in memory when None). `find_post` asks
    status/fetch about it: PUBLISH_COMPLETE or a fully uploaded PROCESSING_* means the post exists (it
    returns it, status "processing"/"moderation"/"live"); FAILED, or an upload that never got all its bytes
-   (nobody will send the rest: the upload URL expires in an hour), means no post will appear: None, so
-   the worker may post again. This closes the window between the final chunk and moderation, when the
+   and whose upload URL has expired (an hour after init, UPLOAD_URL_TTL: nobody can send the rest), means
+   no post will appear: None, so the worker may post again. An unfinished upload whose URL is still valid
+   is an open question (AmbiguousOutcome: looked up again later): its worker may only be paused or slow,
+   and its final chunk would still make a post. This closes the window between the final chunk and moderation, when the
    video is in no public list yet.
 2. The key in the title: `ref:<10 hex of the key's SHA-256>` is appended to the caption (visible to
    viewers: turn it off with key_in_title=False), and `find_post` pages /v2/video/list/ for it when the
@@ -24,10 +26,14 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from actp_pipeline.publish.publisher import AmbiguousOutcome
 from actp_pipeline.publish.tiktok_api import TikTokApi, TikTokApiError
 from actp_pipeline.publish.tiktok_journal import PublishJournal
 
 PROCESSING = ("PROCESSING_UPLOAD", "PROCESSING_DOWNLOAD")
+# "The upload_url is valid for one hour" (Content Posting API, Direct Post: video/init): after that no byte
+# of the publish can arrive, so an unfinished one can never become a post
+UPLOAD_URL_TTL = dt.timedelta(hours=1)
 
 
 def key_marker(idempotency_key: str) -> str:
@@ -69,7 +75,7 @@ class TikTokLookup(TikTokApi):
         """The post made for this key, or None when TikTok has none and none can still appear."""
         entry = self.journal.recall(idempotency_key)
         if entry is not None:
-            publish_id, size = entry
+            publish_id, size, init_at = entry
             try:
                 status = self.fetch_status(publish_id)
             except TikTokApiError as e:
@@ -82,7 +88,11 @@ class TikTokLookup(TikTokApi):
                     return self._post(publish_id, status, idempotency_key, live_at=self._clock())
                 if state in PROCESSING and int(status.get("uploaded_bytes") or 0) >= size:
                     return self._post(publish_id, status, idempotency_key, live_at=None)
-                # FAILED, or an upload that never got its last bytes: no post will appear
+                if state in PROCESSING and self._clock() < init_at + UPLOAD_URL_TTL:
+                    raise AmbiguousOutcome(f"TikTok publish {publish_id} is still uploading (init at "
+                                           f"{iso_utc(init_at)}, its upload URL valid for an hour): its last bytes "
+                                           "may still come and make the post; looked up again later", retryable=True)
+                # FAILED, or an upload that never got its last bytes before its URL expired: no post will appear
         if self.key_in_title:
             return self._scan_titles(idempotency_key)
         return None

@@ -5,6 +5,7 @@ the video is complete and on its way to becoming a post."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -38,12 +39,17 @@ class TikTokChunkUpload:
     _upload_http: httpx.Client
     chunk_attempts: int
 
-    def _upload(self, media_path: Path, upload_url: str, size: int, chunk: int, count: int) -> None:
+    def _upload(self, media_path: Path, upload_url: str, size: int, chunk: int, count: int,
+                before_final: Callable[[], None] | None = None) -> None:
+        """PUT every chunk; `before_final()` (the worker's claim fence) runs right before the final one, the
+        call that makes the post, and raises SendRefused when the claim is no longer this worker's."""
         with open(media_path, "rb") as fh:
             for i in range(count):
                 first = i * chunk
                 length = chunk if i < count - 1 else size - first
                 fh.seek(first)
+                if i == count - 1 and before_final is not None:
+                    before_final()
                 self._put_chunk(upload_url, fh.read(length), first, size, final=i == count - 1)
 
     def _put_chunk(self, upload_url: str, data: bytes, first: int, size: int, *, final: bool) -> None:

@@ -20,7 +20,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import sqlalchemy as sa
 
 from actp_pipeline import creative
@@ -32,7 +31,8 @@ from actp_pipeline.ads.plan.rules import (
 )
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from actp_pipeline.store import connect_store, schema
-from tests.faults.publish_faults import SECRET, FaultCounts, _json
+from tests import sandbox_posts
+from tests.faults.tiktok_faults import SECRET, FaultCounts, send_json as _json
 from tests.media import make_mp4, variant
 
 NOW = dt.datetime(2026, 11, 21, 10)
@@ -72,14 +72,13 @@ class AdsFaults:
 
 
 def _posts(sb: SandboxServer, tmp: Path) -> dict[str, str]:
-    v = variant()
-    media = make_mp4(tmp / "ad.mp4", creative.descriptor_json(v))
-    key = sb.config.api_keys[0]
-    with httpx.Client(base_url=sb.url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as raw:
-        m = raw.post("/v1/media", content=media.read_bytes(), headers={"Content-Type": "video/mp4"}).json()
-        post = raw.post("/v1/posts", json={"media_id": m["media_id"], "platform": "instagram", "account": "main",
-                                           "caption": "c", "hashtags": [], "idempotency_key": "ad-post"}).json()
-    return {vid: post["post_id"] for vid in VARIANTS}
+    """One Instagram Reel published the way the pipeline publishes (Graph's container, upload and
+    media_publish), promoted by every ad as the pipeline promotes an Instagram post: "instagram:<IG media
+    id>" (a creative with source_instagram_media_id)."""
+    media = make_mp4(tmp / "ad.mp4", creative.descriptor_json(variant()), seconds=3.5)  # Reels: 3 s at least
+    post = sandbox_posts.publish(sb.url, sb.config.api_keys[0], media, tmp / "publisher", platform="instagram",
+                                 idempotency_key="ad-post", truth_token=sb.truth_token)
+    return {vid: f"instagram:{post['post_id']}" for vid in VARIANTS}
 
 
 def _plan(engine, acc: str) -> str:
@@ -140,7 +139,7 @@ def _resume(engine, sb, plan_id: str, acc: str, posts: dict) -> None:
                 time.sleep(0.1)
 
 
-def _measure(engine, sb, accounts: list[str], plans: dict[str, str]) -> dict[str, int]:
+def _measure(engine, sb, accounts: list[str], plans: dict[str, str], posts: dict[str, str]) -> dict[str, int]:
     out = Counter()
     t = schema.ads_automation_actions
     with engine.connect() as c:
@@ -170,6 +169,8 @@ def _measure(engine, sb, accounts: list[str], plans: dict[str, str]) -> dict[str
             # spending that the audit log does not call a success, or a success that does not deliver
             out["silent_data_loss"] += len({str(i) for i in active["id"]} - made)
             out["silent_data_loss"] += len((made & ids) - delivering)
+            # an ad set whose ad promotes anything but the published Instagram post of its variant
+            out["silent_data_loss"] += sum(1 for _, s in active.iterrows() if s["post_id"] != posts[s["variant_id"]])
     return {k: int(out[k]) for k in ("duplicate_platform_calls", "cap_breaches", "silent_data_loss", "items_lost")}
 
 
@@ -191,6 +192,6 @@ def run(store_url: str, tmp: Path, *, seed: int = 1, accounts: int = 6) -> dict:
             _execute_twice_at_once(engine, sb, plans[acc], acc, posts, counts)
             _resume(engine, sb, plans[acc], acc, posts)
         injector.enabled = False
-        out = _measure(engine, sb, names, plans)
+        out = _measure(engine, sb, names, plans, posts)
     return {**out, "accounts": accounts, "faults": counts.total, "by_fault": dict(counts.injected),
             "seconds": round(time.monotonic() - started, 1)}

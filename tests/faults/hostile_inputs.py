@@ -19,12 +19,17 @@ MAX_BODY = 256 * 1024
 MAX_QUERY = 30_000
 
 # ------------------------------------------------------------------------------------- vocabulary
+# the fields of the sandbox's own endpoints, its web forms and each dialect (TikTok's post_info/source_info/
+# publish_id/filters, Graph's media_type/upload_type/video_url/creation_id, Ayrshare's post/platforms/
+# mediaUrls, YouTube's part), so that well-formed bodies get past validation into the handlers
 FIELD_NAMES = [
-    "hours", "idempotency_key", "media_id", "platform", "account", "caption", "hashtags", "scheduled_at",
-    "post_ids", "name", "objective", "status", "daily_budget", "campaign_id", "adset_id", "targeting",
+    "hours", "idempotency_key", "platform", "account", "caption", "hashtags", "scheduled_at",
+    "name", "objective", "status", "daily_budget", "campaign_id", "adset_id", "targeting",
     "time_range", "filtering", "limit", "after", "before", "cursor", "fields", "date", "kind", "level",
     "breakdowns", "time_increment", "creative", "deep_copy", "status_option", "rename_options",
     "effective_status", "optimization_goal", "billing_event", "username", "password", "next", "id",
+    "post_info", "source_info", "publish_id", "filters", "max_count", "media_type", "upload_type", "video_url",
+    "creation_id", "post", "platforms", "mediaUrls", "part", "post_id",
 ]
 GOOD_VALUES: list[Any] = [
     "instagram", "tiktok", "youtube", "main", "OUTCOME_LEADS", "ACTIVE", "PAUSED", "INHERITED_FROM_SOURCE",
@@ -49,6 +54,14 @@ FIELD_GOOD: dict[str, list[Any]] = {
     "rename_options": [{"rename_strategy": "NO_RENAME"}, {"rename_strategy": "DEEP_RENAME", "rename_suffix": " 2"}],
     "creative": [{"object_story_id": "p_0", "url_tags": "utm_content=v1"}], "username": ["creator"],
     "password": ["sandbox-pass"], "next": ["/web/posts"],
+    "post_info": [{"title": "hi #a", "privacy_level": "SELF_ONLY"}, {"title": "", "privacy_level": "PUBLIC_TO_EVERYONE",
+                                                                     "disable_comment": True}],
+    "source_info": [{"source": "FILE_UPLOAD", "video_size": 2048, "chunk_size": 2048, "total_chunk_count": 1},
+                    {"source": "PULL_FROM_URL", "video_url": "https://example.com/v.mp4"}],
+    "filters": [{"video_ids": ["7000000000000000001"]}], "max_count": [1, 20],
+    "media_type": ["REELS", "VIDEO"], "upload_type": ["resumable"], "video_url": ["https://example.com/v.mp4"],
+    "post": ["hello #a", ""], "platforms": [["tiktok"], ["instagram", "youtube"]],
+    "mediaUrls": [["https://example.com/v.mp4"]], "part": ["snippet,status", "id,statistics"],
 }
 BAD_DATES = [
     "0000-01-01", "0001-01-01", "9999-12-31", "10000-01-01", str(10**20) + "-01-01", "2025-02-30",

@@ -47,8 +47,8 @@ def _dumps(value) -> str:
 
 
 def items_feed(trending: list) -> Feed:
-    """One page of `trending` on /v1/trending, nothing on the ad library."""
-    return Feed(lambda path, cursor: _dumps({"items": trending if path == "/v1/trending" else [],
+    """One page of `trending` on /sandbox/research/trending, nothing on the ad library."""
+    return Feed(lambda path, cursor: _dumps({"items": trending if path == "/sandbox/research/trending" else [],
                                             "next_cursor": None}))
 
 

@@ -187,7 +187,7 @@ def _is_json_error(resp: Any) -> bool:
         return False
     if not isinstance(body, dict):
         return False
-    # the dialects' documented error bodies: an "error" object (Graph, Google, TikTok's envelope, /v1),
+    # the dialects' documented error bodies: an "error" object (Graph, Google, TikTok's envelope, /sandbox),
     # OAuth 2's {"error": code, "error_description"} (RFC 6749 5.2), Ayrshare's {"status": "error", "code", ...},
     # TikTok's API for Business {"code": <non-zero>, "message", "request_id", "data"}
     error = body.get("error")
