@@ -1,4 +1,4 @@
-"""The `actp` command: demo, sandbox, ui, worker, queue, ads, research, sql.
+"""The `actp` command: demo, sandbox, ui, hooks, worker, queue, ads, research, sql.
 
 Each subcommand lives in actp_pipeline/commands/ and is loaded on first use, so `actp ads ...` or a
 worker does not pay for importing Dagster. Errors are one line on stderr: exit 2 for a bad command line
@@ -19,6 +19,8 @@ COMMANDS = {
     "sandbox": ("actp_pipeline.commands.services:make_sandbox", "serve the sandbox platform on loopback"),
     "ui": ("actp_pipeline.commands.services:make_ui",
            "dagster dev on both code locations (starts the sandbox if none is running)"),
+    "hooks": ("actp_pipeline.commands.hooks:make",
+              "serve tracked links, conversions and signed webhooks (attribution)"),
     "worker": ("actp_pipeline.commands.services:make_worker",
                "pull renders and uploads from the store (the local machine's worker)"),
     "queue": ("actp_pipeline.commands.queue:make", "queue status; cancel or retry an item"),

@@ -32,11 +32,12 @@ def publish_schedule(context: dg.AssetExecutionContext, store: StoreResource, pl
     wh = store.warehouse()
     nxt = wh.read(NEXT_ROUND)  # the previous round's timing and allocation (empty before the first)
     hours = hours_from(nxt)  # post in the hours that have done best, once there is data
-    new = schedule_rendered(engine, now, loop.target_list(), loop.slot_rules(), hours_by_platform=hours)
+    new = schedule_rendered(engine, now, loop.target_list(), loop.slot_rules(), hours_by_platform=hours,
+                            link=loop.post_link())
     repeats = new.iloc[0:0]
     if loop.allocation_next_round_posts and len(nxt):
         repeats = schedule_next_round(engine, now, repeats_from(nxt), loop.target_list(), loop.slot_rules(),
-                                      hours_by_platform=hours)
+                                      hours_by_platform=hours, link=loop.post_link())
     items = publish_items(engine)
     wh.write("publish_schedule", items)
     context.log.info(f"{len(new)} publish items and {len(repeats)} next-round posts scheduled "

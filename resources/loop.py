@@ -43,6 +43,8 @@ class LoopSettings(dg.ConfigurableResource):
     formats: int = Field(MatrixShape.formats, description="Video formats in each round's matrix.")
     max_variants: int = Field(MatrixShape.max_variants, description="Cap on the variants of one round.")
     max_length_s: int = Field(_arg(build_matrix, "max_length_s"), description="Longest video, in seconds.")
+    landing_url: Optional[str] = Field(None, description="The landing page every post's tracked link (the hooks "
+                                       "service's /r/SLUG) sends its clicks to, with UTM tags; empty = no links.")
     max_posts_per_day: int = Field(_arg(allocate_next_round, "posts_budget"),
                                    description="Posts per target and day; also the next round's posts per cell.")
     # posting slots
@@ -132,6 +134,13 @@ class LoopSettings(dg.ConfigurableResource):
             raise ValueError(f"unknown allocation_policy {value!r}: choose one of {', '.join(POLICY_NAMES)}")
         return value
 
+    @field_validator("landing_url")
+    @classmethod
+    def _safe_landing_url(cls, value: Optional[str]) -> Optional[str]:
+        from actp_pipeline.hooks.links import check_destination
+
+        return check_destination(value) if value else None
+
     @field_validator("allocation_exploration_floor")
     @classmethod
     def _floor_in_range(cls, value: float) -> float:
@@ -151,6 +160,10 @@ class LoopSettings(dg.ConfigurableResource):
 
     def matrix_shape(self) -> MatrixShape:
         return MatrixShape(self.hook_patterns, self.angles, self.cta_styles, self.formats, self.max_variants)
+
+    def post_link(self) -> dict[str, str] | None:
+        """What each post's tracked link is made of (publish_schedule), or None when no landing page is set."""
+        return {"destination": self.landing_url, "campaign": self.topic} if self.landing_url else None
 
     def target_list(self) -> list[Target]:
         return [Target.parse(t) for t in self.targets]

@@ -153,9 +153,14 @@ def _queue_state(engine) -> tuple[pd.DataFrame, pd.DataFrame]:
     return rendered, existing
 
 
-def _enqueue(engine, plan: pd.DataFrame, rendered: pd.DataFrame) -> pd.DataFrame:
+def _enqueue(engine, plan: pd.DataFrame, rendered: pd.DataFrame, link: dict[str, str] | None = None) -> pd.DataFrame:
+    """Queue the plan's items; with `link` ({"destination", "campaign"}) each post gets a tracked link to the
+    destination when it is recorded (hooks/links.py)."""
+    from actp_pipeline.hooks.links import check_destination
     from actp_pipeline.store.queues import publish_queue
 
+    if link:
+        check_destination(link["destination"])  # a bad landing page stops the schedule, not a recorded post
     if plan.empty:
         return plan
     by_variant = rendered.set_index("variant_id")
@@ -167,7 +172,7 @@ def _enqueue(engine, plan: pd.DataFrame, rendered: pd.DataFrame) -> pd.DataFrame
             "variant_id": r.variant_id, "platform": r.platform, "account": r.account,
             "idempotency_key": r.idempotency_key, "scheduled_at": r.scheduled_at,
             "payload": {"media_path": by_variant.at[r.variant_id, "output_path"], "caption": payload["caption"],
-                        "hashtags": payload.get("hashtags", [])},
+                        "hashtags": payload.get("hashtags", []), **({"link": link} if link else {})},
         })
     publish_queue(engine).enqueue(items, unique_column="idempotency_key")
     return plan.reset_index(drop=True)
@@ -179,20 +184,22 @@ def _target_rules(rules: SlotRules, target: Target, hours_by_platform) -> SlotRu
 
 
 def schedule_rendered(engine, now: dt.datetime, targets: list[Target], rules: SlotRules = SlotRules(),
-                      hours_by_platform: dict[str, tuple[int, ...]] | None = None) -> pd.DataFrame:
+                      hours_by_platform: dict[str, tuple[int, ...]] | None = None,
+                      link: dict[str, str] | None = None) -> pd.DataFrame:
     """Queue a publish item for every rendered variant and target that has none; returns the new items.
 
-    `hours_by_platform` (from the timing matrix) replaces the preferred hours per platform."""
+    `hours_by_platform` (from the timing matrix) replaces the preferred hours per platform; `link`: see _enqueue."""
     rendered, existing = _queue_state(engine)
     plans = [plan_slots(rendered, [t], now, already_scheduled=existing, rules=_target_rules(rules, t, hours_by_platform))
              for t in targets]
     plan = pd.concat(plans, ignore_index=True) if plans else pd.DataFrame()
-    return _enqueue(engine, plan, rendered)
+    return _enqueue(engine, plan, rendered, link)
 
 
 def schedule_next_round(engine, now: dt.datetime, allocation: pd.DataFrame, targets: list[Target],
                         rules: SlotRules = SlotRules(),
-                        hours_by_platform: dict[str, tuple[int, ...]] | None = None) -> pd.DataFrame:
+                        hours_by_platform: dict[str, tuple[int, ...]] | None = None,
+                        link: dict[str, str] | None = None) -> pd.DataFrame:
     """Queue today's batch of the allocation's next round (see `plan_next_round`); returns the new items."""
     rendered, existing = _queue_state(engine)
     start = dt.datetime.combine(now.date(), dt.time())
@@ -203,7 +210,7 @@ def schedule_next_round(engine, now: dt.datetime, allocation: pd.DataFrame, targ
     plans = [plan_next_round(allocation, [t], now, already_scheduled=existing, ready=ready,
                              rules=_target_rules(rules, t, hours_by_platform)) for t in targets]
     plan = pd.concat(plans, ignore_index=True) if plans else pd.DataFrame()
-    return _enqueue(engine, plan, rendered)
+    return _enqueue(engine, plan, rendered, link)
 
 
 def publish_items(engine) -> pd.DataFrame:

@@ -277,3 +277,71 @@ account_tokens = sa.Table(
 def utcnow() -> dt.datetime:
     """Now as the store keeps it: naive UTC."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+# -- revision 0007: attribution (actp_pipeline/hooks). One tracked link per post (its idempotency key),
+# created in the transaction that records the post; the destination comes only from here. Clicks, page
+# views and conversions are append-only events tied by click_id; a conversion's dedupe_key is unique (the
+# same sale reported by the page, the server and the payment provider counts once). Webhook deliveries are
+# queued with (provider, event_id) unique: a replay is answered and dropped, the work is done later.
+links = sa.Table(
+    "links",
+    metadata,
+    sa.Column("slug", sa.String(32), primary_key=True),
+    sa.Column("idempotency_key", sa.String(200), nullable=False, unique=True),  # the post's
+    sa.Column("variant_id", sa.String(64), nullable=False, index=True),
+    sa.Column("platform", sa.String(32), nullable=False),
+    sa.Column("account", sa.String(128), nullable=False),
+    sa.Column("campaign", sa.String(128), nullable=False),
+    sa.Column("destination", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+clicks = sa.Table(
+    "clicks",
+    metadata,
+    sa.Column("click_id", sa.String(32), primary_key=True),
+    sa.Column("slug", sa.String(32), nullable=False, index=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("platform_click_id", sa.String(200)),  # fbclid / ttclid as the platform appended it
+    sa.Column("referrer", sa.String(500)),
+    sa.Column("user_agent", sa.String(300)),
+    sa.Column("visitor", sa.String(32)),  # a salted hash of the address: repeat clicks, never the address
+)
+
+page_views = sa.Table(
+    "page_views",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("click_id", sa.String(32), index=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+)
+
+conversions = sa.Table(
+    "conversions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dedupe_key", sa.String(200), nullable=False, unique=True),
+    sa.Column("click_id", sa.String(32), index=True),
+    sa.Column("event", sa.String(32), nullable=False),  # lead | signup | purchase | ...
+    sa.Column("value", sa.Float),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("source", sa.String(16), nullable=False),  # page | server | stripe
+    sa.Column("at", sa.DateTime, nullable=False),
+)
+
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("provider", sa.String(16), nullable=False),  # stripe | meta | tiktok
+    sa.Column("event_id", sa.String(200), nullable=False),
+    sa.Column("event_type", sa.String(100)),
+    sa.Column("payload", sa.Text, nullable=False),  # the verified raw body
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # pending | done | skipped | failed
+    sa.Column("result", sa.Text),  # what processing did with it, or why not
+    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Column("processed_at", sa.DateTime),
+    sa.UniqueConstraint("provider", "event_id", name="uq_webhook_events_provider_event"),
+)
