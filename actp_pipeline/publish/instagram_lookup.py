@@ -1,4 +1,5 @@
-"""Finding the reel made for an ACTP idempotency key, and ACTP's view of a published reel (`_post`).
+"""Finding the reel made for an ACTP idempotency key, ACTP's view of a published reel (`_post`), and the
+media id of a reel known by its link's shortcode (`media_ids`: a post made through a browser).
 
 Not posting twice (Instagram has no idempotency key)
 ----------------------------------------------------
@@ -18,7 +19,10 @@ Two records, because each covers a case the other cannot:
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from facebook_business.adobjects.igmedia import IGMedia
 from facebook_business.adobjects.shadowigmediabuilder import ShadowIGMediaBuilder
@@ -27,6 +31,16 @@ from facebook_business.exceptions import FacebookRequestError
 from actp_pipeline.publish.instagram_api import UNKNOWN_OBJECT_SUBCODE, InstagramApi, graph_time, iso_utc
 from actp_pipeline.publish.instagram_journal import ContainerJournal, caption_sha
 from actp_pipeline.publish.publisher import AmbiguousOutcome, PlatformError
+
+
+SHORTCODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_LINK = re.compile(r"/(?:reels?|p|tv)/([A-Za-z0-9_-]+)/?$")
+
+
+def shortcode_of(permalink: str | None) -> str | None:
+    """The shortcode of a media's permalink (instagram.com/reel/<shortcode>/), else None."""
+    m = _LINK.search(urlsplit(permalink or "").path)
+    return m.group(1) if m else None
 
 
 def key_marker(idempotency_key: str) -> str:
@@ -91,17 +105,46 @@ class InstagramLookup(InstagramApi):
 
     def _scan(self, idempotency_key: str, sha: str | None) -> dict[str, Any] | None:
         marker = key_marker(idempotency_key)
-        cursor = self._call("media", lambda: self._user().get_media(
-            fields=["id", "caption", "permalink", "timestamp"], params={"limit": 50}))
+        for m in self._user_media(["id", "caption", "permalink", "timestamp"]):
+            text = m.get("caption") or ""
+            if (self.key_in_caption and marker in text) or (sha is not None and caption_sha(text) == sha):
+                return self._post(str(m["id"]), idempotency_key, media=m.export_all_data())
+        return None
+
+    def _user_media(self, fields: list[str]) -> Iterator[Any]:
+        """The user's media, newest first, at most lookup_pages pages of 50 (GET /{ig-user-id}/media, paged)."""
+        cursor = self._call("media", lambda: self._user().get_media(fields=fields, params={"limit": 50}))
         seen = 0
         try:
             for m in cursor:
+                yield m
                 seen += 1
-                text = m.get("caption") or ""
-                if (self.key_in_caption and marker in text) or (sha is not None and caption_sha(text) == sha):
-                    return self._post(str(m["id"]), idempotency_key, media=m.export_all_data())
                 if seen >= self.lookup_pages * 50:
-                    break
+                    return
         except FacebookRequestError as e:
             raise self._classify("media (next page)", e, False) from e
-        return None
+
+    # ----------------------------------------------------------------------------- shortcodes
+    def media_ids(self, post_ids: list[str]) -> dict[str, str]:
+        """post id -> IG media id. A media id (digits, what media_publish answers) is itself. A shortcode (the
+        id in a reel's link, instagram.com/reel/<shortcode>/: what a post made through a browser is known
+        by) is looked up in the journal, else among the user's media (`GET /{ig-user-id}/media?fields=id,
+        shortcode,permalink,timestamp`, newest first, at most lookup_pages pages of 50; every pair seen is
+        kept in the journal). An id not found is left out (the caller reports it unknown, never 0)."""
+        out = {pid: pid for pid in post_ids if pid.isdigit()}
+        codes = [pid for pid in dict.fromkeys(post_ids) if pid not in out and SHORTCODE.fullmatch(pid)]
+        if not codes:
+            return out
+        out.update(self.journal.media_of_shortcodes(self.ig_user_id, codes))
+        wanted = {c for c in codes if c not in out}
+        seen: dict[str, str] = {}
+        if wanted:
+            for m in self._user_media(["id", "shortcode", "permalink", "timestamp"]):
+                code = m.get("shortcode") or shortcode_of(m.get("permalink"))
+                if code:
+                    seen[code] = str(m["id"])
+                if wanted.issubset(seen):
+                    break
+            self.journal.remember_shortcodes(self.ig_user_id, seen)
+        out.update({c: seen[c] for c in wanted if c in seen})
+        return out

@@ -22,6 +22,7 @@ from .ads_world import AdsWorld
 from .clock import SimClock
 from .errors import ApiError
 from .oauth import OAuthServer, swap_bearer
+from .public_links import PublicLinks
 from .publishing import Publishing
 from .routes.ads import graph_dialect
 from .routes.ayrshare import ayrshare_dialect
@@ -50,18 +51,22 @@ class SandboxAPI:
         self.publishing = Publishing(world, state, clock)
         self.ads_world = AdsWorld(world, state, clock)
         self.ads_objects = AdsObjects(state, clock)
-        self.web = WebSite(self.publishing)
+        graph = graph_dialect(self.ads_objects, self.ads_world, self.auth, self.publishing)
+        youtube = youtube_dialect(self.publishing, self.auth)
+        tiktok = tiktok_dialect(self.publishing, self.auth)
+        # a post's public link and id on its platform, as that platform's dialect knows the post: what the
+        # studio copies show (a browser reads the same id the platform's API measures) and the truth names
+        links = PublicLinks(tiktok=tiktok.service, youtube=youtube.service, instagram=graph.service.instagram)
+        self.web = WebSite(self.publishing, links=links)
         # the sandbox's own endpoints (no platform has them): health, the simulated clock, the research feeds
         # (until real research sources replace them) and the ground truth
         own = [*clock_routes(clock), *market_routes(world, self.auth),
-               *truth_routes(self.publishing, self.ads_world, self.auth)]
+               *truth_routes(self.publishing, self.ads_world, self.auth, public_id=links.public_id)]
         self.oauth = OAuthServer(self.config, state, clock)  # tokens minted by the OAuth routes
         self.auth.grants = self.oauth
         # the OAuth dialects first: their paths sit under TikTok's /v2 and Graph's catch-all
-        self.dialects = [*oauth_dialects(self.oauth, clock),
-                         Dialect("/sandbox", own), graph_dialect(self.ads_objects, self.ads_world, self.auth, self.publishing),
-                         self.web.dialect(), youtube_dialect(self.publishing, self.auth),
-                         tiktok_dialect(self.publishing, self.auth), ayrshare_dialect(self.publishing, self.auth),
+        self.dialects = [*oauth_dialects(self.oauth, clock), Dialect("/sandbox", own), graph, self.web.dialect(),
+                         youtube, tiktok, ayrshare_dialect(self.publishing, self.auth),
                          tiktok_ads_dialect(self.ads_objects, self.ads_world, self.auth, self.publishing)]
         self.fallback = Dialect("", [])
         self.app: Any = Starlette(

@@ -113,6 +113,7 @@ class InstagramGraph(InstagramContainers, InstagramPublishing, InstagramInsights
         self._lock = threading.RLock()
         self._uploads: dict[str, Path] = {}  # container id -> partial upload file
         self._media_index: dict[str, str] = {}  # ig media id -> post id
+        self._shortcodes: dict[str, str] = {}  # shortcode -> post id
 
     # ------------------------------------------------------------------------------------ ids
     def accounts(self) -> list[str]:
@@ -147,7 +148,18 @@ class InstagramGraph(InstagramContainers, InstagramPublishing, InstagramInsights
         return mid
 
     def shortcode(self, media_id: str) -> str:
+        """The media's shortcode: its reel's public link is instagram.com/reel/<shortcode>/."""
         return "C" + derive_hex(self.config.seed, "ig_shortcode", media_id, length=10)
+
+    def post_of_shortcode(self, shortcode: str) -> dict[str, Any] | None:
+        """The instagram post whose reel link has this shortcode (None: no such reel)."""
+        if shortcode not in self._shortcodes:
+            for post in self.state.list_posts():  # posts made since the last look, or after a restart
+                if post["platform"] == PLATFORM:
+                    code = self.shortcode(self.media_id(post["post_id"], post["account"]))
+                    self._shortcodes[code] = post["post_id"]
+        post_id = self._shortcodes.get(shortcode)
+        return self.state.get_post(post_id) if post_id else None
 
     def _post_of_media(self, node: str) -> dict[str, Any] | None:
         if node not in self._media_index:

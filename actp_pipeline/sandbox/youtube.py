@@ -83,6 +83,7 @@ from .youtube_uploads import (  # noqa: F401 - names of this module before the s
     MAX_TAGS_CHARS,
     MAX_TITLE,
     PRIVACY,
+    NewVideo,
     UploadSession,
     YouTubeUploads,
 )
@@ -109,6 +110,7 @@ class YouTube(YouTubeUploads, YouTubeResources):
         self.processing_s = PROCESSING_S
         self._sessions: dict[str, UploadSession] = {}
         self._lock = threading.Lock()
+        self._post_index_checked = False  # youtube_uploads.video_of_post
 
     # ------------------------------------------------------------------------------- channels
     def _accounts(self) -> list[str]:

@@ -1,6 +1,8 @@
 """The YouTube dialect's resumable uploads: the insert metadata's rules, upload sessions, chunks, and the
 completed upload turned into a video (a sandbox post). Apart from the domain (sandbox/youtube.py) because
 the upload protocol (sessions, Content-Range, 308s) is a job of its own; reading videos does not need it.
+`record_video` is the one code path that makes a video of a channel: a completed Data API upload's, and a
+video published through the sandbox's YouTube Studio page (routes/web_studio.py).
 
 Differences from real YouTube (known ones) in uploading
 -------------------------------------------------------
@@ -60,9 +62,29 @@ class UploadSession:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one request at a time per session
 
 
+@dataclass(frozen=True)
+class NewVideo:
+    """What `record_video` makes a video of: an uploaded file (its kept media, or why it failed) and the
+    video's metadata (validate_metadata's shape). `key`, `caption`: the sandbox post's idempotency key and
+    caption (default: youtube-upload:<n> and the title); `processing_s`: how long the video processes
+    (default: the dialect's)."""
+
+    n: int
+    video_id: str
+    account: str
+    metadata: dict[str, Any]
+    size: int
+    media: dict[str, Any] | None
+    failure: tuple[str, str] | None = None  # (failureReason, message) when media is None
+    key: str | None = None
+    caption: str | None = None
+    processing_s: float | None = None
+
+
 class YouTubeUploads:
     """The upload steps of YouTube (a mixin: it uses the domain's publishing, config, state, clock, quota,
-    processing_s, _sessions, _lock, channel_for and require_video)."""
+    processing_s, _sessions, _lock, _post_index_checked, channel_for, require_video, get_video and
+    uploads_of)."""
 
     publishing: Publishing
     config: Any
@@ -74,6 +96,9 @@ class YouTubeUploads:
     _lock: threading.Lock
     channel_for: Callable[[str], Channel]
     require_video: Callable[[str], dict[str, Any]]
+    get_video: Callable[[str], dict[str, Any] | None]
+    uploads_of: Callable[[str], list[str]]
+    _post_index_checked: bool  # video_of_post indexed the videos of an older state file
 
     # ---------------------------------------------------------------------------- metadata
     def validate_metadata(self, body: dict[str, Any], parts: list[str]) -> dict[str, Any]:
@@ -204,37 +229,74 @@ class YouTubeUploads:
         with open(s.path, "rb") as fh:
             for block in iter(lambda: fh.read(1024 * 1024), b""):
                 digest.update(block)
-        n = self.state.increment_meta("youtube.uploads.count")
-        video_id = _b64(derive_hex(self.config.seed, "youtube_video", n, length=32), 11)
-        now = self.clock.now()
-        meta = s.metadata
-        record: dict[str, Any] = {
-            "video_id": video_id, "n": n, "account": s.account, "post_id": None, "uploaded_at": iso(now),
-            "processing_until": iso(now + timedelta(seconds=self.processing_s)), "failure": None,
-            "bytes": size, **meta,
-        }
+        n, video_id = self.new_video_id()
         try:
-            media = self.publishing.keep_media(s.path, size, digest.hexdigest(), "video")
+            media: dict[str, Any] | None = self.publishing.keep_media(s.path, size, digest.hexdigest(), "video")
+            failure = None
         except ApiError as exc:  # the file cannot be watched: a failed upload, not a post
-            record["failure"] = ("emptyFile" if exc.code == "empty_body" else
-                                 "codec" if exc.status == 422 else "invalidFile")
-            record["failure_message"] = exc.message
-        else:
-            live_at = now + timedelta(seconds=self.processing_s)
-            if meta["publishAt"]:
-                live_at = max(live_at, parse_time(meta["publishAt"], "publishAt"))
-            values = {"idempotency_key": f"youtube-upload:{n}", "media_id": media["media_id"],
-                      "platform": "youtube", "account": s.account, "caption": meta["title"],
-                      "hashtags": [t[:MAX_HASHTAG_LEN] for t in meta["tags"]][:MAX_HASHTAGS],
-                      "scheduled_at": live_at}
-            post, _ = self.publishing.store_post(values)
-            record["post_id"] = post["post_id"]
-        self.state.set_meta(f"youtube.video.{video_id}", json.dumps(record))
-        with self._lock:
-            key = f"youtube.channel.{s.account}.uploads"
-            uploads = json.loads(self.state.get_meta(key) or "[]")
-            uploads.append(video_id)
-            self.state.set_meta(key, json.dumps(uploads))
+            media = None
+            failure = ("emptyFile" if exc.code == "empty_body" else "codec" if exc.status == 422 else "invalidFile",
+                       exc.message)
+        record = self.record_video(NewVideo(n, video_id, s.account, s.metadata, size, media, failure))
         s.video_id = video_id
         s.path.unlink(missing_ok=True)
         return record
+
+    # ------------------------------------------------------------------------------ videos
+    def new_video_id(self) -> tuple[int, str]:
+        """The next upload's number and its video id (seeded: the n-th upload of a sandbox, on every run)."""
+        n = self.state.increment_meta("youtube.uploads.count")
+        return n, _b64(derive_hex(self.config.seed, "youtube_video", n, length=32), 11)
+
+    def record_video(self, v: NewVideo) -> dict[str, Any]:
+        """Make an uploaded video a video of its channel: the one code path of the Data API's uploads and
+        the Studio page's (routes/web_studio.py). Its sandbox post (when the file could be decoded) goes
+        live when processing ends, or at publishAt; the record is kept as `youtube.video.<id>`, the post's
+        video id as `youtube.post.<post id>`, and the id is appended to the channel's uploads. Once per
+        video id: a second call returns the first record."""
+        existing = self.get_video(v.video_id)
+        if existing is not None:
+            return existing
+        now = self.clock.now()
+        wait = self.processing_s if v.processing_s is None else v.processing_s
+        meta = v.metadata
+        record: dict[str, Any] = {
+            "video_id": v.video_id, "n": v.n, "account": v.account, "post_id": None, "uploaded_at": iso(now),
+            "processing_until": iso(now + timedelta(seconds=wait)), "failure": None, "bytes": v.size, **meta,
+        }
+        if v.media is None:
+            record["failure"], record["failure_message"] = v.failure or ("invalidFile", "")
+        else:
+            live_at = now + timedelta(seconds=wait)
+            if meta["publishAt"]:
+                live_at = max(live_at, parse_time(meta["publishAt"], "publishAt"))
+            values = {"idempotency_key": v.key or f"youtube-upload:{v.n}", "media_id": v.media["media_id"],
+                      "platform": "youtube", "account": v.account,
+                      "caption": meta["title"] if v.caption is None else v.caption,
+                      "hashtags": [t[:MAX_HASHTAG_LEN] for t in meta["tags"]][:MAX_HASHTAGS],
+                      "scheduled_at": live_at if wait > 0 or meta["publishAt"] else None}
+            post, _ = self.publishing.store_post(values)
+            record["post_id"] = post["post_id"]
+            self.state.set_meta(f"youtube.post.{post['post_id']}", v.video_id)
+        self.state.set_meta(f"youtube.video.{v.video_id}", json.dumps(record))
+        with self._lock:
+            key = f"youtube.channel.{v.account}.uploads"
+            uploads = json.loads(self.state.get_meta(key) or "[]")
+            if v.video_id not in uploads:
+                uploads.append(v.video_id)
+                self.state.set_meta(key, json.dumps(uploads))
+        return record
+
+    def video_of_post(self, post_id: str) -> str | None:
+        """The video id of a sandbox post made through YouTube (the Data API or the Studio page), else None.
+        Videos recorded before the post index existed (an older state file) are indexed on the first miss."""
+        found = self.state.get_meta(f"youtube.post.{post_id}")
+        if found or self._post_index_checked:
+            return found or None
+        self._post_index_checked = True
+        for account in self.config.accounts.get("youtube", []):
+            for video_id in self.uploads_of(account):
+                v = self.get_video(video_id)
+                if v is not None and v["post_id"] and not self.state.get_meta(f"youtube.post.{v['post_id']}"):
+                    self.state.set_meta(f"youtube.post.{v['post_id']}", video_id)
+        return self.state.get_meta(f"youtube.post.{post_id}") or None

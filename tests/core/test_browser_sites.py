@@ -1,12 +1,17 @@
 """The browser publisher's per-platform page objects (publish/browser_sites/) against the sandbox's copies
 of TikTok Studio, YouTube Studio and Instagram's create flow, in Debian's Chromium through Playwright.
 
+The pages show each platform's own public link, so a post's id is the platform's public id (TikTok's video
+id, YouTube's video id, Instagram's shortcode): the sandbox's truth names it as `public_id` of its post, and
+each platform's native metrics reader measures the post by it.
+
 Skipped when Chromium or the playwright package is missing, except under CI=true, where that fails.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 
 import httpx
@@ -19,12 +24,17 @@ from actp_pipeline.publish.browser_sites.base import ref_marker
 from actp_pipeline.publish.browser_sites.youtube import ref_tag
 from actp_pipeline.publish.publisher import AmbiguousOutcome, PlatformError
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
+from tests import sandbox_posts
 from tests.core.test_browser_upload import require_browser
 from tests.media import make_mp4, variant
 
 START = datetime.fromisoformat("2025-03-01T12:00:00+00:00")
 USER, PASSWORD = "creator", "sandbox-pass"
 SITES = ("tiktok", "youtube", "instagram")
+# each platform's public link of a post, and the shape of its id there
+PUBLIC_LINKS = {"tiktok": (r"https://www\.tiktok\.com/@main/video/(\d{19})", r"\d{19}"),
+                "youtube": (r"https://youtu\.be/([A-Za-z0-9_-]{11})", r"[A-Za-z0-9_-]{11}"),
+                "instagram": (r"https://www\.instagram\.com/reel/(C[0-9a-f]{10})/", r"C[0-9a-f]{10}")}
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +73,16 @@ def _publish(pub: BrowserPublisher, path, key: str, **kw) -> dict:
     return pub.publish(**args)
 
 
-def _sandbox_post(sandbox, post_id: str) -> dict:
-    """The sandbox's own record of a post (url, hashtags, scheduled_at, ...), with its status now as the world's
-    counts have it (GET /sandbox/truth/metrics) and checked against the ground truth's list of posts."""
+def _sandbox_post(sandbox, post: dict) -> dict:
+    """The sandbox's own record of the browser's `post` (whose post_id is its platform's public id: the truth's
+    `public_id` of the sandbox post), with its status now as the world's counts have it (GET
+    /sandbox/truth/metrics) and checked against the ground truth's list of posts."""
+    [truth] = [p for p in _truth_posts(sandbox) if p["public_id"] == post["post_id"]]
+    link, _ = PUBLIC_LINKS[truth["platform"]]
+    assert re.fullmatch(link, post["url"]) and re.fullmatch(link, post["url"]).group(1) == post["post_id"]
+    post_id = truth["post_id"]
     stored = sandbox.state.get_post(post_id)
     assert stored is not None, post_id
-    [truth] = [p for p in _truth_posts(sandbox) if p["post_id"] == post_id]
     assert (truth["platform"], truth["account"], truth["caption"], truth["live_at"]) == (
         stored["platform"], stored["account"], stored["caption"], stored["live_at"])
     resp = httpx.get(f"{sandbox.url}/sandbox/truth/metrics", params={"post_id": post_id},
@@ -102,6 +116,17 @@ def test_the_markers_are_the_api_adapters_markers():
     assert site_for("tiktok").marker(key) == ref_marker(key) and site_for("youtube").marker(key) == ref_tag(key)
 
 
+def test_a_posts_id_is_the_public_id_in_its_link():
+    from actp_pipeline.publish.browser_sites.base import id_of
+
+    assert id_of("https://www.tiktok.com/@main/video/7345678901234567890?is_from_webapp=1") == "7345678901234567890"
+    for link in ("https://youtu.be/dQw4w9WgXcQ", "https://www.youtube.com/shorts/dQw4w9WgXcQ",
+                 "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=3"):
+        assert id_of(link) == "dQw4w9WgXcQ"
+    assert id_of("https://www.instagram.com/reel/C0ffee12345/") == id_of("/reel/C0ffee12345") == "C0ffee12345"
+    assert id_of("https://sandbox.actp.local/tiktok/@main/video/p_0123abcd") == "p_0123abcd"  # the generic form's
+
+
 def test_site_names_and_the_default():
     assert site_for(None).name == "generic" and site_for("TikTok-live").live
     with pytest.raises(ValueError, match="unknown upload site"):
@@ -121,8 +146,9 @@ def test_each_site_logs_in_uploads_and_the_post_exists(name, sandbox, publishers
     pub = publishers[name]
     key = f"site-{name}-1"
     post = _publish(pub, videos["a"], key)
-    made = _sandbox_post(sandbox, post["post_id"])
-    assert (made["platform"], made["account"], made["url"]) == (name, "main", post["url"])
+    made = _sandbox_post(sandbox, post)
+    assert (made["platform"], made["account"]) == (name, "main") and made["post_id"].startswith("p_")
+    assert re.fullmatch(PUBLIC_LINKS[name][1], post["post_id"])  # the platform's id, not the sandbox's
     assert post["live_at"] == made["live_at"] and post["status"] == made["status"] == "live"
     assert made["caption"].startswith("Try this")
     if name == "youtube":  # the reference is a tag (and the description's last line)
@@ -133,14 +159,14 @@ def test_each_site_logs_in_uploads_and_the_post_exists(name, sandbox, publishers
     # the site's own list finds it by the key's marker, and publishing the key again posts nothing
     assert pub.find_post(key) == post
     assert _publish(pub, videos["a"], key) == post
-    assert [p["create_calls"] for p in _truth_posts(sandbox) if p["post_id"] == post["post_id"]] == [1]
+    assert [p["create_calls"] for p in _truth_posts(sandbox) if p["public_id"] == post["post_id"]] == [1]
     assert pub.find_post(f"site-{name}-never") is None and pub.logins == 1
 
 
 @pytest.mark.parametrize("name", ("tiktok", "youtube"))
 def test_a_scheduled_post(name, sandbox, publishers, videos):
     post = _publish(publishers[name], videos["a"], f"site-{name}-later", scheduled_at=datetime(2025, 3, 3, 18, 30))
-    made = _sandbox_post(sandbox, post["post_id"])
+    made = _sandbox_post(sandbox, post)
     assert made["scheduled_at"] == made["live_at"] == post["live_at"] == "2025-03-03T18:30:00Z"
     assert made["status"] == "scheduled"
     assert post["status"] == "scheduled"
@@ -194,10 +220,10 @@ def test_a_connection_lost_after_the_post_click_is_ambiguous_and_reconciled(sand
     made = [p for p in made if marker in p["caption"]]
     assert len(made) == 1
     found = pub.find_post("site-tiktok-dropped")
-    assert found["post_id"] == made[0]["post_id"]
+    assert found["post_id"] == made[0]["public_id"]
     # publishing the key again is the found post, not a second post
     assert _publish(pub, videos["a"], "site-tiktok-dropped")["post_id"] == found["post_id"]
-    assert len([p for p in _truth_posts(sandbox) if p["post_id"] == found["post_id"]]) == 1
+    assert len([p for p in _truth_posts(sandbox) if p["public_id"] == found["post_id"]]) == 1
     # and through the API: TikTok's Content Posting adapter finds the browser's post by the same marker
     from actp_pipeline.publish.tiktok import TikTokPublisher
 
@@ -205,4 +231,35 @@ def test_a_connection_lost_after_the_post_click_is_ambiguous_and_reconciled(sand
     with BrowserPublisher(sandbox.url, USER, PASSWORD, site="tiktok", lookup=api) as via_api:
         via = via_api.find_post("site-tiktok-dropped")  # TikTok's id for it: the public video id
         assert via is not None and via["idempotency_key"] == "site-tiktok-dropped"
+        assert via["post_id"] == found["post_id"]  # the id the browser read from the page
         assert via_api._loop is None  # no browser for a lookup
+
+
+# ------------------------------------------------------------- measured through the platform's own API
+@pytest.mark.parametrize("name", SITES)
+def test_a_browser_post_is_measured_by_the_platforms_native_reader(name, sandbox, publishers, videos, tmp_path):
+    """What the loop does with a post made through a site: it measures the id the page showed through the
+    platform's own API (TikTok's video/query, YouTube's videos.list, Instagram's insights after resolving the
+    shortcode among the user's media), and gets the world's counts, not "unknown"."""
+    key = f"site-{name}-measured"
+    post = _publish(publishers[name], videos["a"], key)
+    made = _sandbox_post(sandbox, post)
+    httpx.post(sandbox.url + "/sandbox/clock/advance", json={"hours": 3}).raise_for_status()
+    never = {"tiktok": "7000000000000000001", "youtube": "AAAAAAAAAAA", "instagram": "Cdeadbeef00"}[name]
+    reader = sandbox_posts.native(sandbox.url, sandbox.config.api_keys[0], tmp_path)
+    try:
+        got = reader.metrics_for(name, "main", [post["post_id"], never])
+        again = reader.metrics_for(name, "main", [post["post_id"]])  # Instagram: the shortcode's media id is kept
+        via_api = reader.find_post_for(name, "main", key)  # the platform's API finds the browser's post by its marker
+    finally:
+        reader.close()
+    assert got["unknown"] == [never] and got["pending"] == [] and again["unknown"] == []
+    [item] = got["items"]
+    truth = sandbox_posts.truth_metrics(sandbox.url, made["post_id"], sandbox.truth_token)
+    assert item["post_id"] == post["post_id"] and item["status"] == "live"
+    assert (item["views"], item["likes"], item["comments"]) == (truth["views"], truth["likes"], truth["comments"])
+    assert item["views"] > 0 and again["items"][0]["views"] == item["views"]
+    if name == "instagram":  # the API names the reel by its media id; the shortcode resolved to it
+        assert via_api["post_id"] == item["media_id"] and via_api["url"] == post["url"]
+    else:
+        assert via_api["post_id"] == post["post_id"]

@@ -353,6 +353,119 @@ def test_post_pages_and_the_lookup_by_key(sandbox, web, mp4_with_descriptor):
     _html_error(web.get("/web/posts/p_missing"), 404, "post_id")
 
 
+# ---------------------------------------------------------------- the studio copies (web_studio.py)
+def _studio_post(web: httpx.Client, api: str, video: bytes, **fields) -> tuple[dict, dict]:
+    """Upload through a studio copy's JSON calls, then post: (the upload's answer, the post's answer)."""
+    up = web.post(f"{api}/upload", files={"video": ("clip.mp4", video, "video/mp4")})
+    assert up.status_code == 200, up.text
+    resp = web.post(f"{api}/post", json={"upload_id": up.json()["upload_id"], **fields})
+    assert resp.status_code == 200, resp.text
+    return up.json(), resp.json()
+
+
+YT_FIELDS = {"title": "Try this", "description": "a routine", "tags": ["skincare"],
+             "made_for_kids": "VIDEO_MADE_FOR_KIDS_NOT_MFK", "visibility": "PUBLIC"}
+
+
+def test_the_studio_copies_show_each_platforms_public_link(sandbox, web, mp4_with_descriptor):
+    """TikTok Studio, YouTube Studio and Instagram show the platform's own link with the id the sandbox's
+    dialect of that platform knows the post by (the truth names it `public_id`); the generic form keeps the
+    sandbox's own link (test_upload_a_real_mp4_through_the_form)."""
+    video = mp4_with_descriptor[0].read_bytes()
+    _, tt = _studio_post(web, "/web/tiktokstudio/api", video, caption="tt #skincare", visibility="Everyone")
+    _, ig = _studio_post(web, "/web/instagram/api", video, caption="ig #skincare")
+    truth = {p["platform"]: p for p in _truth_posts(sandbox)}
+    assert re.fullmatch(r"7\d{18}", tt["post_id"]) and tt["status"] == "live"
+    assert tt["url"] == f"https://www.tiktok.com/@main/video/{tt['post_id']}" and truth["tiktok"]["public_id"] == \
+        tt["post_id"]
+    assert f'href="{tt["url"]}"' in web.get("/web/tiktokstudio/content").text
+    assert 'href="https://www.tiktok.com/@main"' in web.get("/web/tiktokstudio/upload").text
+    key = {"Authorization": f"Bearer {sandbox.config.api_keys[0]}"}
+    videos = httpx.post(sandbox.url + "/v2/video/query/", params={"fields": "id,share_url,view_count"}, headers=key,
+                        json={"filters": {"video_ids": [tt["post_id"]]}}).json()["data"]["videos"]
+    assert [v["id"] for v in videos] == [tt["post_id"]]  # TikTok's Display API knows the id the page shows
+    # Instagram: the profile's grid links to the reel by its shortcode; its page's og:url is instagram.com's
+    code = truth["instagram"]["public_id"]
+    assert ig["post_id"] == code and ig["url"] == f"https://www.instagram.com/reel/{code}/"
+    assert f'href="/web/instagram/reel/{code}/"' in web.get("/web/instagram/main/reels").text
+    reel = web.get(f"/web/instagram/reel/{code}/")
+    assert reel.status_code == 200 and f'content="{ig["url"]}"' in reel.text
+    assert web.get("/web/instagram/reel/Cnothere000").status_code == 404
+    assert web.get(f"/web/instagram/reel/{truth['instagram']['post_id']}").status_code == 404  # no sandbox ids
+    graph = httpx.get(sandbox.url + "/graph/v21.0/me/media", params={"fields": "id,shortcode,permalink"},
+                      headers=key).json()["data"]
+    assert [(m["shortcode"], m["permalink"]) for m in graph] == [(code, ig["url"])]
+
+
+def test_a_youtube_studio_upload_is_a_video_of_the_data_api(sandbox, web, mp4_with_descriptor):
+    """The link YouTube Studio shows while uploading is the video's (youtu.be/<id>), and the published video is
+    a video of the YouTube dialect: videos.list finds it with its statistics, the channel's uploads list it."""
+    video = mp4_with_descriptor[0].read_bytes()
+    up, yt = _studio_post(web, "/web/youtube-studio/api", video, **YT_FIELDS)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{11}", yt["post_id"]) and yt["status"] == "live"
+    assert up["url"] == yt["url"] == f"https://youtu.be/{yt['post_id']}"
+    [truth] = _truth_posts(sandbox)
+    assert truth["public_id"] == yt["post_id"] and truth["caption"] == "Try this\na routine"
+    assert f'href="{yt["url"]}"' in web.get("/web/youtube-studio/channel/main/videos").text
+    key = {"Authorization": f"Bearer {sandbox.config.api_keys[0]}"}
+
+    def listed() -> dict:
+        resp = httpx.get(sandbox.url + "/youtube/v3/videos", headers=key,
+                         params={"part": "snippet,status,statistics,processingDetails", "id": yt["post_id"]})
+        [item] = resp.json()["items"]
+        return item
+
+    item = listed()
+    assert (item["snippet"]["title"], item["snippet"]["tags"]) == ("Try this", ["skincare"])
+    assert item["status"]["privacyStatus"] == "public" and item["processingDetails"]["processingStatus"] == "succeeded"
+    httpx.post(sandbox.url + "/sandbox/clock/advance", json={"hours": 6}).raise_for_status()
+    views = sandbox_posts.truth_metrics(sandbox.url, truth["post_id"])["views"]
+    assert int(listed()["statistics"]["viewCount"]) == views > 0
+    uploads = httpx.get(sandbox.url + "/youtube/v3/channels", headers=key,
+                        params={"part": "contentDetails", "mine": "true"}).json()["items"][0]
+    playlist = uploads["contentDetails"]["relatedPlaylists"]["uploads"]
+    page = httpx.get(sandbox.url + "/youtube/v3/playlistItems", headers=key,
+                     params={"part": "contentDetails", "playlistId": playlist}).json()
+    assert [i["contentDetails"]["videoId"] for i in page["items"]] == [yt["post_id"]]
+    # posting the same upload again is the same video; a schedule makes it private until publishAt
+    again = web.post("/web/youtube-studio/api/post", json={"upload_id": up["upload_id"], **YT_FIELDS}).json()
+    assert again == {**yt, "status": "live"} and len(_truth_posts(sandbox)) == 1
+    _, later = _studio_post(web, "/web/youtube-studio/api", video, **{**YT_FIELDS, "visibility": "PRIVATE",
+                                                                       "schedule": "2025-03-03T18:30:00.000Z"})
+    assert later["status"] == "scheduled" and later["live_at"] == "2025-03-03T18:30:00Z"
+    status = httpx.get(sandbox.url + "/youtube/v3/videos", headers=key,
+                       params={"part": "status", "id": later["post_id"]}).json()["items"][0]["status"]
+    assert (status["privacyStatus"], status["publishAt"]) == ("private", "2025-03-03T18:30:00Z")
+
+
+STUDIO_POSTS = {"tiktok": ("/web/tiktokstudio/api", {"caption": "tt #skincare", "visibility": "Everyone"}),
+                "youtube": ("/web/youtube-studio/api", YT_FIELDS),
+                "instagram": ("/web/instagram/api", {"caption": "ig #skincare"})}
+
+
+@pytest.mark.parametrize("platform", list(STUDIO_POSTS))
+def test_a_studio_post_is_measured_by_its_platforms_native_reader(platform, sandbox, web, tmp_path,
+                                                                  mp4_with_descriptor):
+    """The id a studio page gives is the one the platform's native metrics reader measures the post by (no
+    browser needed: the pages' JSON calls); an unknown id of the same shape is unknown, never 0."""
+    api, fields = STUDIO_POSTS[platform]
+    _, made = _studio_post(web, api, mp4_with_descriptor[0].read_bytes(), **fields)
+    [truth] = _truth_posts(sandbox)
+    assert truth["public_id"] == made["post_id"] != truth["post_id"]
+    httpx.post(sandbox.url + "/sandbox/clock/advance", json={"hours": 6}).raise_for_status()
+    never = {"tiktok": "7000000000000000001", "youtube": "AAAAAAAAAAA", "instagram": "Cdeadbeef00"}[platform]
+    reader = sandbox_posts.native(sandbox.url, sandbox.config.api_keys[0], tmp_path)
+    try:
+        got = reader.metrics_for(platform, "main", [never, made["post_id"]])
+    finally:
+        reader.close()
+    assert got["unknown"] == [never] and got["pending"] == []
+    [item] = got["items"]
+    counts = sandbox_posts.truth_metrics(sandbox.url, truth["post_id"])
+    assert item["post_id"] == made["post_id"] and item["views"] == counts["views"] > 0
+    assert (item["likes"], item["comments"]) == (counts["likes"], counts["comments"])
+
+
 def test_after_login_the_site_returns_to_the_page_asked_for(sandbox):
     with _client(sandbox) as c:
         first = c.get("/web/posts", params={"idempotency_key": "k 1"})

@@ -8,9 +8,11 @@ the submit-and-classify rules, screenshots) is `UploadPages` in publish/browser_
 
 `StudioSite` is the shape the real upload apps share: the file is uploaded as soon as it is chosen (the page
 shows "uploaded" or an error), the post is sent by a button through a fetch/XHR call, and the new post's
-link shows up afterwards (in a share dialog, or in the account's content list). None of these sites takes
-a client reference, so the post carries ACTP's reference marker (the one the platform's API adapter looks
-for) and `find_post` without an API lookup searches the site's list of posts for it.
+link shows up afterwards (in a share dialog, or in the account's content list). The post's id is the public
+id in that link (`id_of`: TikTok's video id, YouTube's video id, Instagram's shortcode), the id the
+platform's API adapter measures the post by (Instagram's resolves a shortcode to its media id). None of
+these sites takes a client reference, so the post carries ACTP's reference marker (the one the platform's
+API adapter looks for) and `find_post` without an API lookup searches the site's list of posts for it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from actp_pipeline.publish.publisher import AmbiguousOutcome, PlatformError
 
@@ -62,9 +64,17 @@ def with_tags(caption: str, hashtags: list[str]) -> str:
 
 
 def id_of(url: str) -> str:
-    """A post's id from its link: the last path segment (tiktok.com/@a/video/<id>, youtu.be/<id>,
-    instagram.com/reel/<code>/, and the sandbox's links)."""
-    return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+    """A post's public id from its link, the id the platform's API reads it by: TikTok's video id
+    (tiktok.com/@a/video/<digits>), YouTube's video id (youtu.be/<id>, youtube.com/shorts/<id>,
+    youtube.com/watch?v=<id>), Instagram's shortcode (instagram.com/reel/<code>/, /p/<code>/); otherwise
+    the link's last path segment (the generic form's sandbox links)."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    if path.endswith("/watch"):
+        video = parse_qs(parts.query).get("v")
+        if video and video[0]:
+            return video[0]
+    return path.rsplit("/", 1)[-1]
 
 
 class SitePage:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -13,8 +16,19 @@ from ..transport import Auth, endpoint, json_response, query_one, route
 from .market import date_param, market_records, platform_param
 
 
-def truth_routes(publishing: Publishing, ads_world: AdsWorld, auth: Auth) -> list[BaseRoute]:
+def truth_routes(publishing: Publishing, ads_world: AdsWorld, auth: Auth,
+                 public_id: Callable[[dict[str, Any]], str | None] | None = None) -> list[BaseRoute]:
+    """`public_id(post)`: a post's id on its platform (sandbox/public_links.py), named in /truth/posts as
+    `public_id` (None where the platform's dialect has no such post), so evaluation code can map the id a
+    platform's API or page gives to the sandbox's post."""
     world = publishing.world
+
+    def posts() -> dict[str, Any]:
+        out = publishing.truth_posts()
+        if public_id is not None:
+            for item in out["items"]:
+                item["public_id"] = public_id(item)
+        return out
 
     def market(request: Request, body: bytes) -> Response:
         day = date_param(request)
@@ -29,7 +43,7 @@ def truth_routes(publishing: Publishing, ads_world: AdsWorld, auth: Auth) -> lis
         return endpoint(lambda request, body: json_response(200, build()), guard=auth.truth)
 
     return [
-        route("/sandbox/truth/posts", {"GET": serve(publishing.truth_posts)}),
+        route("/sandbox/truth/posts", {"GET": serve(posts)}),
         route("/sandbox/truth/metrics", {"GET": endpoint(
             lambda request, body: json_response(200, publishing.truth_metrics(query_one(request, "post_id"))),
             guard=auth.truth)}),

@@ -45,6 +45,7 @@ from starlette.responses import Response
 
 from .. import clock as real_time
 from ..errors import ApiError, bad_request
+from ..public_links import PublicLinks
 from ..publishing import Publishing
 from ..throttle import LoginThrottle
 from ..transport import (
@@ -89,8 +90,11 @@ def _safe_next(value: str | None, default: str = "/web/upload") -> str:
 class WebSite:
     """The HTML upload site on a sandbox's posting platform (same world, state and clock as every dialect)."""
 
-    def __init__(self, publishing: Publishing, wall_clock: Callable[[], float] | None = None):
+    def __init__(self, publishing: Publishing, wall_clock: Callable[[], float] | None = None,
+                 links: PublicLinks | None = None):
         self.publishing = publishing
+        # the platforms' own links and ids of posts, for the studio copies (the generic form shows the sandbox's)
+        self.links = links if links is not None else PublicLinks()
         self.config = publishing.config
         self.state = publishing.state
         self.wall_clock = wall_clock or real_time.wall_time  # session expiry is wall time; replaceable in tests

@@ -11,16 +11,24 @@ Paths mirror the real ones under /web (the session cookie's path):
                     GET  /web/youtube-studio/channel/{channel}/videos          channel content
     Instagram       GET/POST /web/instagram/accounts/login             log in
                     GET  /web/instagram/create                         the "Create new post" dialog
-                    GET  /web/instagram/{account}/reels                the profile's reels grid
-                    GET  /web/instagram/reel/{post_id}                 one reel (caption, og:url)
+                    GET  /web/instagram/{account}/reels                the profile's reels grid (links to each reel)
+                    GET  /web/instagram/reel/{shortcode}               one reel (caption, og:url)
     the pages' script   GET /web/studio-assets/studio.js
     their JSON calls    POST <api>/upload (multipart: video) -> {upload_id, url?}
                         POST <api>/post (JSON: upload_id and the page's fields) -> {post_id, url, status, live_at}
                         with <api> = /web/tiktokstudio/api, /web/youtube-studio/api, /web/instagram/api
 
+Links and ids are the platforms' own (sandbox/public_links.py), as a real page shows them: a post's link is
+www.tiktok.com/@<account>/video/<video id>, youtu.be/<video id> or www.instagram.com/reel/<shortcode>/, and
+the post call's post_id is that id, the one the sandbox's dialect of the platform knows the post by (TikTok's
+video/query, YouTube's videos.list, the Graph's IG media with that shortcode). YouTube Studio gives an upload
+its video id at once (its link shows while the page is filled in), and a published upload becomes a video of
+the YouTube dialect through the Data API upload's own code path (youtube_uploads.record_video).
+
 Sessions and logins are the web site's (routes/web.py: same cookie, users, throttle and login count).
 Uploads and posts run the code paths of the web upload form and every dialect (`Publishing.keep_media`,
-`post_fields`, `store_post`), so a post made here is the same post the API and the platform dialects see.
+`post_fields`, `store_post`; YouTube's `record_video`), so a post made here is the same post the API and the
+platform dialects see.
 Unlike the generic form, these sites know no client reference, like the real ones: every post click on a
 new upload makes a new post (idempotency key `<site>-web:<upload id>`); clicking post again for the same
 upload returns the same post. TikTok and Instagram pages post as the platform's first account; YouTube's
@@ -43,7 +51,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..clock import iso
 from ..errors import ApiError, bad_request, not_found
+from ..public_links import TIKTOK_PROFILE, YOUTUBE_URL
 from ..publishing import POST_URL
 from ..transport import (
     JSON_BODY_LIMIT,
@@ -54,6 +64,7 @@ from ..transport import (
     shielded,
 )
 from ..validation import parse_json_object
+from ..youtube_uploads import NewVideo
 from . import web_studio_pages as pages
 from .upload_form import copy_with_digest, file_field, read_upload_form
 from .web_studio_script import SCRIPT
@@ -92,6 +103,7 @@ class StudioSites:
         self.web = web
         self.publishing = web.publishing
         self.config = web.config
+        self.links = web.links  # each platform's public link and id of a post (sandbox/public_links.py)
         self._uploads: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
         self._lock = threading.Lock()
 
@@ -102,7 +114,7 @@ class StudioSites:
             return shielded(call)
 
         out = [route(pages.SCRIPT_PATH, {"GET": shielded(self.script)}),
-               route("/web/instagram/reel/{post_id}", {"GET": shielded(self.instagram_post)})]
+               route("/web/instagram/reel/{shortcode}", {"GET": shielded(self.instagram_post)})]
         for s in STUDIOS.values():
             out += [route(s.login, {"GET": h(self.login_form, s), "POST": h(self.login, s)}),
                     route(s.upload, {"GET": h(self.upload_page, s)}),
@@ -159,8 +171,8 @@ class StudioSites:
         account = self._account(studio, request)
         content = studio.content.replace("{channel}", quote(account, safe=""))
         if studio.key == "tiktok":
-            profile = POST_URL.format(platform="tiktok", account=account, post_id="").rsplit("/video/", 1)[0]
-            html = pages.tiktok_upload(studio.api, studio.login, account, profile, content)
+            html = pages.tiktok_upload(studio.api, studio.login, account, TIKTOK_PROFILE.format(account=account),
+                                       content)
         elif studio.key == "youtube":
             html = pages.youtube_upload(studio.api, studio.login, account, content)
         else:
@@ -176,21 +188,27 @@ class StudioSites:
             return self._html(200, pages.tiktok_content(posts, studio.upload))
         if studio.key == "youtube":
             return self._html(200, pages.youtube_content(posts, studio.upload.replace("{channel}", account)))
-        tiles = [f"/web/instagram/reel/{quote(p['post_id'], safe='')}" for p in posts]
+        tiles = [f"/web/instagram/reel/{quote(p['public_id'] or p['post_id'], safe='')}/" for p in posts]
         return self._html(200, pages.instagram_profile(account, tiles))
 
     def _posts_of(self, platform: str, account: str, limit: int = 200) -> list[dict[str, Any]]:
+        """The account's posts as its platform's pages show them: with the platform's own link (public_links.py)."""
         now = self.publishing.clock.now()
-        return [self.publishing.public_post(p, now) for p in self.web.state.recent_posts(limit)
+        return [self.links.of(self.publishing.public_post(p, now)) for p in self.web.state.recent_posts(limit)
                 if p["platform"] == platform and p["account"] == account]
+
+    def _reel(self, shortcode: str) -> dict[str, Any]:
+        """The reel of a shortcode (instagram.com/reel/<shortcode>/), as its page shows it."""
+        graph = self.links.instagram
+        post = graph.post_of_shortcode(shortcode) if graph is not None else self.web.state.get_post(shortcode)
+        if post is None or post["platform"] != "instagram":
+            raise not_found(f"unknown reel {shortcode!r}", field="shortcode", code="unknown_post")
+        return self.links.of(self.publishing.public_post(post))
 
     async def instagram_post(self, request: Request) -> Response:
         if (redirect := await self._need_session(request, STUDIOS["instagram"])) is not None:
             return redirect
-        post_id = request.path_params["post_id"]
-        p = await run_in_threadpool(lambda: self.publishing.public_post(self.publishing.require_post(post_id)))
-        if p["platform"] != "instagram":
-            raise not_found(f"unknown reel {post_id!r}", field="post_id", code="unknown_post")
+        p = await run_in_threadpool(self._reel, request.path_params["shortcode"])
         return self._html(200, pages.instagram_post(p))
 
     # ----------------------------------------------------------------------------- JSON calls
@@ -220,15 +238,19 @@ class StudioSites:
         upload_id = secrets.token_hex(12)
         account = (self.config.accounts.get(studio.key) or ["main"])[0]
         key = f"{studio.key}-web:{upload_id}"
-        entry = {"media_id": media["media_id"], "key": key, "studio": studio.key}
+        entry: dict[str, Any] = {"media_id": media["media_id"], "key": key, "studio": studio.key}
+        out: dict[str, Any] = {"upload_id": upload_id}
+        if studio.key == "youtube":  # YouTube gives the upload its video id at once, and shows its link
+            if self.links.youtube is not None:
+                entry["video"] = self.links.youtube.new_video_id()  # (n, video id)
+                out["url"] = YOUTUBE_URL.format(id=entry["video"][1])
+            else:
+                out["url"] = POST_URL.format(platform="youtube", account=account,
+                                             post_id=self.publishing.post_id_for(key))
         with self._lock:
             self._uploads[upload_id] = entry
             while len(self._uploads) > PENDING_UPLOADS:
                 self._uploads.popitem(last=False)
-        out: dict[str, Any] = {"upload_id": upload_id}
-        if studio.key == "youtube":  # YouTube shows the video's link while it uploads
-            post_id = self.publishing.post_id_for(key)
-            out["url"] = POST_URL.format(platform="youtube", account=account, post_id=post_id)
         return out
 
     async def post(self, request: Request, studio: Studio) -> Response:
@@ -251,9 +273,43 @@ class StudioSites:
         account = (self.config.accounts.get(studio.key) or ["main"])[0]
         checked = self.publishing.post_fields({"idempotency_key": entry["key"], "platform": studio.key,
                                                "account": account, **fields}, with_media=False)
-        stored, _created = self.publishing.store_post({**checked, "media_id": entry["media_id"]})
-        p = self.publishing.public_post(stored)
-        return {k: p[k] for k in ("post_id", "url", "status", "live_at")}
+        if "video" in entry:
+            stored = self._youtube_video(entry, account, body, checked)
+        else:
+            stored, _created = self.publishing.store_post({**checked, "media_id": entry["media_id"]})
+        p = self.links.of(self.publishing.public_post(stored))
+        # the answer names the post as the platform does: its public id and link
+        return {"post_id": p["public_id"] or p["post_id"], **{k: p[k] for k in ("url", "status", "live_at")}}
+
+    def _youtube_video(self, entry: dict[str, Any], account: str, body: dict[str, Any],
+                       checked: dict[str, Any]) -> dict[str, Any]:
+        """The uploaded video as a video of the channel, through the YouTube dialect's own code path
+        (youtube_uploads.record_video: the video record, its uploads list entry, its sandbox post); its
+        metadata checked by the Data API's rules. Studio has processed and checked the video while the page
+        was filled in ("Checks complete"), so it is public (or scheduled) as soon as it is published."""
+        yt = self.links.youtube
+        n, video_id = entry["video"]
+        meta = yt.validate_metadata(youtube_metadata(body, checked), ["snippet", "status"])
+        media = self.publishing.state.get_media(entry["media_id"])
+        if media is None:
+            raise bad_request("the upload is unknown or expired; upload the video again", field="upload_id",
+                              code="unknown_upload")
+        record = yt.record_video(NewVideo(n, video_id, account, meta, int(media["bytes"]), media,
+                                          key=entry["key"], caption=checked["caption"], processing_s=0.0))
+        return self.publishing.require_post(record["post_id"])
+
+
+def youtube_metadata(body: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
+    """The Studio page's fields as the Data API's insert metadata: a scheduled video is private until its
+    publishAt (Studio's Schedule, like status.publishAt), else the visibility chosen."""
+    description = str(body.get("description") or "").strip()
+    schedule = checked["scheduled_at"]
+    status: dict[str, Any] = {"privacyStatus": "private" if schedule else str(body["visibility"]).lower(),
+                              "selfDeclaredMadeForKids": body.get("made_for_kids") == "VIDEO_MADE_FOR_KIDS_MFK"}
+    if schedule:
+        status["publishAt"] = iso(schedule)
+    return {"snippet": {"title": str(body.get("title") or "").strip(), "description": description,
+                        "tags": list(checked["hashtags"])}, "status": status}
 
 
 def _text(body: dict[str, Any], name: str, max_len: int, required: bool = False) -> str:
