@@ -45,6 +45,8 @@ class LoopSettings(dg.ConfigurableResource):
     max_length_s: int = Field(_arg(build_matrix, "max_length_s"), description="Longest video, in seconds.")
     landing_url: Optional[str] = Field(None, description="The landing page every post's tracked link (the hooks "
                                        "service's /r/SLUG) sends its clicks to, with UTM tags; empty = no links.")
+    hooks_url: Optional[str] = Field(None, description="The public address of the hooks service (actp hooks); with a "
+                                     "landing_url, each post's caption ends with its tracked link.")
     max_posts_per_day: int = Field(_arg(allocate_next_round, "posts_budget"),
                                    description="Posts per target and day; also the next round's posts per cell.")
     # posting slots
@@ -163,7 +165,10 @@ class LoopSettings(dg.ConfigurableResource):
 
     def post_link(self) -> dict[str, str] | None:
         """What each post's tracked link is made of (publish_schedule), or None when no landing page is set."""
-        return {"destination": self.landing_url, "campaign": self.topic} if self.landing_url else None
+        if not self.landing_url:
+            return None
+        return {"destination": self.landing_url, "campaign": self.topic,
+                **({"hooks_url": self.hooks_url} if self.hooks_url else {})}
 
     def target_list(self) -> list[Target]:
         return [Target.parse(t) for t in self.targets]

@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from actp_pipeline.failpoints import failpoint
-from actp_pipeline.hooks.links import BadDestination, create_link
 from actp_pipeline.publish.circuit_breaker import StoreCircuitBreaker
 from actp_pipeline.publish.platforms import parse_time
 from actp_pipeline.publish.publisher import AmbiguousOutcome, PlatformError, Publisher, SendRefused
@@ -93,14 +92,6 @@ def _record_posted(engine: Engine, item: dict[str, Any], token: str, post: dict[
                 idempotency_key=item["idempotency_key"], variant_id=item["variant_id"], platform=item["platform"],
                 account=item["account"], external_id=post["post_id"], url=post.get("url"), live_at=live_at,
                 posted_at=now, publish_item_id=item["id"]))
-        link = (item.get("payload") or {}).get("link")
-        if link:  # the post's tracked link, in the transaction that records the post (one per post)
-            try:
-                create_link(conn, idempotency_key=item["idempotency_key"], variant_id=item["variant_id"],
-                            platform=item["platform"], account=item["account"], campaign=link["campaign"],
-                            destination=link["destination"], now=now)
-            except BadDestination as e:  # checked when queued; never lose the post's record over its link
-                print(f"publish item {item['id']}: no tracked link: {e}", file=sys.stderr)
     return True
 
 

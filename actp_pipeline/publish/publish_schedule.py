@@ -79,6 +79,7 @@ def _slots(now: dt.datetime, taken: list[dt.datetime], rules: SlotRules):
         day += dt.timedelta(days=1)
 
 
+LINK_LABEL = "Shop:"  # the caption line that carries a post's tracked link
 PLAN_COLUMNS = ["variant_id", "platform", "account", "idempotency_key", "scheduled_at"]
 EXISTING_COLUMNS = ["platform", "account", "idempotency_key", "scheduled_at"]
 
@@ -154,13 +155,14 @@ def _queue_state(engine) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _enqueue(engine, plan: pd.DataFrame, rendered: pd.DataFrame, link: dict[str, str] | None = None) -> pd.DataFrame:
-    """Queue the plan's items; with `link` ({"destination", "campaign"}) each post gets a tracked link to the
-    destination when it is recorded (hooks/links.py)."""
-    from actp_pipeline.hooks.links import check_destination
+    """Queue the plan's items. With `link` ({"destination", "campaign", optional "hooks_url"}) each post's
+    tracked link is made first (hooks/links.py), so no click can come before its link exists, and with a
+    hooks_url the caption ends with the link's address."""
+    from actp_pipeline.hooks.links import check_destination, link_url, slug_for
     from actp_pipeline.store.queues import publish_queue
 
     if link:
-        check_destination(link["destination"])  # a bad landing page stops the schedule, not a recorded post
+        check_destination(link["destination"])  # a bad landing page stops the schedule, not a post
     if plan.empty:
         return plan
     by_variant = rendered.set_index("variant_id")
@@ -168,14 +170,32 @@ def _enqueue(engine, plan: pd.DataFrame, rendered: pd.DataFrame, link: dict[str,
     items = []
     for r in plan.itertuples():
         payload = by_variant.at[r.variant_id, "payload"]
+        caption = payload["caption"]
+        if link and link.get("hooks_url"):
+            caption = f"{caption}\n{LINK_LABEL} {link_url(link['hooks_url'], slug_for(r.idempotency_key))}"
         items.append({
             "variant_id": r.variant_id, "platform": r.platform, "account": r.account,
             "idempotency_key": r.idempotency_key, "scheduled_at": r.scheduled_at,
-            "payload": {"media_path": by_variant.at[r.variant_id, "output_path"], "caption": payload["caption"],
-                        "hashtags": payload.get("hashtags", []), **({"link": link} if link else {})},
+            "payload": {"media_path": by_variant.at[r.variant_id, "output_path"], "caption": caption,
+                        "hashtags": payload.get("hashtags", [])},
         })
+    if link:
+        _make_links(engine, items, link)
     publish_queue(engine).enqueue(items, unique_column="idempotency_key")
     return plan.reset_index(drop=True)
+
+
+def _make_links(engine, items: list[dict], link: dict[str, str]) -> None:
+    """One tracked link per post (idempotency key), all in one transaction; existing ones are kept."""
+    from actp_pipeline.hooks.links import create_link
+    from actp_pipeline.store.schema import utcnow
+
+    now = utcnow()
+    with engine.begin() as conn:
+        for it in items:
+            create_link(conn, idempotency_key=it["idempotency_key"], variant_id=it["variant_id"],
+                        platform=it["platform"], account=it["account"], campaign=link["campaign"],
+                        destination=link["destination"], now=now)
 
 
 def _target_rules(rules: SlotRules, target: Target, hours_by_platform) -> SlotRules:

@@ -24,11 +24,13 @@ from .errors import ApiError
 from .oauth import OAuthServer, swap_bearer
 from .public_links import PublicLinks
 from .publishing import Publishing
+from .traffic import Traffic
 from .routes.ads import graph_dialect
 from .routes.ayrshare import ayrshare_dialect
 from .routes.clock import clock_routes
 from .routes.market import market_routes
 from .routes.oauth import oauth_dialects
+from .routes.traffic import traffic_routes
 from .routes.truth import truth_routes
 from .routes.tiktok import tiktok_dialect
 from .routes.tiktok_ads import tiktok_ads_dialect
@@ -60,8 +62,10 @@ class SandboxAPI:
         self.web = WebSite(self.publishing, links=links)
         # the sandbox's own endpoints (no platform has them): health, the simulated clock, the research feeds
         # (until real research sources replace them) and the ground truth
+        self.traffic = Traffic(self.publishing)  # visitors of the tracked links in posts' captions
         own = [*clock_routes(clock), *market_routes(world, self.auth),
-               *truth_routes(self.publishing, self.ads_world, self.auth, public_id=links.public_id)]
+               *truth_routes(self.publishing, self.ads_world, self.auth, public_id=links.public_id),
+               *traffic_routes(self.traffic, self.auth)]
         self.oauth = OAuthServer(self.config, state, clock)  # tokens minted by the OAuth routes
         self.auth.grants = self.oauth
         # the OAuth dialects first: their paths sit under TikTok's /v2 and Graph's catch-all

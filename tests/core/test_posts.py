@@ -283,22 +283,3 @@ def test_429_blocks_the_key_and_does_not_spend_an_attempt(engine, tmp_path):
     now[0] += dt.timedelta(seconds=1)
     assert len(publish_due(engine, fake, worker_id="w", clock=lambda: now[0], guards=guards).posted) == 2
 
-
-def test_a_post_gets_its_tracked_link_in_the_transaction_that_records_it(engine, tmp_path):
-    from actp_pipeline.hooks.links import slug_for
-
-    media = tmp_path / "v.mp4"
-    media.write_bytes(b"not checked by the fake")
-    link = {"destination": "https://shop.example.com/offer", "campaign": "skincare"}
-    bad = {"destination": "https://ok.com@evil.com/", "campaign": "skincare"}  # a hand-edited queue row
-    publish_queue(engine).enqueue([
-        {"variant_id": f"v{i}", "platform": "tiktok", "account": "main", "idempotency_key": f"k{i}",
-         "scheduled_at": utcnow(), "payload": {"media_path": str(media), "caption": "c", "hashtags": [],
-                                               **({"link": lk} if lk else {})}}
-        for i, lk in enumerate([link, None, bad])], unique_column="idempotency_key")
-    report = publish_due(engine, FakePlatform(), worker_id="w")
-    assert len(report.posted) == 3  # a bad link never costs the post its record
-    with engine.connect() as c:
-        rows = c.execute(sa.select(schema.links)).mappings().all()
-    assert [(r["slug"], r["variant_id"], r["destination"], r["campaign"]) for r in rows] == [
-        (slug_for("k0"), "v0", "https://shop.example.com/offer", "skincare")]
