@@ -85,9 +85,11 @@ def demo_definitions(settings, loop: LoopSettings) -> dg.Definitions:
 
 JOB_OF = {key: job for job, keys in STAGES.items() for key in keys} | {"renders": "render_job", "posts": "publish_job"}
 JOB_ORDER = ["research_job", "extract_job", "generate_job", "render_job", "publish_schedule_job", "publish_job",
-             "metrics_job", "score_job", "graduate_job", "iterate_job", "ad_plan_job", "ad_actions_job"]
+             "metrics_job", "score_job", "graduate_job", "iterate_job", "ad_plan_job", "ad_actions_job",
+             "attribute_job"]
 FEEDBACK = {"winners", "factor_effects", "timing_matrix", "allocation"}  # research_queries follows these
-MULTI_ASSETS = [{"factor_lifts", "blueprints"}, {"decisions", "winners"}, {"paid_winners", "ad_plan"}]
+MULTI_ASSETS = [{"factor_lifts", "blueprints"}, {"decisions", "winners"}, {"paid_winners", "ad_plan"},
+                {"attribution", "attribution_factors"}]
 
 
 def demo_runs(names: list[str]) -> list[tuple[str, list[str]]]:

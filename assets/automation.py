@@ -23,3 +23,10 @@ def when_missing() -> dg.AutomationCondition:
     return (dg.AutomationCondition.missing() & ~dg.AutomationCondition.any_deps_missing()
             & ~dg.AutomationCondition.in_progress() & ~dg.AutomationCondition.execution_failed())
 
+
+def every_tick(cron: str) -> dg.AutomationCondition:
+    """Run at every tick of `cron` even when no dependency changed, once the dependencies exist. For an asset
+    whose real inputs are rows of the operational store rather than assets (attribution reads the hooks
+    service's clicks and conversions): `on_cron` would wait for every dependency to update after the tick."""
+    return (dg.AutomationCondition.cron_tick_passed(cron) & ~dg.AutomationCondition.any_deps_missing()
+            & ~dg.AutomationCondition.in_progress())

@@ -14,6 +14,7 @@ STAGES: dict[str, list[str]] = {
     "graduate_job": ["decisions", "winners", "allocation"],
     "ad_plan_job": ["paid_winners", "ad_plan"],
     "ad_actions_job": ["ad_actions"],
+    "attribute_job": ["attribution", "attribution_factors"],
     "iterate_job": ["research_queries"],
 }
 

@@ -2,7 +2,8 @@
 
 What a page or a server sends is checked field by field and refused with the field's name (a conversion
 with a value and no currency is not stored as dollars). A conversion carries a dedupe key: the same sale
-reported by the page, by the shop's server and by Stripe is one row. A webhook delivery is queued with its
+reported by the page, by the shop's server and by Stripe under one key (the order id; for Stripe its
+metadata.actp_dedupe_key) is one row, the most trusted report's (store_conversion). A webhook delivery is queued with its
 provider's event id, so a replay is acknowledged and dropped; `process_webhooks` does the work later, out
 of the request (Stripe retries a slow answer, which would itself become a replay).
 """
@@ -91,8 +92,7 @@ def check_conversion(body: Mapping[str, Any], source: str, now: dt.datetime | No
             raise BadEvent("currency", "a value needs its ISO 4217 currency code, e.g. USD")
     elif currency is not None:
         raise BadEvent("currency", "given without a value")
-    return {"click_id": _click_id(body), "event": event, "dedupe_key": f"{source}:{key}" if source == "page"
-            else key, "value": float(value) if value is not None else None, "currency": currency,
+    return {"click_id": _click_id(body), "event": event, "dedupe_key": key, "value": float(value) if value is not None else None, "currency": currency,
             "source": source, "at": _at(body, now) if source == "server" else now}
 
 
@@ -111,11 +111,24 @@ def store_page_view(engine: Engine, row: dict[str, Any]) -> bool:
 
 
 def store_conversion(engine: Engine, row: dict[str, Any]) -> str:
-    """"stored", "duplicate" (its dedupe key is known) or "unknown_click"."""
+    """"stored", "duplicate" (its dedupe key is known), "corrected" or "unknown_click".
+
+    One sale is one row whoever reports it, as long as they report it under one key (the order id). A page's
+    report is the weakest (anyone can send one): a page conversion needs a known click, and a report from the
+    shop's server or Stripe replaces a page's row of the same key (its value, event and source), never the
+    other way round. A server or Stripe conversion whose click is unknown is kept, unattributed (the sale
+    happened; the attribution counts it apart)."""
     with engine.begin() as conn:
-        if row["click_id"] is not None and not click_exists(conn, row["click_id"]):
+        if row["source"] == "page" and not click_exists(conn, row["click_id"]):
             return "unknown_click"
-        return "stored" if insert_ignoring_conflict(conn, schema.conversions, row).rowcount == 1 else "duplicate"
+        if insert_ignoring_conflict(conn, schema.conversions, row).rowcount == 1:
+            return "stored"
+        if row["source"] == "page":
+            return "duplicate"
+        t = schema.conversions
+        fixed = conn.execute(t.update().where(t.c.dedupe_key == row["dedupe_key"], t.c.source == "page").values(
+            event=row["event"], value=row["value"], currency=row["currency"], source=row["source"])).rowcount
+        return "corrected" if fixed else "duplicate"
 
 
 # ---------------------------------------------------------------------------------------- webhooks
@@ -150,7 +163,9 @@ def stripe_conversion(event: Mapping[str, Any]) -> tuple[dict[str, Any] | None, 
     paid = obj.get("payment_intent") if kind == "checkout.session.completed" else obj.get("id")
     created = event.get("created")
     at = dt.datetime.fromtimestamp(created, dt.UTC).replace(tzinfo=None) if isinstance(created, int) else _utcnow()
-    return {"click_id": cid, "event": "purchase", "dedupe_key": f"stripe:{paid or event.get('id')}",
+    order = _dig(obj, "metadata.actp_dedupe_key")  # the shop's order id, when it passes it: one sale, one key
+    key = order if isinstance(order, str) and DEDUPE_RE.fullmatch(order) else f"stripe:{paid or event.get('id')}"
+    return {"click_id": cid, "event": "purchase", "dedupe_key": key,
             "value": float(value), "currency": currency, "source": "stripe", "at": at}, "purchase"
 
 
@@ -168,14 +183,21 @@ def process_webhooks(engine: Engine, limit: int = 500) -> dict[str, int]:
             settled = conn.execute(t.update().where(t.c.id == row_id, t.c.status == "pending").values(
                 status=status, result=result, processed_at=_utcnow())).rowcount
             if settled and conversion is not None:
-                known = click_exists(conn, conversion["click_id"])
-                if known and insert_ignoring_conflict(conn, schema.conversions, conversion).rowcount:
-                    counts["conversions"] += 1
+                if insert_ignoring_conflict(conn, schema.conversions, conversion).rowcount:  # unknown click: kept,
+                    counts["conversions"] += 1  # unattributed
+                else:
+                    _correct_page_row(conn, conversion)
         if settled:
             counts["processed"] += 1
             if status != "done":
                 counts[status] += 1
     return counts
+
+
+def _correct_page_row(conn: Connection, row: dict[str, Any]) -> None:
+    t = schema.conversions
+    conn.execute(t.update().where(t.c.dedupe_key == row["dedupe_key"], t.c.source == "page").values(
+        event=row["event"], value=row["value"], currency=row["currency"], source=row["source"]))
 
 
 def _handle(provider: str, payload: str) -> tuple[str, str, dict[str, Any] | None]:

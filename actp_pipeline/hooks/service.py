@@ -227,7 +227,7 @@ class HooksService:
         outcome = await run_in_threadpool(events.store_conversion, self.engine, row)
         if outcome == "unknown_click":
             return _error(404, "unknown_click", "no click has this id", "click_id")
-        return JSONResponse({"status": outcome}, 200 if outcome == "duplicate" else 201)
+        return JSONResponse({"status": outcome}, 201 if outcome == "stored" else 200)
 
     # ---------------------------------------------------------------------------------- webhooks
     async def _accept(self, provider: str, event_id: str, event_type: str | None, body: bytes) -> Response:

@@ -23,7 +23,7 @@ def test_asset_graph_is_the_loop():
     local_keys = {k.to_user_string() for k in local.resolve_asset_graph().get_all_asset_keys()}
     loop = {"market_items", "blueprints", "factor_lifts", "variants", "publish_schedule", "post_metrics",
             "timing_matrix", "scores", "factor_effects", "winners", "decisions", "allocation", "ad_plan",
-            "paid_winners", "ad_actions", "research_queries"}
+            "paid_winners", "ad_actions", "attribution", "attribution_factors", "research_queries"}
     assert loop <= main_keys and {"renders", "posts"} <= local_keys
     # the other location's assets appear only as dependencies, never materialized twice
     main_materializable = {k.to_user_string() for k in main.resolve_asset_graph().materializable_asset_keys}

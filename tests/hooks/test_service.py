@@ -235,3 +235,27 @@ def test_the_loop_refuses_an_unsafe_landing_page_in_its_settings():
     assert LoopSettings().post_link() is None
     with pytest.raises(ValidationError, match="user information"):
         LoopSettings(landing_url="https://ok.com@evil.com/")
+
+
+def test_one_sale_is_one_row_and_the_most_trusted_report_wins(hooks):
+    cid = parse_qs(urlsplit(httpx.get(f"{hooks.url}/r/{_slug()}").headers["location"]).query)["actp_cid"][0]
+    page = {"click_id": cid, "event": "purchase", "value": 1.0, "currency": "USD", "dedupe_key": "order-9"}
+    assert httpx.post(f"{hooks.url}/e/conversion", content=json.dumps(page)).json() == {"status": "stored"}
+    server = {**page, "value": 49.0}  # the shop's server knows the real amount
+    auth = {"Authorization": "Bearer s2s-token-123"}
+    assert httpx.post(f"{hooks.url}/s2s/conversion", json=server, headers=auth).json() == {"status": "corrected"}
+    assert httpx.post(f"{hooks.url}/e/conversion", content=json.dumps({**page, "value": 0.01})).json() == {
+        "status": "duplicate"}  # a page can never overwrite the server's report
+    ev = json.loads(_stripe_event(cid, "evt_9"))
+    ev["data"]["object"]["metadata"] = {"actp_dedupe_key": "order-9"}
+    body = json.dumps(ev).encode()
+    httpx.post(f"{hooks.url}/webhooks/stripe", content=body,
+               headers={"Stripe-Signature": signatures.sign_stripe(body, STRIPE[1], int(time.time()))})
+    _wait_processed(hooks.engine, 1)
+    # a sale the shop reports for a click this service never saw is kept, unattributed, not dropped
+    stray = {"click_id": "f" * 24, "event": "purchase", "value": 5.0, "currency": "USD", "dedupe_key": "order-10"}
+    assert httpx.post(f"{hooks.url}/s2s/conversion", json=stray, headers=auth).status_code == 201
+    with hooks.engine.connect() as conn:
+        rows = {r["dedupe_key"]: r for r in conn.execute(sa.select(schema.conversions)).mappings()}
+    assert set(rows) == {"order-9", "order-10"}
+    assert (rows["order-9"]["value"], rows["order-9"]["source"]) == (49.0, "server")
