@@ -66,6 +66,7 @@ def make() -> click.Command:
 
 def _demo(json_path: str | None, **knobs: Any) -> int:
     from actp_pipeline.demo import DemoConfig, format_report, reset_data, summary
+    from actp_pipeline.hooks.server import HooksServer
     from actp_pipeline.sandbox import SandboxServer, WorldConfig
     from actp_pipeline.settings import Settings
 
@@ -79,8 +80,10 @@ def _demo(json_path: str | None, **knobs: Any) -> int:
                   f"{cfg.seed}, data in {cfg.data_dir} (store, warehouse and media reset)")
         reset_data(cfg.data_dir)
         world = WorldConfig(seed=cfg.seed, start=cfg.start, speed=0.0, topic=cfg.topic)
-        with SandboxServer(world, state_path=base.sandbox_state) as sandbox:
-            bars.line(f"sandbox listening on {sandbox.url}")
+        store_url = Settings(data_dir=cfg.data_dir, database_url=base.database_url).store_url
+        with SandboxServer(world, state_path=base.sandbox_state) as sandbox, HooksServer(store_url) as hooks:
+            bars.line(f"sandbox listening on {sandbox.url}; hooks service (tracked links, conversions) on {hooks.url}")
+            cfg.hooks_url, cfg.landing_url = hooks.url, sandbox.url + "/sandbox/shop"
             # the research partitions start where the demo's clock does (read when settings and definitions are built)
             os.environ["ACTP_RESEARCH_START"] = cfg.start.date().isoformat()
             loop_settings = Settings(data_dir=cfg.data_dir, database_url=base.database_url, platform_url=sandbox.url,

@@ -59,6 +59,9 @@ class DemoConfig:
     ad_goal: str = "virality"
     ad_budget: float = 60.0  # the demo ad account's global daily budget in dollars
     store_url: str | None = None  # default: SQLite under data_dir
+    # the hooks service's address and the landing page of every post's tracked link (set when they run)
+    hooks_url: str | None = None
+    landing_url: str | None = None
     # each post through this platform's own API: instagram (the default: its Reels are what the paid phase's
     # Meta ads promote), tiktok, youtube, aggregator (TikTok and Instagram through Ayrshare) or "all"
     platform: str = "instagram"
@@ -96,4 +99,6 @@ class DemoConfig:
                "cta_styles": self.cta_styles, "formats": self.formats, "max_length_s": self.max_length_s,
                "max_posts_per_day": self.max_posts_per_day,
                "targets": [f"{p}:main" for p in (self.via_aggregator() or self.dialects())]}
+        if self.hooks_url and self.landing_url:
+            out.update(hooks_url=self.hooks_url, landing_url=self.landing_url)
         return out

@@ -18,7 +18,7 @@ from typing import Any, Callable, Protocol
 import httpx
 
 from actp_pipeline.demo.config import DemoConfig
-from actp_pipeline.demo.report import DemoResult, compare, fetch_truth
+from actp_pipeline.demo.report import DemoResult, compare, fetch_funnel_truth, fetch_truth
 from actp_pipeline.settings import Settings
 
 Materialize = Callable[[list[str], "str | None"], dict[str, dict[str, Any]]]
@@ -87,7 +87,9 @@ class DemoSteps:
         return dt.datetime.fromisoformat(self.client.get("/sandbox/clock").json()["now"].replace("Z", "+00:00"))
 
     def advance_clock(self, hours: float) -> None:
+        """Move the sandbox's clock; its visitors then click the posts' tracked links up to the new now."""
         self.client.post("/sandbox/clock/advance", json={"hours": hours}).raise_for_status()
+        self.client.post("/sandbox/traffic/run", timeout=300).raise_for_status()
 
     def stage(self, label: str) -> None:
         self.progress.stage(label)
@@ -111,9 +113,10 @@ def run_demo(cfg: DemoConfig, sandbox, materialize: Materialize, log: Callable[[
         if cfg.paid_days > 0:
             _paid_phase(steps)
         truth = fetch_truth(sandbox.url, sandbox.truth_token)
+        funnel_truth = fetch_funnel_truth(sandbox.url, sandbox.truth_token)
     finally:
         steps.client.close()
-    result = compare(cfg, truth)
+    result = compare(cfg, truth, funnel_truth)
     result.runs, result.wall_s = steps.runs, time.monotonic() - started
     return result
 
@@ -142,10 +145,14 @@ def _organic_day(steps: DemoSteps, day: int) -> None:
         steps.run(["post_metrics"], steps.now().date().isoformat())
     steps.done()
     steps.stage(f"{tag} score")
-    meta = steps.run(["scores", "timing_matrix", "factor_effects", "winners", "allocation"], None)
+    meta = steps.run(["scores", "timing_matrix", "factor_effects", "winners", "allocation", "attribution"], None)
     decisions = meta["winners"].get("decisions", {})
     steps.progress.line(f"{tag} measure+score: {meta['scores'].get('dagster/row_count')} posts scored; "
                         f"decisions {decisions}")
+    a = meta.get("attribution") or {}
+    if a.get("clicks"):
+        steps.progress.line(f"{tag} attribute: {a['clicks']} clicks through the tracked links, {a.get('conversions')} "
+                            f"purchases, revenue {a.get('revenue')}")
     findings = meta.get("factor_effects", {}).get("findings")
     if findings and day == cfg.days - 1:
         steps.progress.line(f"{tag} what drives engagement (factor effects, 95% intervals):\n{findings}")
@@ -194,7 +201,7 @@ def _paid_phase(steps: DemoSteps) -> None:
         steps.stage(f"[paid +{hours} h] measure, score, plan, execute")
         steps.advance_clock(24 / PAID_STAGES_PER_DAY)
         steps.run(["post_metrics"], steps.now().date().isoformat())
-        meta = steps.run(["scores", "winners", "allocation", "ad_plan", "ad_actions"], None)
+        meta = steps.run(["scores", "winners", "allocation", "ad_plan", "ad_actions", "attribution"], None)
         plan, done = meta.get("ad_plan", {}), meta.get("ad_actions", {})
         summary = plan.get("summary") or {}
         planned = ", ".join(f"{k} {v}" for k, v in summary.items() if v and k != "blocked") or "nothing to do"

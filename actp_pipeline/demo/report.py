@@ -31,6 +31,7 @@ class DemoResult:
     promoted: list[str] = field(default_factory=list)  # creatives duplicated into the scaling campaign
     audit: dict[str, int] = field(default_factory=dict)  # executed actions by kind and status
     decisions: dict[str, str] = field(default_factory=dict)  # "cell / variant_id" -> the organic decision
+    funnel: pd.DataFrame = field(default_factory=pd.DataFrame)  # attribution per creative next to its true rates
     runs: int = 0
     wall_s: float = 0.0
 
@@ -48,6 +49,34 @@ def fetch_truth(base_url: str, token: str) -> pd.DataFrame:
     truth = truth.sort_values("true_er", ascending=False).reset_index(drop=True)
     truth["true_rank"] = range(1, len(truth) + 1)
     return truth
+
+
+def fetch_funnel_truth(base_url: str, token: str) -> pd.DataFrame:
+    """Per posted creative with a tracked link: its true clicks per view, conversion rate and revenue per
+    1,000 views (the money it earns for the views it gets), and its rank by that (evaluation only)."""
+    resp = httpx.get(f"{base_url}/sandbox/truth/funnel", headers={"X-Truth-Token": token}, timeout=30)
+    items = pd.DataFrame(resp.json()["items"]) if resp.status_code == 200 else pd.DataFrame()
+    if items.empty:
+        return items
+    price = float(resp.json()["price"])
+    t = items.groupby("variant_id").agg(true_click_per_view=("true_click_per_view", "mean"),
+                                        true_conversion_rate=("true_conversion_rate", "mean")).reset_index()
+    t["true_revenue_per_1k_views"] = 1000 * t["true_click_per_view"] * t["true_conversion_rate"] * price
+    t = t.sort_values("true_revenue_per_1k_views", ascending=False).reset_index(drop=True)
+    t["true_money_rank"] = range(1, len(t) + 1)
+    return t
+
+
+def funnel_table(wh: Warehouse, truth: pd.DataFrame) -> pd.DataFrame:
+    """The attribution asset's all-platform, any-event row per creative, next to the funnel's truth."""
+    if not wh.exists("attribution") or truth.empty:
+        return pd.DataFrame()
+    a = wh.read("attribution")
+    a = a[(a["platform"] == "*") & (a["event"] == "*")]
+    cols = ["variant_id", "clicks", "conversions", "conversion_rate", "rate_low", "rate_high",
+            *[c for c in a.columns if c.startswith("revenue_") and not c.startswith("revenue_per")]]
+    out = a[cols].merge(truth, on="variant_id", how="inner")
+    return out.sort_values("true_money_rank").reset_index(drop=True)
 
 
 def _per_cell(wh: Warehouse) -> pd.DataFrame:
@@ -80,7 +109,7 @@ def _audit(cfg: DemoConfig) -> tuple[list[str], dict[str, int]]:
     return promoted, audit
 
 
-def compare(cfg: DemoConfig, truth: pd.DataFrame) -> DemoResult:
+def compare(cfg: DemoConfig, truth: pd.DataFrame, funnel_truth: pd.DataFrame | None = None) -> DemoResult:
     """The loop's decisions next to the sandbox's ground truth."""
     wh = Warehouse(cfg.data_dir / "warehouse")
     best = truth.iloc[0]["variant_id"] if len(truth) else None
@@ -104,7 +133,8 @@ def compare(cfg: DemoConfig, truth: pd.DataFrame) -> DemoResult:
                    for _, r in decisions.iterrows()}
     return DemoResult(winners=winners, truth=truth, true_best_variant=best,
                       true_best_in_winners=bool(best is not None and best in set(winners["variant_id"])),
-                      contenders=contenders, paid=paid, promoted=promoted, audit=audit, decisions=per_variant)
+                      contenders=contenders, paid=paid, promoted=promoted, audit=audit, decisions=per_variant,
+                      funnel=funnel_table(wh, funnel_truth if funnel_truth is not None else pd.DataFrame()))
 
 
 def _organic_lines(contenders: pd.DataFrame) -> list[str]:
@@ -141,6 +171,7 @@ def format_report(result: DemoResult) -> str:
         lines += ["Paid learning test (core signal per impression, randomised by the ad platform):",
                   paid.to_markdown(index=False, floatfmt=[PAID_FORMATS.get(c, ".4f") for c in paid.columns]),
                   f"paid verdict: {result.paid['evidence'].iloc[0]}", ""]
+    lines += _funnel_lines(result.funnel)
     if result.promoted:
         lines.append(f"Promoted to the scaling campaign: {', '.join(result.promoted)}")
     if result.audit:
@@ -156,6 +187,29 @@ def format_report(result: DemoResult) -> str:
     return "\n".join(lines)
 
 
+def _funnel_lines(funnel: pd.DataFrame) -> list[str]:
+    """Attribution: clicks and purchases through the tracked links per creative, with the interval, next to
+    the truth; the creative the funnel would pick (highest lower bound) and the one that truly earns most."""
+    if funnel.empty:
+        return []
+    shown = funnel.head(8)
+    lines = ["Attribution (tracked links -> clicks -> purchases; conversion rate per click with its 95% interval; "
+             "true_money_rank ranks the creatives by true revenue per 1,000 views):",
+             shown.to_markdown(index=False, floatfmt=".4f")]
+    clicked = funnel[funnel["clicks"] > 0].sort_values("rate_low", ascending=False)
+    best = funnel.iloc[0]["variant_id"]
+    if len(clicked) > 1:
+        lead, rest = clicked.iloc[0], clicked.iloc[1:]
+        if lead["rate_low"] > rest["rate_high"].max():
+            lines.append(f"money verdict: {lead['variant_id']} converts best (its interval clears every other; true "
+                         f"money rank {int(lead['true_money_rank'])}); truly best for money: {best}")
+        else:
+            lines.append(f"money verdict: no clear best yet (the leader's interval, {lead['variant_id']} "
+                         f"[{lead['rate_low']:.3f}, {lead['rate_high']:.3f}], overlaps the others'); truly best for "
+                         f"money: {best}")
+    return lines + [""]
+
+
 def summary(result: DemoResult) -> dict[str, Any]:
     """The demo's outcome as JSON-ready numbers (`actp demo --json`, the e2e test, the benchmark)."""
     w, c = result.winners, result.contenders
@@ -167,4 +221,6 @@ def summary(result: DemoResult) -> dict[str, Any]:
             "paid_creatives": len(result.paid), "promoted": result.promoted, "audit": result.audit,
             "decisions": result.decisions,
             "posts": int(result.truth["posts"].sum()) if len(result.truth) else 0,
-            "posted": len(result.truth), "runs": result.runs, "wall_s": round(result.wall_s, 1)}
+            "posted": len(result.truth), "runs": result.runs, "wall_s": round(result.wall_s, 1),
+            "clicks": int(result.funnel["clicks"].sum()) if len(result.funnel) else 0,
+            "conversions": int(result.funnel["conversions"].sum()) if len(result.funnel) else 0}

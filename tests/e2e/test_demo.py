@@ -39,6 +39,12 @@ def test_demo_verdicts_are_honest_against_the_truth(tmp_path):
     # the report shows the decisions next to the true ranks, and the verdicts in words
     assert "true_rank" in res.stdout and "among the winners" in res.stdout and "paid verdict" in res.stdout
     assert re.search(r"(organic|paid) verdict: (winner|no clear best|.*not clearly \d+% better)", res.stdout), res.stdout
+    # step 9: the sandbox's visitors clicked the posts' tracked links through the hooks service and bought;
+    # the report shows the funnel per creative next to its true rates, and an honest money verdict
+    assert out["clicks"] > 100 and out["conversions"] > 0, res.stdout
+    assert "Attribution (tracked links" in res.stdout and "true_money_rank" in res.stdout, res.stdout
+    assert re.search(r"money verdict: (.* converts best|no clear best yet)", res.stdout), res.stdout
+    assert "attribute: " in res.stderr and "purchases" in res.stderr
     # progress is shown while it works
     assert "[day 1/3" in res.stderr and "render:" in res.stderr and "[paid +96 h]" in res.stderr
     # the runs are in the Dagster instance under the data directory
