@@ -1,4 +1,4 @@
-"""The `actp` command: demo, sandbox, ui, hooks, worker, queue, ads, research, sql.
+"""The `actp` command: demo, sandbox, ui, hooks, worker, queue, ads, research, sql, status.
 
 Each subcommand lives in actp_pipeline/commands/ and is loaded on first use, so `actp ads ...` or a
 worker does not pay for importing Dagster. Errors are one line on stderr: exit 2 for a bad command line
@@ -29,6 +29,8 @@ COMMANDS = {
     "research": ("actp_pipeline.commands.research:make", "research partitions: backfill a date range as one run"),
     "sql": ("actp_pipeline.commands.warehouse:make", "write a DuckDB file of views over the warehouse; run a query"),
     "plan-test": ("actp_pipeline.commands.plan_test:make", "plan a test: the days and budget the stopping rule needs"),
+    "status": ("actp_pipeline.commands.status:make",
+               "workers, queues, last run per stage, open alerts, ads spend today against each cap"),
 }
 
 

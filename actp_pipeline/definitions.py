@@ -13,6 +13,7 @@ from assets import LOOP_ASSETS, LOOP_CHECKS
 from resources import LoopSettings
 from resources.defaults import default_resources
 from sensors import STAGE_JOBS, STAGES, ad_plan_approvals_sensor, automation_sensor, metrics_schedule, research_schedule
+from sensors.alerts import alerts_sensor, run_failure_alerts
 from sensors.plan_test import plan_test_job
 
 defs = dg.Definitions(
@@ -20,7 +21,8 @@ defs = dg.Definitions(
     asset_checks=LOOP_CHECKS,
     jobs=[*STAGE_JOBS, plan_test_job],
     schedules=[research_schedule, metrics_schedule],
-    sensors=[automation_sensor, ad_plan_approvals_sensor],
+    # run_failure_alerts watches both code locations (monitor_all_code_locations): local_ops needs none of its own
+    sensors=[automation_sensor, ad_plan_approvals_sensor, alerts_sensor, run_failure_alerts],
     resources=default_resources(),
 )
 
@@ -174,3 +176,40 @@ def research_backfill(data_dir, keys: list[str], run_id: str, on_progress: Calla
         raise RunFailed(f"run {run_id} failed: {why}")
     return sum(int(getattr(m.metadata.get("dagster/row_count"), "value", 0) or 0)
                for m in result.asset_materializations_for_node("market_items"))
+
+
+def _stamp(t) -> str | None:
+    import datetime as dt
+
+    if t is None:
+        return None
+    t = t if isinstance(t, dt.datetime) else dt.datetime.fromtimestamp(t, dt.UTC)
+    return t.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def last_stage_runs(data_dir) -> dict:
+    """The newest run of each stage job (JOB_ORDER) in the Dagster instance `actp ui` and `actp demo` record to
+    (DAGSTER_HOME when set, else <data_dir>/dagster), for `actp status`: {"instance", "found", "runs", "note"}."""
+    import os
+
+    home = Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else Path(data_dir).resolve() / "dagster"
+    if not (home / "dagster.yaml").exists() and not (home / "storage").is_dir():
+        return {"instance": str(home), "found": False, "runs": [], "note": f"no Dagster instance at {home} yet"}
+    try:
+        configured = home if (home / "dagster.yaml").exists() else instance_home(data_dir)  # the repo's layout
+        instance = dg.DagsterInstance.from_config(str(configured))
+        try:
+            runs = []
+            for job in JOB_ORDER:
+                records = instance.get_run_records(filters=dg.RunsFilter(job_name=job), limit=1)
+                r = records[0] if records else None
+                runs.append({"job": job, "status": r.dagster_run.status.value if r else None,
+                             "run_id": r.dagster_run.run_id if r else None,
+                             "created": _stamp(r.create_timestamp) if r else None,
+                             "ended": _stamp(r.end_time) if r else None})
+        finally:
+            instance.dispose()
+    except Exception as e:  # noqa: BLE001 - a Postgres instance that does not answer: said, not raised
+        return {"instance": str(home), "found": False, "runs": [], "note": f"Dagster instance at {home} unreadable: "
+                f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
+    return {"instance": str(home), "found": True, "runs": runs, "note": None}

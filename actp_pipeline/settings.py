@@ -3,8 +3,8 @@
 Everything lives under one data directory (default `.actp/`, `ACTP_HOME` overrides) so the embedded
 default needs no server; `ACTP_DATABASE_URL` moves the operational store to Postgres.
 
-Secrets (`ACTP_PLATFORM_API_KEY`, `ACTP_ADS_ACCESS_TOKEN`, `ACTP_DATABASE_URL`, and the per-platform tokens
-of `ACTP_PUBLISHER=native`: `ACTP_TIKTOK_ACCESS_TOKEN`, `ACTP_YOUTUBE_ACCESS_TOKEN`, `ACTP_INSTAGRAM_ACCESS_TOKEN`,
+Secrets (`ACTP_PLATFORM_API_KEY`, `ACTP_ADS_ACCESS_TOKEN`, `ACTP_DATABASE_URL`, `ACTP_ALERT_WEBHOOK_URL`, and the
+per-platform tokens of `ACTP_PUBLISHER=native`: `ACTP_TIKTOK_ACCESS_TOKEN`, `ACTP_YOUTUBE_ACCESS_TOKEN`, `ACTP_INSTAGRAM_ACCESS_TOKEN`,
 `ACTP_AGGREGATOR_API_KEY`) come from the environment or are absent (None); no secret ever falls back to another
 one. Only the embedded sandbox, when it is the system talked to, gets its public, non-secret key
 (SANDBOX_API_KEY).
@@ -80,6 +80,8 @@ class Settings:
     ads_signal_actions: dict[str, str] = field(
         default_factory=lambda: _pairs("ACTP_ADS_SIGNAL_ACTIONS", "smartlink_click=123"))
     research_start: str = field(default_factory=lambda: os.environ.get("ACTP_RESEARCH_START", RESEARCH_START))
+    # a Slack-compatible incoming webhook alerts go to (a secret: its path is its token); None = alerts are rows only
+    alert_webhook_url: str | None = field(default_factory=lambda: _env("ACTP_ALERT_WEBHOOK_URL"))
 
     def __post_init__(self) -> None:
         if self.platform_api_key is None and self.on_sandbox:

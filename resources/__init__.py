@@ -1,8 +1,9 @@
 """Dagster resources: thin, configurable handles on the core's stores and outside systems."""
 
 from resources.ads import AdsResource
+from resources.alerts import AlertsResource
 from resources.loop import LoopSettings
 from resources.platform import PlatformResource
 from resources.store import StoreResource
 
-__all__ = ["AdsResource", "LoopSettings", "PlatformResource", "StoreResource"]
+__all__ = ["AdsResource", "AlertsResource", "LoopSettings", "PlatformResource", "StoreResource"]

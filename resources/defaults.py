@@ -7,6 +7,7 @@ import dagster as dg
 
 from actp_pipeline.settings import Settings
 from resources.ads import AdsResource
+from resources.alerts import AlertsResource
 from resources.loop import LoopSettings
 from resources.platform import PlatformResource
 from resources.store import StoreResource
@@ -29,4 +30,5 @@ def default_resources(settings: Settings | None = None, loop: LoopSettings | Non
                            platform=s.ads_platform, signal_actions=s.ads_signal_actions,
                            token_account=s.ads_token_account),
         "loop": loop or LoopSettings(),
+        "alerts": AlertsResource(webhook_url=_secret("ACTP_ALERT_WEBHOOK_URL", s.alert_webhook_url)),
     }

@@ -345,3 +345,44 @@ webhook_events = sa.Table(
     sa.Column("processed_at", sa.DateTime),
     sa.UniqueConstraint("provider", "event_id", name="uq_webhook_events_provider_event"),
 )
+
+
+# -- revision 0008: operations (actp_pipeline/alerts). One row per occurrence of a condition; `open_key` is
+# the condition's key while open and NULL once resolved, so the unique constraint holds ONE open row per
+# condition (NULLs never collide, on SQLite and Postgres): a repeat bumps count/last_seen; a condition back
+# after its alert was resolved opens a new row. Webhook delivery per row; the webhook's URL is never stored.
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(200), nullable=False, index=True),  # the condition, e.g. worker_dead:w1
+    sa.Column("open_key", sa.String(200), unique=True),  # = key while open, NULL once resolved
+    sa.Column("kind", sa.String(32), nullable=False),  # run_failure | worker_dead | spend_pacing | ...
+    sa.Column("severity", sa.String(16), nullable=False),  # critical | warning | info
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # open | resolved
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("details", sa.JSON),
+    sa.Column("first_seen", sa.DateTime, nullable=False),
+    sa.Column("last_seen", sa.DateTime, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("resolved_at", sa.DateTime),
+    sa.Column("notified_at", sa.DateTime),  # the last webhook message that carried this alert
+    sa.Column("notify_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_notify_error", sa.Text),  # what the webhook answered, never its URL
+)
+
+# Today's ads spend per (day, account, goal) as the alerts sensor last read it from the ad platform, with
+# the day's plan (`planned`: the most daily budget running at any reading that day) and the cap; goal '*' =
+# the account's total, account '*' = all.
+ad_spend = sa.Table(
+    "ad_spend",
+    metadata,
+    sa.Column("day", sa.String(10), primary_key=True),  # the platform's UTC day, YYYY-MM-DD
+    sa.Column("account_id", sa.String(128), primary_key=True),
+    sa.Column("goal", sa.String(64), primary_key=True),
+    sa.Column("spend", sa.Double, nullable=False),
+    sa.Column("planned", sa.Double),
+    sa.Column("cap", sa.Double),
+    sa.Column("as_of", sa.DateTime, nullable=False),  # the platform's clock at the reading
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)

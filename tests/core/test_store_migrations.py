@@ -24,9 +24,10 @@ from actp_pipeline.store.queues import render_queue
 
 LEGACY = Path(__file__).parent / "legacy_store"
 BOOKKEEPING = {"schema_version", "alembic_version"}
-AFTER_V4 = {"ads_plan_claims", "account_tokens", "links", "clicks", "page_views", "conversions", "webhook_events"}
+AFTER_V4 = {"ads_plan_claims", "account_tokens", "links", "clicks", "page_views", "conversions", "webhook_events",
+            "alerts", "ad_spend"}
 # tables of revisions after the hand-rolled v4 (0005: one executor per ads plan; 0006: per-account OAuth tokens;
-# 0007: the hooks service's links and attribution events)
+# 0007: the hooks service's links and attribution events; 0008: operational alerts and today's ads spend)
 
 
 _db_ids = itertools.count()
@@ -158,8 +159,8 @@ def test_the_scripts_are_one_line_of_readable_revisions():
     script = ScriptDirectory.from_config(alembic_config())
     assert script.get_heads() == [SCHEMA_REVISION]
     revisions = list(reversed(list(script.walk_revisions())))
-    assert [r.revision for r in revisions] == ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
-    assert [r.down_revision for r in revisions] == [None, "0001", "0002", "0003", "0004", "0005", "0006"]
+    assert [r.revision for r in revisions] == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
+    assert [r.down_revision for r in revisions] == [None, "0001", "0002", "0003", "0004", "0005", "0006", "0007"]
     assert all(r.doc.startswith("add ") for r in revisions)  # `history` says what each adds
 
 
@@ -269,5 +270,6 @@ def test_history_and_current_read_without_an_ini(tmp_path, capsys, monkeypatch):
     assert "0003 -> 0004, add the ads orchestrator" in out
     assert "0004 -> 0005, add ads_plan_claims" in out
     assert "0005 -> 0006, add account_tokens" in out
-    assert "0006 -> 0007 (head), add links, clicks" in out
-    assert out.rstrip().endswith("0007 (head)")
+    assert "0006 -> 0007, add links, clicks" in out
+    assert "0007 -> 0008 (head), add alerts and ad_spend" in out
+    assert out.rstrip().endswith("0008 (head)")
