@@ -204,7 +204,7 @@ def _count_clicks(url: str) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=8.0)
-    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--postgres", action="store_true", help="the store on a throwaway PostgreSQL")
     args = ap.parse_args()
     try:
