@@ -27,6 +27,7 @@ class MarketItemsConfig(dg.Config):
     group_name="research",
     owners=OWNERS,
     retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+    pool="research",  # one research run at a time (the run queue's pools): a backfill never crowds out renders
     # hourly via research_schedule; a missing current day is also collected at once, so a fresh
     # deployment starts moving without waiting for the hour (a failed attempt waits for the schedule)
     automation_condition=dg.AutomationCondition.in_latest_time_window() & when_missing(),
