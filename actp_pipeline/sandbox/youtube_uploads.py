@@ -272,7 +272,8 @@ class YouTubeUploads:
                 live_at = max(live_at, parse_time(meta["publishAt"], "publishAt"))
             values = {"idempotency_key": v.key or f"youtube-upload:{v.n}", "media_id": v.media["media_id"],
                       "platform": "youtube", "account": v.account,
-                      "caption": meta["title"] if v.caption is None else v.caption,
+                      # the post's text as viewers see it: the title, then the description (where links go)
+                      "caption": _caption(meta) if v.caption is None else v.caption,
                       "hashtags": [t[:MAX_HASHTAG_LEN] for t in meta["tags"]][:MAX_HASHTAGS],
                       "scheduled_at": live_at if wait > 0 or meta["publishAt"] else None}
             post, _ = self.publishing.store_post(values)
@@ -300,3 +301,7 @@ class YouTubeUploads:
                 if v is not None and v["post_id"] and not self.state.get_meta(f"youtube.post.{v['post_id']}"):
                     self.state.set_meta(f"youtube.post.{v['post_id']}", video_id)
         return self.state.get_meta(f"youtube.post.{post_id}") or None
+
+
+def _caption(meta: dict[str, Any]) -> str:
+    return meta["title"] + ("\n" + meta["description"] if meta.get("description") else "")
