@@ -74,6 +74,7 @@ def demo_definitions(settings, loop: LoopSettings) -> dg.Definitions:
     """Both code locations' assets and named jobs in one Definitions, with the demo's resources; its
     runs log to a file, not the console (the demo prints its own progress)."""
     from actp_pipeline.settings import SANDBOX_API_KEY
+    from local_ops.definitions import LOCAL_CHECKS
     from local_ops.posts import posts
     from local_ops.renders import renders
     from local_ops.sensors import publish_job, render_job
@@ -81,7 +82,7 @@ def demo_definitions(settings, loop: LoopSettings) -> dg.Definitions:
     res = default_resources(settings, loop)
     if not res["ads"].access_token:  # the demo always talks to its own embedded sandbox: its public key
         res["ads"] = type(res["ads"])(base_url=settings.ads_base_url, access_token=SANDBOX_API_KEY)
-    return dg.Definitions(assets=[*LOOP_ASSETS, renders, posts], asset_checks=LOOP_CHECKS,
+    return dg.Definitions(assets=[*LOOP_ASSETS, renders, posts], asset_checks=[*LOOP_CHECKS, *LOCAL_CHECKS],
                           jobs=[*STAGE_JOBS, render_job, publish_job], resources=res, loggers={"file": file_logger})
 
 
@@ -91,7 +92,7 @@ JOB_ORDER = ["research_job", "extract_job", "generate_job", "render_job", "publi
              "attribute_job"]
 FEEDBACK = {"winners", "factor_effects", "timing_matrix", "allocation"}  # research_queries follows these
 MULTI_ASSETS = [{"factor_lifts", "blueprints"}, {"decisions", "winners"}, {"paid_winners", "ad_plan"},
-                {"attribution", "attribution_factors"}]
+                {"attribution", "attribution_factors", "attribution_posts"}]
 
 
 def demo_runs(names: list[str]) -> list[tuple[str, list[str]]]:

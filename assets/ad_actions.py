@@ -2,10 +2,13 @@
 
 
 import dagster as dg
+import pandas as pd
 
 from actp_pipeline.ads import audit as ads_audit
 from actp_pipeline.ads.orchestrator import execute_pass
+from actp_pipeline.store.invariants import duplicates, labels, later_than
 from assets.automation import OWNERS
+from assets.checks import FUTURE_SKEW, WARN, platform_clock, verdict
 from assets.metadata import as_json, md_table
 from resources import AdsResource, LoopSettings, PlatformResource, StoreResource
 
@@ -54,18 +57,41 @@ def ad_actions(context: dg.AssetExecutionContext, config: AdActionsConfig, store
     })
 
 
-@dg.asset_check(asset=ad_actions, description="Every action of the newest execution reached the ad platform "
-                                              "(failed actions are in the audit log with their error).")
-def ad_actions_succeeded(store: StoreResource) -> dg.AssetCheckResult:
+# ------------------------------------------------------------------------------------------------ checks
+ACTION = ["seq", "account_id", "action"]
+
+
+def newest_execution(store: StoreResource):
+    """The newest execution that sent something (a refused one, another execution held the plan, sent nothing)
+    and its audit log rows; (None, empty) before the first."""
     runs = ads_audit.runs(store.engine(), limit=50)
-    # a refused execution (another one held the plan) sent nothing: the check is about the one that sent
     executed = runs[(runs["mode"] == ads_audit.EXECUTE) & (runs["status"] != ads_audit.REFUSED)] if len(runs) else runs
     if executed.empty:
-        return dg.AssetCheckResult(passed=True, metadata={"note": "nothing executed yet"})
+        return None, pd.DataFrame(columns=[*ACTION, "run_id", "status", "at", "error", "goal"])
     last = executed.iloc[0]
     log = ads_audit.log(store.engine(), plan_id=last["plan_id"])
-    failed = log[(log["run_id"] == last["run_id"]) & (log["status"] == "failed")]
-    return dg.AssetCheckResult(
-        passed=failed.empty, severity=dg.AssetCheckSeverity.WARN,
-        metadata={"run_id": last["run_id"], "failed": len(failed),
-                  "errors": md_table(failed[["seq", "account_id", "goal", "action", "error"]] if len(failed) else failed)})
+    return last, log[log["run_id"] == last["run_id"]]
+
+
+@dg.asset_check(asset=ad_actions, description="Every action of the newest execution reached the ad platform "
+                                              "(failed actions are in the audit log with their error). Warns only: "
+                                              "the audit log and the alerts carry the failure.")
+def ad_actions_succeeded(store: StoreResource) -> dg.AssetCheckResult:
+    last, log = newest_execution(store)
+    if last is None:
+        return verdict({"note": "nothing executed yet"}, {"failed": []}, severity=WARN)
+    failed = log[log["status"] == "failed"]
+    errors = md_table(failed[["seq", "account_id", "goal", "action", "error"]])
+    return verdict({"run_id": last["run_id"], "actions": len(log)},
+                   {"failed": labels(log, log["status"] == "failed", ACTION)}, severity=WARN, extra={"errors": errors})
+
+
+@dg.asset_check(asset=ad_actions, description=(
+    f"The newest execution holds each planned action once and dates none after the platform's clock "
+    f"(+{FUTURE_SKEW}). Warns only: the store's action key already refuses a second execution of an action."))
+def ad_actions_log_sane(store: StoreResource, platform: PlatformResource) -> dg.AssetCheckResult:
+    last, log = newest_execution(store)
+    clock = platform_clock(platform)
+    future = later_than(log, ["at"], clock.bound, ACTION) if clock.bound is not None else []
+    return verdict({"run_id": last["run_id"] if last is not None else "none", "actions": len(log), **clock.metadata()},
+                   {"repeated_actions": duplicates(log, ["seq"]), "future_actions": future}, severity=WARN)

@@ -2,12 +2,15 @@
 
 
 import dagster as dg
+import pandas as pd
 
 from actp_pipeline.ads import accounts as ad_accounts
 from actp_pipeline.ads.orchestrator import plan_pass
 from actp_pipeline.ads.plan import plan_frame, plan_summary
+from actp_pipeline.store.invariants import duplicates, labels, later_than, missing, negative, newest
 from assets.allocation import allocation
 from assets.automation import OWNERS
+from assets.checks import FUTURE_SKEW, WARN, platform_clock, verdict
 from assets.metadata import as_json, md_table, stamp
 from resources import AdsResource, LoopSettings, PlatformResource, StoreResource
 
@@ -76,12 +79,42 @@ def ad_plan(context: dg.AssetExecutionContext, store: StoreResource, platform: P
     })
 
 
-@dg.asset_check(asset="ad_plan", description="No planned budget is negative; every action names its account.")
+# ------------------------------------------------------------------------------------------------ checks
+ACTION_KEY = ["account_id", "goal", "action", "variant_id"]
+PAID_KEY = ["account_id", "goal", "variant_id"]
+
+
+@dg.asset_check(asset="ad_plan", description=(
+    "No planned budget is negative; every action names its account. Warns only: the plan is a dry run, and "
+    "the orchestrator's guard refuses such an action before it is sent."))
 def ad_plan_budgets_valid(store: StoreResource) -> dg.AssetCheckResult:
     frame = store.warehouse().read("ad_plan")
-    if frame.empty:
-        return dg.AssetCheckResult(passed=True, metadata={"actions": 0})
-    negative = int(((frame["new_budget"] < 0) | (frame["old_budget"] < 0)).sum())
-    anonymous = int(frame["account_id"].isna().sum())
-    return dg.AssetCheckResult(passed=negative == 0 and anonymous == 0,
-                               metadata={"actions": len(frame), "negative_budgets": negative, "no_account": anonymous})
+    return verdict({"actions": len(frame)}, {
+        "negative_budgets": negative(frame, ["old_budget", "new_budget"], ACTION_KEY),
+        "no_account": missing(frame, ["account_id"], ACTION_KEY)}, severity=WARN)
+
+
+@dg.asset_check(asset="ad_plan", description=(
+    f"The plan and its paid evidence are not dated after the platform's clock (+{FUTURE_SKEW}). Warns only."))
+def ad_plan_no_future_plan(store: StoreResource, platform: PlatformResource) -> dg.AssetCheckResult:
+    wh = store.warehouse()
+    frames = {"ad_plan": wh.read("ad_plan"), "paid_winners": wh.read("paid_winners")}
+    clock = platform_clock(platform)
+    future = [f"{name}/{label}" for name, df in frames.items()
+              for label in (later_than(df, ["as_of"], clock.bound, ["plan_id", *ACTION_KEY])
+                            if clock.bound is not None else [])]
+    return verdict({"actions": len(frames["ad_plan"]), **clock.metadata(),
+                    "as_of": stamp(newest(frames["ad_plan"], ["as_of"]))}, {"future_plans": future}, severity=WARN)
+
+
+@dg.asset_check(asset="paid_winners", description=(
+    "One row per account, goal and creative; no impressions, events, spend or hours negative; P(best) within "
+    "[0, 1]. Warns only (see ad_plan_budgets_valid)."))
+def paid_winners_sane(store: StoreResource) -> dg.AssetCheckResult:
+    paid = store.warehouse().read("paid_winners")
+    p_best = pd.to_numeric(paid["p_best"], errors="coerce") if "p_best" in paid else pd.Series(dtype=float)
+    return verdict({"rows": len(paid)}, {
+        "duplicates": duplicates(paid, PAID_KEY),
+        "negative_counts": negative(paid, ["impressions", "events", "spend", "hours_live"], PAID_KEY),
+        "p_best_out_of_range": labels(paid, (p_best < 0) | (p_best > 1), PAID_KEY) if len(paid) else []},
+        severity=WARN)

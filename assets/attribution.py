@@ -1,5 +1,5 @@
-"""Step 9, attribute: clicks, conversions and revenue per creative and per factor level, from the tracked links
-(post -> link -> click -> page view -> conversion -> creative factors; actp_pipeline/attribution)."""
+"""Step 9, attribute: clicks, conversions and revenue per creative, per factor level and per post, from the
+tracked links (post -> link -> click -> page view -> conversion -> creative factors; actp_pipeline/attribution)."""
 
 import datetime as dt
 import math
@@ -8,9 +8,9 @@ import dagster as dg
 import pandas as pd
 
 from actp_pipeline.attribution import ALL, BOT_AGENTS, CORE_EVENTS, attribute
-from actp_pipeline.attribution.funnel import COUNTS, CREATIVE_KEYS, FACTOR_KEYS
+from actp_pipeline.attribution.funnel import COUNTS, CREATIVE_KEYS, FACTOR_KEYS, POST_KEYS
 from actp_pipeline.attribution.load import load_funnel
-from assets.automation import OWNERS, every_tick
+from assets.automation import OWNERS, every_tick, follow_checked
 from assets.metadata import as_json, md_table, stamp
 from assets.variants import variants
 from resources import StoreResource
@@ -32,7 +32,10 @@ MEANINGS = [
              f"conversion of any event, the others one event each ({', '.join(CORE_EVENTS)} are always there). "
              "`attribution_factors` has the same numbers per creative factor level, over the creatives carrying it: "
              "raw totals, not adjusted for the other factors or for where and when the posts ran (factor_effects "
-             "does that for engagement)."),
+             "does that for engagement, conversion_effects for conversions). `attribution_posts` has the funnel "
+             "per post (idempotency_key) and event, with the post's creative, platform, account, external id and "
+             "live time: the rows conversion_effects reads; `in_ledger` is false for a tracked link whose post the "
+             "posts ledger does not hold (yet)."),
     ("clicks", "People who followed a post's tracked link. Link-preview crawlers and HTTP libraries ("
                f"{', '.join(a.rstrip('/') for a in BOT_AGENTS[:9])}, ...) are not people: they are counted in "
                "`bot_clicks` and left out of every rate, with their page views and conversions (`bot_conversions`)."),
@@ -59,7 +62,7 @@ MEANINGS = [
 _SHARED = dict(deps=[dg.AssetKey("posts"), variants],  # posts: the ledger (local_ops); variants: the factors
                kinds={"python", "parquet"}, group_name="attribute", owners=OWNERS,
                # after new posts or variants, and hourly: clicks and conversions arrive in the store all the time
-               automation_condition=dg.AutomationCondition.eager() | every_tick("0 * * * *"))
+               automation_condition=follow_checked() | every_tick("0 * * * *"))
 
 
 def meanings_md() -> dg.MetadataValue:
@@ -77,12 +80,13 @@ def _money(row: pd.Series, prefix: str = "revenue_") -> str:
 
 def readable(rows: pd.DataFrame, keys: list[str], limit: int, within: list[str] = ()) -> pd.DataFrame:
     """The first `limit` rows as a person reads them (rates in %, the interval as text, money per currency),
-    ranked by the interval's lower end (within the `within` columns when given)."""
+    ranked by the interval's lower end (within the `within` columns when given); cost per conversion where the
+    rows have it (not per post)."""
     if rows.empty:
         return pd.DataFrame()
     order = [*within, "rate_low", "clicks"]
     ranked = rows.sort_values(order, ascending=[True] * len(within) + [False, False], na_position="last").head(limit)
-    return pd.DataFrame({
+    out = pd.DataFrame({
         **{k: ranked[k] for k in keys},
         "clicks": ranked["clicks"], "bot_clicks": ranked["bot_clicks"],
         "converting_clicks": ranked["converting_clicks"],
@@ -91,9 +95,11 @@ def readable(rows: pd.DataFrame, keys: list[str], limit: int, within: list[str] 
                         for lo, hi in zip(ranked["rate_low"], ranked["rate_high"])],
         "landing_rate": ranked["landing_rate"].map(_pct),
         "revenue": [_money(r) for _, r in ranked.iterrows()],
-        "cost_per_conversion": [f"{c:,.2f} {cur}" if math.isfinite(c) else "unknown"
-                                for c, cur in zip(ranked["cost_per_conversion"], ranked["spend_currency"])],
     })
+    if "cost_per_conversion" in ranked:
+        out["cost_per_conversion"] = [f"{c:,.2f} {cur}" if math.isfinite(c) else "unknown"
+                                      for c, cur in zip(ranked["cost_per_conversion"], ranked["spend_currency"])]
+    return out
 
 
 @dg.multi_asset(
@@ -106,6 +112,10 @@ def readable(rows: pd.DataFrame, keys: list[str], limit: int, within: list[str] 
         dg.AssetSpec("attribution_factors", **_SHARED, description="Step 9, attribute. The same funnel per creative "
                      "factor level (hook pattern, angle, CTA style, format, length), over the creatives carrying "
                      "each level: conversions read by factor, not only engagement."),
+        dg.AssetSpec("attribution_posts", **_SHARED, description="Step 9, attribute. The same funnel per post "
+                     "(idempotency_key) and conversion event, with the post's variant_id, platform, account, "
+                     "external id and live_at: human clicks, converting clicks, conversions, revenue per currency. "
+                     "What conversion_effects reads."),
     ],
 )
 def attribution(context: dg.AssetExecutionContext, store: StoreResource):
@@ -116,38 +126,60 @@ def attribution(context: dg.AssetExecutionContext, store: StoreResource):
                        variant_rows, spend=None)
     wh.write("attribution", result.creatives)
     wh.write("attribution_factors", result.factors)
-    t = result.totals
-    if t["unattributed"]:
-        context.log.warning(f"{t['unattributed']} conversions match no tracked click; counted as unattributed")
-    creative_rows = result.creatives
+    wh.write("attribution_posts", result.posts)
+    if result.totals["unattributed"]:
+        context.log.warning(f"{result.totals['unattributed']} conversions match no tracked click; counted as "
+                            "unattributed")
+    yield dg.MaterializeResult(asset_key="attribution", metadata=_creatives_metadata(result, variant_rows,
+                                                                                     tables.webhooks))
+    levels = result.factors[result.factors["event"] == ALL] if len(result.factors) else result.factors
+    shown = readable(levels, ["factor", "level", "creatives"], LEVELS_SHOWN, within=["factor"])
+    yield dg.MaterializeResult(asset_key="attribution_factors", metadata={
+        "dagster/row_count": len(result.factors),
+        "creatives_without_factors": result.totals["creatives_without_factors"],
+        "levels": md_table(shown, limit=LEVELS_SHOWN, key=["factor", "level"]) if len(shown)
+        else dg.MetadataValue.md("_no creative with factors has a post yet_"),
+        "what_the_numbers_mean": meanings_md(),
+    })
+    yield dg.MaterializeResult(asset_key="attribution_posts", metadata=_posts_metadata(result.posts))
+
+
+def _creatives_metadata(result, variant_rows: pd.DataFrame | None, webhooks: dict) -> dict:
+    t, creative_rows = result.totals, result.creatives
     overall = creative_rows[(creative_rows["platform"] == ALL) & (creative_rows["event"] == ALL)]
     top = readable(overall[overall["clicks"] > 0], ["variant_id"], TOP)
     if len(top) and variant_rows is not None and "hook" in variant_rows:
         top.insert(1, "hook", top["variant_id"].map(variant_rows.drop_duplicates("variant_id", keep="last")
                                                     .set_index("variant_id")["hook"]).fillna(""))
-    yield dg.MaterializeResult(asset_key="attribution", metadata={
+    return {
         "dagster/row_count": len(creative_rows),
         "as_of": stamp(pd.Timestamp.now(tz="UTC").tz_localize(None)),
         **{k: t[k] for k in ("creatives", "posts", "links", "clicks", "bot_clicks", "unattributed_clicks",
                              "conversions", "converting_clicks", "bot_conversions", "unattributed")},
         "revenue": as_json(t["revenue"]), "unattributed_revenue": as_json(t["unattributed_revenue"]),
         "events": ", ".join(t["events"]),
-        "webhooks": as_json(tables.webhooks),
+        "webhooks": as_json(webhooks),
         "top_creatives": md_table(top, limit=TOP, key=["variant_id"]) if len(top)
         else dg.MetadataValue.md("_no clicks yet_"),
         "top_creatives_shown": f"{len(top)} of {int((overall['clicks'] > 0).sum())} creatives with clicks, ranked by "
                                "the lower end of the conversion rate's 95% interval",
         "what_the_numbers_mean": meanings_md(),
-    })
-    levels = result.factors[result.factors["event"] == ALL] if len(result.factors) else result.factors
-    shown = readable(levels, ["factor", "level", "creatives"], LEVELS_SHOWN, within=["factor"])
-    yield dg.MaterializeResult(asset_key="attribution_factors", metadata={
-        "dagster/row_count": len(result.factors),
-        "creatives_without_factors": t["creatives_without_factors"],
-        "levels": md_table(shown, limit=LEVELS_SHOWN, key=["factor", "level"]) if len(shown)
-        else dg.MetadataValue.md("_no creative with factors has a post yet_"),
+    }
+
+
+def _posts_metadata(posts: pd.DataFrame) -> dict:
+    every = posts[posts["event"] == ALL] if len(posts) else posts
+    top = readable(every[every["clicks"] > 0], ["idempotency_key", "variant_id", "platform"], TOP) if len(every) \
+        else pd.DataFrame()
+    return {
+        "dagster/row_count": len(posts),
+        "posts": len(every),
+        "posts_with_clicks": int((every["clicks"] > 0).sum()) if len(every) else 0,
+        "posts_not_in_ledger": int((~every["in_ledger"].astype(bool)).sum()) if len(every) else 0,
+        "top_posts": md_table(top, limit=TOP, key=["idempotency_key"])
+        if len(top) else dg.MetadataValue.md("_no clicks yet_"),
         "what_the_numbers_mean": meanings_md(),
-    })
+    }
 
 
 # ------------------------------------------------------------------------------------------------ checks
@@ -198,5 +230,14 @@ def attribution_no_future_events(store: StoreResource) -> dg.AssetCheckResult:
 def attribution_factors_sane(store: StoreResource) -> dg.AssetCheckResult:
     df = store.warehouse().read("attribution_factors")
     dupes = int(df.duplicated([*FACTOR_KEYS, "event"]).sum()) if len(df) else 0
+    meta = {"rows": len(df), "duplicate_rows": dupes, "negative_counts": _negative(df), **_over(df)}
+    return dg.AssetCheckResult(passed=all(v == 0 for k, v in meta.items() if k != "rows"), metadata=meta)
+
+
+@dg.asset_check(asset="attribution_posts", description="One row per post and event; no count negative; converting "
+                                                        "and landed clicks never exceed clicks.")
+def attribution_posts_sane(store: StoreResource) -> dg.AssetCheckResult:
+    df = store.warehouse().read("attribution_posts")
+    dupes = int(df.duplicated([*POST_KEYS, "event"]).sum()) if len(df) else 0
     meta = {"rows": len(df), "duplicate_rows": dupes, "negative_counts": _negative(df), **_over(df)}
     return dg.AssetCheckResult(passed=all(v == 0 for k, v in meta.items() if k != "rows"), metadata=meta)

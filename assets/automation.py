@@ -11,9 +11,22 @@ DAILY = dg.DailyPartitionsDefinition(start_date=Settings().research_start, end_o
 OWNERS = ["team:growth"]
 
 
+def checks_passed() -> dg.AutomationCondition:
+    """Every blocking check of every dependency passed on its newest materialization (or rides along in this
+    tick's request). Within one run a failed blocking check stops the downstream steps itself; this keeps a
+    follower in a later run (the automation sensor's) from building on the same bad data."""
+    return dg.AutomationCondition.all_deps_blocking_checks_passed()
+
+
 def follow_upstream() -> dg.AutomationCondition:
-    """Eager, except that old days never collected upstream (missing partitions) do not block."""
-    return dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
+    """Eager, except that old days never collected upstream (missing partitions) do not block; and only
+    after the dependencies' blocking checks passed."""
+    return dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing()) & checks_passed()
+
+
+def follow_checked() -> dg.AutomationCondition:
+    """Eager, once the dependencies' blocking checks passed (for the followers of scores)."""
+    return dg.AutomationCondition.eager() & checks_passed()
 
 
 def when_missing() -> dg.AutomationCondition:

@@ -2,9 +2,13 @@
 
 
 import dagster as dg
+import numpy as np
+import pandas as pd
 
 from actp_pipeline.extract.blueprints import extract_blueprints
+from actp_pipeline.store.invariants import duplicates, engagements_over_views, labels, missing, negative
 from assets.automation import OWNERS, follow_upstream
+from assets.checks import WARN, verdict
 from assets.metadata import md_table
 from assets.research import market_items
 from resources import LoopSettings, StoreResource
@@ -42,9 +46,45 @@ def blueprints(context: dg.AssetExecutionContext, store: StoreResource, loop: Lo
     })
 
 
-@dg.asset_check(asset="blueprints", description="Blueprint lifts are finite and every blueprint names its factors.")
+# ------------------------------------------------------------------------------------------------ checks
+FACTORS = ["hook_pattern", "angle", "cta_style", "format"]
+
+
+def _finite(df: pd.DataFrame, columns: list[str], key: list[str]) -> list[str]:
+    cols = [c for c in columns if c in df]
+    if df.empty or not cols:
+        return []
+    values = df[cols].apply(pd.to_numeric, errors="coerce")
+    return labels(df, ~np.isfinite(values).all(axis=1), key)
+
+
+@dg.asset_check(asset="blueprints", description=(
+    "Every blueprint names its factors; its lift, engagement rate and weight are finite; no count (items, "
+    "views, length) is negative. Warns only: variants take the levels of the best blueprints, and variants' "
+    "own blocking checks gate what gets rendered."))
 def blueprints_well_formed(store: StoreResource) -> dg.AssetCheckResult:
     bp = store.warehouse().read("blueprints")
-    factors = [c for c in ("hook_pattern", "angle", "cta_style", "format") if c in bp]
-    missing = int(bp[factors].isna().any(axis=1).sum()) if len(bp) else 0
-    return dg.AssetCheckResult(passed=missing == 0, metadata={"blueprints": len(bp), "missing_factors": missing})
+    key = ["blueprint_id"]
+    return verdict({"blueprints": len(bp)}, {"missing_factors": missing(bp, FACTORS, key),
+                                             "non_finite": _finite(bp, ["lift", "engagement_rate", "weight"], key),
+                                             "negative_counts": negative(bp, ["items", "views", "length_s"], key)},
+                   severity=WARN)
+
+
+@dg.asset_check(asset="blueprints", description="Blueprint ids are unique. Warns only (see blueprints_well_formed).")
+def blueprints_ids_unique(store: StoreResource) -> dg.AssetCheckResult:
+    bp = store.warehouse().read("blueprints")
+    return verdict({"blueprints": len(bp)}, {"duplicates": duplicates(bp, ["blueprint_id"])}, severity=WARN)
+
+
+@dg.asset_check(asset="factor_lifts", description=(
+    "One row per factor level; no count negative; engagements never above views. Warns only: the lifts rank "
+    "blueprints, they are not data of our own posts."))
+def factor_lifts_sane(store: StoreResource) -> dg.AssetCheckResult:
+    lifts = store.warehouse().read("factor_lifts")
+    key = ["factor", "level"]
+    return verdict({"levels": len(lifts)}, {
+        "duplicates": duplicates(lifts, key),
+        "negative_counts": negative(lifts, ["items", "views", "engagements"], key),
+        "engagements_over_views": engagements_over_views(lifts, key, parts=["engagements"]),
+        "non_finite_lifts": _finite(lifts, ["lift"], key)}, severity=WARN)

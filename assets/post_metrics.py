@@ -19,7 +19,9 @@ from actp_pipeline.measure.post_metrics import (
     prioritise,
 )
 from actp_pipeline.publish.platforms import make_metrics_reader
+from actp_pipeline.store.invariants import duplicates, engagements_over_views, labels, later_than, negative, newest
 from assets.automation import DAILY, OWNERS
+from assets.checks import ERROR, FUTURE_SKEW, WARN, platform_clock, run_days, verdict
 from assets.metadata import as_json, md_table, stamp
 from resources import PlatformResource, StoreResource
 
@@ -86,14 +88,53 @@ def post_metrics(context: dg.AssetExecutionContext, store: StoreResource, platfo
     return dg.MaterializeResult(metadata=meta)
 
 
-@dg.asset_check(asset=post_metrics, description="The newest day's counts are non-negative.")
-def post_metrics_counts_sane(store: StoreResource) -> dg.AssetCheckResult:
+# ------------------------------------------------------------------------------------------------ checks
+SNAPSHOT = ["post_id", "snapshot_at"]  # one snapshot of a post per instant
+COUNTS = ["views", "likes", "comments", "shares", "saves", "watch_time_s"]
+COUNT_COLUMNS = ["views", "likes", "comments", "shares", "saves"]  # what two snapshots of one instant must agree on
+
+
+def _day(context: dg.AssetCheckExecutionContext, store: StoreResource) -> tuple[pd.DataFrame, dict]:
+    """The snapshots of the days this check looks at (the run's, else the newest), and what it says about them."""
     wh = store.warehouse()
-    days = wh.partitions("post_metrics")[-1:]
-    snaps = wh.read("post_metrics", partitions=days) if days else pd.DataFrame()
-    if snaps.empty:
-        return dg.AssetCheckResult(passed=True, metadata={"snapshots": 0})
-    counts = [c for c in ("views", "likes", "comments", "shares", "saves") if c in snaps]
-    negative = int((snaps[counts] < 0).any(axis=1).sum())
-    return dg.AssetCheckResult(passed=negative == 0,
-                               metadata={"day": days[0], "snapshots": len(snaps), "negative_counts": negative})
+    days, which = run_days(context, wh.partitions("post_metrics"))
+    snaps = wh.read("post_metrics", partitions=days) if days else pd.DataFrame(columns=[*SNAPSHOT, "live_at"])
+    return snaps, {"days": ", ".join(days) or "none stored", "looked_at": which, "snapshots": len(snaps)}
+
+
+@dg.asset_check(asset=post_metrics, blocking=True, description=(
+    "No count is negative and likes + comments + shares + saves never exceed views, per snapshot of the run's "
+    "day (else the newest). Blocking: scores read these counts as binomial trials."))
+def post_metrics_counts_sane(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+    snaps, compared = _day(context, store)
+    return verdict(compared, {"negative_counts": negative(snaps, COUNTS, SNAPSHOT),
+                              "engagements_over_views": engagements_over_views(snaps, SNAPSHOT)})
+
+
+@dg.asset_check(asset=post_metrics, blocking=True, description=(
+    "One snapshot per post and instant within the run's day (else the newest). Two snapshots of one instant "
+    "that disagree on a count block (scores would take either); identical ones, two runs at one paused "
+    "platform time, only warn."))
+def post_metrics_ids_unique(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+    snaps, compared = _day(context, store)
+    repeated = duplicates(snaps, SNAPSHOT)
+    counts = [c for c in COUNT_COLUMNS if c in snaps]
+    distinct = snaps.drop_duplicates([*SNAPSHOT, *counts]) if len(snaps) else snaps
+    conflicting = duplicates(distinct, SNAPSHOT)
+    return verdict(compared, {"conflicting_snapshots": conflicting, "repeated_snapshots": repeated},
+                   severity=ERROR if conflicting else WARN)
+
+
+@dg.asset_check(asset=post_metrics, blocking=True, description=(
+    f"No snapshot is taken, and no post went live, after the platform's clock (+{FUTURE_SKEW}), and no post "
+    "was snapshotted before it went live, in the run's day (else the newest). Blocking: scores compute ages "
+    "and velocities from these times."))
+def post_metrics_no_future_snapshots(context: dg.AssetCheckExecutionContext, store: StoreResource,
+                                     platform: PlatformResource) -> dg.AssetCheckResult:
+    snaps, compared = _day(context, store)
+    clock = platform_clock(platform)
+    future = later_than(snaps, ["snapshot_at", "live_at"], clock.bound, SNAPSHOT) if clock.bound is not None else []
+    early = labels(snaps, pd.to_datetime(snaps["snapshot_at"]) < pd.to_datetime(snaps["live_at"]), SNAPSHOT) \
+        if len(snaps) else []
+    return verdict({**compared, **clock.metadata(), "newest_snapshot": stamp(newest(snaps, ["snapshot_at"]))},
+                   {"future_timestamps": future, "snapshots_before_live": early})

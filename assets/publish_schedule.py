@@ -4,7 +4,9 @@
 import dagster as dg
 
 from actp_pipeline.publish.publish_schedule import publish_items, schedule_next_round, schedule_rendered
+from actp_pipeline.store.invariants import duplicates, missing, negative
 from assets.automation import OWNERS
+from assets.checks import WARN, verdict
 from assets.metadata import as_json, md_table, stamp
 from actp_pipeline.iterate.research_queries import TABLE as NEXT_ROUND, hours_from, repeats_from
 from assets.research_queries import NEXT_ROUND_FROM
@@ -55,8 +57,23 @@ def publish_schedule(context: dg.AssetExecutionContext, store: StoreResource, pl
     })
 
 
-@dg.asset_check(asset=publish_schedule, description="One publish item per idempotency key (a post is never queued twice).")
+# ------------------------------------------------------------------------------------------------ checks
+# (scheduled_at is a planned slot, in the future by design: no "no future timestamp" rule applies here)
+@dg.asset_check(asset=publish_schedule, description=(
+    "One publish item per idempotency key and per queue id (a post is never queued twice). Warns only: the "
+    "store's unique key already refuses a second item, so a failure means the store lost that constraint."))
 def publish_schedule_keys_unique(store: StoreResource) -> dg.AssetCheckResult:
     items = publish_items(store.engine())
-    dupes = int(items["idempotency_key"].duplicated().sum()) if len(items) else 0
-    return dg.AssetCheckResult(passed=dupes == 0, metadata={"items": len(items), "duplicates": dupes})
+    return verdict({"items": len(items)}, {"duplicates": duplicates(items, ["idempotency_key"]),
+                                           "duplicate_queue_ids": duplicates(items, ["id"])}, severity=WARN)
+
+
+@dg.asset_check(asset=publish_schedule, description=(
+    "Every publish item names its variant, platform, account and slot, and its attempts are not negative. "
+    "Warns only: the upload worker reports (and dead-letters) an item it cannot post."))
+def publish_schedule_items_sane(store: StoreResource) -> dg.AssetCheckResult:
+    items = publish_items(store.engine())
+    key = ["idempotency_key"]
+    return verdict({"items": len(items)}, {
+        "missing_fields": missing(items, ["variant_id", "platform", "account", "scheduled_at"], key),
+        "negative_attempts": negative(items, ["attempts"], key)}, severity=WARN)

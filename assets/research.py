@@ -9,8 +9,11 @@ from pydantic import Field
 
 from actp_pipeline.publish.publisher import PlatformError
 from actp_pipeline.research.market_items import SHRINK_LIMIT, store_day
+from actp_pipeline.store.invariants import (duplicates, engagements_over_views, labels, missing, negative,
+                                            newest)
 from assets.automation import DAILY, OWNERS, when_missing
-from assets.metadata import md_table
+from assets.checks import FUTURE_SKEW, WARN, platform_clock, run_days, verdict
+from assets.metadata import md_table, stamp
 from resources import PlatformResource, StoreResource
 
 
@@ -76,11 +79,88 @@ def market_items(context: dg.AssetExecutionContext, config: MarketItemsConfig, s
     })
 
 
-@dg.asset_check(asset=market_items, description="Every collected item has an id, unique within its day.")
-def market_items_ids_unique(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+# ------------------------------------------------------------------------------------------------ checks
+KEY = ["platform", "item_id"]  # an item is its platform's id (validation keeps the first of a repeated one)
+COUNTS = ["views", "likes", "comments", "shares", "saves", "impressions", "engagements", "spend_usd"]
+# A day's research holds at least this share of the previous stored day's items on each platform. Markets move
+# by tens of percent from day to day (weekends, holidays), but a platform whose items halve overnight is a
+# collapsed feed (an empty or truncated page, a changed schema, a lost permission), not a quiet market: the
+# same bar market_items uses before it lets a new answer replace a stored day (SHRINK_LIMIT).
+MIN_DAY_OVER_DAY = SHRINK_LIMIT
+VOLUME_MIN_BASE = 20  # a platform with fewer items the day before is too thin to call a collapse
+
+
+def _days(context: dg.AssetCheckExecutionContext, store: StoreResource) -> tuple[pd.DataFrame, list[str], dict]:
+    """The rows of the days this check looks at (the run's, else the newest), and what it says about them."""
     wh = store.warehouse()
-    days = wh.partitions("market_items")[-1:]
-    items = wh.read("market_items", partitions=days) if days else pd.DataFrame(columns=["item_id"])
-    dupes = int(items["item_id"].duplicated().sum()) if len(items) else 0
-    return dg.AssetCheckResult(passed=dupes == 0 and not items["item_id"].isna().any(),
-                               metadata={"day": days[0] if days else "none", "items": len(items), "duplicates": dupes})
+    days, which = run_days(context, wh.partitions("market_items"))
+    items = wh.read("market_items", partitions=days) if days else pd.DataFrame(columns=[*KEY, "posted_at"])
+    return items, days, {"days": ", ".join(days) or "none stored", "looked_at": which, "items": len(items)}
+
+
+@dg.asset_check(asset=market_items, blocking=True, description=(
+    "Every item has an id, unique per platform within its day (the run's days, else the newest). Blocking: "
+    "blueprints count items, and a repeated item is counted twice."))
+def market_items_ids_unique(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+    items, days, compared = _days(context, store)
+    by_day = items.assign(day=items["collected_for"]) if "collected_for" in items else items
+    return verdict(compared, {"duplicates": duplicates(by_day, ["day", *KEY]),
+                              "missing_ids": missing(items, KEY, ["platform", "url"])})
+
+
+@dg.asset_check(asset=market_items, blocking=True, description=(
+    "No count is negative and likes + comments + shares + saves never exceed views, per item of the run's days "
+    "(else the newest). Blocking: blueprints are ranked on these engagement rates."))
+def market_items_counts_sane(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+    items, days, compared = _days(context, store)
+    return verdict(compared, {"negative_counts": negative(items, COUNTS, KEY),
+                              "engagements_over_views": engagements_over_views(items, KEY)})
+
+
+@dg.asset_check(asset=market_items, description=(
+    f"No item was posted after the platform's clock (+{FUTURE_SKEW}) or, whichever is later, after the end of "
+    "the day it was collected for (a day's feed may list that whole day). Warns only: blueprints do not read "
+    "posting times, but a future one means a feed in the wrong time zone."))
+def market_items_no_future_posts(context: dg.AssetCheckExecutionContext, store: StoreResource,
+                                 platform: PlatformResource) -> dg.AssetCheckResult:
+    items, days, compared = _days(context, store)
+    clock = platform_clock(platform)
+    if clock.bound is None or items.empty:
+        return verdict({**compared, **clock.metadata()}, {"future_posts": []}, severity=WARN)
+    # per item: the later of the platform's clock and the end of the day it was collected for
+    day_end = pd.to_datetime(items["collected_for"]) + pd.Timedelta(days=1) + FUTURE_SKEW
+    future = labels(items, pd.to_datetime(items["posted_at"]) > day_end.clip(lower=clock.bound), KEY)
+    return verdict({**compared, **clock.metadata(), "newest_post": stamp(newest(items, ["posted_at"]))},
+                   {"future_posts": future}, severity=WARN)
+
+
+def volume_changes(wh, days: list[str]) -> pd.DataFrame:
+    """Per day and platform: the items of that day and of the previous stored day, and their ratio."""
+    stored, rows = wh.partitions("market_items"), []
+    for day in days:
+        earlier = [d for d in stored if d < day]
+        if not earlier:
+            continue
+        now = wh.read("market_items", partitions=[day], columns=["platform"])["platform"].value_counts()
+        before = wh.read("market_items", partitions=[earlier[-1]], columns=["platform"])["platform"].value_counts()
+        for plat in sorted(set(before.index) | set(now.index)):
+            prev, cur = int(before.get(plat, 0)), int(now.get(plat, 0))
+            rows.append({"day": day, "previous_day": earlier[-1], "platform": plat, "previous_items": prev,
+                         "items": cur, "share": round(cur / prev, 3) if prev else None})
+    return pd.DataFrame(rows, columns=["day", "previous_day", "platform", "previous_items", "items", "share"])
+
+
+@dg.asset_check(asset=market_items, blocking=True, description=(
+    f"Each platform's items on the run's days (else the newest) are at least {MIN_DAY_OVER_DAY:.0%} of the "
+    f"previous stored day's (platforms with {VOLUME_MIN_BASE}+ items then). A collapsed feed is a bad input, "
+    "not a quiet market: blocking, so blueprints are not rebuilt from a fraction of the market."))
+def market_items_volume_steady(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+    wh = store.warehouse()
+    days, which = run_days(context, wh.partitions("market_items"))
+    changes = volume_changes(wh, days)
+    judged = changes[changes["previous_items"] >= VOLUME_MIN_BASE]
+    low = judged[judged["items"] < judged["previous_items"] * MIN_DAY_OVER_DAY]
+    compared = {"days": ", ".join(days) or "none stored", "looked_at": which, "min_share": MIN_DAY_OVER_DAY,
+                "platforms_compared": len(judged),
+                "volumes": md_table(changes) if len(changes) else "no earlier day to compare with"}
+    return verdict(compared, {"collapsed_platforms": [f"{r.day}/{r.platform}" for r in low.itertuples()]})

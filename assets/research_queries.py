@@ -12,7 +12,9 @@ import pandas as pd
 
 from actp_pipeline.iterate.research_queries import (HOUR, QUERY, REPEAT, TABLE, WEIGHT, hours_from, next_round,
                                                     repeats_from, weights_from)
+from actp_pipeline.store.invariants import duplicates, labels, negative
 from assets.automation import OWNERS
+from assets.checks import WARN, verdict
 from assets.metadata import md_table
 from resources import LoopSettings, StoreResource
 
@@ -48,12 +50,25 @@ def research_queries(context: dg.AssetExecutionContext, store: StoreResource, lo
     })
 
 
-@dg.asset_check(asset=research_queries, description="Generation weights sum to 1 per factor; repeat posts are >= 0.")
+# ------------------------------------------------------------------------------------------------ checks
+ROW = ["kind", "platform", "account", "cell_window", "factor", "level", "variant_id", "text"]  # a row's identity
+
+
+@dg.asset_check(asset=research_queries, description=(
+    "Generation weights sum to 1 per factor; posting hours are within 0-23; repeat posts are >= 0. Warns only: "
+    "variants and publish_schedule fall back to their defaults for inputs they cannot use."))
 def research_queries_consistent(store: StoreResource) -> dg.AssetCheckResult:
     rows = store.warehouse().read(TABLE)
     sums = {f: round(sum(levels.values()), 6) for f, levels in weights_from(rows).items()}
-    negative = int((repeats_from(rows)["next_round_posts"] < 0).sum()) if len(rows) else 0
-    bad = {f: s for f, s in sums.items() if abs(s - 1.0) > 1e-6}
-    return dg.AssetCheckResult(passed=not bad and negative == 0,
-                               metadata={"factors": len(sums), "weights_not_summing_to_1": len(bad),
-                                         "negative_repeat_posts": negative})
+    hours = rows[rows["kind"] == HOUR] if len(rows) else rows
+    late = labels(hours, ~hours["value"].between(0, 23), ["platform", "level"]) if len(hours) else []
+    repeats = negative(repeats_from(rows), ["next_round_posts"], ["variant_id"]) if len(rows) else []
+    return verdict({"factors": len(sums), "rows": len(rows)}, {
+        "weights_not_summing_to_1": [f"{f}: {s:g}" for f, s in sums.items() if abs(s - 1.0) > 1e-6],
+        "hours_out_of_range": late, "negative_repeat_posts": repeats}, severity=WARN)
+
+
+@dg.asset_check(asset=research_queries, description="Each input of the next round appears once. Warns only.")
+def research_queries_ids_unique(store: StoreResource) -> dg.AssetCheckResult:
+    rows = store.warehouse().read(TABLE)
+    return verdict({"rows": len(rows)}, {"duplicates": duplicates(rows, ROW)}, severity=WARN)

@@ -2,15 +2,18 @@
 
 
 import dagster as dg
+import pandas as pd
 
 from actp_pipeline.measure.latest import latest_per_post
 from actp_pipeline.score.cells import CELL, fair_cells
 from actp_pipeline.score.scores import ScoringRules, score_posts
+from actp_pipeline.store.invariants import duplicates, engagements_over_views, labels, later_than, negative, newest
 from assets.automation import OWNERS, follow_upstream
+from assets.checks import FUTURE_SKEW, platform_clock, verdict
 from assets.metadata import md_table, stamp
 from assets.post_metrics import post_metrics
 from assets.variants import variants
-from resources import LoopSettings, StoreResource
+from resources import LoopSettings, PlatformResource, StoreResource
 
 
 CELLS_SHOWN = 200  # the most recent windows, in the metadata table
@@ -81,14 +84,46 @@ def scores(context: dg.AssetExecutionContext, store: StoreResource, loop: LoopSe
     })
 
 
-@dg.asset_check(asset=scores, description="One row per post, engagements never above views, counts non-negative.")
+# ------------------------------------------------------------------------------------------------ checks
+COUNTS = ["views", "likes", "comments", "shares", "saves", "engagements", "snapshots", "watch_time_s"]
+KEY = ["post_id"]
+
+
+@dg.asset_check(asset=scores, blocking=True, description=(
+    "One row per post; no count negative; likes + comments + shares + saves, and the engagements scored, never "
+    "above views. Blocking: winners, the allocation and the ads are decided on these rows."))
 def scores_sane(store: StoreResource) -> dg.AssetCheckResult:
     scored = store.warehouse().read("scores")
-    if scored.empty:
-        return dg.AssetCheckResult(passed=True, metadata={"posts": 0})
-    dupes = int(scored["post_id"].duplicated().sum())
-    over = int((scored["engagements"] > scored["views"]).sum()) if "engagements" in scored else 0
-    negative = int((scored["views"] < 0).sum())
-    return dg.AssetCheckResult(passed=dupes == 0 and over == 0 and negative == 0,
-                               metadata={"posts": len(scored), "duplicate_posts": dupes, "engagements_over_views": over,
-                                         "negative_views": negative})
+    over = engagements_over_views(scored, KEY) + engagements_over_views(scored, KEY, parts=["engagements"])
+    return verdict({"posts": len(scored)}, {"duplicate_posts": duplicates(scored, KEY),
+                                            "negative_counts": negative(scored, COUNTS, KEY),
+                                            "engagements_over_views": list(dict.fromkeys(over))})
+
+
+@dg.asset_check(asset=scores, blocking=True, description=(
+    "Every probability (P(best), the engagement rate and its interval) is within [0, 1] and each interval holds "
+    "its mean. Blocking: winners are promoted on P(best) and the interval."))
+def scores_probabilities_valid(store: StoreResource) -> dg.AssetCheckResult:
+    scored = store.warehouse().read("scores")
+    probs = [c for c in ("p_best", "er_mean", "er_low", "er_high", "engagement_rate") if c in scored]
+    if scored.empty or not probs:
+        return verdict({"posts": len(scored)}, {"out_of_range": [], "interval_misses_mean": []})
+    values = scored[probs].apply(pd.to_numeric, errors="coerce")
+    outside = labels(scored, ((values < 0) | (values > 1)).any(axis=1), KEY)
+    eps = 1e-9
+    misses = (scored["er_low"] > scored["er_mean"] + eps) | (scored["er_mean"] > scored["er_high"] + eps) \
+        if {"er_low", "er_mean", "er_high"} <= set(scored) else pd.Series(False, index=scored.index)
+    return verdict({"posts": len(scored), "compared": ", ".join(probs)},
+                   {"out_of_range": outside, "interval_misses_mean": labels(scored, misses.fillna(False), KEY)})
+
+
+@dg.asset_check(asset=scores, blocking=True, description=(
+    f"No post's last snapshot or go-live time is after the platform's clock (+{FUTURE_SKEW}). Blocking: "
+    "velocities and fair cells are built from these times."))
+def scores_no_future_snapshots(store: StoreResource, platform: PlatformResource) -> dg.AssetCheckResult:
+    scored = store.warehouse().read("scores")
+    clock = platform_clock(platform)
+    cols = ["last_snapshot_at", "live_at"]
+    future = later_than(scored, cols, clock.bound, KEY) if clock.bound is not None else []
+    return verdict({"posts": len(scored), **clock.metadata(), "newest_snapshot": stamp(newest(scored, cols))},
+                   {"future_timestamps": future})

@@ -5,7 +5,9 @@ import dagster as dg
 import pandas as pd
 
 from actp_pipeline.generate.variants import build_matrix, moderate, record_round
+from actp_pipeline.store.invariants import duplicates, labels, missing
 from assets.automation import OWNERS, when_missing
+from assets.checks import verdict
 from assets.metadata import md_table
 from actp_pipeline.iterate.research_queries import TABLE as NEXT_ROUND, weights_from
 from assets.research_queries import NEXT_ROUND_FROM
@@ -33,6 +35,10 @@ def variants(context: dg.AssetExecutionContext, store: StoreResource, loop: Loop
     matrix = build_matrix(bp, topic=loop.topic, shape=loop.matrix_shape(), round_id=context.run.run_id[:8],
                           max_length_s=loop.max_length_s, weights=weights)
     moderated = moderate(matrix)
+    found = {**variant_problems(moderated), "duplicates": duplicates(moderated, ["variant_id"])}
+    problems = {k: v[:10] for k, v in found.items() if v}
+    if problems:  # the checks run after the asset; the render queue must never see such a round
+        raise dg.Failure(description=f"round not queued: {problems}", allow_retries=False)
     targets = loop.target_list()
     counts = record_round(store.engine(), moderated, platform=targets[0].platform if targets else None)
     previous = wh.read("variants") if wh.exists("variants") else pd.DataFrame(columns=moderated.columns)
@@ -48,8 +54,36 @@ def variants(context: dg.AssetExecutionContext, store: StoreResource, loop: Loop
     })
 
 
-@dg.asset_check(asset=variants, description="Variant ids are unique across rounds.")
+# ------------------------------------------------------------------------------------------------ checks
+FACTORS = ["hook_pattern", "angle", "cta_style", "format"]
+MODERATION = {"approved", "rejected", "pending"}
+
+
+def variant_problems(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """What would make a renderer draw the wrong video: a factor or the hook missing, a length that is not a
+    positive number of seconds, a moderation status nobody knows (the offending variant ids)."""
+    key = ["variant_id"]
+    length = pd.to_numeric(frame["length_s"], errors="coerce") if "length_s" in frame else pd.Series(dtype=float)
+    return {
+        "missing_factors": missing(frame, [*FACTORS, "hook", "variant_id"], key),
+        "bad_lengths": labels(frame, ~(length > 0), key) if len(frame) else [],
+        "unknown_moderation": labels(frame, ~frame["moderation"].isin(MODERATION), key)
+        if len(frame) and "moderation" in frame else [],
+    }
+
+
+@dg.asset_check(asset=variants, blocking=True, description=(
+    "Variant ids are unique across rounds. Blocking: scores and attribution join posts to their creative's "
+    "factors by this id."))
 def variants_ids_unique(store: StoreResource) -> dg.AssetCheckResult:
-    ids = store.warehouse().read("variants", columns=["variant_id"])["variant_id"]
-    dupes = int(ids.duplicated().sum())
-    return dg.AssetCheckResult(passed=dupes == 0, metadata={"variants": len(ids), "duplicates": dupes})
+    ids = store.warehouse().read("variants", columns=["variant_id"])
+    return verdict({"variants": len(ids)}, {"duplicates": duplicates(ids, ["variant_id"]),
+                                            "missing_ids": missing(ids, ["variant_id"], ["variant_id"])})
+
+
+@dg.asset_check(asset=variants, blocking=True, description=(
+    "Every variant names its factors and hook, has a positive length and a known moderation status. Blocking: "
+    "renders and scores read them; the asset also refuses to queue renders for a round that breaks this."))
+def variants_well_formed(store: StoreResource) -> dg.AssetCheckResult:
+    frame = store.warehouse().read("variants")
+    return verdict({"variants": len(frame)}, variant_problems(frame))

@@ -7,7 +7,9 @@ import pandas as pd
 
 from actp_pipeline.score.cells import CELL
 from actp_pipeline.score.winners import decide
-from assets.automation import OWNERS
+from actp_pipeline.store.invariants import duplicates, labels
+from assets.automation import OWNERS, follow_checked
+from assets.checks import WARN, verdict
 from assets.metadata import cell_name, as_json, md_table
 from assets.scores import scores
 from resources import LoopSettings, StoreResource
@@ -16,7 +18,7 @@ CONTENDERS = 3  # leading creatives shown per cell
 
 
 _SHARED = dict(deps=[scores], kinds={"python", "parquet"}, group_name="graduate", owners=OWNERS,
-               automation_condition=dg.AutomationCondition.eager())
+               automation_condition=follow_checked())
 
 
 @dg.multi_asset(
@@ -64,11 +66,26 @@ def winners(context: dg.AssetExecutionContext, store: StoreResource, loop: LoopS
     })
 
 
-@dg.asset_check(asset="winners", description="At most one winner per fair cell.")
+# ------------------------------------------------------------------------------------------------ checks
+DECISIONS = {"winner", "not_yet", "insufficient_data"}
+
+
+@dg.asset_check(asset="winners", description=(
+    "At most one winning creative per fair cell. Warns only: the ads orchestrator re-tests each candidate "
+    "with its own stopping rule and guard before a dollar moves."))
 def winners_one_per_cell(store: StoreResource) -> dg.AssetCheckResult:
     won = store.warehouse().read("winners")
-    if won.empty:
-        return dg.AssetCheckResult(passed=True, metadata={"winners": 0})
     cells = [c for c in CELL if c in won]
-    extra = int(won.drop_duplicates([*cells, "variant_id"]).duplicated(cells).sum())
-    return dg.AssetCheckResult(passed=extra == 0, metadata={"winners": len(won), "cells_with_several": extra})
+    per_creative = won.drop_duplicates([*cells, "variant_id"]) if len(won) else won
+    return verdict({"winners": len(won), "cells": int(per_creative.drop_duplicates(cells).shape[0]) if cells else 0},
+                   {"cells_with_several": duplicates(per_creative, cells)}, severity=WARN)
+
+
+@dg.asset_check(asset="decisions", description=(
+    "One decision per scored post, each one of winner, not_yet, insufficient_data. Warns only (see "
+    "winners_one_per_cell)."))
+def decisions_one_per_post(store: StoreResource) -> dg.AssetCheckResult:
+    decided = store.warehouse().read("decisions")
+    unknown = labels(decided, ~decided["decision"].isin(DECISIONS), ["post_id"]) if len(decided) else []
+    return verdict({"posts": len(decided)}, {"duplicate_posts": duplicates(decided, ["post_id"]),
+                                             "unknown_decisions": unknown}, severity=WARN)

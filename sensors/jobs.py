@@ -14,7 +14,7 @@ STAGES: dict[str, list[str]] = {
     "graduate_job": ["decisions", "winners", "allocation"],
     "ad_plan_job": ["paid_winners", "ad_plan"],
     "ad_actions_job": ["ad_actions"],
-    "attribute_job": ["attribution", "attribution_factors"],
+    "attribute_job": ["attribution", "attribution_factors", "attribution_posts", "conversion_effects"],
     "iterate_job": ["research_queries"],
 }
 

@@ -1,12 +1,17 @@
 """Attribute: post -> link -> click -> page view -> conversion -> creative factors, as pure frames.
 
 Inputs are the hooks service's tables (links, clicks, page_views, conversions), the posts ledger, the
-variants with their factor columns and, optionally, spend. Output (`attribute`) is one frame per creative
-and one per factor level, both long in the conversion event:
+variants with their factor columns and, optionally, spend. Output (`attribute`) is one frame per creative,
+one per factor level and one per post, all long in the conversion event:
 
 - `creatives`: one row per (variant_id, platform, event). `platform == ALL` ("*") is the creative over
   all its platforms; the other rows split it by platform (sum only one of the two, never both).
 - `factors`: one row per (factor, level, event): the same numbers over every creative carrying the level.
+- `posts`: one row per (idempotency_key, event): the post's own funnel (POST_COLUMNS), with its variant_id,
+  platform, account, external_id and live_at. Its rows are the posts of the ledger and the tracked links
+  whose post the ledger does not hold (yet): `in_ledger` tells them apart (identity from the link then:
+  no external_id, no live_at). No spend columns: spend is not known per post. This is the frame the
+  conversion effects read (attribution/conversion_effects.py: converting_clicks of clicks per post).
 - `event == ALL` counts a conversion of any event; the other rows count one event each. The core events
   (CORE_EVENTS: lead, signup, purchase) always have rows, so readers find them at 0; other events a page
   or server sends get rows when seen. Rows per event rather than columns per event because event names
@@ -85,6 +90,12 @@ NEEDS = {"links": ["slug", "idempotency_key", "variant_id", "platform"],
          "page_views": ["click_id"],
          "conversions": ["dedupe_key", "click_id", "event", "value", "currency", "at"],
          "posts": ["idempotency_key", "variant_id", "platform"]}
+# columns taken when an input has them (None otherwise): the post's identity in the per-post frame
+OPTIONAL = {"links": ["account"], "posts": ["account", "external_id", "live_at"]}
+POST_KEYS = ["idempotency_key"]
+POST_IDENTITY = ["variant_id", "platform", "account", "external_id", "live_at", "in_ledger"]
+_NO_SPEND = ["posts", "spend", "spend_currency", "cost_per_conversion"]  # not per post
+POST_COLUMNS = [c for c in COLUMNS if c not in _NO_SPEND]
 
 
 @dataclass(frozen=True)
@@ -92,16 +103,17 @@ class Attribution:
     creatives: pd.DataFrame  # per (variant_id, platform, event)
     factors: pd.DataFrame  # per (factor, level, event)
     totals: dict = field(default_factory=dict)
+    posts: pd.DataFrame = field(default_factory=pd.DataFrame)  # per (idempotency_key, event)
 
 
 @dataclass(frozen=True)
 class _Joined:
     """The funnel joined: every frame carries the creative (variant_id, platform) of its row."""
 
-    posts: pd.DataFrame  # idempotency_key
-    links: pd.DataFrame  # slug
-    clicks: pd.DataFrame  # click_id, at, visitor, bot, page_views, landed
-    conversions: pd.DataFrame  # dedupe_key, click_id, event, value, currency, at, bot
+    posts: pd.DataFrame  # idempotency_key (+ OPTIONAL["posts"])
+    links: pd.DataFrame  # slug, idempotency_key (+ OPTIONAL["links"])
+    clicks: pd.DataFrame  # click_id, idempotency_key (of its link's post), at, visitor, bot, page_views, landed
+    conversions: pd.DataFrame  # dedupe_key, click_id, idempotency_key, event, value, currency, at, bot
     unattributed: pd.DataFrame  # conversions tied to no known click of a known link
     unattributed_clicks: int
 
@@ -139,13 +151,17 @@ def rate_interval(k, n, mass: float = INTERVAL_MASS) -> tuple[np.ndarray, np.nda
 
 
 def _columns(df: pd.DataFrame | None, name: str) -> pd.DataFrame:
-    need = NEEDS[name]
+    need, optional = NEEDS[name], OPTIONAL.get(name, [])
     if df is None or (df.empty and not set(need) <= set(df.columns)):
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in need})
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in [*need, *optional]})
     missing = [c for c in need if c not in df]
     if missing:
         raise ValueError(f"{name} lacks the column(s) {missing}")
-    return df[need].copy()
+    out = df[need + [c for c in optional if c in df]].copy()
+    for c in optional:
+        if c not in out:
+            out[c] = None
+    return out
 
 
 def join_funnel(links, clicks, page_views, conversions, posts) -> _Joined:
@@ -153,7 +169,7 @@ def join_funnel(links, clicks, page_views, conversions, posts) -> _Joined:
     links, clicks = _columns(links, "links"), _columns(clicks, "clicks")
     page_views, conversions = _columns(page_views, "page_views"), _columns(conversions, "conversions")
     posts = _columns(posts, "posts").drop_duplicates("idempotency_key")
-    lk = links.drop_duplicates("slug")[["slug", *CREATIVE_KEYS]]
+    lk = links.drop_duplicates("slug")[["slug", *POST_KEYS, *CREATIVE_KEYS]]
     c = clicks[clicks["click_id"].notna()].drop_duplicates("click_id").merge(lk, on="slug", how="left")
     known = c["variant_id"].notna()
     c = c[known].copy()
@@ -165,12 +181,12 @@ def join_funnel(links, clicks, page_views, conversions, posts) -> _Joined:
     conv = conversions.drop_duplicates("dedupe_key").copy()
     conv["at"] = pd.to_datetime(conv["at"])
     conv["value"] = pd.to_numeric(conv["value"], errors="coerce")
-    conv = conv.merge(c[["click_id", *CREATIVE_KEYS, "bot"]], on="click_id", how="left")
+    conv = conv.merge(c[["click_id", *POST_KEYS, *CREATIVE_KEYS, "bot"]], on="click_id", how="left")
     tied = conv["variant_id"].notna()
     attributed = conv[tied].copy()
     attributed["bot"] = attributed["bot"].astype(bool)
     return _Joined(posts=posts, links=links.drop_duplicates("slug"), clicks=c.drop(columns=["slug", "user_agent"]),
-                   conversions=attributed, unattributed=conv[~tied].drop(columns=[*CREATIVE_KEYS, "bot"]),
+                   conversions=attributed, unattributed=conv[~tied].drop(columns=[*POST_KEYS, *CREATIVE_KEYS, "bot"]),
                    unattributed_clicks=int((~known).sum()))
 
 
@@ -321,6 +337,33 @@ def _empty(keys: list[str], currencies: Sequence[str], extra: Sequence[str] = ()
     return pd.DataFrame({c: pd.Series(dtype="int64" if c in (*COUNTS, *extra) else object) for c in cols})
 
 
+def _post_identity(j: _Joined) -> pd.DataFrame:
+    """Per idempotency_key: variant_id, platform, account, external_id, live_at from the ledger, else (a link
+    whose post the ledger lacks) variant_id, platform and account from the link; in_ledger says which."""
+    ledger = j.posts.dropna(subset=POST_KEYS).set_index(POST_KEYS[0])
+    linked = j.links.dropna(subset=POST_KEYS).drop_duplicates(POST_KEYS).set_index(POST_KEYS[0])
+    ident = ledger[POST_IDENTITY[:-1]].combine_first(linked[["variant_id", "platform", "account"]])
+    ident = ident.reindex(columns=POST_IDENTITY[:-1])
+    ident["in_ledger"] = ident.index.isin(ledger.index)
+    ident["live_at"] = pd.to_datetime(ident["live_at"])
+    return ident.rename_axis(POST_KEYS[0]).reset_index()
+
+
+def post_funnel(j: _Joined, events: Sequence[str], currencies: Sequence[str],
+                mass: float = INTERVAL_MASS) -> pd.DataFrame:
+    """One row per post (idempotency_key) and event: the post's identity (POST_IDENTITY) and its funnel
+    (POST_COLUMNS, then revenue and revenue per click per currency), from the joined frames."""
+    revenue = [f"{p}_{c}" for c in currencies for p in ("revenue", "revenue_per_click")]
+    cols = [*POST_KEYS, *POST_IDENTITY, *POST_COLUMNS, *revenue]
+    keyed = replace(j, posts=j.posts.dropna(subset=POST_KEYS), links=j.links.dropna(subset=POST_KEYS),
+                    clicks=j.clicks.dropna(subset=POST_KEYS))
+    if not (len(keyed.posts) or len(keyed.links)):
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c in COUNTS else object) for c in cols})
+    funnel = aggregate(keyed, POST_KEYS, events, currencies, None, mass)
+    out = _post_identity(keyed).merge(funnel, on=POST_KEYS, how="right")
+    return out[cols].sort_values([*POST_KEYS, "event"], kind="stable").reset_index(drop=True)
+
+
 def _totals(j: _Joined, levels: pd.DataFrame, events: Sequence[str]) -> dict:
     c, conv, un = j.clicks, j.conversions, j.unattributed
     human = conv[~conv["bot"]]
@@ -366,4 +409,5 @@ def attribute(links: pd.DataFrame, clicks: pd.DataFrame, page_views: pd.DataFram
         by_level = (aggregate(lj, FACTOR_KEYS, events, currencies, units, mass) if len(lj.posts) + len(lj.links)
                     + len(lj.clicks) else _empty(FACTOR_KEYS, currencies, ["creatives"]))
         by_level = by_level.sort_values([*FACTOR_KEYS, "event"], kind="stable").reset_index(drop=True)
-    return Attribution(creatives=creatives, factors=by_level, totals=_totals(j, levels, events))
+    return Attribution(creatives=creatives, factors=by_level, totals=_totals(j, levels, events),
+                       posts=post_funnel(j, events, currencies, mass))

@@ -3,9 +3,15 @@
 This is what tells a user "question hooks: +18% (± 6%, 95% interval) engagement vs. average hook" and what
 the next round of generation is weighted by.
 
-Model (a linear mixed model on the engagement logit, fitted by generalised least squares):
+The outcome is any per-post binomial rate, successes out of trials, named by the caller: engagement
+(``engagements`` of ``views``, the default) or the conversion rate per click (``converting_clicks`` of
+``clicks``: attribution/conversion_effects.py). Below, "views" and "engagements" stand for the trial and
+success columns; ``outcome`` is the rate's wording in the labels, and the count columns of the result are
+named after the trial and success columns (``effect_columns``).
 
-- Outcome: the logit of each post's engagement rate with a continuity correction,
+Model (a linear mixed model on the outcome's logit, fitted by generalised least squares):
+
+- Outcome: the logit of each post's rate with a continuity correction,
   ``logit((engagements + 0.5) / (views + 1))``, so a post with no engagement is finite.
 - Fixed effects: a free intercept per cell (platform, account) and the factor levels in sum-to-zero
   (effect) coding. Organic reach is not randomised, so posts are only compared inside their cell: a factor
@@ -27,8 +33,9 @@ Model (a linear mixed model on the engagement logit, fitted by generalised least
 - Lifts: the logit effect turned into a multiplicative lift on the engagement rate at the data's
   overall (weighted) baseline: ``expit(b0 + d) / expit(b0) - 1``.
 
-Learning gate: a post needs ``min_views`` views. There is deliberately no gate on engagements: keeping
-only posts that already earned engagement would select on the outcome and inflate every effect.
+Learning gate: a post needs ``min_trials`` trials (default 100 views). There is deliberately no gate on
+successes: keeping only posts that already earned engagement (or a conversion) would select on the outcome
+and inflate every effect.
 Hours are those of ``live_at`` in the store's clock (naive UTC).
 """
 
@@ -58,6 +65,13 @@ LEVELS: dict[str, tuple[str, ...]] = {**creative.FACTOR_LEVELS, "hour_bucket": t
 
 EFFECT_COLUMNS = ["factor", "level", "effect", "low", "high", "logit_effect", "logit_low", "logit_high",
                   "logit_se", "interval_level", "n_posts", "n_creatives", "views", "engagements", "label"]
+TRIALS, SUCCESSES, OUTCOME = "views", "engagements", "engagement"  # the default outcome: engagement per view
+MIN_TRIALS = 100  # views
+
+
+def effect_columns(trials: str = TRIALS, successes: str = SUCCESSES) -> list[str]:
+    """EFFECT_COLUMNS with the level's summed counts named after the outcome's trial and success columns."""
+    return [trials if c == TRIALS else successes if c == SUCCESSES else c for c in EFFECT_COLUMNS]
 
 # Range REML searches for a variance (logit scale, squared): sd from 1e-4 to 5.
 _VAR_BOUNDS = (1e-8, 25.0)
@@ -92,9 +106,11 @@ def level_text(level: float) -> str:
 UNMEASURED_HALF_WIDTH = 1.0
 
 
-def effect_label(factor: str, level: str, effect: float, low: float, high: float, interval_level: float) -> str:
+def effect_label(factor: str, level: str, effect: float, low: float, high: float, interval_level: float,
+                 outcome: str = OUTCOME) -> str:
     """'question hooks: +18% (± 6%, 95% interval) engagement vs. average hook'. The ± is the interval's
-    half-width; its level is part of the label, so nobody reads an interval without it."""
+    half-width; its level is part of the label, so nobody reads an interval without it. `outcome` names the
+    rate ("engagement", "conversion rate per click")."""
     level_fmt, noun = _WORDING.get(factor, ("{} " + factor.replace("_", " "), factor.replace("_", " ")))
     half = (high - low) / 2.0
     name = level_fmt.format(str(level).replace("_", " "))
@@ -102,80 +118,93 @@ def effect_label(factor: str, level: str, effect: float, low: float, high: float
         return (f"{name}: not measurable yet ({level_text(interval_level)} interval {low:+.0%} to {high:+.0%}) "
                 f"vs. average {noun}")
     return (f"{name}: {effect:+.0%} (± {half:.0%}, {level_text(interval_level)} interval) "
-            f"engagement vs. average {noun}")
+            f"{outcome} vs. average {noun}")
 
 
-def _empty(reason: str, **attrs) -> pd.DataFrame:
-    out = pd.DataFrame(columns=EFFECT_COLUMNS)
+def _empty(reason: str, columns: Sequence[str] = EFFECT_COLUMNS, **attrs) -> pd.DataFrame:
+    out = pd.DataFrame(columns=list(columns))
     out.attrs.update({"reason": reason, **attrs})
     return out
 
 
-def prepare_posts(scored: pd.DataFrame, factors: Sequence[str] = DEFAULT_FACTORS, *,
-                  min_views: int = 100) -> pd.DataFrame:
-    """Gated posts with derived length_bucket (from length_s) and hour_bucket (from live_at)."""
+def _engagements(df: pd.DataFrame) -> pd.Series | None:
+    """Engagements of a scored frame without the column: likes + comments + shares + saves, else
+    engagement_rate * views; None when neither is there."""
+    parts = [c for c in ("likes", "comments", "shares", "saves") if c in df]
+    if parts:
+        return df[parts].fillna(0).sum(axis=1)
+    if "engagement_rate" in df:
+        return (df["engagement_rate"].fillna(0) * df["views"]).round()
+    return None
+
+
+def prepare_posts(scored: pd.DataFrame, factors: Sequence[str] = DEFAULT_FACTORS, *, min_trials: int = MIN_TRIALS,
+                  trials: str = TRIALS, successes: str = SUCCESSES) -> pd.DataFrame:
+    """Gated posts (`trials` >= `min_trials`) with successes clipped to [0, trials], and derived length_bucket
+    (from length_s) and hour_bucket (from live_at). Engagements missing from a scored frame are derived
+    from likes, comments, shares and saves (or engagement_rate); other success columns must be there."""
     df = scored.copy()
-    if df.empty or "views" not in df:
+    if df.empty or trials not in df:
         return df.iloc[0:0]
-    df["views"] = pd.to_numeric(df["views"], errors="coerce").fillna(0)
-    if "engagements" not in df:
-        parts = [c for c in ("likes", "comments", "shares", "saves") if c in df]
-        if parts:
-            df["engagements"] = df[parts].fillna(0).sum(axis=1)
-        elif "engagement_rate" in df:
-            df["engagements"] = (df["engagement_rate"].fillna(0) * df["views"]).round()
-        else:
+    df[trials] = pd.to_numeric(df[trials], errors="coerce").fillna(0)
+    if successes not in df:
+        derived = _engagements(df) if (trials, successes) == (TRIALS, SUCCESSES) else None
+        if derived is None:
             return df.iloc[0:0]
-    df["engagements"] = pd.to_numeric(df["engagements"], errors="coerce").fillna(0).clip(lower=0)
-    df["engagements"] = np.minimum(df["engagements"], df["views"])
+        df[successes] = derived
+    df[successes] = pd.to_numeric(df[successes], errors="coerce").fillna(0).clip(lower=0)
+    df[successes] = np.minimum(df[successes], df[trials])
     if "length_bucket" in factors and "length_bucket" not in df and "length_s" in df:
         secs = pd.to_numeric(df["length_s"], errors="coerce")
         df["length_bucket"] = [creative.length_bucket(s) if pd.notna(s) else None for s in secs]
     if "hour_bucket" in factors and "hour_bucket" not in df and "live_at" in df:
         hours = pd.to_datetime(df["live_at"], errors="coerce", utc=True).dt.hour  # naive = UTC
         df["hour_bucket"] = [hour_bucket(int(h)) if pd.notna(h) else None for h in hours]
-    return df[df["views"] >= min_views].reset_index(drop=True)
+    return df[df[trials] >= min_trials].reset_index(drop=True)
 
 
 def estimate_factor_effects(scored: pd.DataFrame, *, factors: Sequence[str] = DEFAULT_FACTORS,
-                            level: float = 0.95, min_views: int = 100, min_posts: int = 6,
+                            level: float = 0.95, min_trials: int = MIN_TRIALS, min_posts: int = 6,
+                            trials: str = TRIALS, successes: str = SUCCESSES, outcome: str = OUTCOME,
                             post_noise: float | None = None, creative_sd: float | None = None,
                             ridge: float = 1e-9, continuity: float = 0.5) -> pd.DataFrame:
-    """One row per (factor, level): lift on engagement rate vs. the factor's average level, with interval.
+    """One row per (factor, level): lift on the outcome's rate vs. the factor's average level, with interval.
 
-    `scored` is the scores table joined with the variants' factors (hook_pattern, angle, cta_style,
-    format, length_s), variant_id (the creative; posts without one count as their own creative) and
-    live_at. Columns of the result: see EFFECT_COLUMNS; ``effect``/``low``/``high`` are multiplicative lifts
-    (0.18 = +18%), the ``logit_*`` columns the same on the model's scale, ``interval_level`` the interval's
-    level (`level`, default 0.95). ``result.attrs`` carries ``reason`` (empty string when effects were
-    estimated; why not otherwise), ``level``, ``n_posts``, ``n_creatives``, ``n_cells``, ``baseline_rate``,
-    ``skipped_factors``, ``creative_sd`` and ``post_noise`` (as used: given or estimated), ``df`` (of the t
-    quantile) and ``ridge``. Fewer than `min_posts` gated posts, or no factor with two observed levels, give
-    an empty frame with a reason.
-    """
+    `scored` is one row per post: the scores table joined with the variants' factors (hook_pattern, angle,
+    cta_style, format, length_s), variant_id (the creative; posts without one count as their own creative),
+    platform, account and live_at, with the outcome's counts: `successes` out of `trials` (default
+    engagements of views; `outcome` words the rate in the labels; a post needs `min_trials` trials).
+    Columns of the result: effect_columns(trials, successes) (EFFECT_COLUMNS by default);
+    ``effect``/``low``/``high`` are multiplicative lifts (0.18 = +18%), the ``logit_*`` columns the same on
+    the model's scale, ``interval_level`` the interval's level (`level`, default 0.95). ``result.attrs``
+    carries ``reason`` (empty string when effects were estimated; why not otherwise), ``level``,
+    ``n_posts``, ``n_creatives``, ``n_cells``, ``baseline_rate``, ``skipped_factors``, ``creative_sd`` and
+    ``post_noise`` (as used: given or estimated), ``df`` (of the t quantile), ``ridge`` and ``outcome``.
+    Fewer than `min_posts` gated posts, or no factor with two observed levels, give an empty frame with a
+    reason."""
     if not 0 < level < 1:
         raise ValueError("level must be in (0, 1)")
-    posts = prepare_posts(scored, factors, min_views=min_views)
+    names = (trials, successes, outcome)
+    posts = prepare_posts(scored, factors, min_trials=min_trials, trials=trials, successes=successes)
     missing = [f for f in factors if f not in posts or posts[f].isna().all()]
     present = [f for f in factors if f not in missing]
     if present:
         posts = posts.dropna(subset=present).reset_index(drop=True)
+    empty = dict(columns=effect_columns(trials, successes), n_posts=len(posts), level=level, outcome=outcome)
     if len(posts) < min_posts:
-        return _empty(f"only {len(posts)} posts pass the learning gate (views >= {min_views}) with known factors; "
-                      f"need at least {min_posts}", n_posts=len(posts), skipped_factors=missing, level=level)
+        return _empty(f"only {len(posts)} posts pass the learning gate ({trials} >= {min_trials}) with known factors; "
+                      f"need at least {min_posts}", skipped_factors=missing, **empty)
     single = [f for f in present if len(_codes(posts, f)[1]) < 2]
     used = [f for f in present if f not in single]
     if not used:
-        return _empty("no factor has two observed levels to compare", n_posts=len(posts),
-                      skipped_factors=missing + single, level=level)
+        return _empty("no factor has two observed levels to compare", skipped_factors=missing + single, **empty)
 
     X, columns, M, cells = _design(posts, used)
-    views = posts["views"].to_numpy(float)
-    eng = posts["engagements"].to_numpy(float)
-    rate = (eng + continuity) / (views + 2 * continuity)
+    n_trials = posts[trials].to_numpy(float)
+    rate = (posts[successes].to_numpy(float) + continuity) / (n_trials + 2 * continuity)
     y = np.log(rate / (1 - rate))
     groups = _creatives(posts)
-    model = _fit_model(X, y, views, cells, groups, post_noise=post_noise, creative_sd=creative_sd, ridge=ridge)
+    model = _fit_model(X, y, n_trials, cells, groups, post_noise=post_noise, creative_sd=creative_sd, ridge=ridge)
 
     delta = M @ model.coef
     se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", M, model.cov, M), 0, None))
@@ -184,11 +213,11 @@ def estimate_factor_effects(scored: pd.DataFrame, *, factors: Sequence[str] = DE
     t = float(stats.t.ppf(0.5 + level / 2, df))
     w = 1.0 / (model.binom + model.s2)
     baseline = float(np.sum(w * y) / np.sum(w))
-    out = _effect_table(posts, columns, used, delta, se, t, level, baseline, groups)
+    out = _effect_table(posts, columns, used, delta, se, t, level, baseline, groups, names)
     out.attrs.update({"reason": "", "level": level, "n_posts": len(posts), "n_creatives": n_groups,
                       "n_cells": int(cells.max()) + 1, "baseline_rate": float(_expit(baseline)),
                       "skipped_factors": missing + single, "creative_sd": math.sqrt(model.tau2),
-                      "post_noise": math.sqrt(model.s2), "df": df, "ridge": ridge})
+                      "post_noise": math.sqrt(model.s2), "df": df, "ridge": ridge, "outcome": outcome})
     return out
 
 
@@ -309,26 +338,29 @@ def _fit_model(X, y, views, cells, groups, *, post_noise: float | None, creative
 
 
 def _effect_table(posts: pd.DataFrame, columns: list[tuple[str, list[str]]], used: list[str], delta, se,
-                  t: float, level: float, baseline: float, groups: np.ndarray) -> pd.DataFrame:
-    """The rows of the result (EFFECT_COLUMNS), lifts at the baseline rate, sorted by factor then effect."""
-    views, eng = posts["views"].to_numpy(float), posts["engagements"].to_numpy(float)
-    factor, names, n_posts, n_creatives, level_views, level_eng = [], [], [], [], [], []
+                  t: float, level: float, baseline: float, groups: np.ndarray,
+                  outcome: tuple[str, str, str] = (TRIALS, SUCCESSES, OUTCOME)) -> pd.DataFrame:
+    """The rows of the result (effect_columns; `outcome`: the trial and success columns and the outcome's
+    wording), lifts at the baseline rate, sorted by factor then effect."""
+    trials, successes, wording = outcome
+    views, eng = posts[trials].to_numpy(float), posts[successes].to_numpy(float)
+    factor, level_names, n_posts, n_creatives, level_views, level_eng = [], [], [], [], [], []
     for f, levels in columns:
         codes = _codes(posts, f)[0]
         factor += [f] * len(levels)
-        names += levels
+        level_names += levels
         n_posts += list(np.bincount(codes, minlength=len(levels)))
         n_creatives += list(np.bincount(np.unique(np.c_[codes, groups], axis=0)[:, 0], minlength=len(levels)))
         level_views += list(np.bincount(codes, weights=views, minlength=len(levels)))
         level_eng += list(np.bincount(codes, weights=eng, minlength=len(levels)))
     lo, hi = delta - t * se, delta + t * se
     lift = [_expit(baseline + d) / _expit(baseline) - 1.0 for d in (delta, lo, hi)]
-    out = pd.DataFrame({"factor": factor, "level": names, "effect": lift[0], "low": lift[1], "high": lift[2],
+    out = pd.DataFrame({"factor": factor, "level": level_names, "effect": lift[0], "low": lift[1], "high": lift[2],
                         "logit_effect": delta, "logit_low": lo, "logit_high": hi, "logit_se": se,
                         "interval_level": level, "n_posts": np.array(n_posts, dtype=int),
                         "n_creatives": np.array(n_creatives, dtype=int),
-                        "views": np.array(level_views).astype(int), "engagements": np.array(level_eng).astype(int),
-                        "label": [effect_label(*row, level) for row in zip(factor, names, *lift)]})
+                        trials: np.array(level_views).astype(int), successes: np.array(level_eng).astype(int),
+                        "label": [effect_label(*row, level, wording) for row in zip(factor, level_names, *lift)]})
     order = np.lexsort((-lift[0], [used.index(f) for f in factor]))
     return out.iloc[order].reset_index(drop=True)
 

@@ -148,6 +148,43 @@ def test_factor_levels_aggregate_their_creatives(funnel):
     assert not f.duplicated(["factor", "level", "event"]).any()
 
 
+def test_the_per_post_funnel(funnel):
+    p = funnel.posts
+    assert not p.duplicated(["idempotency_key", "event"]).any()
+    assert set(p["event"]) == {ALL, "lead", "signup", "purchase"}
+    every = p[p["event"] == ALL].set_index("idempotency_key")
+    assert sorted(every.index) == ["k-a", "k-b", "k-c", "k-d", "k-nolink"] and every["in_ledger"].all()
+    a = every.loc["k-a"]  # c1..c4: c1 (lead + 2 purchases) and c2 (lead) converted
+    assert (a["variant_id"], a["platform"], a["links"], a["clicks"], a["bot_clicks"]) == ("v1", "tiktok", 1, 4, 0)
+    assert (a["conversions"], a["converting_clicks"], a["revenue_USD"]) == (4, 2, pytest.approx(25.0))
+    assert a["conversion_rate"] == pytest.approx(0.5) and a["rate_low"] < 0.5 < a["rate_high"]
+    c = every.loc["k-c"]  # one human click (converted) and two crawlers (one "converted")
+    assert (c["clicks"], c["bot_clicks"], c["converting_clicks"], c["bot_conversions"]) == (1, 2, 1, 1)
+    nolink = every.loc["k-nolink"]
+    assert (nolink["links"], nolink["clicks"]) == (0, 0) and math.isnan(nolink["conversion_rate"])
+    # the posts add up to their creatives, event by event (no spend columns per post)
+    by_creative = p.groupby(["variant_id", "event"])[["clicks", "conversions", "converting_clicks"]].sum()
+    cr = funnel.creatives[funnel.creatives["platform"] == ALL].set_index(["variant_id", "event"])
+    assert (by_creative == cr.loc[by_creative.index, by_creative.columns]).all().all()
+    assert not {"spend", "cost_per_conversion", "posts"} & set(p.columns)
+    lead = _row(p, idempotency_key="k-a", event="lead")
+    assert (lead["conversions"], lead["converting_clicks"], lead["revenue_USD"]) == (2, 2, 0.0)
+
+
+def test_per_post_identity_comes_from_the_ledger_else_the_link():
+    links = _links(("a", "v1", "tiktok"), ("b", "v2", "instagram")).assign(account=["main", "brand"])
+    posts = pd.DataFrame({"idempotency_key": ["k-a"], "variant_id": ["v1"], "platform": ["tiktok"],
+                          "account": ["main"], "external_id": ["tt-1"], "live_at": [T0]})
+    clicks = _clicks([("c1", "a"), ("c2", "b"), ("c3", "b")])
+    r = attribute(links, clicks, _views([]), _conversions([("x1", "c2", "lead")]), posts)
+    every = r.posts[r.posts["event"] == ALL].set_index("idempotency_key")
+    assert (every.loc["k-a", "external_id"], every.loc["k-a", "live_at"], every.loc["k-a", "in_ledger"]) == \
+        ("tt-1", T0, True)
+    b = every.loc["k-b"]  # a tracked link whose post the ledger does not hold (yet)
+    assert (b["variant_id"], b["platform"], b["account"], b["in_ledger"]) == ("v2", "instagram", "brand", False)
+    assert pd.isna(b["live_at"]) and pd.isna(b["external_id"]) and (b["clicks"], b["converting_clicks"]) == (2, 1)
+
+
 def test_spend_gives_cost_per_conversion_where_known():
     links = _links(("a", "v1", "tiktok"), ("b", "v2", "tiktok"), ("c", "v3", "tiktok"))
     clicks = _clicks([("c1", "a"), ("c2", "a"), ("c3", "b"), ("c4", "c")])
@@ -172,6 +209,7 @@ def test_empty_store_gives_empty_tables_with_columns():
     r = attribute(None, None, None, None, None, None)
     assert r.creatives.empty and {"variant_id", "platform", "event", "conversion_rate", "rate_low"} <= set(r.creatives)
     assert r.factors.empty and {"factor", "level", "creatives", "clicks"} <= set(r.factors)
+    assert r.posts.empty and {"idempotency_key", "live_at", "event", "clicks", "converting_clicks"} <= set(r.posts)
     assert r.totals["clicks"] == 0 and r.totals["unattributed"] == 0
 
 

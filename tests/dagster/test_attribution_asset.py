@@ -85,7 +85,8 @@ def test_attribution_materializes_per_creative_and_factor_level_and_its_checks_p
     assert result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"attribution_counts_sane": True, "attribution_ids_unique": True,
-                      "attribution_no_future_events": True, "attribution_factors_sane": True}
+                      "attribution_no_future_events": True, "attribution_factors_sane": True,
+                      "attribution_posts_sane": True}
     meta = {e.materialization.asset_key.to_user_string(): e.materialization.metadata
             for e in result.get_asset_materialization_events()}
     m = meta["attribution"]
@@ -111,6 +112,7 @@ def test_attribution_materializes_per_creative_and_factor_level_and_its_checks_p
     q = f[(f["factor"] == "hook_pattern") & (f["level"] == "question") & (f["event"] == ALL)].iloc[0]
     assert (q["creatives"], q["posts"], q["clicks"], q["converting_clicks"]) == (2, 2, 4, 2)
     assert meta["attribution_factors"]["dagster/row_count"].value == len(f)
+    _assert_per_post(wh.read("attribution_posts"), meta["attribution_posts"])
 
     # a second run finds the delivery settled: nothing counted twice
     with dg.instance_for_test() as instance:
@@ -119,11 +121,35 @@ def test_attribution_materializes_per_creative_and_factor_level_and_its_checks_p
     assert m2["conversions"].value == 3 and m2["webhooks"].value["processed"] == 0
 
 
+def _assert_per_post(p: pd.DataFrame, meta) -> None:
+    """attribution_posts: one row per post and event, the post's identity from the ledger, its own funnel."""
+    assert not p.duplicated(["idempotency_key", "event"]).any()
+    every = p[p["event"] == ALL].set_index("idempotency_key")
+    assert sorted(every.index) == ["k1", "k2", "k3"] and every["in_ledger"].all()
+    assert set(p["event"]) == {ALL, "lead", "signup", "purchase"}
+    k1 = every.loc["k1"]
+    assert (k1["variant_id"], k1["platform"], k1["account"], k1["external_id"]) == ("v1", "tiktok", "main", "x-k1")
+    assert _now() - dt.timedelta(hours=3) < pd.Timestamp(k1["live_at"]) < _now()  # _fill posted it 2 hours ago
+    assert (k1["links"], k1["clicks"], k1["bot_clicks"], k1["converting_clicks"], k1["conversions"]) == (1, 4, 1, 2, 2)
+    assert (k1["revenue_USD"], k1["revenue_EUR"], k1["conversion_rate"]) == (40.0, 0.0, pytest.approx(0.5))
+    k2 = every.loc["k2"]
+    assert (k2["clicks"], k2["converting_clicks"], k2["revenue_EUR"], k2["revenue_per_click_EUR"]) == (2, 1, 25.0, 12.5)
+    k3 = every.loc["k3"]  # posted without a tracked link: counted, no rate
+    assert (k3["links"], k3["clicks"], k3["converting_clicks"]) == (0, 0, 0) and pd.isna(k3["conversion_rate"])
+    k1_lead = p[(p["idempotency_key"] == "k1") & (p["event"] == "lead")].iloc[0]
+    assert (k1_lead["conversions"], k1_lead["revenue_USD"]) == (1, 0.0)
+    assert (meta["posts"].value, meta["posts_with_clicks"].value, meta["posts_not_in_ledger"].value) == (3, 2, 0)
+    assert meta["dagster/row_count"].value == len(p)
+    assert "k1" in meta["top_posts"].value and "attribution_posts" in meta["what_the_numbers_mean"].value
+
+
 def test_an_empty_store_gives_readable_empty_tables(store):
     with dg.instance_for_test() as instance:
         result = dg.materialize([attribution, *CHECKS], resources={"store": store}, instance=instance)
     assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
     assert store.warehouse().read("attribution").empty and "rate_low" in store.warehouse().read("attribution")
+    posts = store.warehouse().read("attribution_posts")
+    assert posts.empty and {"idempotency_key", "clicks", "converting_clicks", "live_at"} <= set(posts.columns)
 
 
 def test_a_click_from_the_future_fails_the_check(store):
@@ -150,6 +176,7 @@ def test_it_follows_new_posts_and_refreshes_hourly_without_them(store):
         assert second.get_num_requested(dg.AssetKey("attribution")) == 1  # eager: new posts
         instance.report_runless_asset_event(dg.AssetMaterialization("attribution"))
         instance.report_runless_asset_event(dg.AssetMaterialization("attribution_factors"))
+        instance.report_runless_asset_event(dg.AssetMaterialization("attribution_posts"))
         quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=second.cursor,
                                                   evaluation_time=start + dt.timedelta(minutes=20))
         assert quiet.get_num_requested(dg.AssetKey("attribution")) == 0

@@ -23,7 +23,8 @@ def test_asset_graph_is_the_loop():
     local_keys = {k.to_user_string() for k in local.resolve_asset_graph().get_all_asset_keys()}
     loop = {"market_items", "blueprints", "factor_lifts", "variants", "publish_schedule", "post_metrics",
             "timing_matrix", "scores", "factor_effects", "winners", "decisions", "allocation", "ad_plan",
-            "paid_winners", "ad_actions", "attribution", "attribution_factors", "research_queries"}
+            "paid_winners", "ad_actions", "attribution", "attribution_factors", "attribution_posts",
+            "conversion_effects", "research_queries"}
     assert loop <= main_keys and {"renders", "posts"} <= local_keys
     # the other location's assets appear only as dependencies, never materialized twice
     main_materializable = {k.to_user_string() for k in main.resolve_asset_graph().materializable_asset_keys}
@@ -80,8 +81,16 @@ def test_automation_follows_research(tmp_path):
         assert first.get_num_requested(dg.AssetKey("market_items")) == 1
         assert first.get_num_requested(dg.AssetKey("blueprints")) == 0
         instance.report_runless_asset_event(dg.AssetMaterialization("market_items", partition="2026-11-20"))
+        # blueprints follow once market_items' blocking checks passed (tests/dagster/test_stage_checks.py
+        # shows a failed one keeping them waiting)
         second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
-        assert second.get_num_requested(dg.AssetKey("blueprints")) == 1
+        assert second.get_num_requested(dg.AssetKey("blueprints")) == 0
+        market = defs.resolve_asset_graph().get(dg.AssetKey("market_items"))
+        for check_key in market.check_keys:
+            instance.report_runless_asset_event(dg.AssetCheckEvaluation(
+                asset_key=check_key.asset_key, check_name=check_key.name, passed=True))
+        third = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=second.cursor)
+        assert third.get_num_requested(dg.AssetKey("blueprints")) == 1
 
 
 def test_publish_sensor_counts_what_publish_due_would_take_and_liveness_sweeps_rate_events(tmp_path):
