@@ -145,7 +145,8 @@ def _organic_day(steps: DemoSteps, day: int) -> None:
         steps.run(["post_metrics"], steps.now().date().isoformat())
     steps.done()
     steps.stage(f"{tag} score")
-    meta = steps.run(["scores", "timing_matrix", "factor_effects", "winners", "allocation", "attribution"], None)
+    meta = steps.run(["scores", "timing_matrix", "factor_effects", "winners", "allocation", "attribution",
+                      "conversion_effects"], None)
     decisions = meta["winners"].get("decisions", {})
     steps.progress.line(f"{tag} measure+score: {meta['scores'].get('dagster/row_count')} posts scored; "
                         f"decisions {decisions}")
@@ -156,6 +157,9 @@ def _organic_day(steps: DemoSteps, day: int) -> None:
     findings = meta.get("factor_effects", {}).get("findings")
     if findings and day == cfg.days - 1:
         steps.progress.line(f"{tag} what drives engagement (factor effects, 95% intervals):\n{findings}")
+    sales = meta.get("conversion_effects", {}).get("findings")
+    if sales and day == cfg.days - 1:
+        steps.progress.line(f"{tag} what drives purchases per click (conversion effects, 95% intervals):\n{sales}")
     steps.done()
 
 
