@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from actp_pipeline.store import schema
 from actp_pipeline.store.engine import insert_ignoring_conflict
+from actp_pipeline.store.schema import utcnow
 
 CLICK_ID_RE = re.compile(r"[0-9a-f]{24}")
 EVENT_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -41,10 +42,6 @@ class BadEvent(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
         self.field = field
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _click_id(body: Mapping[str, Any]) -> str:
@@ -72,12 +69,12 @@ def check_page_view(body: Mapping[str, Any], now: dt.datetime | None = None) -> 
     url = body.get("url")
     if not isinstance(url, str) or not url.startswith(("https://", "http://")) or len(url) > 2000:
         raise BadEvent("url", "must be the page's http(s) address, at most 2000 characters")
-    return {"click_id": _click_id(body), "url": url, "at": now or _utcnow()}
+    return {"click_id": _click_id(body), "url": url, "at": now or utcnow()}
 
 
 def check_conversion(body: Mapping[str, Any], source: str, now: dt.datetime | None = None) -> dict[str, Any]:
     """A conversion row from a page's or a server's JSON; BadEvent names the first wrong field."""
-    now = now or _utcnow()
+    now = now or utcnow()
     event = body.get("event")
     if not isinstance(event, str) or not EVENT_RE.fullmatch(event):
         raise BadEvent("event", "must be a lower-case name such as lead, signup or purchase")
@@ -125,17 +122,14 @@ def store_conversion(engine: Engine, row: dict[str, Any]) -> str:
             return "stored"
         if row["source"] == "page":
             return "duplicate"
-        t = schema.conversions
-        fixed = conn.execute(t.update().where(t.c.dedupe_key == row["dedupe_key"], t.c.source == "page").values(
-            event=row["event"], value=row["value"], currency=row["currency"], source=row["source"])).rowcount
-        return "corrected" if fixed else "duplicate"
+        return "corrected" if _correct_page_row(conn, row) else "duplicate"
 
 
 # ---------------------------------------------------------------------------------------- webhooks
 def queue_webhook(engine: Engine, provider: str, event_id: str, event_type: str | None, payload: bytes) -> bool:
     """Keep a verified delivery once per (provider, event id); False for a replay."""
     row = {"provider": provider, "event_id": event_id[:200], "event_type": (event_type or "")[:100] or None,
-           "payload": payload.decode("utf-8"), "status": "pending", "received_at": _utcnow()}
+           "payload": payload.decode("utf-8"), "status": "pending", "received_at": utcnow()}
     with engine.begin() as conn:
         return insert_ignoring_conflict(conn, schema.webhook_events, row).rowcount == 1
 
@@ -162,7 +156,7 @@ def stripe_conversion(event: Mapping[str, Any]) -> tuple[dict[str, Any] | None, 
     value = amount if currency in ZERO_DECIMAL else amount / 100
     paid = obj.get("payment_intent") if kind == "checkout.session.completed" else obj.get("id")
     created = event.get("created")
-    at = dt.datetime.fromtimestamp(created, dt.UTC).replace(tzinfo=None) if isinstance(created, int) else _utcnow()
+    at = dt.datetime.fromtimestamp(created, dt.UTC).replace(tzinfo=None) if isinstance(created, int) else utcnow()
     order = _dig(obj, "metadata.actp_dedupe_key")  # the shop's order id, when it passes it: one sale, one key
     key = order if isinstance(order, str) and DEDUPE_RE.fullmatch(order) else f"stripe:{paid or event.get('id')}"
     return {"click_id": cid, "event": "purchase", "dedupe_key": key,
@@ -181,7 +175,7 @@ def process_webhooks(engine: Engine, limit: int = 500) -> dict[str, int]:
         status, result, conversion = _handle(provider, payload)
         with engine.begin() as conn:
             settled = conn.execute(t.update().where(t.c.id == row_id, t.c.status == "pending").values(
-                status=status, result=result, processed_at=_utcnow())).rowcount
+                status=status, result=result, processed_at=utcnow())).rowcount
             if settled and conversion is not None:
                 if insert_ignoring_conflict(conn, schema.conversions, conversion).rowcount:  # unknown click: kept,
                     counts["conversions"] += 1  # unattributed
@@ -194,10 +188,11 @@ def process_webhooks(engine: Engine, limit: int = 500) -> dict[str, int]:
     return counts
 
 
-def _correct_page_row(conn: Connection, row: dict[str, Any]) -> None:
+def _correct_page_row(conn: Connection, row: dict[str, Any]) -> bool:
+    """A trusted report (server, Stripe) replaces a page's row of the same key; True when it did."""
     t = schema.conversions
-    conn.execute(t.update().where(t.c.dedupe_key == row["dedupe_key"], t.c.source == "page").values(
-        event=row["event"], value=row["value"], currency=row["currency"], source=row["source"]))
+    return 1 == conn.execute(t.update().where(t.c.dedupe_key == row["dedupe_key"], t.c.source == "page").values(
+        event=row["event"], value=row["value"], currency=row["currency"], source=row["source"])).rowcount
 
 
 def _handle(provider: str, payload: str) -> tuple[str, str, dict[str, Any] | None]:

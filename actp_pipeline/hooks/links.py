@@ -16,15 +16,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from actp_pipeline.ads.meta_signals import is_loopback  # one loopback rule (127.0.0.0/8, ::1, localhost)
 from actp_pipeline.store import schema
 from actp_pipeline.store.engine import insert_ignoring_conflict
 
@@ -56,15 +55,6 @@ def slug_for(idempotency_key: str) -> str:
     return base64.b32encode(digest).decode("ascii").lower()[:12]
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_destination(url: str) -> str:
     """`url` if it is a plain https address of a named host (http only on loopback, for the sandbox);
     else BadDestination naming the problem."""
@@ -81,9 +71,10 @@ def check_destination(url: str) -> str:
     if "@" in parts.netloc:
         raise BadDestination("the destination has user information (user@host)")
     host = (parts.hostname or "").lower()
-    if not host or not (HOST_RE.fullmatch(host) or _loopback(host)):
+    loopback = is_loopback(url)
+    if not host or not (HOST_RE.fullmatch(host) or loopback):
         raise BadDestination(f"the destination's host {host or '(none)'!r} is not a host name")
-    if parts.scheme == "http" and not _loopback(host):
+    if parts.scheme == "http" and not loopback:
         raise BadDestination("the destination must be https (http only for a loopback test page)")
     try:
         parts.port
@@ -128,7 +119,3 @@ def load_link(conn: Connection, slug: str) -> Link | None:
 def link_url(base_url: str, slug: str) -> str:
     """The public address of a tracked link on the hooks service at `base_url`."""
     return f"{base_url.rstrip('/')}/r/{slug}"
-
-
-def links_of(conn: Connection) -> list[dict[str, Any]]:
-    return [dict(r) for r in conn.execute(sa.select(schema.links).order_by(schema.links.c.created_at)).mappings()]

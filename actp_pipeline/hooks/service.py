@@ -39,6 +39,7 @@ from starlette.routing import Route
 from actp_pipeline.hooks import events, links, signatures
 from actp_pipeline.hooks.click_log import ClickLog
 from actp_pipeline.hooks.snippet import SNIPPET_JS
+from actp_pipeline.store.schema import utcnow
 
 MAX_BODY = 1 << 20  # a webhook or event body larger than 1 MiB is refused (413)
 PLATFORM_CLICK_RE = re.compile(r"[A-Za-z0-9_.\-]{1,200}")
@@ -160,7 +161,7 @@ class HooksService:
             return _error(500, "unsafe_destination", "this link's stored destination is refused; see the links table")
         agent, ref = request.headers.get("user-agent"), request.headers.get("referer")
         ip = request.client.host if request.client else ""
-        row = {"click_id": click_id, "slug": slug, "at": events._utcnow(),
+        row = {"click_id": click_id, "slug": slug, "at": utcnow(),
                "platform_click_id": params[0][1] if params else None,
                "referrer": ref[:500] if ref else None, "user_agent": agent[:300] if agent else None,
                "visitor": hashlib.sha256(self._salt + ip.encode()).hexdigest()[:32]}

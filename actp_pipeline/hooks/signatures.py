@@ -182,6 +182,23 @@ def _no_match(name: str) -> SignatureError:
 # ---------------------------------------------------------------- Stripe
 
 
+def _verify_timed(payload: bytes, header: str | None, keys: Sequence[bytes], name: str, sig_key: str, *,
+                  many: bool, now: float, tolerance_s: int) -> int:
+    """The `t=<unix>,<sig_key>=<hex>` scheme Stripe and TikTok share: HMAC-SHA256 of "<t>." + body under any
+    key matches any signature, then t is within the tolerance (checked after, so a stale t is authentic)."""
+    body = _check_payload(payload)
+    t, sigs = _parse_t_header(_require_header(header, name), name, sig_key, many=many)
+    signed = b"%d." % t + body
+    if not _any_match([_hmac_hex(k, signed) for k in keys], sigs):
+        raise _no_match(name)
+    _check_tolerance(t, now, tolerance_s, name)
+    return t
+
+
+def _timed_digest(payload: bytes, secret: str, t: int) -> str:
+    return _hmac_hex(_check_secret(secret), b"%d." % t + _check_payload(payload)).decode("ascii")
+
+
 def verify_stripe(
     payload: bytes,
     header: str | None,
@@ -195,20 +212,13 @@ def verify_stripe(
     Accepts when any v1 value matches the HMAC under any of ``secrets`` (rolling a secret means
     both the old and new one verify for a while, and Stripe then sends one v1 per secret).
     """
-    body = _check_payload(payload)
-    keys = _secret_keys(secrets)
-    t, sigs = _parse_t_header(_require_header(header, STRIPE_HEADER), STRIPE_HEADER, "v1", many=True)
-    signed = b"%d." % t + body
-    if not _any_match([_hmac_hex(k, signed) for k in keys], sigs):
-        raise _no_match(STRIPE_HEADER)
-    _check_tolerance(t, now, tolerance_s, STRIPE_HEADER)
-    return t
+    return _verify_timed(payload, header, _secret_keys(secrets), STRIPE_HEADER, "v1", many=True, now=now,
+                         tolerance_s=tolerance_s)
 
 
 def sign_stripe(payload: bytes, secret: str, t: int) -> str:
     """The ``Stripe-Signature`` value Stripe would send; for tests, the sandbox and benchmarks."""
-    digest = _hmac_hex(_check_secret(secret), b"%d." % t + _check_payload(payload))
-    return f"t={t},v1={digest.decode('ascii')}"
+    return f"t={t},v1={_timed_digest(payload, secret, t)}"
 
 
 # ---------------------------------------------------------------- Meta
@@ -279,19 +289,13 @@ def verify_tiktok(
 
     TikTok documents one ``s`` per header, so a second one is malformed rather than a rotation.
     """
-    body = _check_payload(payload)
-    key = _check_secret(secret)
-    t, sigs = _parse_t_header(_require_header(header, TIKTOK_HEADER), TIKTOK_HEADER, "s", many=False)
-    if not _any_match([_hmac_hex(key, b"%d." % t + body)], sigs):
-        raise _no_match(TIKTOK_HEADER)
-    _check_tolerance(t, now, tolerance_s, TIKTOK_HEADER)
-    return t
+    return _verify_timed(payload, header, [_check_secret(secret)], TIKTOK_HEADER, "s", many=False, now=now,
+                         tolerance_s=tolerance_s)
 
 
 def sign_tiktok(payload: bytes, secret: str, t: int) -> str:
     """The ``TikTok-Signature`` value TikTok would send."""
-    digest = _hmac_hex(_check_secret(secret), b"%d." % t + _check_payload(payload))
-    return f"t={t},s={digest.decode('ascii')}"
+    return f"t={t},s={_timed_digest(payload, secret, t)}"
 
 
 # ---------------------------------------------------------------- Standard Webhooks

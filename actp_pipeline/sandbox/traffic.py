@@ -147,7 +147,8 @@ class Traffic:
                 rec["conversions"] += 1
                 rec["revenue"] = round(rec["revenue"] + PRICE, 2)
                 got["conversions"] += 1
-        self.publishing.state.set_meta(META_KEY.format(post_id=pid), json.dumps(rec))
+        if any(got.values()):  # nothing new: no write (every post is looked at on every run)
+            self.publishing.state.set_meta(META_KEY.format(post_id=pid), json.dumps(rec))
         return got
 
     def truth(self) -> dict[str, Any]:
