@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,8 @@ import dagster as dg
 from assets import LOOP_ASSETS, LOOP_CHECKS
 from resources import LoopSettings
 from resources.defaults import default_resources
-from sensors import STAGE_JOBS, STAGES, ad_plan_approvals_sensor, automation_sensor, metrics_schedule, research_schedule
+from sensors import (STAGE_JOBS, STAGES, ad_plan_approvals_sensor, automation_sensor, metrics_schedule, rendered_sensor,
+                     research_schedule)
 from sensors.alerts import alerts_sensor, run_failure_alerts
 from sensors.plan_test import plan_test_job
 
@@ -22,7 +24,7 @@ defs = dg.Definitions(
     jobs=[*STAGE_JOBS, plan_test_job],
     schedules=[research_schedule, metrics_schedule],
     # run_failure_alerts watches both code locations (monitor_all_code_locations): local_ops needs none of its own
-    sensors=[automation_sensor, ad_plan_approvals_sensor, alerts_sensor, run_failure_alerts],
+    sensors=[automation_sensor, rendered_sensor, ad_plan_approvals_sensor, alerts_sensor, run_failure_alerts],
     resources=default_resources(),
 )
 
@@ -53,6 +55,15 @@ def instance_home(data_dir) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(INSTANCE_YAML.format(home=home))
     return home
+
+
+def run_instance_home(data_dir) -> Path:
+    """Where `actp demo` and `actp research backfill` record their runs: DAGSTER_HOME when it is set and holds a
+    dagster.yaml (a team's instance, e.g. dagster.postgres.yaml), else the SQLite instance under the data directory."""
+    configured = os.environ.get("DAGSTER_HOME")
+    if configured and (Path(configured) / "dagster.yaml").exists():
+        return Path(configured)
+    return instance_home(data_dir)
 
 
 @dg.logger(config_schema={"path": str, "log_level": dg.Field(str, default_value="INFO")},
@@ -113,8 +124,7 @@ def demo_materializer(settings, loop_overrides: dict, render_concurrency: int = 
     the named stage jobs that hold `asset_names` (one run per stage, in loop order), recorded in the
     instance under the data directory so `dagster dev` shows them afterwards; Dagster's log lines go to
     <data_dir>/logs/dagster.log."""
-    home = instance_home(settings.data_dir)
-    instance = dg.DagsterInstance.from_config(str(home))
+    instance = dg.DagsterInstance.from_config(str(run_instance_home(settings.data_dir)))
     all_defs = demo_definitions(settings, LoopSettings(**loop_overrides))
     loggers = {"file": {"config": {"path": str(Path(settings.data_dir).resolve() / "logs" / "dagster.log")}}}
 
@@ -153,7 +163,7 @@ def research_backfill(data_dir, keys: list[str], run_id: str, on_progress: Calla
     """Collect the research partitions `keys` (a contiguous range) as ONE run of the research job (its
     single-run backfill policy), recorded in the instance under the data directory; `on_progress` gets the
     count of partitions materialized so far. Returns the market items collected; raises RunFailed."""
-    instance = dg.DagsterInstance.from_config(str(instance_home(data_dir)))
+    instance = dg.DagsterInstance.from_config(str(run_instance_home(data_dir)))
     job, outcome = defs.resolve_job_def(RESEARCH_JOB), {}
 
     def materialized() -> int:
@@ -191,8 +201,6 @@ def _stamp(t) -> str | None:
 def last_stage_runs(data_dir) -> dict:
     """The newest run of each stage job (JOB_ORDER) in the Dagster instance `actp ui` and `actp demo` record to
     (DAGSTER_HOME when set, else <data_dir>/dagster), for `actp status`: {"instance", "found", "runs", "note"}."""
-    import os
-
     home = Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else Path(data_dir).resolve() / "dagster"
     if not (home / "dagster.yaml").exists() and not (home / "storage").is_dir():
         return {"instance": str(home), "found": False, "runs": [], "note": f"no Dagster instance at {home} yet"}

@@ -8,7 +8,7 @@ import dagster as dg
 from actp_pipeline.settings import Settings
 from resources.ads import AdsResource
 from resources.alerts import AlertsResource
-from resources.loop import LoopSettings
+from resources.loop import LoopSettings, loop_from_env
 from resources.platform import PlatformResource
 from resources.store import StoreResource
 
@@ -29,6 +29,6 @@ def default_resources(settings: Settings | None = None, loop: LoopSettings | Non
         "ads": AdsResource(base_url=s.ads_base_url, access_token=_secret("ACTP_ADS_ACCESS_TOKEN", s.ads_token),
                            platform=s.ads_platform, signal_actions=s.ads_signal_actions,
                            token_account=s.ads_token_account),
-        "loop": loop or LoopSettings(),
+        "loop": loop or loop_from_env(),
         "alerts": AlertsResource(webhook_url=_secret("ACTP_ALERT_WEBHOOK_URL", s.alert_webhook_url)),
     }

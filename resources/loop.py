@@ -7,10 +7,13 @@ dataclasses. The demo and the CLI derive their defaults from `LoopSettings.model
 """
 
 import inspect
+import json
+import os
+from collections.abc import Mapping
 from typing import Any, Optional
 
 import dagster as dg
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from actp_pipeline.ads.actions import MAX_PLAN_AGE_H
 from actp_pipeline.ads.evidence import PAID_RULE
@@ -190,3 +193,32 @@ class LoopSettings(dg.ConfigurableResource):
         ads = self._prefixed("ads_")
         keep = {k: v for k, v in ads.items() if k in OrchestratorConfig.__dataclass_fields__}
         return OrchestratorConfig(**keep)
+
+
+LOOP_ENV_PREFIX = "ACTP_LOOP_"
+
+
+def loop_from_env(environ: Mapping[str, str] | None = None) -> LoopSettings:
+    """The loop's settings with ACTP_LOOP_<FIELD> variables applied (e.g. ACTP_LOOP_TOPIC=haircare,
+    ACTP_LOOP_TARGETS='["tiktok:main"]', ACTP_LOOP_HOOK_PATTERNS=2): how a deployment (compose, Helm, the code
+    servers) sets what it tests without editing code. A value is read as JSON when it parses (numbers, lists,
+    booleans), else as text. A variable naming no field, or a value the field refuses, stops the code location
+    from loading with the variable's name: a typo must not silently run the defaults."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name, raw in env.items():
+        if not name.startswith(LOOP_ENV_PREFIX):
+            continue
+        field = name[len(LOOP_ENV_PREFIX):].lower()
+        if field not in LoopSettings.model_fields:
+            raise ValueError(f"{name}: LoopSettings has no field {field!r} (fields: "
+                             f"{', '.join(sorted(LoopSettings.model_fields))})")
+        try:
+            values[field] = json.loads(raw)
+        except ValueError:
+            values[field] = raw
+    try:
+        return LoopSettings(**values)
+    except ValidationError as e:
+        bad = ", ".join(f"{LOOP_ENV_PREFIX}{str(err['loc'][0]).upper()}: {err['msg']}" for err in e.errors())
+        raise ValueError(f"the loop's settings from the environment are invalid: {bad}") from None

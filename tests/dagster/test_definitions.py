@@ -129,3 +129,36 @@ def test_publish_sensor_counts_what_publish_due_would_take_and_liveness_sweeps_r
             with engine.connect() as c:
                 left = list(c.execute(sa.select(events.c.at)).scalars())
             assert left == [to_epoch(now) - 60]
+
+
+def test_rendered_sensor_schedules_what_workers_rendered(tmp_path):
+    """A worker's render is a store row, not a Dagster event: the main location's sensor asks for one
+    publish_schedule run per new state of the unscheduled renders, and none once every render is scheduled."""
+    import datetime as dt
+
+    from actp_pipeline.store import schema
+    from actp_pipeline.store.queues import publish_queue
+    from sensors.publish import rendered_sensor
+
+    store = StoreResource(data_dir=str(tmp_path))
+    engine = connect_store(store.url)
+    render_queue(engine).enqueue([{"variant_id": f"v{i}", "payload": {}} for i in range(3)], unique_column="variant_id")
+    with dg.instance_for_test() as instance:
+        def tick():
+            return rendered_sensor(dg.build_sensor_context(instance=instance, resources={"store": store}))
+
+        assert not tick().run_requests  # queued, not rendered
+        with engine.begin() as conn:
+            conn.execute(sa.update(schema.render_jobs).where(schema.render_jobs.c.variant_id.in_(["v0", "v1"]))
+                         .values(status="succeeded"))
+        first = tick()
+        assert [r.run_key for r in first.run_requests] == ["publish_schedule:2:2"]
+        publish_queue(engine).enqueue([{"variant_id": "v0", "platform": "tiktok", "account": "main",
+                                        "idempotency_key": "k0", "scheduled_at": dt.datetime(2026, 12, 1),
+                                        "payload": {}}], unique_column="idempotency_key")
+        assert [r.run_key for r in tick().run_requests] == ["publish_schedule:2:1"]  # v1 still waits
+        publish_queue(engine).enqueue([{"variant_id": "v1", "platform": "tiktok", "account": "main",
+                                        "idempotency_key": "k1", "scheduled_at": dt.datetime(2026, 12, 1),
+                                        "payload": {}}], unique_column="idempotency_key")
+        done = tick()
+        assert not done.run_requests and "scheduled" in done.skip_reason.skip_message
