@@ -5,6 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from actp_pipeline.ads import audit as ads_audit
+from actp_pipeline.ads.ad_links import AdLinks
 from actp_pipeline.ads.orchestrator import execute_pass
 from actp_pipeline.store.invariants import duplicates, labels, later_than
 from assets.automation import OWNERS
@@ -26,16 +27,18 @@ class AdActionsConfig(dg.Config):
     owners=OWNERS,
     automation_condition=dg.AutomationCondition.eager(),
     description="Step 8d, graduate. Executes the newest ads plan for the accounts that approved it (or have auto_execute on; off by "
-                "default). Every action lands in the audit log (ads_automation_runs / ads_automation_actions).",
+                "default). Every action lands in the audit log (ads_automation_runs / ads_automation_actions). With a "
+                "landing_url and a hooks_url each new ad sends its clicks through its creative's paid tracked link.",
 )
 def ad_actions(context: dg.AssetExecutionContext, config: AdActionsConfig, store: StoreResource,
                platform: PlatformResource, ads: AdsResource, loop: LoopSettings) -> dg.MaterializeResult:
     engine = store.engine()
     with platform.client() as p:
         now = p.now()
+    links = AdLinks.from_settings(loop.landing_url, loop.hooks_url, loop.topic)  # None: ads without links
     with ads.client(engine) as client:
         done = execute_pass(engine, client, now, config.plan_id, dagster_run_id=context.run.run_id,
-                            max_plan_age_h=loop.ads_max_plan_age_h)
+                            max_plan_age_h=loop.ads_max_plan_age_h, ad_links=links)
     if done is None:
         return dg.MaterializeResult(metadata={"note": "no plan yet: materialize ad_plan first", "failed": 0})
     if done.busy:  # another execution holds the plan (one executor per plan): this one sent nothing
@@ -53,6 +56,8 @@ def ad_actions(context: dg.AssetExecutionContext, config: AdActionsConfig, store
         "failed": done.counts.get("failed", 0),
         "refused": as_json(done.refused),
         "another_execution_running": done.busy or "no",
+        "paid_links": "each new ad links through its creative's paid tracked link" if links else
+                      "off: set landing_url and hooks_url to give ads tracked links",
         "audit_log": md_table(mine[LOG_COLUMNS] if len(mine) else mine, limit=50, key=["seq", "action"]),
     })
 

@@ -1,5 +1,6 @@
 """Step 9, attribute: clicks, conversions and revenue per creative, per factor level and per post, from the
-tracked links (post -> link -> click -> page view -> conversion -> creative factors; actp_pipeline/attribution)."""
+tracked links (post -> link -> click -> page view -> conversion -> creative factors; actp_pipeline/attribution),
+each creative split by channel: organic (the posts' links) and paid (the links the ads executor gives ads)."""
 
 import datetime as dt
 import math
@@ -8,7 +9,7 @@ import dagster as dg
 import pandas as pd
 
 from actp_pipeline.attribution import ALL, BOT_AGENTS, CORE_EVENTS, attribute
-from actp_pipeline.attribution.funnel import COUNTS, CREATIVE_KEYS, FACTOR_KEYS, POST_KEYS
+from actp_pipeline.attribution.funnel import CHANNEL, COUNTS, CREATIVE_KEYS, FACTOR_KEYS, POST_KEYS
 from actp_pipeline.attribution.load import load_funnel
 from assets.automation import OWNERS, every_tick, follow_checked
 from assets.metadata import as_json, md_table, stamp
@@ -27,16 +28,19 @@ SPEND_NOTE = (
     "a clean one exists.")
 
 MEANINGS = [
-    ("Rows", "`attribution` has one row per creative (variant_id), platform and event. Platform `*` is the creative "
-             "over all its platforms (the other rows split it: add one or the other, never both); event `*` is a "
+    ("Rows", "`attribution` has one row per creative (variant_id), platform, channel and event. Platform `*` is the "
+             "creative over all its platforms (the other rows split it: add one or the other, never both); channel `*` "
+             "is every click, `organic` the clicks on posts' tracked links, `paid` those on ads' links (the ads "
+             "executor gives each ad its creative's own link), again: add organic and paid or take `*`, never both "
+             "(spend is not split by channel); event `*` is a "
              f"conversion of any event, the others one event each ({', '.join(CORE_EVENTS)} are always there). "
              "`attribution_factors` has the same numbers per creative factor level, over the creatives carrying it: "
              "raw totals, not adjusted for the other factors or for where and when the posts ran (factor_effects "
              "does that for engagement, conversion_effects for conversions). `attribution_posts` has the funnel "
              "per post (idempotency_key) and event, with the post's creative, platform, account, external id and "
-             "live time: the rows conversion_effects reads; `in_ledger` is false for a tracked link whose post the "
-             "posts ledger does not hold (yet)."),
-    ("clicks", "People who followed a post's tracked link. Link-preview crawlers and HTTP libraries ("
+             "live time and channel: the rows conversion_effects reads; `in_ledger` is false for a tracked link whose "
+             "post the posts ledger does not hold (yet), and for an ad's link (channel paid, key ad:...)."),
+    ("clicks", "People who followed a post's (or an ad's) tracked link. Link-preview crawlers and HTTP libraries ("
                f"{', '.join(a.rstrip('/') for a in BOT_AGENTS[:9])}, ...) are not people: they are counted in "
                "`bot_clicks` and left out of every rate, with their page views and conversions (`bot_conversions`)."),
     ("visitors", "Distinct visitors among the clicks (salted address hashes; the salt changes when the hooks service "
@@ -105,15 +109,17 @@ def readable(rows: pd.DataFrame, keys: list[str], limit: int, within: list[str] 
 @dg.multi_asset(
     name="attribution",
     specs=[
-        dg.AssetSpec("attribution", **_SHARED, description="Step 9, attribute. Per creative (and per platform) and "
-                     "conversion event: posts, tracked links, clicks (link-preview bots counted apart and left out), "
+        dg.AssetSpec("attribution", **_SHARED, description="Step 9, attribute. Per creative (and per platform), "
+                     "channel (all, organic posts, paid ads) and conversion event: posts, tracked links, clicks "
+                     "(link-preview bots counted apart and left out), "
                      "visitors, landing rate, conversions, conversion rate with its 95% interval, revenue per currency "
                      "and per click, cost per conversion. Pending Stripe webhooks are processed first. " + SPEND_NOTE),
         dg.AssetSpec("attribution_factors", **_SHARED, description="Step 9, attribute. The same funnel per creative "
                      "factor level (hook pattern, angle, CTA style, format, length), over the creatives carrying "
                      "each level: conversions read by factor, not only engagement."),
         dg.AssetSpec("attribution_posts", **_SHARED, description="Step 9, attribute. The same funnel per post "
-                     "(idempotency_key) and conversion event, with the post's variant_id, platform, account, "
+                     "(idempotency_key; an ad's link is a row of its own, channel paid) and conversion event, with "
+                     "the post's variant_id, platform, channel, account, "
                      "external id and live_at: human clicks, converting clicks, conversions, revenue per currency. "
                      "What conversion_effects reads."),
     ],
@@ -124,7 +130,7 @@ def attribution(context: dg.AssetExecutionContext, store: StoreResource):
     variant_rows = wh.read("variants") if wh.exists("variants") else None
     result = attribute(tables.links, tables.clicks, tables.page_views, tables.conversions, tables.posts,
                        variant_rows, spend=None)
-    wh.write("attribution", result.creatives)
+    wh.write("attribution", creative_rows(result))
     wh.write("attribution_factors", result.factors)
     wh.write("attribution_posts", result.posts)
     if result.totals["unattributed"]:
@@ -144,15 +150,40 @@ def attribution(context: dg.AssetExecutionContext, store: StoreResource):
     yield dg.MaterializeResult(asset_key="attribution_posts", metadata=_posts_metadata(result.posts))
 
 
+def creative_rows(result) -> pd.DataFrame:
+    """The `attribution` table: each creative's rows over every channel (channel `*`) first, then its organic
+    and paid rows, per platform and event."""
+    rows = pd.concat([result.creatives, result.channels], ignore_index=True) if len(result.channels) \
+        else result.creatives
+    return rows.sort_values([*CREATIVE_KEYS, CHANNEL, "event"], kind="stable").reset_index(drop=True)
+
+
+def _by_channel(channels: pd.DataFrame) -> pd.DataFrame:
+    """Per creative with paid clicks: organic vs paid clicks, converting clicks and conversion rate."""
+    rows = channels[(channels["platform"] == ALL) & (channels["event"] == ALL)] if len(channels) else channels
+    if rows.empty or not (rows[CHANNEL] == "paid").any():
+        return pd.DataFrame()
+    wide = rows.pivot(index="variant_id", columns=CHANNEL, values=["clicks", "converting_clicks", "conversion_rate"])
+    wide.columns = [f"{ch}_{m}" for m, ch in wide.columns]
+    wide = wide[wide.get("paid_clicks", 0) > 0].reset_index()
+    for c in [c for c in wide.columns if c.endswith("conversion_rate")]:
+        wide[c] = wide[c].map(_pct)
+    return wide
+
+
 def _creatives_metadata(result, variant_rows: pd.DataFrame | None, webhooks: dict) -> dict:
     t, creative_rows = result.totals, result.creatives
     overall = creative_rows[(creative_rows["platform"] == ALL) & (creative_rows["event"] == ALL)]
+    split = _by_channel(result.channels)
     top = readable(overall[overall["clicks"] > 0], ["variant_id"], TOP)
     if len(top) and variant_rows is not None and "hook" in variant_rows:
         top.insert(1, "hook", top["variant_id"].map(variant_rows.drop_duplicates("variant_id", keep="last")
                                                     .set_index("variant_id")["hook"]).fillna(""))
     return {
-        "dagster/row_count": len(creative_rows),
+        "dagster/row_count": len(creative_rows) + len(result.channels),
+        "by_channel": as_json(t["by_channel"]),
+        "organic_vs_paid": md_table(split, limit=TOP, key=["variant_id"]) if len(split)
+        else dg.MetadataValue.md("_no paid clicks yet (ads get tracked links when landing_url and hooks_url are set)_"),
         "as_of": stamp(pd.Timestamp.now(tz="UTC").tz_localize(None)),
         **{k: t[k] for k in ("creatives", "posts", "links", "clicks", "bot_clicks", "unattributed_clicks",
                              "conversions", "converting_clicks", "bot_conversions", "unattributed")},
@@ -203,10 +234,11 @@ def attribution_counts_sane(store: StoreResource) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=all(v == 0 for k, v in meta.items() if k != "rows"), metadata=meta)
 
 
-@dg.asset_check(asset="attribution", description="One row per creative, platform and event.")
+@dg.asset_check(asset="attribution", description="One row per creative, platform, channel and event.")
 def attribution_ids_unique(store: StoreResource) -> dg.AssetCheckResult:
     df = store.warehouse().read("attribution")
-    dupes = int(df.duplicated([*CREATIVE_KEYS, "event"]).sum()) if len(df) else 0
+    keys = [*CREATIVE_KEYS, *([CHANNEL] if CHANNEL in df else []), "event"]
+    dupes = int(df.duplicated(keys).sum()) if len(df) else 0
     return dg.AssetCheckResult(passed=dupes == 0, metadata={"rows": len(df), "duplicate_rows": dupes})
 
 

@@ -23,6 +23,9 @@ looked up and the missing steps completed (the ad set's status and budget, its a
 before the action counts as a success; what cannot be completed is failed with the reason.
 
 One failing action or account does not stop the others; every outcome is in the audit log.
+
+With `ad_links` (a landing page and the hooks service's address) every ad the plan creates carries its
+creative's paid tracked link (ads/ad_links.py); without, ads are created as they always were.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 
 from actp_pipeline.ads import audit, executor_claim
+from actp_pipeline.ads.ad_links import AdLinks, with_links
 from actp_pipeline.ads.client import AdsClient
 from actp_pipeline.ads.errors import AdsError
 from actp_pipeline.ads.meta import campaign_name
@@ -107,8 +111,10 @@ def refusals(engine: Engine, plan: Mapping, accounts: set[str], approved: Mappin
 def execute_plan(engine: Engine, client: AdsClient, plan_id: str, *, now: dt.datetime, approved: Mapping[str, str],
                  post_for_variant: Callable[[str], str | None], trigger: str = "dagster",
                  dagster_run_id: str | None = None, max_plan_age_h: float = MAX_PLAN_AGE_H,
-                 lease_s: float = executor_claim.LEASE_S) -> Execution:
-    """Execute the approved accounts' actions of a stored plan against `client` (one executor per plan)."""
+                 lease_s: float = executor_claim.LEASE_S, ad_links: AdLinks | None = None) -> Execution:
+    """Execute the approved accounts' actions of a stored plan against `client` (one executor per plan);
+    with `ad_links`, each ad it creates sends its clicks through the creative's paid tracked link."""
+    client = with_links(client, ad_links, engine)
     plan = audit.plan_run(engine, plan_id)
     if plan is None:
         raise ValueError(f"no stored plan {plan_id!r}")

@@ -8,6 +8,9 @@ the platform may have acted). A `post_id` (create_ad_set, ensure_ad, the ad_sets
 as the ad platform can promote it (evidence.post_lookup): "instagram:<IG media id>" for an Instagram post
 (Meta: a creative with source_instagram_media_id + instagram_user_id), else the post id unchanged (Meta:
 object_story_id, a Page post or the sandbox's post id); ad_sets() gives back the same qualified id.
+A `link` (create_ad_set, ensure_ad) is the creative's paid tracked link (ads/ad_links.py): the ad's
+destination in the platform's dialect (Meta: the creative's call_to_action link; TikTok: landing_page_url);
+None = the ad is made as without links.
 """
 
 from __future__ import annotations
@@ -48,8 +51,10 @@ class AdsClient(Protocol):
         """The ad set with exactly this name, as an ad_sets() row, or None."""
         ...
 
-    def ensure_ad(self, account_id: str, ad_set_id: str, *, variant_id: str, post_id: str) -> str:
-        """The ad set's ad, created if a crash left the ad set without one; returns its id."""
+    def ensure_ad(self, account_id: str, ad_set_id: str, *, variant_id: str, post_id: str,
+                  link: str | None = None) -> str:
+        """The ad set's ad, created (sending its clicks to `link` when given) if a crash left the ad set
+        without one; returns its id."""
         ...
 
     # -- acting (actions.execute_plan)
@@ -59,8 +64,9 @@ class AdsClient(Protocol):
         ...
 
     def create_ad_set(self, account_id: str, *, campaign_id: str, name: str, variant_id: str, post_id: str,
-                      daily_budget: float | None, status: str = "ACTIVE") -> str:
-        """An ad set and its one ad (the published post as creative, tagged with the variant); returns its id."""
+                      daily_budget: float | None, status: str = "ACTIVE", link: str | None = None) -> str:
+        """An ad set and its one ad (the published post as creative, tagged with the variant, its clicks sent
+        to `link` when given); returns its id."""
         ...
 
     def duplicate_ad_set(self, ad_set_id: str, *, campaign_id: str, name: str, daily_budget: float | None = None,

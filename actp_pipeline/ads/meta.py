@@ -15,7 +15,8 @@ failure the caller reconciles with find_campaign / find_ad_set / ensure_ad.
 
 Goal and kind of a campaign survive the round trip through Meta in its name ("ACTP | goal | kind"). An ad
 promotes post_lookup's post: "instagram:<IG media id>" by source_instagram_media_id + instagram_user_id
-(InstagramCreatives), any other id by object_story_id; reading ads back names the post the same way.
+(InstagramCreatives), any other id by object_story_id; reading ads back names the post the same way. Given
+the creative's paid tracked link (ads/ad_links.py), the creative's call_to_action sends the clicks there.
 MetaAdsClient implements `client.AdsClient`, the calls the orchestrator makes (a test checks it).
 
 Layout: this module is the httpx client (and the Instagram creative both clients build); what both Meta
@@ -103,17 +104,25 @@ def to_minor(dollars: float) -> str:
 
 
 class InstagramCreatives:
-    """The creative of an ad, shared by both Meta clients (which provide `get` and set `instagram_user_id`)."""
+    """The creative of an ad, shared by both Meta clients (which provide `get` and set `instagram_user_id`).
+    With a `link` (the creative's paid tracked link, ads/ad_links.py) the creative carries Meta's
+    call_to_action {"type": call_to_action, "value": {"link": link}} beside the post it promotes: the
+    button, and the destination Meta sends the ad's clicks to (url_tags and fbclid appended)."""
 
     instagram_user_id: str | None = None
+    call_to_action: str = "SHOP_NOW"  # AdCreative call_to_action type of a linked ad (or LEARN_MORE, ...)
 
-    def _creative(self, post_id: str, variant_id: str) -> dict[str, Any]:
+    def _creative(self, post_id: str, variant_id: str, link: str | None = None) -> dict[str, Any]:
         """Meta's way to promote an existing Instagram post for "instagram:<media id>", else object_story_id."""
         if not post_id.startswith(INSTAGRAM_PREFIX):
-            return {"object_story_id": post_id, "url_tags": url_tags(variant_id)}
-        media = check_object_id(post_id[len(INSTAGRAM_PREFIX):], "source_instagram_media_id")
-        return {"source_instagram_media_id": media, "instagram_user_id": self._instagram_user(media),
-                "url_tags": url_tags(variant_id)}
+            out: dict[str, Any] = {"object_story_id": post_id}
+        else:
+            media = check_object_id(post_id[len(INSTAGRAM_PREFIX):], "source_instagram_media_id")
+            out = {"source_instagram_media_id": media, "instagram_user_id": self._instagram_user(media)}
+        if link is not None:
+            out["call_to_action"] = call_to_action(self.call_to_action, link)
+        out["url_tags"] = url_tags(variant_id)
+        return out
 
     def _instagram_user(self, media_id: str) -> str:
         # The configured IG user (ACTP_INSTAGRAM_USER_ID); else the media's own `owner` field (the IG Media
@@ -127,6 +136,13 @@ class InstagramCreatives:
                 raise AdsError("the IG media names no owner: set ACTP_INSTAGRAM_USER_ID", where=f"GET /{media_id}")
             owners[media_id] = str(owner)
         return owners[media_id]
+
+
+def call_to_action(kind: str, link: str) -> dict[str, Any]:
+    """An AdCreative's call_to_action sending the ad's clicks to `link` (an http(s) address)."""
+    if not isinstance(link, str) or not link.startswith(("https://", "http://")):
+        raise ValueError(f"an ad's link must be an http(s) URL, got {link!r}")
+    return {"type": kind, "value": {"link": link}}
 
 
 # ----------------------------------------------------------------------------------------- client
@@ -290,27 +306,31 @@ class MetaAdsClient(AdSetCopies, InstagramCreatives):
         return str(self._call("POST", f"{_account_path(account_id)}/campaigns", data=data)["id"])
 
     def create_ad_set(self, account_id: str, *, campaign_id: str, name: str, variant_id: str, post_id: str,
-                      daily_budget: float | None, status: str = "ACTIVE", targeting: dict[str, Any] | None = None,
-                      optimization_goal: str = "LINK_CLICKS") -> str:
-        """An ad set and its one ad (the post as creative, tagged with the variant). Returns the ad set id. If
-        the ad cannot be created the ad set exists without it: the error says so, ensure_ad completes it."""
+                      daily_budget: float | None, status: str = "ACTIVE", link: str | None = None,
+                      targeting: dict[str, Any] | None = None, optimization_goal: str = "LINK_CLICKS") -> str:
+        """An ad set and its one ad (the post as creative, tagged with the variant, linking to `link` when
+        given). Returns the ad set id. If the ad cannot be created the ad set exists without it: the error
+        says so, ensure_ad completes it."""
         check_account_id(account_id)
         data = ad_set_params(name, campaign_id, daily_budget, status, targeting, optimization_goal)
         ad_set_id = str(self._call("POST", f"{_account_path(account_id)}/adsets", data=data)["id"])
         try:
-            self._create_ad(account_id, ad_set_id, name=name, variant_id=variant_id, post_id=post_id, status=status)
+            self._create_ad(account_id, ad_set_id, name=name, variant_id=variant_id, post_id=post_id, status=status,
+                            link=link)
         except AdsError as e:
             e.add_note(f"ad set {ad_set_id} was created without its ad; complete it with ensure_ad")
             raise
         return ad_set_id
 
     def _create_ad(self, account_id: str, ad_set_id: str, *, name: str, variant_id: str, post_id: str,
-                   status: str) -> str:
-        data = {"name": name, "adset_id": ad_set_id, "status": status, "creative": self._creative(post_id, variant_id)}
+                   status: str, link: str | None = None) -> str:
+        data = {"name": name, "adset_id": ad_set_id, "status": status,
+                "creative": self._creative(post_id, variant_id, link)}
         return str(self._call("POST", f"{_account_path(account_id)}/ads", data=data)["id"])
 
-    def ensure_ad(self, account_id: str, ad_set_id: str, *, variant_id: str, post_id: str) -> str:
-        """The ad set's ad, created (with the ad set's name and status) if it has none."""
+    def ensure_ad(self, account_id: str, ad_set_id: str, *, variant_id: str, post_id: str,
+                  link: str | None = None) -> str:
+        """The ad set's ad, created (with the ad set's name and status, linking to `link`) if it has none."""
         check_account_id(account_id)
         check_object_id(ad_set_id, "ad_set_id")
         ads = self._ads(account_id, [{"field": "adset.id", "operator": "EQUAL", "value": ad_set_id}])
@@ -318,7 +338,7 @@ class MetaAdsClient(AdSetCopies, InstagramCreatives):
             return str(min(ads, key=_age_rank)["id"])
         ad_set = self.get(ad_set_id, ["name", "status"])
         return self._create_ad(account_id, ad_set_id, name=ad_set["name"], variant_id=variant_id, post_id=post_id,
-                               status=ad_set.get("status") or "ACTIVE")
+                               status=ad_set.get("status") or "ACTIVE", link=link)
 
     def duplicate_ad_set(self, ad_set_id: str, *, campaign_id: str, name: str, daily_budget: float | None = None,
                          status: str = "ACTIVE", resume: bool = False) -> str:

@@ -24,7 +24,8 @@ Written by hand, and why:
   a write, ambiguous: the call may or may not have happened, and the caller reconciles by name).
 - GET retries (twice, backing off) on retryable errors; writes are never retried (creates are not
   idempotent on Meta), exactly as in MetaAdsClient.
-An ad is made the way Meta documents it: an AdCreative (url_tags = the variant) created on the account,
+An ad is made the way Meta documents it: an AdCreative (url_tags = the variant; with a paid tracked link,
+call_to_action {"type": "SHOP_NOW", "value": {"link": ...}}) created on the account,
 then an Ad referencing it as {"creative_id": ...}. The creative promotes post_lookup's post: for
 "instagram:<IG media id>" source_instagram_media_id + instagram_user_id (Meta's way to promote an existing
 Instagram post; the IG user from `instagram_user_id`, else read from the media's `owner`), for any other
@@ -241,33 +242,36 @@ class MetaSdkAdsClient(AdSetCopies, InstagramCreatives):
         return str(made["id"])
 
     def create_ad_set(self, account_id: str, *, campaign_id: str, name: str, variant_id: str, post_id: str,
-                      daily_budget: float | None, status: str = "ACTIVE", targeting: dict[str, Any] | None = None,
-                      optimization_goal: str = "LINK_CLICKS") -> str:
-        """An ad set, then its creative and its one ad; if the ad cannot be made the ad set exists without it
-        (the error says so; ensure_ad after find_ad_set completes it)."""
+                      daily_budget: float | None, status: str = "ACTIVE", link: str | None = None,
+                      targeting: dict[str, Any] | None = None, optimization_goal: str = "LINK_CLICKS") -> str:
+        """An ad set, then its creative (linking to `link` when given) and its one ad; if the ad cannot be made
+        the ad set exists without it (the error says so; ensure_ad after find_ad_set completes it)."""
         params = ad_set_params(name, campaign_id, daily_budget, status, targeting, optimization_goal)
         account = self._account(account_id)
         made = self._sdk(f"POST /act_{account_id}/adsets", lambda: account.create_ad_set(params=params), write=True)
         ad_set_id = str(made["id"])
         try:
-            self._create_ad(account_id, ad_set_id, name=name, variant_id=variant_id, post_id=post_id, status=status)
+            self._create_ad(account_id, ad_set_id, name=name, variant_id=variant_id, post_id=post_id, status=status,
+                            link=link)
         except AdsError as e:
             e.add_note(f"ad set {ad_set_id} was created without its ad; complete it with ensure_ad")
             raise
         return ad_set_id
 
     def _create_ad(self, account_id: str, ad_set_id: str, *, name: str, variant_id: str, post_id: str,
-                   status: str) -> str:
-        """An AdCreative promoting the post (tagged with the variant), then the Ad that uses it."""
+                   status: str, link: str | None = None) -> str:
+        """An AdCreative promoting the post (tagged with the variant, its call_to_action linking to `link`),
+        then the Ad that uses it."""
         account = self._account(account_id)
-        spec = {"name": name, **self._creative(post_id, variant_id)}
+        spec = {"name": name, **self._creative(post_id, variant_id, link)}
         creative = self._sdk(f"POST /act_{account_id}/adcreatives", lambda: account.create_ad_creative(params=spec),
                              write=True)
         ad = {"name": name, "adset_id": ad_set_id, "status": status, "creative": {"creative_id": str(creative["id"])}}
         made = self._sdk(f"POST /act_{account_id}/ads", lambda: account.create_ad(params=ad), write=True)
         return str(made["id"])
 
-    def ensure_ad(self, account_id: str, ad_set_id: str, *, variant_id: str, post_id: str) -> str:
+    def ensure_ad(self, account_id: str, ad_set_id: str, *, variant_id: str, post_id: str,
+                  link: str | None = None) -> str:
         check_account_id(account_id)
         check_object_id(ad_set_id, "ad_set_id")
         ads = self._ads(account_id, [{"field": "adset.id", "operator": "EQUAL", "value": ad_set_id}])
@@ -276,7 +280,7 @@ class MetaSdkAdsClient(AdSetCopies, InstagramCreatives):
         ad_set = self._sdk(f"GET /{ad_set_id}", lambda: AdSet(ad_set_id, api=self.api).api_get(
             fields=["name", "status"]).export_all_data())
         return self._create_ad(account_id, ad_set_id, name=ad_set["name"], variant_id=variant_id, post_id=post_id,
-                               status=ad_set.get("status") or "ACTIVE")
+                               status=ad_set.get("status") or "ACTIVE", link=link)
 
     def duplicate_ad_set(self, ad_set_id: str, *, campaign_id: str, name: str, daily_budget: float | None = None,
                          status: str = "ACTIVE", resume: bool = False) -> str:

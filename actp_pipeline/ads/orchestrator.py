@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from actp_pipeline.ads import accounts as ad_accounts, audit as ads_audit
 from actp_pipeline.ads.actions import MAX_PLAN_AGE_H, Execution, execute_plan
+from actp_pipeline.ads.ad_links import AdLinks
 from actp_pipeline.ads.client import AdsClient
 from actp_pipeline.ads.evidence import PAID_RULE, account_inputs, candidates, paid_winners, post_lookup
 from actp_pipeline.ads.goals import OrchestratorConfig, goals_from
@@ -106,12 +107,14 @@ def _platform_floor(config: OrchestratorConfig, promotes: str) -> OrchestratorCo
 
 
 def execute_pass(engine: Engine, client: AdsClient, now: dt.datetime, plan_id: str | None = None, *, trigger: str = "dagster",
-                 dagster_run_id: str | None = None, max_plan_age_h: float = MAX_PLAN_AGE_H) -> Execution | None:
-    """Execute a stored plan (the newest by default) for the accounts that approved it."""
+                 dagster_run_id: str | None = None, max_plan_age_h: float = MAX_PLAN_AGE_H,
+                 ad_links: AdLinks | None = None) -> Execution | None:
+    """Execute a stored plan (the newest by default) for the accounts that approved it; with `ad_links`
+    its new ads carry their creatives' paid tracked links (ads/ad_links.py)."""
     run = ads_audit.plan_run(engine, plan_id)
     if run is None:
         return None
     posts = post_lookup(posts_ledger(engine), getattr(client, "promotes", "instagram"))
     return execute_plan(engine, client, run["plan_id"], now=now, approved=ad_accounts.approvals(engine, run["plan_id"]),
                         post_for_variant=posts.get, trigger=trigger, dagster_run_id=dagster_run_id,
-                        max_plan_age_h=max_plan_age_h)
+                        max_plan_age_h=max_plan_age_h, ad_links=ad_links)

@@ -22,6 +22,9 @@ ACTP -> TikTok
   found with identity/get unless given) and tiktok_item_id = the organic post's public video id (the Content
   Posting API's publicaly_available_post_id; a ledger post id that is a publish id is mapped through the
   `item_id_for` callable). The variant travels in the landing page URL's utm_content (as meta.url_tags).
+  The landing page is the creative's paid tracked link when the executor gives one (ads/ad_links.py: TikTok
+  appends ttclid to it on a click), else the configured landing_page_url; call_to_action as configured.
+  Reading objects into frames is tiktok_records.
 - duplicate_ad_set: TikTok has no "copies" edge; the copy is built from the source's ad group and ads (get)
   and created anew (create), paused until its ads exist, under its final name, so a lost answer is found by
   that name in the target campaign and never made twice. The copy's ads carry `actp_from=<source id>` in
@@ -56,99 +59,39 @@ import pandas as pd
 
 from actp_pipeline.ads.errors import AdsError
 from actp_pipeline.ads.meta import (
-    ACTION_TYPES,
     AD_SET_COLUMNS,
     CAMPAIGN_COLUMNS,
-    INSIGHT_COLUMNS,
     _first,
     _frame,
     _utc_naive,
     check_account_id,
     check_object_id,
-    parse_campaign_name,
     url_tags,
+)
+from actp_pipeline.ads.tiktok_records import (  # re-exported: callers import them from here
+    COPY_MARK as COPY_MARK,
+    REPORT_METRICS as REPORT_METRICS,
+    SIGNAL_METRICS as SIGNAL_METRICS,
+    STATUS as STATUS,
+    TIME_FMT as TIME_FMT,
+    _age as _age,
+    _num as _num,
+    ad_set_record as ad_set_record,
+    campaign_record as campaign_record,
+    report_frame as report_frame,
 )
 
 API = "/open_api/v1.3"
-SIGNAL_METRICS: Mapping[str, str | None] = {
-    "thruplay": "video_views_p100", "link_click": "clicks", "profile_view": "profile_visits", "lead": "conversion",
-    "smartlink_click": None, "presave_complete": None,
-}
-REPORT_METRICS = tuple(dict.fromkeys(["spend", "impressions", "clicks", *filter(None, SIGNAL_METRICS.values())]))
 OBJECTIVES = {"OUTCOME_TRAFFIC": "TRAFFIC", "OUTCOME_LEADS": "LEAD_GENERATION", "OUTCOME_ENGAGEMENT": "VIDEO_VIEWS",
               "OUTCOME_AWARENESS": "REACH", "OUTCOME_SALES": "WEB_CONVERSIONS"}
 OPTIMIZATION = {"TRAFFIC": ("CLICK", "CPC"), "VIDEO_VIEWS": ("ENGAGED_VIEW", "CPV"), "REACH": ("REACH", "CPM"),
                 "LEAD_GENERATION": ("LEAD_GENERATION", "OCPM"), "ENGAGEMENT": ("FOLLOWERS", "OCPM"),
                 "WEB_CONVERSIONS": ("CONVERT", "OCPM")}
-STATUS = {"ENABLE": "ACTIVE", "DISABLE": "PAUSED", "DELETE": "DELETED"}
 OPERATION = {v: k for k, v in STATUS.items()}
 RATE_LIMIT, INVALID_TOKEN = 40100, 40105
 US = "6252001"  # TikTok's location ids are GeoNames ids: the United States
-COPY_MARK = "actp_from"
-TIME_FMT = "%Y-%m-%d %H:%M:%S"
 REPORT_SPAN_DAYS = 1  # hourly reports are asked one day at a time
 KINDS = ("campaign", "adgroup", "ad")
-
-
-def campaign_record(c: Mapping[str, Any]) -> dict[str, Any]:
-    """A campaigns() row of a TikTok campaign."""
-    goal, kind = parse_campaign_name(c.get("campaign_name"))
-    cbo = c.get("budget_mode") == "BUDGET_MODE_DAY"
-    return {"id": str(c["campaign_id"]), "account_id": str(c.get("advertiser_id")), "name": c.get("campaign_name"),
-            "goal": goal, "kind": kind, "budget_mode": "CBO" if cbo else "ABO",
-            "daily_budget": float(c["budget"]) if cbo else math.nan, "status": STATUS.get(c.get("operation_status")),
-            "objective": c.get("objective_type"), "created_at": _when(c.get("create_time"))}
-
-
-def ad_set_record(g: Mapping[str, Any], ads: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """An ad_sets() row of a TikTok ad group, with the variant and post of its oldest ad."""
-    mine = sorted(ads.get(str(g["adgroup_id"]), []), key=_age)
-    tags = parse_qs(urlsplit(mine[0].get("landing_page_url") or "").query) if mine else {}
-    own = g.get("budget_mode") == "BUDGET_MODE_DAY"
-    return {"id": str(g["adgroup_id"]), "campaign_id": str(g.get("campaign_id")),
-            "account_id": str(g.get("advertiser_id")), "name": g.get("adgroup_name"),
-            "variant_id": (tags.get("utm_content") or [None])[0], "post_id": mine[0].get("tiktok_item_id") if mine else None,
-            "daily_budget": float(g["budget"]) if own else math.nan, "status": STATUS.get(g.get("operation_status")),
-            "created_at": _when(g.get("create_time")), "promoted_from": (tags.get(COPY_MARK) or [None])[0],
-            "targeting": {k: g.get(k) for k in ("location_ids", "placement_type", "placements") if k in g}}
-
-
-def report_frame(rows: Iterable[Mapping[str, Any]], account_id: str, start: dt.datetime, until: dt.datetime,
-                 tz: str = "UTC") -> pd.DataFrame:
-    """The insights() frame of hourly ad-group report rows; a signal TikTok has no metric for, or a metric a row
-    leaves out, is NaN (unknown), never 0."""
-    records = []
-    for row in rows:
-        dims, metrics = row.get("dimensions") or {}, row.get("metrics") or {}
-        local = dt.datetime.strptime(dims["stat_time_hour"], TIME_FMT).replace(tzinfo=ZoneInfo(tz))
-        at = local.astimezone(dt.UTC).replace(tzinfo=None)
-        if not start <= at < until:
-            continue
-        rec = {"ad_set_id": str(dims["adgroup_id"]), "account_id": account_id, "at": at,
-               "spend": _num(metrics.get("spend"), 0.0), "impressions": int(_num(metrics.get("impressions"), 0)),
-               "clicks": int(_num(metrics.get("clicks"), 0))}
-        rec.update({s: _num(metrics.get(m)) if m else math.nan for s, m in SIGNAL_METRICS.items()})
-        records.append(rec)
-    counts = {c: "float64" for c in ACTION_TYPES}
-    return _frame(records, INSIGHT_COLUMNS,
-                  {"at": "datetime64[ns]", "spend": "float64", "impressions": "int64", "clicks": "int64", **counts})
-
-
-def _num(value: Any, default: float = math.nan) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return default
-    return x if math.isfinite(x) else default
-
-
-def _when(value: Any) -> pd.Timestamp:
-    return pd.Timestamp(dt.datetime.strptime(value, TIME_FMT)) if value else pd.NaT
-
-
-def _age(obj: Mapping[str, Any]) -> tuple[str, int]:
-    oid = str(obj.get("ad_id") or obj.get("adgroup_id") or obj.get("campaign_id") or "")
-    return str(obj.get("create_time") or ""), int(oid) if oid.isdigit() else 0
 
 
 def _with_params(url: str, **params: str) -> str:
@@ -358,14 +301,16 @@ class TikTokAdsClient:
         return made
 
     def create_ad_set(self, account_id: str, *, campaign_id: str, name: str, variant_id: str, post_id: str,
-                      daily_budget: float | None, status: str = "ACTIVE") -> str:
-        """An ad group and its one Spark Ad (the post, tagged with the variant); returns the ad group id. If
-        the ad cannot be made the ad group exists without it (the error says so; ensure_ad completes it)."""
+                      daily_budget: float | None, status: str = "ACTIVE", link: str | None = None) -> str:
+        """An ad group and its one Spark Ad (the post, tagged with the variant, landing on `link` when given);
+        returns the ad group id. If the ad cannot be made the ad group exists without it (the error says so;
+        ensure_ad completes it)."""
         adv = self._advertiser(account_id)
         _, _, campaign = self._locate(check_object_id(campaign_id, "campaign_id"))
         group_id = self._create_group(adv, campaign, name, daily_budget, status.upper())
         try:
-            self._create_ad(account_id, group_id, name=name, variant_id=variant_id, post_id=post_id, status=status)
+            self._create_ad(account_id, group_id, name=name, variant_id=variant_id, post_id=post_id, status=status,
+                            landing=None if link is None else self.landing_for(variant_id, link))
         except AdsError as e:
             e.add_note(f"ad group {group_id} was created without its ad; complete it with ensure_ad")
             raise
@@ -391,10 +336,18 @@ class TikTokAdsClient:
                            "publicaly_available_post_id TikTok gives after moderation", code=40002)
         return str(item)
 
+    def landing_for(self, variant_id: str, link: str | None = None) -> str:
+        """An ad's landing_page_url: the creative's paid tracked link (ads/ad_links.py), else the configured
+        landing page, with the variant's URL tags (how ad_sets() reads the variant back)."""
+        base = link or self.landing_page_url
+        if not base.startswith(("https://", "http://")):
+            raise ValueError(f"a landing page must be an http(s) URL, got {base!r}")
+        return f"{base}{'&' if '?' in base else '?'}{url_tags(variant_id or '')}"
+
     def _create_ad(self, account_id: str, group_id: str, *, name: str, variant_id: str | None, post_id: str,
                    status: str, landing: str | None = None, identity: tuple[str, str] | None = None) -> str:
         kind, ident = identity or (self.identity_type, self._identity(account_id))
-        url = landing or f"{self.landing_page_url}{'&' if '?' in self.landing_page_url else '?'}{url_tags(variant_id or '')}"
+        url = landing or self.landing_for(variant_id or "")
         creative = {"ad_name": name, "ad_format": "SINGLE_VIDEO", "identity_type": kind, "identity_id": ident,
                     "tiktok_item_id": self._item_id(post_id), "landing_page_url": url,
                     "call_to_action": self.call_to_action, "operation_status": OPERATION[status.upper()]}
@@ -407,14 +360,16 @@ class TikTokAdsClient:
     def _ads_of(self, account_id: str, group_id: str) -> list[dict[str, Any]]:
         return sorted(self._list("ad", account_id, {"adgroup_ids": [group_id]}), key=_age)
 
-    def ensure_ad(self, account_id: str, ad_set_id: str, *, variant_id: str, post_id: str) -> str:
-        """The ad group's ad, created (with the ad group's name and status) if it has none."""
+    def ensure_ad(self, account_id: str, ad_set_id: str, *, variant_id: str, post_id: str,
+                  link: str | None = None) -> str:
+        """The ad group's ad, created (with the ad group's name and status, landing on `link`) if it has none."""
         ads = self._ads_of(self._advertiser(account_id), check_object_id(ad_set_id, "ad_set_id"))
         if ads:
             return str(ads[0]["ad_id"])
         group = self.get(ad_set_id, ["name", "status"])
         return self._create_ad(account_id, ad_set_id, name=str(group["name"]), variant_id=variant_id, post_id=post_id,
-                               status=str(group.get("status") or "ACTIVE"))
+                               status=str(group.get("status") or "ACTIVE"),
+                               landing=None if link is None else self.landing_for(variant_id, link))
 
     def duplicate_ad_set(self, ad_set_id: str, *, campaign_id: str, name: str, daily_budget: float | None = None,
                          status: str = "ACTIVE", resume: bool = False) -> str:

@@ -6,6 +6,9 @@ of each post's rate, a free intercept per (platform, account) cell, the factor l
 coding, a random effect per creative, Student-t intervals), with another outcome: per post,
 `converting_clicks` of its human `clicks` (attribution_posts: a click counts once however often it
 converted, so the rate never passes 1), for the conversions of one event (ALL = any event, the default).
+An ad's tracked link (channel paid) is a row of its own there, in its own cell (the ads platform and ad
+account: "meta"/"tiktok" and the advertiser, never an organic post's account), so the cell's intercept takes
+up how paid visitors convert differently and the factors are still compared within a channel.
 A label reads "link in bio CTA: +40% (± 20%, 95% interval) conversion rate per click vs. average CTA".
 
 What it does not say: how many clicks a factor earns (that is engagement and reach, step 7), nor revenue.

@@ -5,11 +5,18 @@ variants with their factor columns and, optionally, spend. Output (`attribute`) 
 one per factor level and one per post, all long in the conversion event:
 
 - `creatives`: one row per (variant_id, platform, event). `platform == ALL` ("*") is the creative over
-  all its platforms; the other rows split it by platform (sum only one of the two, never both).
+  all its platforms; the other rows split it by platform (sum only one of the two, never both). Its
+  `channel` is ALL: every click, an organic post's or a paid ad's.
+- `channels`: the same rows split by channel (`channel` 'organic': the posts' tracked links; 'paid': the
+  links the ads executor gives ads, ads/ad_links.py; a link's channel column, 'organic' when absent): one
+  row per (variant_id, platform, channel, event) for each channel the creative has there. Its organic and
+  paid rows add up to the creatives row of the same variant, platform and event (sum the channels or take
+  the ALL row, never both). Spend is not split by channel: unknown (NaN) on these rows.
 - `factors`: one row per (factor, level, event): the same numbers over every creative carrying the level.
 - `posts`: one row per (idempotency_key, event): the post's own funnel (POST_COLUMNS), with its variant_id,
-  platform, account, external_id and live_at. Its rows are the posts of the ledger and the tracked links
-  whose post the ledger does not hold (yet): `in_ledger` tells them apart (identity from the link then:
+  platform, channel, account, external_id and live_at. Its rows are the posts of the ledger and the tracked
+  links whose post the ledger does not hold (yet), among them the ads' links (channel 'paid', key
+  "ad:<ads platform>:<account>:<variant>"): `in_ledger` tells them apart (identity from the link then:
   no external_id, no live_at). No spend columns: spend is not known per post. This is the frame the
   conversion effects read (attribution/conversion_effects.py: converting_clicks of clicks per post).
 - `event == ALL` counts a conversion of any event; the other rows count one event each. The core events
@@ -58,7 +65,8 @@ import pandas as pd
 from actp_pipeline import creative
 from actp_pipeline.stats.posterior import beta_interval
 
-ALL = "*"  # the platform of a creative's all-platform rows and the event of "any conversion"
+ALL = "*"  # the platform of a creative's all-platform rows, the event of "any conversion", every channel
+ORGANIC, PAID = "organic", "paid"  # a link's channel (hooks/links.py): a post's, or an ad's
 CORE_EVENTS = ("lead", "signup", "purchase")
 INTERVAL_MASS = 0.95
 JEFFREYS = 0.5  # Beta(1/2, 1/2)
@@ -82,6 +90,7 @@ COLUMNS = ["event", "posts", "links", "clicks", "bot_clicks", "visitors", "page_
            "interval_level", "bot_conversions", "spend", "spend_currency", "cost_per_conversion", "first_click_at",
            "last_click_at", "last_conversion_at"]
 CREATIVE_KEYS = ["variant_id", "platform"]
+CHANNEL = "channel"
 FACTOR_KEYS = ["factor", "level"]
 _TIMES = ["first_click_at", "last_click_at", "last_conversion_at"]
 # the columns each input needs (the store's tables have more; load.py reads these)
@@ -91,19 +100,20 @@ NEEDS = {"links": ["slug", "idempotency_key", "variant_id", "platform"],
          "conversions": ["dedupe_key", "click_id", "event", "value", "currency", "at"],
          "posts": ["idempotency_key", "variant_id", "platform"]}
 # columns taken when an input has them (None otherwise): the post's identity in the per-post frame
-OPTIONAL = {"links": ["account"], "posts": ["account", "external_id", "live_at"]}
+OPTIONAL = {"links": ["account", CHANNEL], "posts": ["account", "external_id", "live_at"]}
 POST_KEYS = ["idempotency_key"]
-POST_IDENTITY = ["variant_id", "platform", "account", "external_id", "live_at", "in_ledger"]
+POST_IDENTITY = ["variant_id", "platform", CHANNEL, "account", "external_id", "live_at", "in_ledger"]
 _NO_SPEND = ["posts", "spend", "spend_currency", "cost_per_conversion"]  # not per post
 POST_COLUMNS = [c for c in COLUMNS if c not in _NO_SPEND]
 
 
 @dataclass(frozen=True)
 class Attribution:
-    creatives: pd.DataFrame  # per (variant_id, platform, event)
+    creatives: pd.DataFrame  # per (variant_id, platform, event); channel ALL
     factors: pd.DataFrame  # per (factor, level, event)
     totals: dict = field(default_factory=dict)
     posts: pd.DataFrame = field(default_factory=pd.DataFrame)  # per (idempotency_key, event)
+    channels: pd.DataFrame = field(default_factory=pd.DataFrame)  # per (variant_id, platform, channel, event)
 
 
 @dataclass(frozen=True)
@@ -168,8 +178,9 @@ def join_funnel(links, clicks, page_views, conversions, posts) -> _Joined:
     """Clicks onto their links' creatives, page views and conversions onto their clicks."""
     links, clicks = _columns(links, "links"), _columns(clicks, "clicks")
     page_views, conversions = _columns(page_views, "page_views"), _columns(conversions, "conversions")
-    posts = _columns(posts, "posts").drop_duplicates("idempotency_key")
-    lk = links.drop_duplicates("slug")[["slug", *POST_KEYS, *CREATIVE_KEYS]]
+    posts = _columns(posts, "posts").drop_duplicates("idempotency_key").assign(**{CHANNEL: ORGANIC})
+    links[CHANNEL] = links[CHANNEL].where(links[CHANNEL].notna(), ORGANIC).astype(object)
+    lk = links.drop_duplicates("slug")[["slug", *POST_KEYS, *CREATIVE_KEYS, CHANNEL]]
     c = clicks[clicks["click_id"].notna()].drop_duplicates("click_id").merge(lk, on="slug", how="left")
     known = c["variant_id"].notna()
     c = c[known].copy()
@@ -181,12 +192,13 @@ def join_funnel(links, clicks, page_views, conversions, posts) -> _Joined:
     conv = conversions.drop_duplicates("dedupe_key").copy()
     conv["at"] = pd.to_datetime(conv["at"])
     conv["value"] = pd.to_numeric(conv["value"], errors="coerce")
-    conv = conv.merge(c[["click_id", *POST_KEYS, *CREATIVE_KEYS, "bot"]], on="click_id", how="left")
+    conv = conv.merge(c[["click_id", *POST_KEYS, *CREATIVE_KEYS, CHANNEL, "bot"]], on="click_id", how="left")
     tied = conv["variant_id"].notna()
     attributed = conv[tied].copy()
     attributed["bot"] = attributed["bot"].astype(bool)
     return _Joined(posts=posts, links=links.drop_duplicates("slug"), clicks=c.drop(columns=["slug", "user_agent"]),
-                   conversions=attributed, unattributed=conv[~tied].drop(columns=[*POST_KEYS, *CREATIVE_KEYS, "bot"]),
+                   conversions=attributed,
+                   unattributed=conv[~tied].drop(columns=[*POST_KEYS, *CREATIVE_KEYS, CHANNEL, "bot"]),
                    unattributed_clicks=int((~known).sum()))
 
 
@@ -339,11 +351,14 @@ def _empty(keys: list[str], currencies: Sequence[str], extra: Sequence[str] = ()
 
 def _post_identity(j: _Joined) -> pd.DataFrame:
     """Per idempotency_key: variant_id, platform, account, external_id, live_at from the ledger, else (a link
-    whose post the ledger lacks) variant_id, platform and account from the link; in_ledger says which."""
+    whose post the ledger lacks) variant_id, platform and account from the link; in_ledger says which. The
+    channel is the link's (a ledger post without a link is organic)."""
     ledger = j.posts.dropna(subset=POST_KEYS).set_index(POST_KEYS[0])
     linked = j.links.dropna(subset=POST_KEYS).drop_duplicates(POST_KEYS).set_index(POST_KEYS[0])
-    ident = ledger[POST_IDENTITY[:-1]].combine_first(linked[["variant_id", "platform", "account"]])
+    ident = ledger[[c for c in POST_IDENTITY[:-1] if c != CHANNEL]].combine_first(
+        linked[["variant_id", "platform", "account"]])
     ident = ident.reindex(columns=POST_IDENTITY[:-1])
+    ident[CHANNEL] = linked[CHANNEL].reindex(ident.index).fillna(ORGANIC).astype(object)
     ident["in_ledger"] = ident.index.isin(ledger.index)
     ident["live_at"] = pd.to_datetime(ident["live_at"])
     return ident.rename_axis(POST_KEYS[0]).reset_index()
@@ -373,7 +388,11 @@ def _totals(j: _Joined, levels: pd.DataFrame, events: Sequence[str]) -> dict:
         return {str(k): round(float(v), 2) for k, v in f.groupby("currency")["value"].sum().items()}
 
     creatives = set(j.posts["variant_id"]) | set(j.links["variant_id"])
-    return {"creatives": len(creatives), "posts": len(j.posts), "links": len(j.links),
+    by_channel = {ch: {"links": int((j.links[CHANNEL] == ch).sum()),
+                       "clicks": int((~c["bot"] & (c[CHANNEL] == ch)).sum()),
+                       "conversions": int(human.loc[human[CHANNEL] == ch, "dedupe_key"].nunique()),
+                       "revenue": money(human[human[CHANNEL] == ch])} for ch in (ORGANIC, PAID)}
+    return {"creatives": len(creatives), "posts": len(j.posts), "links": len(j.links), "by_channel": by_channel,
             "clicks": int((~c["bot"]).sum()), "bot_clicks": int(c["bot"].sum()),
             "unattributed_clicks": j.unattributed_clicks, "page_views": int(c.loc[~c["bot"], "page_views"].sum()),
             "conversions": int(human["dedupe_key"].nunique()),
@@ -399,15 +418,29 @@ def attribute(links: pd.DataFrame, clicks: pd.DataFrame, page_views: pd.DataFram
     units = _spend_units(spend)
     levels = factor_levels(variants, factors)
     if not (len(j.posts) or len(j.links) or len(j.clicks)):
-        creatives, by_level = _empty(CREATIVE_KEYS, currencies), _empty(FACTOR_KEYS, currencies, ["creatives"])
+        creatives = _empty([*CREATIVE_KEYS, CHANNEL], currencies)
+        by_level = _empty(FACTOR_KEYS, currencies, ["creatives"])
+        channels = _empty([*CREATIVE_KEYS, CHANNEL], currencies)
     else:
-        overall = aggregate(j, ["variant_id"], events, currencies, units, mass).assign(platform=ALL)
-        split = aggregate(j, CREATIVE_KEYS, events, currencies, units, mass)
-        creatives = pd.concat([overall[split.columns], split], ignore_index=True)
-        creatives = creatives.sort_values([*CREATIVE_KEYS, "event"], kind="stable").reset_index(drop=True)
+        creatives = per_creative(j, events, currencies, units, mass)
+        channels = per_creative(j, events, currencies, None, mass, by=[CHANNEL])  # spend is not per channel
         lj = j.with_levels(levels)
         by_level = (aggregate(lj, FACTOR_KEYS, events, currencies, units, mass) if len(lj.posts) + len(lj.links)
                     + len(lj.clicks) else _empty(FACTOR_KEYS, currencies, ["creatives"]))
         by_level = by_level.sort_values([*FACTOR_KEYS, "event"], kind="stable").reset_index(drop=True)
     return Attribution(creatives=creatives, factors=by_level, totals=_totals(j, levels, events),
-                       posts=post_funnel(j, events, currencies, mass))
+                       posts=post_funnel(j, events, currencies, mass), channels=channels)
+
+
+def per_creative(j: _Joined, events: Sequence[str], currencies: Sequence[str],
+                 units: tuple[list[str], pd.DataFrame] | None, mass: float, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Per creative over all platforms (platform ALL) and per platform, and per `by` (the channel) when
+    given; without `by` every row's channel is ALL. Columns: variant_id, platform, channel, COLUMNS, money."""
+    keys = ["variant_id", *by]
+    overall = aggregate(j, keys, events, currencies, units, mass).assign(platform=ALL)
+    split = aggregate(j, [*CREATIVE_KEYS, *by], events, currencies, units, mass)
+    out = pd.concat([overall[split.columns], split], ignore_index=True)
+    if not by:
+        out.insert(len(CREATIVE_KEYS), CHANNEL, ALL)
+    out = out[[*CREATIVE_KEYS, CHANNEL, *[c for c in out.columns if c not in (*CREATIVE_KEYS, CHANNEL)]]]
+    return out.sort_values([*CREATIVE_KEYS, CHANNEL, "event"], kind="stable").reset_index(drop=True)

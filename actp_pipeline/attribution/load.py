@@ -31,7 +31,7 @@ READ: dict[str, tuple[sa.Table, list[str]]] = {
     "page_views": (schema.page_views, ["click_id", "url", "at"]),
     "clicks": (schema.clicks, ["click_id", "slug", "at", "platform_click_id", "referrer", "user_agent", "visitor"]),
     "links": (schema.links, ["slug", "idempotency_key", "variant_id", "platform", "account", "campaign",
-                             "destination", "created_at"]),
+                             "destination", "created_at", "channel"]),
     "posts": (schema.posts, ["idempotency_key", "variant_id", "platform", "account", "external_id", "live_at"]),
 }
 _TIMES = {"at", "created_at", "live_at"}

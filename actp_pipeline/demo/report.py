@@ -68,11 +68,11 @@ def fetch_funnel_truth(base_url: str, token: str) -> pd.DataFrame:
 
 
 def funnel_table(wh: Warehouse, truth: pd.DataFrame) -> pd.DataFrame:
-    """The attribution asset's all-platform, any-event row per creative, next to the funnel's truth."""
+    """The attribution asset's all-platform, all-channel, any-event row per creative, next to the funnel's truth."""
     if not wh.exists("attribution") or truth.empty:
         return pd.DataFrame()
     a = wh.read("attribution")
-    a = a[(a["platform"] == "*") & (a["event"] == "*")]
+    a = a[(a["platform"] == "*") & (a["event"] == "*") & (a["channel"] == "*" if "channel" in a else True)]
     cols = ["variant_id", "clicks", "conversions", "conversion_rate", "rate_low", "rate_high",
             *[c for c in a.columns if c.startswith("revenue_") and not c.startswith("revenue_per")]]
     out = a[cols].merge(truth, on="variant_id", how="inner")

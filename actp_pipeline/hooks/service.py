@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import secrets
 import threading
 import time
@@ -42,7 +41,6 @@ from actp_pipeline.hooks.snippet import SNIPPET_JS
 from actp_pipeline.store.schema import utcnow
 
 MAX_BODY = 1 << 20  # a webhook or event body larger than 1 MiB is refused (413)
-PLATFORM_CLICK_RE = re.compile(r"[A-Za-z0-9_.\-]{1,200}")
 LINK_CACHE = 100_000
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "POST, OPTIONS",
         "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "86400"}
@@ -146,23 +144,23 @@ class HooksService:
         slug = request.path_params["slug"]
         if not links.SLUG_RE.fullmatch(slug):
             return _error(404, "unknown_link", "no such tracked link")
-        params = list(request.query_params.multi_items())
-        if len(params) > 1 or any(k not in links.PLATFORM_CLICK_PARAMS or not PLATFORM_CLICK_RE.fullmatch(v)
-                                  for k, v in params):
+        try:  # an ad's URL tags are accepted and dropped; only the platform's click id is kept
+            clicked = links.platform_click(list(request.query_params.multi_items()))
+        except links.BadClickParameters:
             return _error(400, "unexpected_parameter", "a tracked link takes no parameters but the ad platform's "
-                          "click id (fbclid, ttclid, gclid); its destination is fixed")
+                          "click id (fbclid, ttclid, gclid) and the ad's URL tags; its destination is fixed")
         link = await self._link(slug)
         if link is None:
             return _error(404, "unknown_link", "no such tracked link")
         click_id = secrets.token_hex(12)
         try:
-            target = links.location(link, click_id, params[0] if params else None)
+            target = links.location(link, click_id, clicked)
         except links.BadDestination:
             return _error(500, "unsafe_destination", "this link's stored destination is refused; see the links table")
         agent, ref = request.headers.get("user-agent"), request.headers.get("referer")
         ip = request.client.host if request.client else ""
         row = {"click_id": click_id, "slug": slug, "at": utcnow(),
-               "platform_click_id": params[0][1] if params else None,
+               "platform_click_id": clicked[1] if clicked else None,
                "referrer": ref[:500] if ref else None, "user_agent": agent[:300] if agent else None,
                "visitor": hashlib.sha256(self._salt + ip.encode()).hexdigest()[:32]}
         try:

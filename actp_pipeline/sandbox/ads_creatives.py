@@ -15,8 +15,13 @@ The post is named one of two ways, as on Meta:
 
 Differences from Meta for Instagram creatives (known ones)
 ----------------------------------------------------------
-- Meta's "use posts as ads" example also passes `object_id` (the Facebook Page linked to the IG account)
-  and a `call_to_action`; the sandbox has no Pages and neither needs nor stores them.
+- Meta's "use posts as ads" example also passes `object_id` (the Facebook Page linked to the IG account);
+  the sandbox has no Pages and neither needs nor stores it.
+- `call_to_action` {"type": one of CALL_TO_ACTION_TYPES, "value": {"link": an http(s) URL}} is checked
+  (a bad one is Graph's 400, code 100) and stored with the creative, which shows it, as does an ad's
+  creative{call_to_action}. The link is where the sandbox's paid visitors go (paid_traffic.py: Meta's
+  url_tags and an fbclid appended). Other value keys (link_caption, app_link, ...) are not kept; a CTA
+  without a link (Meta's NO_BUTTON, page CTAs) is refused: every sandbox CTA leads to a web page.
 - `effective_object_story_id` is the sandbox post behind the media (Meta: the Page post it made for the
   ad, when a Page is linked); `effective_instagram_media_id` and `instagram_permalink_url` are not served.
 - The deprecated `instagram_actor_id` is not accepted (Meta refuses it from v22.0 on).
@@ -30,14 +35,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from .ads_tables import AdsTables
 from .ads_world import CREATIVE_OWNER_KEY, read_creatives, write_creatives
 from .graph_errors import SUB_MISSING, SUB_UNKNOWN_OBJECT, GraphError, invalid
-from .graph_params import MAX_NAME, param_str
+from .graph_params import MAX_NAME, param_json, param_str
 from .instagram_policy import _DIGITS, media_record
 
 INSTAGRAM_FIELDS = ("source_instagram_media_id", "instagram_user_id")
+# call_to_action types that lead to a web page (a subset of Meta's AdCreative CallToActionType enum)
+CALL_TO_ACTION_TYPES = ("SHOP_NOW", "LEARN_MORE", "BUY_NOW", "ORDER_NOW", "SIGN_UP", "SUBSCRIBE", "GET_OFFER",
+                        "BOOK_NOW", "CONTACT_US", "APPLY_NOW", "DOWNLOAD", "WATCH_MORE", "SEE_MORE", "GET_QUOTE",
+                        "OPEN_LINK", "VISIT_WEBSITE")
+MAX_LINK = 2000
 
 
 def public_creative(creative: Mapping[str, Any]) -> dict[str, Any]:
@@ -50,11 +61,38 @@ def public_creative(creative: Mapping[str, Any]) -> dict[str, Any]:
 def public_ad_creative(link: Mapping[str, Any], creatives: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """An ad's creative link as Graph shows it (`creatives`: the account's stored creatives by id)."""
     stored = creatives.get(str(link.get("id")))
+    cta = {"call_to_action": stored["call_to_action"]} if stored and stored.get("call_to_action") else {}
     if not stored or not stored.get("source_instagram_media_id"):
-        return dict(link)
-    out = {k: v for k, v in link.items() if k != "object_story_id"}
+        return {**link, **cta}
+    out = {**{k: v for k, v in link.items() if k != "object_story_id"}, **cta}
     out.update({k: stored[k] for k in (*INSTAGRAM_FIELDS, "effective_object_story_id") if k in stored})
     return out
+
+
+def web_link(value: Any, where: str) -> str:
+    """An ad's destination as Meta takes it: an absolute http(s) URL with a host, no whitespace, at most
+    MAX_LINK characters; else Graph's invalid-parameter error naming `where`."""
+    ok = isinstance(value, str) and 0 < len(value) <= MAX_LINK and value.isprintable() and " " not in value
+    parts = urlsplit(value) if ok else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise invalid(f"{where} must be an http(s) URL (at most {MAX_LINK} characters), got {str(value)[:80]!r}",
+                      field=where.split(".")[0])
+    return value
+
+
+def call_to_action(value: Any, field: str) -> dict[str, Any] | None:
+    """A creative's call_to_action {"type", "value": {"link"}} checked (None when absent), as it is stored."""
+    if value is None or value == "":
+        return None
+    where = f"{field}.call_to_action"
+    if not isinstance(value, Mapping):
+        raise invalid(f'{where} must be a JSON object {{"type": ..., "value": {{"link": ...}}}}', field=field)
+    kind = value.get("type")
+    if kind not in CALL_TO_ACTION_TYPES:
+        raise invalid(f"{where}.type must be one of {', '.join(CALL_TO_ACTION_TYPES)}, got {kind!r}", field=field)
+    inner = value.get("value")
+    link = inner.get("link") if isinstance(inner, Mapping) else None
+    return {"type": kind, "value": {"link": web_link(link, f"{where}.value.link")}}
 
 
 def _id_value(spec: Mapping[str, Any], key: str, field: str) -> str | None:
@@ -106,7 +144,7 @@ class AdCreatives(AdsTables):
 
     def _creative_spec(self, acc: str, spec: Mapping[str, Any], field: str, name: str | None) -> dict[str, Any]:
         """A new creative (with its id) from a spec: object_story_id (a published post) or
-        source_instagram_media_id + instagram_user_id (an Instagram post), and url_tags."""
+        source_instagram_media_id + instagram_user_id (an Instagram post), url_tags and call_to_action."""
         instagram = self._instagram_post(spec, field)
         story = instagram[0] if instagram else spec.get("object_story_id")
         if not isinstance(story, str) or not story:
@@ -118,6 +156,7 @@ class AdCreatives(AdsTables):
         tags = spec.get("url_tags")
         if tags is not None and not isinstance(tags, str):
             raise invalid(f"{field}.url_tags must be a string", field=field)
+        cta = call_to_action(spec.get("call_to_action"), field)
         shown = instagram[1]["source_instagram_media_id"] if instagram else story
         creative = {"id": self._new_ids(1)[0], "account_id": acc,
                     "name": (name or spec.get("name") or f"Creative for {shown}")[:MAX_NAME],
@@ -126,11 +165,14 @@ class AdCreatives(AdsTables):
             creative.update(instagram[1])
         if tags:
             creative["url_tags"] = tags
+        if cta:
+            creative["call_to_action"] = cta
         return creative
 
     def _new_creative(self, acc: str, params: Mapping[str, Any]) -> dict[str, Any]:
         spec = {key: param_str(params, key, max_len=200) for key in ("object_story_id", *INSTAGRAM_FIELDS)}
         spec["url_tags"] = param_str(params, "url_tags", max_len=2000)
+        spec["call_to_action"] = param_json(params, "call_to_action")
         instagram = any(spec[k] for k in INSTAGRAM_FIELDS)
         if spec["object_story_id"] is None and not instagram:
             raise invalid("the parameter object_story_id is required (the sandbox's creatives promote a "

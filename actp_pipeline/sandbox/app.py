@@ -22,6 +22,7 @@ from .ads_world import AdsWorld
 from .clock import SimClock
 from .errors import ApiError
 from .oauth import OAuthServer, swap_bearer
+from .paid_traffic import PaidTraffic
 from .public_links import PublicLinks
 from .publishing import Publishing
 from .traffic import Traffic
@@ -63,6 +64,7 @@ class SandboxAPI:
         # the sandbox's own endpoints (no platform has them): health, the simulated clock, the research feeds
         # (until real research sources replace them) and the ground truth
         self.traffic = Traffic(self.publishing)  # visitors of the tracked links in posts' captions
+        self.traffic.paid = PaidTraffic(self.ads_world, self.traffic.funnel)  # and of the ads' tracked links
         own = [*clock_routes(clock), *market_routes(world, self.auth),
                *truth_routes(self.publishing, self.ads_world, self.auth, public_id=links.public_id),
                *traffic_routes(self.traffic, self.auth)]

@@ -21,7 +21,7 @@ Endpoints (prefix /graph/v<major>.<minor>, e.g. /graph/v21.0)
                                    with stop_time, bid_strategy, special_ad_categories)
   GET|POST /act_{acc}/adsets       list / create (name, campaign_id, daily_budget or lifetime_budget + end_time
                                    iff ABO, start_time, end_time, targeting, bid_strategy, bid_amount, ...)
-  GET|POST /act_{acc}/adcreatives  list / create (name, object_story_id = a published post, url_tags)
+  GET|POST /act_{acc}/adcreatives  list / create (name, object_story_id = a published post, url_tags, call_to_action)
   GET|POST /act_{acc}/ads          list / create (name, adset_id, status, creative {"creative_id"} or an inline
                                    spec {object_story_id, url_tags}, which makes a creative too)
   GET|POST /act_{acc}/insights     GET: rows; POST: an async job -> {"report_run_id"}
@@ -62,8 +62,8 @@ Where the sandbox still differs from Meta (deliberately, or not modelled):
   present on every validation error (Meta sends them on many, not all);
 - an empty list answers {"data": [], "paging": {}} (Meta usually leaves paging out);
 - `object_story_id` is a sandbox post id (Publishing's), not "<page id>_<post id>"; a creative is only
-  object_story_id + url_tags (no object_story_spec, asset feeds, images, videos); creatives cannot be
-  updated or deleted;
+  object_story_id (or an Instagram media) + url_tags + call_to_action (no object_story_spec, asset feeds,
+  images, videos); creatives cannot be updated or deleted;
 - a copy takes `name` and `daily_budget` (Meta's /copies takes neither); only ad sets can be copied;
 - insights: breakdowns other than the hourly one, action_breakdowns, attribution windows, reach,
   frequency, video_view (3-second views) and filtering on insights are not modelled; level=ad needs ad sets

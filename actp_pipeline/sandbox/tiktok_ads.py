@@ -17,6 +17,9 @@ Differences from TikTok's Marketing API (known ones; the report's are in routes/
   taken as the same identity; AUTH_CODE / CUSTOMIZED_USER are refused (no Spark Ads codes, no uploaded
   videos: every ad is a SINGLE_VIDEO Spark Ad). tiktok_item_id must be a public video (moderation over) of
   the identity's account; ad/create takes an ad's operation_status, as the SDK's creative model has it.
+- An ad's landing_page_url must be an absolute http(s) URL and its call_to_action one of TikTok's web CTA
+  values (tiktok_ads_params.py; 40002 otherwise). The landing page is where the sandbox's paid visitors go,
+  with a ttclid appended (paid_traffic.py), in proportion to the ad group's delivered clicks.
 - Targeting (location_ids, placements, age_groups, gender, languages) is checked and stored but the world
   delivers to everyone alike; optimization_goal and billing_event are stored, not simulated.
 - Name filters match by substring; deleted objects are never listed; filtering keys outside FILTERS and
@@ -36,58 +39,51 @@ Differences from TikTok's Marketing API (known ones; the report's are in routes/
 
 from __future__ import annotations
 
-import math
 import re
 import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from .ads_objects import AdsObjects
 from .ads_world import read_extras, write_extras
-from .errors import ApiError
 from .graph import created_change
 from .publishing import Publishing
 from .seeding import derive_hex
 from .tiktok import SlidingWindows, TikTokDirectPost
 from .transport import Auth
-from .validation import decode_json
+from .tiktok_ads_params import (  # re-exported: routes/tiktok_ads.py imports them from here
+    NO_PERMISSION,
+    RATE_LIMIT,
+    TOKEN_EMPTY,
+    TOKEN_INVALID,
+    TikTokAdsError as TikTokAdsError,
+    _enum,
+    _money,
+    _parse_time,
+    _t,
+    _text,
+    call_to_action,
+    invalid as invalid,
+    json_param as json_param,
+    landing_page,
+    paged as paged,
+    tiktok_ads_code as tiktok_ads_code,
+)
 
 PLATFORM = "tiktok"
 ID_BASE = 1_800_000_000_000_000_000  # 19-digit ids, as TikTok's
-NO_PERMISSION, INVALID, RATE_LIMIT, TOKEN_EMPTY, TOKEN_INVALID, SYSTEM = 40001, 40002, 40100, 40104, 40105, 50000
 OBJECTIVES = ("REACH", "TRAFFIC", "VIDEO_VIEWS", "LEAD_GENERATION", "ENGAGEMENT", "APP_PROMOTION",
               "WEB_CONVERSIONS", "PRODUCT_SALES")
 TO_STORE = {"ENABLE": "ACTIVE", "DISABLE": "PAUSED", "DELETE": "DELETED"}
 TO_TIKTOK = {v: k for k, v in TO_STORE.items()}
 IDENTITY_TYPES = ("TT_USER", "BC_AUTH_TT")
-MAX_NAME, MAX_PAGE_SIZE = 512, 1000
 FILTERS = {"campaign": ("campaign_ids", "campaign_name", "objective_type"),
            "adgroup": ("campaign_ids", "adgroup_ids", "adgroup_name"),
            "ad": ("campaign_ids", "adgroup_ids", "ad_ids", "ad_name")}
-TIME_FMT = "%Y-%m-%d %H:%M:%S"
 _DIGITS = re.compile(r"^[0-9]{1,20}$")
-
-
-class TikTokAdsError(ApiError):
-    """An error in the Marketing API's vocabulary: `tt_code` is TikTok's numeric code (HTTP 200 by default)."""
-
-    def __init__(self, code: int, message: str, status: int = 200):
-        super().__init__(status, str(code), message)
-        self.tt_code = code
-
-
-def invalid(message: str) -> TikTokAdsError:
-    return TikTokAdsError(INVALID, message)
-
-
-def tiktok_ads_code(exc: ApiError) -> int:
-    if isinstance(exc, TikTokAdsError):
-        return exc.tt_code
-    return {401: TOKEN_INVALID, 429: RATE_LIMIT}.get(exc.status, SYSTEM if exc.status >= 500 else INVALID)
 
 
 @dataclass(frozen=True)
@@ -96,68 +92,6 @@ class TikTokAdsPolicy:
     min_campaign_budget: float = 50.0
     min_adgroup_budget: float = 20.0
     advertisers: tuple[str, ...] | None = None  # None: any numeric advertiser id
-
-
-def _t(epoch_s: float | None) -> str | None:
-    return None if epoch_s is None else datetime.fromtimestamp(epoch_s, UTC).strftime(TIME_FMT)
-
-
-def _parse_time(value: Any, name: str) -> float:
-    try:
-        return datetime.strptime(str(value), TIME_FMT).replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        raise invalid(f"{name} must be 'YYYY-MM-DD HH:MM:SS' (UTC), got {value!r}") from None
-
-
-def json_param(params: Mapping[str, Any], name: str, kind: type) -> Any:
-    """A parameter that is a JSON list/object (a JSON string in a query, the value itself in a body)."""
-    raw = params.get(name)
-    try:
-        raw = decode_json(raw) if isinstance(raw, str) and raw else raw  # ValueError on any hostile JSON
-    except ValueError:
-        raise invalid(f"{name} must be JSON ({kind.__name__})") from None
-    if raw not in (None, "") and not isinstance(raw, kind):
-        raise invalid(f"{name} must be a JSON {kind.__name__}")
-    return None if raw in (None, "") else raw
-
-
-def _text(params: Mapping[str, Any], name: str, required: bool = False, max_len: int = MAX_NAME) -> str | None:
-    value = params.get(name)
-    if value in (None, "") and required:
-        raise invalid(f"{name} is required")
-    if value not in (None, "") and (not isinstance(value, str) or len(value) > max_len):
-        raise invalid(f"{name} must be a string of at most {max_len} characters")
-    return value or None
-
-
-def _enum(params: Mapping[str, Any], name: str, allowed: tuple[str, ...], default: str | None = None) -> str | None:
-    value = params.get(name, default)
-    if value is not None and value not in allowed:
-        raise invalid(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-    return value
-
-
-def _number(params: Mapping[str, Any], name: str, default: Any = None, lo: float = 0, hi: float = math.inf) -> float:
-    raw = params.get(name, default)
-    try:
-        x = float(raw) if not isinstance(raw, bool) else math.nan
-    except (TypeError, ValueError):
-        x = math.nan
-    if not (math.isfinite(x) and lo <= x <= hi):
-        raise invalid(f"{name} is required and must be a number from {lo:g} to {hi:g}, got {raw!r}")
-    return x
-
-
-def _money(params: Mapping[str, Any], name: str, minimum: float) -> int:
-    """A daily budget (account currency) as minor units, at least `minimum` (the minimum daily budget)."""
-    return round(_number(params, name, lo=minimum) * 100)
-
-
-def paged(items: list[Any], params: Mapping[str, Any], key: str = "list") -> dict[str, Any]:
-    page, size = int(_number(params, "page", 1, 1, 10**6)), int(_number(params, "page_size", 10, 1, MAX_PAGE_SIZE))
-    return {key: items[(page - 1) * size: page * size],
-            "page_info": {"page": page, "page_size": size, "total_number": len(items),
-                          "total_page": math.ceil(len(items) / size)}}
 
 
 class TikTokAds:
@@ -436,14 +370,13 @@ class TikTokAds:
         if account is None:
             raise invalid(f"{where}.identity_id {c.get('identity_id')!r} is not an identity of this advertiser")
         post = self._post_of_item(c.get("tiktok_item_id"), account, where)
-        url = c.get("landing_page_url")
-        if url is not None and (not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https")):
-            raise invalid(f"{where}.landing_page_url must be an http(s) URL")
+        url = landing_page(c.get("landing_page_url"), where)
         now_s, _ = self._now()
         ad_id = self._new_id()
         creative = {"id": ad_id, "object_story_id": post["post_id"], "tiktok_item_id": str(c["tiktok_item_id"]),
                     "identity_type": kind, "identity_id": str(c["identity_id"]), "landing_page_url": url,
-                    "url_tags": urlsplit(url).query if url else None, "call_to_action": c.get("call_to_action")}
+                    "url_tags": urlsplit(url).query if url else None,
+                    "call_to_action": call_to_action(c.get("call_to_action"), where)}
         status = TO_STORE[_enum(c, "operation_status", ("ENABLE", "DISABLE"), "ENABLE")]
         return {"id": ad_id, "account_id": acc, "campaign_id": adgroup["campaign_id"], "adset_id": adgroup["id"],
                 "name": name, "status": status, "creative": {k: v for k, v in creative.items() if v is not None},

@@ -17,6 +17,10 @@ ads_world.BASE_RATES, is of the same order), BASE_CONVERSION 3% per click (e-com
 commonly quoted at 2-4%), one price of $29.
 
 Only loopback links are visited: the sandbox never sends traffic off the machine.
+
+Paid visitors (paid_traffic.py: the clicks ads deliver, through each ad's own tracked link, with the
+platform's click id) run in the same `run`, when the app gives Traffic its `paid` part; the truth lists
+them apart (`paid`) and sums each channel (`by_channel`), so attribution's organic/paid split is checkable.
 """
 
 from __future__ import annotations
@@ -100,6 +104,7 @@ class Traffic:
         self._lock = threading.Lock()
         self._client_factory = client_factory or (lambda: httpx.Client(timeout=5.0, follow_redirects=False,
                                                                         headers={"User-Agent": USER_AGENT}))
+        self.paid: Any = None  # paid_traffic.PaidTraffic (the app sets it): the ads' visitors, run alongside
 
     def _record(self, post_id: str) -> dict[str, Any]:
         raw = self.publishing.state.get_meta(META_KEY.format(post_id=post_id))
@@ -121,6 +126,9 @@ class Traffic:
                 out["posts"] += 1
                 for k, v in self._run_post(client, post, link, now).items():
                     out[k] += v
+            if self.paid is not None:  # organic keys count organic visitors; the paid_ ones the ads'
+                for k, v in self.paid.run(client, now).items():
+                    out[k] = out.get(k, 0) + v
         return out
 
     def _run_post(self, client: httpx.Client, post: dict[str, Any], link: str, now: datetime) -> dict[str, int]:
@@ -152,7 +160,8 @@ class Traffic:
         return got
 
     def truth(self) -> dict[str, Any]:
-        """Per linked post: its true rates and what the visitors delivered (evaluation only)."""
+        """Per linked post (`items`) and linked ad set (`paid`): true rates and what the visitors delivered,
+        and each channel's totals (`by_channel`); evaluation only."""
         items = []
         for post in self.publishing.state.list_posts():
             link = link_in(post.get("caption"))
@@ -161,12 +170,20 @@ class Traffic:
             m = self.publishing.state.get_media(post["media_id"]) or {}
             app = self.publishing.world.true_appeal(m.get("descriptor"), None, m.get("duration_s"))
             click_rate, conv_rate = self.rates_of(post)
-            items.append({"post_id": post["post_id"], "variant_id": app["variant_id"], "platform": post["platform"],
+            items.append({"channel": "organic", "post_id": post["post_id"], "variant_id": app["variant_id"],
+                          "platform": post["platform"],
                           "link": link, "true_click_per_view": click_rate, "true_conversion_rate": conv_rate,
                           "true_revenue_per_click": conv_rate * PRICE, "factors": app["factors"],
                           **self._record(post["post_id"])})
-        return {"items": items, "price": PRICE, "currency": CURRENCY,
-                "conversion_effects": self.funnel.conversion_effects}
+        paid = self.paid.truth(self.publishing.clock.now()) if self.paid is not None else []
+        return {"items": items, "paid": paid, "by_channel": {"organic": _sums(items), "paid": _sums(paid)},
+                "price": PRICE, "currency": CURRENCY, "conversion_effects": self.funnel.conversion_effects}
+
+
+def _sums(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Clicks, conversions and revenue the visitors of one channel delivered."""
+    return {"clicks": sum(r["clicks"] for r in rows), "conversions": sum(r["conversions"] for r in rows),
+            "revenue": round(sum(r["revenue"] for r in rows), 2)}
 
 
 class VisitFailed(Exception):
@@ -180,7 +197,7 @@ def _visit(client: httpx.Client, link: str, key: str, buys: bool) -> None:
         raise VisitFailed(f"{link} answered {resp.status_code}")
     landing = resp.headers["location"]
     cid = (parse_qs(urlsplit(landing).query).get("actp_cid") or [""])[0]
-    base = link.rsplit("/r/", 1)[0]
+    base = link.split("/r/", 1)[0]  # the hooks service (a paid click's query follows the slug)
     body = {"click_id": cid, "url": landing}
     if client.post(base + "/e/pv", content=json.dumps(body)).status_code != 204:
         raise VisitFailed("the page view was refused")

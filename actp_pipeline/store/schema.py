@@ -295,6 +295,8 @@ links = sa.Table(
     sa.Column("campaign", sa.String(128), nullable=False),
     sa.Column("destination", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    # organic (a post's link) | paid (an ad's link, made by the ads executor; hooks/links.py)
+    sa.Column("channel", sa.String(16), nullable=False, server_default="organic"),
 )
 
 clicks = sa.Table(

@@ -12,6 +12,7 @@ import pytest
 from actp_pipeline.ads import actions, evidence, orchestrator
 from actp_pipeline.ads.client import AdsClient
 from actp_pipeline.ads.meta import MetaAdsClient
+from actp_pipeline.ads.meta_sdk import MetaSdkAdsClient
 from actp_pipeline.ads.tiktok import TikTokAdsClient
 
 PROTOCOL_METHODS = sorted(n for n, v in vars(AdsClient).items() if inspect.isfunction(v) and not n.startswith("_"))
@@ -32,7 +33,7 @@ def test_tiktok_ads_client_is_an_ads_client():
         assert isinstance(client, AdsClient)
 
 
-@pytest.mark.parametrize("cls", [MetaAdsClient, TikTokAdsClient])
+@pytest.mark.parametrize("cls", [MetaAdsClient, MetaSdkAdsClient, TikTokAdsClient])
 @pytest.mark.parametrize("name", PROTOCOL_METHODS)
 def test_ads_clients_accept_every_call_of_the_protocol(name, cls):
     """Each Protocol parameter exists in the client with the same kind and default; what the client adds

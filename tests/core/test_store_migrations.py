@@ -27,7 +27,8 @@ BOOKKEEPING = {"schema_version", "alembic_version"}
 AFTER_V4 = {"ads_plan_claims", "account_tokens", "links", "clicks", "page_views", "conversions", "webhook_events",
             "alerts", "ad_spend"}
 # tables of revisions after the hand-rolled v4 (0005: one executor per ads plan; 0006: per-account OAuth tokens;
-# 0007: the hooks service's links and attribution events; 0008: operational alerts and today's ads spend)
+# 0007: the hooks service's links and attribution events; 0008: operational alerts and today's ads spend;
+# 0009: links.channel, organic or paid)
 
 
 _db_ids = itertools.count()
@@ -159,8 +160,10 @@ def test_the_scripts_are_one_line_of_readable_revisions():
     script = ScriptDirectory.from_config(alembic_config())
     assert script.get_heads() == [SCHEMA_REVISION]
     revisions = list(reversed(list(script.walk_revisions())))
-    assert [r.revision for r in revisions] == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
-    assert [r.down_revision for r in revisions] == [None, "0001", "0002", "0003", "0004", "0005", "0006", "0007"]
+    assert [r.revision for r in revisions] == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008",
+                                               "0009"]
+    assert [r.down_revision for r in revisions] == [None, "0001", "0002", "0003", "0004", "0005", "0006", "0007",
+                                                    "0008"]
     assert all(r.doc.startswith("add ") for r in revisions)  # `history` says what each adds
 
 
@@ -271,5 +274,20 @@ def test_history_and_current_read_without_an_ini(tmp_path, capsys, monkeypatch):
     assert "0004 -> 0005, add ads_plan_claims" in out
     assert "0005 -> 0006, add account_tokens" in out
     assert "0006 -> 0007, add links, clicks" in out
-    assert "0007 -> 0008 (head), add alerts and ad_spend" in out
-    assert out.rstrip().endswith("0008 (head)")
+    assert "0007 -> 0008, add alerts and ad_spend" in out
+    assert "0008 -> 0009 (head), add links.channel" in out
+    assert out.rstrip().endswith("0009 (head)")
+
+
+def test_links_made_before_0009_read_as_organic(new_url):
+    """A link row of revision 0008 (no channel) comes out of 0009 as an organic post's link."""
+    url = new_url()
+    engine = make_engine(url)
+    with engine.begin() as c:
+        command.upgrade(alembic_config(c), "0008")
+        c.execute(sa.text("INSERT INTO links (slug, idempotency_key, variant_id, platform, account, campaign, "
+                          "destination, created_at) VALUES ('abcdefghijkl', 'k1', 'v1', 'tiktok', 'main', 'spring', "
+                          "'https://shop.example.com/', :t)"), {"t": T0})
+    assert migrate(engine) == SCHEMA_REVISION
+    with engine.connect() as c:
+        assert c.execute(sa.select(schema.links.c.channel)).scalars().all() == ["organic"]

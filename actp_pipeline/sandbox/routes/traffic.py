@@ -1,7 +1,8 @@
 """The visitors' controls: run them up to the clock's now (/sandbox/traffic/run, no key: like the clock,
-it is the sandbox's own), their ground truth (/sandbox/truth/funnel, X-Truth-Token), and the shop page
-the demo's tracked links land on (/sandbox/shop: a landing page a person can open; the visitors send what
-its snippet would without loading it)."""
+it is the sandbox's own; the posts' visitors and the ads' paid ones), their ground truth
+(/sandbox/truth/funnel, X-Truth-Token: `items` organic per post, `paid` per linked ad set, `by_channel`), and
+the shop page the demo's tracked links land on (/sandbox/shop: a landing page a person can open; the visitors
+send what its snippet would without loading it)."""
 
 from __future__ import annotations
 
