@@ -201,13 +201,13 @@ LOOP_ENV_PREFIX = "ACTP_LOOP_"
 def loop_from_env(environ: Mapping[str, str] | None = None) -> LoopSettings:
     """The loop's settings with ACTP_LOOP_<FIELD> variables applied (e.g. ACTP_LOOP_TOPIC=haircare,
     ACTP_LOOP_TARGETS='["tiktok:main"]', ACTP_LOOP_HOOK_PATTERNS=2): how a deployment (compose, Helm, the code
-    servers) sets what it tests without editing code. A value is read as JSON when it parses (numbers, lists,
+    servers) sets what it tests without editing code. An empty value is unset; a value is read as JSON when it parses (numbers, lists,
     booleans), else as text. A variable naming no field, or a value the field refuses, stops the code location
     from loading with the variable's name: a typo must not silently run the defaults."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for name, raw in env.items():
-        if not name.startswith(LOOP_ENV_PREFIX):
+        if not name.startswith(LOOP_ENV_PREFIX) or raw == "":  # empty = unset (compose passes unset as "")
             continue
         field = name[len(LOOP_ENV_PREFIX):].lower()
         if field not in LoopSettings.model_fields:

@@ -15,8 +15,8 @@ from sensors.jobs import metrics_job, research_job
 # A deployment may move the heads' cadence (ACTP_RESEARCH_CRON, ACTP_METRICS_CRON, read when the code location
 # loads): research hourly and metrics every 5 minutes are what a real account needs; the production end-to-end
 # test runs both every minute.
-RESEARCH_CRON = os.environ.get("ACTP_RESEARCH_CRON", "7 * * * *")
-METRICS_CRON = os.environ.get("ACTP_METRICS_CRON", "*/5 * * * *")
+RESEARCH_CRON = os.environ.get("ACTP_RESEARCH_CRON") or "7 * * * *"  # empty = unset (compose)
+METRICS_CRON = os.environ.get("ACTP_METRICS_CRON") or "*/5 * * * *"
 
 
 def _today_partition(context: dg.ScheduleEvaluationContext, job_name: str,

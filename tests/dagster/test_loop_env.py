@@ -13,6 +13,8 @@ def test_variables_set_fields_by_their_types():
     assert loop.topic == "haircare" and loop.hook_patterns == 2 and loop.scoring_credible_mass == 0.9
     assert loop.targets == ["instagram:main", "tiktok:brand"]
     assert loop_from_env({}).model_dump() == LoopSettings().model_dump()  # nothing set: the defaults
+    # compose passes an unset ${ACTP_LOOP_TOPIC:-} as "": empty is unset, not an empty topic
+    assert loop_from_env({"ACTP_LOOP_TOPIC": "", "ACTP_LOOP_TARGETS": ""}).model_dump() == LoopSettings().model_dump()
 
 
 def test_a_typo_or_a_refused_value_names_the_variable():

@@ -52,7 +52,10 @@ def code_read_variables() -> set[str]:
     """Every ACTP_ name the project reads: its source (settings, resources, services) and the instance file."""
     paths = [recipe.INSTANCE_YAML, *(p for pkg in ("actp_pipeline", "assets", "sensors", "resources", "local_ops")
                                      for p in (ROOT / pkg).rglob("*.py"))]
-    return {name for path in paths for name in re.findall(r"ACTP_[A-Z0-9_]*[A-Z0-9]", path.read_text())}
+    from resources.loop import LOOP_ENV_PREFIX, LoopSettings
+
+    loop = {f"{LOOP_ENV_PREFIX}{field.upper()}" for field in LoopSettings.model_fields}  # read by loop_from_env
+    return loop | {name for path in paths for name in re.findall(r"ACTP_[A-Z0-9_]*[A-Z0-9]", path.read_text())}
 
 
 # ---------------------------------------------------------------- compose: services and their commands
