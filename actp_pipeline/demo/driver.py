@@ -211,6 +211,10 @@ def _paid_phase(steps: DemoSteps) -> None:
         planned = ", ".join(f"{k} {v}" for k, v in summary.items() if v and k != "blocked") or "nothing to do"
         blocked = f", {summary['blocked']} blocked by guards" if summary.get("blocked") else ""
         steps.progress.line(f"[paid +{hours} h] plan: {planned}{blocked}; executed {done.get('counts') or {}}")
+        paid = ((meta.get("attribution") or {}).get("by_channel") or {}).get("paid") or {}
+        if paid.get("clicks"):
+            steps.progress.line(f"    the ads' tracked links: {paid['clicks']} paid clicks, {paid.get('conversions')} "
+                                f"purchases, revenue {paid.get('revenue')}")
         evidence = str(plan.get("paid_evidence") or "")
         if evidence.startswith("- "):
             steps.progress.line(f"    learning test {evidence.removeprefix('- ')}")
