@@ -198,6 +198,27 @@ def _stamp(t) -> str | None:
     return t.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
+RECENT_RUNS = 500  # runs read to find each stage's newest (the automation's runs are not under a stage job)
+
+
+def newest_stage_runs(instance: dg.DagsterInstance) -> dict[str, dg.RunRecord]:
+    """{stage job: its newest run record}. A run counts for a stage when it ran the stage's job or materialized
+    one of its assets: the automation sensor's runs (production's blueprints, variants, scores ...) carry
+    Dagster's internal asset job name, not the stage's."""
+    newest: dict[str, dg.RunRecord] = {}
+    for record in instance.get_run_records(limit=RECENT_RUNS):  # newest first
+        run = record.dagster_run
+        jobs = {run.job_name} if run.job_name in JOB_ORDER else \
+            {JOB_OF[k.to_user_string()] for k in (run.asset_selection or []) if k.to_user_string() in JOB_OF}
+        for job in jobs:
+            newest.setdefault(job, record)
+    for job in set(JOB_ORDER) - set(newest):  # older than the recent runs: its own job's newest
+        records = instance.get_run_records(filters=dg.RunsFilter(job_name=job), limit=1)
+        if records:
+            newest[job] = records[0]
+    return newest
+
+
 def last_stage_runs(data_dir) -> dict:
     """The newest run of each stage job (JOB_ORDER) in the Dagster instance `actp ui` and `actp demo` record to
     (DAGSTER_HOME when set, else <data_dir>/dagster), for `actp status`: {"instance", "found", "runs", "note"}."""
@@ -208,10 +229,10 @@ def last_stage_runs(data_dir) -> dict:
         configured = home if (home / "dagster.yaml").exists() else instance_home(data_dir)  # the repo's layout
         instance = dg.DagsterInstance.from_config(str(configured))
         try:
+            newest = newest_stage_runs(instance)
             runs = []
             for job in JOB_ORDER:
-                records = instance.get_run_records(filters=dg.RunsFilter(job_name=job), limit=1)
-                r = records[0] if records else None
+                r = newest.get(job)
                 runs.append({"job": job, "status": r.dagster_run.status.value if r else None,
                              "run_id": r.dagster_run.run_id if r else None,
                              "created": _stamp(r.create_timestamp) if r else None,

@@ -162,3 +162,21 @@ def test_rendered_sensor_schedules_what_workers_rendered(tmp_path):
                                         "payload": {}}], unique_column="idempotency_key")
         done = tick()
         assert not done.run_requests and "scheduled" in done.skip_reason.skip_message
+
+
+def test_status_finds_each_stage_in_runs_not_under_its_job():
+    """Production's automation sensor launches Dagster's internal asset job: `actp status` still names the
+    stage by the assets the run materialized."""
+    from actp_pipeline.definitions import newest_stage_runs
+
+    @dg.asset(name="blueprints")
+    def fake_blueprints() -> int:
+        return 1
+
+    with dg.instance_for_test() as instance:
+        assert newest_stage_runs(instance) == {}
+        job = dg.Definitions(assets=[fake_blueprints]).resolve_implicit_global_asset_job_def()
+        result = job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey("blueprints")])
+        assert not result.dagster_run.job_name.endswith("_job")  # not a stage job
+        newest = newest_stage_runs(instance)
+        assert set(newest) == {"extract_job"} and newest["extract_job"].dagster_run.run_id == result.run_id

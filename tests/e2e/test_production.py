@@ -24,6 +24,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from actp_pipeline.definitions import newest_stage_runs
 from actp_pipeline.publish.tiktok import key_marker
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from actp_pipeline.store import connect_store, schema
@@ -144,6 +145,10 @@ def _assert_production_loop(instance: dg.DagsterInstance, engine, sb) -> None:
     # the worker's renders are store rows, no Dagster event: the main location's rendered_sensor schedules them
     assert "publish_schedule" in launched.get("rendered_sensor", set()) | automated, launched
     assert "by hand" not in launched, launched  # the daemon launched everything
+    # `actp status` names each stage's newest run, the automation's (Dagster's internal asset job) included
+    stages = newest_stage_runs(instance)
+    assert {"research_job", "extract_job", "generate_job", "publish_schedule_job", "metrics_job",
+            "score_job"} <= set(stages), sorted(stages)
 
     state = _store_state(engine)
     assert len(state["renders"]) >= 2
