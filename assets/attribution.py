@@ -11,28 +11,29 @@ import pandas as pd
 from actp_pipeline.attribution import ALL, BOT_AGENTS, CORE_EVENTS, attribute
 from actp_pipeline.attribution.funnel import CHANNEL, COUNTS, CREATIVE_KEYS, FACTOR_KEYS, POST_KEYS
 from actp_pipeline.attribution.load import load_funnel
+from actp_pipeline.attribution.paid_spend import paid_spend
 from assets.automation import OWNERS, every_tick, follow_checked
 from assets.metadata import as_json, md_table, stamp
 from assets.variants import variants
-from resources import StoreResource
+from resources import AdsResource, PlatformResource, StoreResource
 
 FUTURE_SLACK = dt.timedelta(minutes=5)  # clocks of the hooks service and of this run may differ a little
 TOP = 15  # creatives in the metadata table
 LEVELS_SHOWN = 40
 
 SPEND_NOTE = (
-    "Cost per conversion is unknown (empty) for now: the only spend the ads side writes is `paid_winners.spend`, "
-    "which covers learning campaigns only, over the orchestrator's lookback window (96 h by default), without its "
-    "currency, and is paid-ad spend while these links sit on organic posts; dividing it by organic conversions "
-    "would invent a cost. The core takes a per-creative spend (variant_id, spend, currency[, platform]) for when "
-    "a clean one exists.")
+    "Cost per conversion is known on a creative's paid rows (channel `paid`): the spend the ads platform reports for "
+    "the creative's ad sets since its paid link was made, in the ad account's currency, over the conversions that "
+    "came through those ads' links. It is unknown (empty) on organic rows (posts cost no media money) and on rows "
+    "that mix channels (dividing ad spend by organic conversions would invent a cost), and wherever the platform "
+    "does not report the spend or the account's currency.")
 
 MEANINGS = [
     ("Rows", "`attribution` has one row per creative (variant_id), platform, channel and event. Platform `*` is the "
              "creative over all its platforms (the other rows split it: add one or the other, never both); channel `*` "
              "is every click, `organic` the clicks on posts' tracked links, `paid` those on ads' links (the ads "
              "executor gives each ad its creative's own link), again: add organic and paid or take `*`, never both "
-             "(spend is not split by channel); event `*` is a "
+             "(cost per conversion is known on paid rows only); event `*` is a "
              f"conversion of any event, the others one event each ({', '.join(CORE_EVENTS)} are always there). "
              "`attribution_factors` has the same numbers per creative factor level, over the creatives carrying it: "
              "raw totals, not adjusted for the other factors or for where and when the posts ran (factor_effects "
@@ -124,12 +125,15 @@ def readable(rows: pd.DataFrame, keys: list[str], limit: int, within: list[str] 
                      "What conversion_effects reads."),
     ],
 )
-def attribution(context: dg.AssetExecutionContext, store: StoreResource):
+def attribution(context: dg.AssetExecutionContext, store: StoreResource, ads: AdsResource,
+                platform: PlatformResource):
     wh = store.warehouse()
-    tables = load_funnel(store.engine())
+    engine = store.engine()
+    tables = load_funnel(engine)
     variant_rows = wh.read("variants") if wh.exists("variants") else None
+    spend = _paid_spend(context, tables.links, ads, platform, engine)
     result = attribute(tables.links, tables.clicks, tables.page_views, tables.conversions, tables.posts,
-                       variant_rows, spend=None)
+                       variant_rows, spend=spend)
     wh.write("attribution", creative_rows(result))
     wh.write("attribution_factors", result.factors)
     wh.write("attribution_posts", result.posts)
@@ -148,6 +152,24 @@ def attribution(context: dg.AssetExecutionContext, store: StoreResource):
         "what_the_numbers_mean": meanings_md(),
     })
     yield dg.MaterializeResult(asset_key="attribution_posts", metadata=_posts_metadata(result.posts))
+
+
+def _paid_spend(context: dg.AssetExecutionContext, links: pd.DataFrame, ads: AdsResource,
+                platform: PlatformResource, engine) -> pd.DataFrame | None:
+    """The ads' spend per creative behind the paid links (attribution/paid_spend.py), or None (unknown: no
+    paid link, or the ads platform cannot be read; said in the log, the run goes on)."""
+    paid = links[links[CHANNEL] == "paid"] if len(links) and CHANNEL in links else links.iloc[0:0]
+    if not len(paid):
+        return None
+    try:
+        with platform.client() as clock, ads.client(engine) as client:
+            spend, errors = paid_spend(client, ads.platform, paid, clock.now())
+    except Exception as e:  # noqa: BLE001 - no ads token, platform down: cost per conversion unknown, not a failure
+        context.log.warning(f"paid spend unknown ({type(e).__name__}: {str(e)[:200]}): no cost per conversion")
+        return None
+    for account, why in errors.items():
+        context.log.warning(f"ad account {account}: spend unknown ({why})")
+    return spend
 
 
 def creative_rows(result) -> pd.DataFrame:

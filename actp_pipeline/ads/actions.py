@@ -114,7 +114,7 @@ def execute_plan(engine: Engine, client: AdsClient, plan_id: str, *, now: dt.dat
                  lease_s: float = executor_claim.LEASE_S, ad_links: AdLinks | None = None) -> Execution:
     """Execute the approved accounts' actions of a stored plan against `client` (one executor per plan);
     with `ad_links`, each ad it creates sends its clicks through the creative's paid tracked link."""
-    client = with_links(client, ad_links, engine)
+    client = with_links(client, ad_links, engine, now)
     plan = audit.plan_run(engine, plan_id)
     if plan is None:
         raise ValueError(f"no stored plan {plan_id!r}")

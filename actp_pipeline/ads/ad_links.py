@@ -73,17 +73,18 @@ class AdLinks:
 
 class LinkedAdsClient:
     """An ads client whose every new ad (create_ad_set, ensure_ad) gets its creative's paid link; every other
-    call goes to the wrapped client unchanged."""
+    call goes to the wrapped client unchanged. `now` is the executor's clock (the platform's): a link's
+    created_at is when its ad's spend starts counting (attribution/paid_spend.py)."""
 
-    def __init__(self, client: AdsClient, links: AdLinks, engine: Engine):
-        self._client, self._links, self._engine = client, links, engine
+    def __init__(self, client: AdsClient, links: AdLinks, engine: Engine, now: dt.datetime | None = None):
+        self._client, self._links, self._engine, self._now = client, links, engine, now
         self._platform = ads_platform(client)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
     def link_for(self, account_id: str, variant_id: str) -> str:
-        return self._links.url(self._engine, self._platform, account_id, variant_id)
+        return self._links.url(self._engine, self._platform, account_id, variant_id, now=self._now)
 
     def create_ad_set(self, account_id: str, **kwargs: Any) -> str:
         link = self.link_for(account_id, kwargs["variant_id"])
@@ -94,8 +95,8 @@ class LinkedAdsClient:
         return self._client.ensure_ad(account_id, ad_set_id, **kwargs, link=link)
 
 
-def with_links(client: AdsClient, links: AdLinks | None, engine: Engine) -> AdsClient:
-    """`client` itself without links (ads exactly as before), else a LinkedAdsClient."""
+def with_links(client: AdsClient, links: AdLinks | None, engine: Engine, now: dt.datetime | None = None) -> AdsClient:
+    """`client` itself without links (ads exactly as before), else a LinkedAdsClient (links made at `now`)."""
     if links is None:
         return client
-    return LinkedAdsClient(client, links, engine)  # type: ignore[return-value]
+    return LinkedAdsClient(client, links, engine, now)  # type: ignore[return-value]

@@ -11,7 +11,8 @@ one per factor level and one per post, all long in the conversion event:
   links the ads executor gives ads, ads/ad_links.py; a link's channel column, 'organic' when absent): one
   row per (variant_id, platform, channel, event) for each channel the creative has there. Its organic and
   paid rows add up to the creatives row of the same variant, platform and event (sum the channels or take
-  the ALL row, never both). Spend is not split by channel: unknown (NaN) on these rows.
+  the ALL row, never both). Spend, when given per channel (the ads' spend is the paid channel's,
+  paid_spend.py), makes the paid rows' cost per conversion; a row mixing channels has unknown spend.
 - `factors`: one row per (factor, level, event): the same numbers over every creative carrying the level.
 - `posts`: one row per (idempotency_key, event): the post's own funnel (POST_COLUMNS), with its variant_id,
   platform, channel, account, external_id and live_at. Its rows are the posts of the ledger and the tracked
@@ -262,8 +263,11 @@ def _event_counts(j: _Joined, keys: list[str], currencies: Sequence[str]) -> pd.
 
 
 def _spend_units(spend: pd.DataFrame | None) -> tuple[list[str], pd.DataFrame] | None:
-    """(unit columns, spend per unit): a unit is a creative, or a creative on a platform when `spend` has a
-    platform column. A unit whose rows name more than one currency has unknown spend (never added)."""
+    """(unit columns, spend per unit): a unit is a creative, or a creative on a platform and/or in a channel
+    when `spend` has those columns (the ads' spend is the paid channel's: ads/paid_spend.py). A unit whose
+    rows name more than one currency has unknown spend (never added); a group holding a unit without spend
+    (a creative's organic posts beside its ads) has unknown spend, so no cost is ever spread over clicks
+    the money did not buy."""
     if spend is None:
         return None
     missing = [c for c in ("variant_id", "spend", "currency") if c not in spend]
@@ -272,7 +276,7 @@ def _spend_units(spend: pd.DataFrame | None) -> tuple[list[str], pd.DataFrame] |
     amounts = pd.to_numeric(spend["spend"], errors="coerce")
     if (amounts < 0).any():
         raise ValueError("spend is negative for some creative")
-    unit = ["variant_id", "platform"] if "platform" in spend else ["variant_id"]
+    unit = ["variant_id", *(c for c in ("platform", CHANNEL) if c in spend)]
     s = spend[unit + ["currency"]].assign(spend=amounts)
     g = s.groupby(unit)
     one = g["currency"].nunique(dropna=False) == 1
@@ -290,7 +294,7 @@ def _group_spend(j: _Joined, keys: list[str], units: tuple[list[str], pd.DataFra
     if units is None:
         return out
     unit, per_unit = units
-    if "platform" in keys and "platform" not in unit:
+    if any(c in keys and c not in unit for c in ("platform", CHANNEL)):
         return out
     members = pd.concat([f[list(dict.fromkeys([*keys, *unit]))] for f in (j.posts, j.links, j.clicks)])
     m = members.drop_duplicates().merge(per_unit, on=unit, how="left")
@@ -423,7 +427,7 @@ def attribute(links: pd.DataFrame, clicks: pd.DataFrame, page_views: pd.DataFram
         channels = _empty([*CREATIVE_KEYS, CHANNEL], currencies)
     else:
         creatives = per_creative(j, events, currencies, units, mass)
-        channels = per_creative(j, events, currencies, None, mass, by=[CHANNEL])  # spend is not per channel
+        channels = per_creative(j, events, currencies, units, mass, by=[CHANNEL])
         lj = j.with_levels(levels)
         by_level = (aggregate(lj, FACTOR_KEYS, events, currencies, units, mass) if len(lj.posts) + len(lj.links)
                     + len(lj.clicks) else _empty(FACTOR_KEYS, currencies, ["creatives"]))

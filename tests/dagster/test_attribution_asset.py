@@ -16,7 +16,11 @@ from actp_pipeline.hooks.links import create_link, slug_for
 from actp_pipeline.store import schema
 from assets import LOOP_CHECKS
 from assets.attribution import attribution, attribution_no_future_events
-from resources import StoreResource
+from resources import AdsResource, PlatformResource, StoreResource
+
+# attribution reads the ads' spend behind paid links from the ads platform; none answers here (no token, port 9):
+# the spend is unknown and the run goes on
+NO_ADS = {"ads": AdsResource(base_url="http://127.0.0.1:9"), "platform": PlatformResource(base_url="http://127.0.0.1:9")}
 
 HUMAN = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/126.0 Mobile Safari/537.36"
 CHECKS = [c for c in LOOP_CHECKS if any(k.asset_key.path[0].startswith("attribution") for k in c.check_keys)]
@@ -81,7 +85,7 @@ def test_attribution_materializes_per_creative_and_factor_level_and_its_checks_p
     store = any_store
     _fill(store)
     with dg.instance_for_test() as instance:
-        result = dg.materialize([attribution, *CHECKS], resources={"store": store}, instance=instance)
+        result = dg.materialize([attribution, *CHECKS], resources={"store": store, **NO_ADS}, instance=instance)
     assert result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"attribution_counts_sane": True, "attribution_ids_unique": True,
@@ -116,7 +120,7 @@ def test_attribution_materializes_per_creative_and_factor_level_and_its_checks_p
 
     # a second run finds the delivery settled: nothing counted twice
     with dg.instance_for_test() as instance:
-        again = dg.materialize([attribution], resources={"store": store}, instance=instance)
+        again = dg.materialize([attribution], resources={"store": store, **NO_ADS}, instance=instance)
     m2 = again.asset_materializations_for_node("attribution")[0].metadata
     assert m2["conversions"].value == 3 and m2["webhooks"].value["processed"] == 0
 
@@ -145,7 +149,7 @@ def _assert_per_post(p: pd.DataFrame, meta) -> None:
 
 def test_an_empty_store_gives_readable_empty_tables(store):
     with dg.instance_for_test() as instance:
-        result = dg.materialize([attribution, *CHECKS], resources={"store": store}, instance=instance)
+        result = dg.materialize([attribution, *CHECKS], resources={"store": store, **NO_ADS}, instance=instance)
     assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
     assert store.warehouse().read("attribution").empty and "rate_low" in store.warehouse().read("attribution")
     posts = store.warehouse().read("attribution_posts")
@@ -158,13 +162,13 @@ def test_a_click_from_the_future_fails_the_check(store):
         c.execute(schema.clicks.update().where(schema.clicks.c.click_id == clicks["v1"][3])
                   .values(at=_now() + dt.timedelta(hours=1)))
     with dg.instance_for_test() as instance:
-        dg.materialize([attribution], resources={"store": store}, instance=instance)
+        dg.materialize([attribution], resources={"store": store, **NO_ADS}, instance=instance)
     verdict = attribution_no_future_events(store=store)
     assert not verdict.passed and verdict.metadata["rows_in_future"].value >= 1
 
 
 def test_it_follows_new_posts_and_refreshes_hourly_without_them(store):
-    defs = dg.Definitions(assets=[attribution], resources={"store": store})
+    defs = dg.Definitions(assets=[attribution], resources={"store": store, **NO_ADS})
     start = dt.datetime(2026, 11, 10, 8, 10, tzinfo=dt.UTC)
     with dg.instance_for_test() as instance:
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=start)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import httpx
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -137,3 +138,40 @@ def test_a_tiktok_spark_ads_clicks_go_through_its_landing_page_with_ttclid(world
     assert paid["link"].startswith(link + "?") and paid["clicks"] == paid["delivered_clicks"] == ran["paid_clicks"] > 20
     mine = _clicks_of(hooks.engine, link.rsplit("/", 1)[1])
     assert len(mine) == paid["clicks"] and all(c["platform_click_id"].startswith(f"sbx.{sid}.") for c in mine)
+
+
+def test_the_paid_rows_cost_is_the_ads_spend_over_their_conversions(world, tmp_path):
+    """Cost per conversion on the paid channel: the spend Meta reports for the creative's ad set since its link
+    was made, in the account's currency, over the conversions through that ad's link; organic and mixed rows
+    have none (no ad money bought those clicks)."""
+    from actp_pipeline.attribution.paid_spend import paid_spend
+
+    sb, hooks = world
+    post_id, vid = _instagram_post(sb, hooks, tmp_path)
+    # made on the platform's clock, as the executor makes it: the ad's spend counts from here
+    link = _links(sb, hooks).url(hooks.engine, "meta", "4242", vid, now=sb.clock.now().replace(tzinfo=None))
+    with MetaAdsClient(sb.url + "/graph", sb.config.api_keys[0]) as meta:
+        camp = meta.create_campaign("4242", name="ACTP | purchases | learning", objective="OUTCOME_TRAFFIC",
+                                    budget_mode="ABO", daily_budget=None)
+        sid = meta.create_ad_set("4242", campaign_id=camp, name="learn", variant_id=vid, post_id=post_id,
+                                 daily_budget=150.0, link=link)
+        httpx.post(sb.url + "/sandbox/clock/advance", json={"hours": 30}).raise_for_status()
+        _run(sb)
+        now = sb.clock.now().replace(tzinfo=None)
+        t = load_funnel(hooks.engine)
+        paid_links = t.links[t.links["channel"] == "paid"]
+        spend, errors = paid_spend(meta, "meta", paid_links, now)
+        billed = meta.insights("4242", START.replace(tzinfo=None), now)
+    assert not errors and spend.to_dict("records") == [
+        {"variant_id": vid, "platform": "meta", "channel": "paid", "spend": pytest.approx(
+            billed.loc[billed["ad_set_id"].astype(str) == sid, "spend"].sum()), "currency": "USD"}]
+    assert spend["spend"].iloc[0] > 0
+    result = attribute(t.links, t.clicks, t.page_views, t.conversions, t.posts, spend=spend)
+    ch = result.channels.set_index(["variant_id", "platform", "channel", "event"])
+    paid_row = ch.loc[(vid, ALL, "paid", ALL)]
+    assert paid_row["conversions"] > 0 and paid_row["spend_currency"] == "USD"
+    assert paid_row["cost_per_conversion"] == pytest.approx(spend["spend"].iloc[0] / paid_row["conversions"])
+    assert ch.loc[(vid, "meta", "paid", ALL), "cost_per_conversion"] == pytest.approx(paid_row["cost_per_conversion"])
+    assert pd.isna(ch.loc[(vid, ALL, "organic", ALL), "cost_per_conversion"])
+    mixed = result.creatives.set_index(["variant_id", "platform", "event"]).loc[(vid, ALL, ALL)]
+    assert pd.isna(mixed["cost_per_conversion"])
