@@ -81,7 +81,9 @@ def _demo(json_path: str | None, **knobs: Any) -> int:
         reset_data(cfg.data_dir)
         world = WorldConfig(seed=cfg.seed, start=cfg.start, speed=0.0, topic=cfg.topic)
         store_url = Settings(data_dir=cfg.data_dir, database_url=base.database_url).store_url
-        with SandboxServer(world, state_path=base.sandbox_state) as sandbox, HooksServer(store_url) as hooks:
+        # the hooks service stamps clicks and sales on the sandbox's clock, as every other time of the demo is
+        with SandboxServer(world, state_path=base.sandbox_state) as sandbox, HooksServer(
+                store_url, clock=lambda: sandbox.clock.now().astimezone(dt.UTC).replace(tzinfo=None)) as hooks:
             bars.line(f"sandbox listening on {sandbox.url}; hooks service (tracked links, conversions) on {hooks.url}")
             cfg.hooks_url, cfg.landing_url = hooks.url, sandbox.url + "/sandbox/shop"
             # the research partitions start where the demo's clock does (read when settings and definitions are built)

@@ -3,6 +3,8 @@ foreground (`actp hooks`, uvicorn handling SIGINT/SIGTERM)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from actp_pipeline.hooks.service import HooksConfig, HooksService
@@ -15,9 +17,10 @@ DEFAULT_PORT = 8788
 class HooksServer:
     """The service on a background thread: `with HooksServer(store_url) as hooks: hooks.url ...`."""
 
-    def __init__(self, store_url: str, config: HooksConfig | None = None, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, store_url: str, config: HooksConfig | None = None, host: str = "127.0.0.1", port: int = 0,
+                 clock: Callable[[], dt.datetime] | None = None):
         self.engine = connect_store(store_url)
-        self.service = HooksService(self.engine, config)
+        self.service = HooksService(self.engine, config, **({"clock": clock} if clock else {}))
         self._server = BackgroundServer(self.service.app(), host, port, name="hooks")
 
     @property

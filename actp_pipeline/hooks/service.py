@@ -18,12 +18,14 @@ is not configured answers 404: nothing unsigned is ever accepted. Secrets come f
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,8 +104,12 @@ async def _body(request: Request) -> bytes:
 class HooksService:
     """The app's state: the store, the click log, a cache of links (immutable once made)."""
 
-    def __init__(self, engine: Engine, config: HooksConfig | None = None):
+    def __init__(self, engine: Engine, config: HooksConfig | None = None,
+                 clock: Callable[[], dt.datetime] = utcnow):
         self.engine = engine
+        # what a click, page view or conversion is stamped with (naive UTC): the wall clock in production; the
+        # sandbox's simulated clock in the demo, so the funnel's times are the platform's like every other time
+        self.clock = clock
         self.config = config or HooksConfig()
         self.clicks = ClickLog(engine)
         self._links: dict[str, links.Link] = {}
@@ -159,7 +165,7 @@ class HooksService:
             return _error(500, "unsafe_destination", "this link's stored destination is refused; see the links table")
         agent, ref = request.headers.get("user-agent"), request.headers.get("referer")
         ip = request.client.host if request.client else ""
-        row = {"click_id": click_id, "slug": slug, "at": utcnow(),
+        row = {"click_id": click_id, "slug": slug, "at": self.clock(),
                "platform_click_id": clicked[1] if clicked else None,
                "referrer": ref[:500] if ref else None, "user_agent": agent[:300] if agent else None,
                "visitor": hashlib.sha256(self._salt + ip.encode()).hexdigest()[:32]}
@@ -194,7 +200,7 @@ class HooksService:
         if isinstance(body, Response):
             return _with_cors(body)
         try:
-            row = events.check_page_view(body)
+            row = events.check_page_view(body, self.clock())
         except events.BadEvent as e:
             return _with_cors(_error(422, "bad_event", str(e), e.field))
         if not await run_in_threadpool(events.store_page_view, self.engine, row):
@@ -220,7 +226,7 @@ class HooksService:
         if isinstance(body, Response):
             return body
         try:
-            row = events.check_conversion(body, source)
+            row = events.check_conversion(body, source, self.clock())
         except events.BadEvent as e:
             return _error(422, "bad_event", str(e), e.field)
         outcome = await run_in_threadpool(events.store_conversion, self.engine, row)
