@@ -5,6 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from actp_pipeline.ads import accounts as ad_accounts
+from actp_pipeline.ads.attributed_signals import ATTRIBUTION
 from actp_pipeline.ads.orchestrator import plan_pass
 from actp_pipeline.ads.plan import plan_frame, plan_summary
 from actp_pipeline.store.invariants import duplicates, labels, later_than, missing, negative, newest
@@ -73,10 +74,23 @@ def ad_plan(context: dg.AssetExecutionContext, store: StoreResource, platform: P
         "actions": md_table(frame[PLAN_COLUMNS], limit=50, key=["account_id", "goal", "action"]),
         "candidates": md_table(done.candidates),
         "scaling": md_table(done.scaling, key=["account_id", "goal"]),
+        # per ad set, where each goal's core signal came from: "platform" (its insights) or "ACTP attribution"
+        # (purchases/leads/signups through the ad's paid tracked link; no link = unknown, never 0)
+        "signal_sources": md_table(done.signal_sources, limit=50, key=["account_id", "goal", "ad_set_id"]),
+        "attributed_ad_sets": _attributed_count(done.signal_sources),
         "paid_evidence": dg.MetadataValue.md("\n".join(
             f"- {acc}/{g}: {ev}" for acc, g, ev in paid.drop_duplicates(["account_id", "goal"])[
                 ["account_id", "goal", "evidence"]].itertuples(index=False)) if len(paid) else "_no learning ad sets yet_"),
     })
+
+
+def _attributed_count(sources: pd.DataFrame) -> str:
+    """How many ad sets are judged on ACTP's attribution, and how many of those have no paid link (unknown)."""
+    if sources is None or not len(sources):
+        return "none"
+    mine = sources[sources["source"] == ATTRIBUTION]
+    unknown = int((mine["note"] != "").sum())  # the note says why an attributed signal is unknown
+    return f"{len(mine)} of {len(sources)} ad sets, {unknown} without a paid link (unknown)"
 
 
 # ------------------------------------------------------------------------------------------------ checks

@@ -61,3 +61,22 @@ def truth_metrics(url: str, post_id: str, token: str = "truth-for-tests") -> dic
                      headers={"X-Truth-Token": token}, timeout=30)
     resp.raise_for_status()
     return resp.json()
+
+
+def record_post(engine, key: str, variant_id: str, post: dict[str, Any], now) -> None:
+    """A published post in the posts ledger, as the publish worker records it (live now)."""
+    from actp_pipeline.store import schema
+
+    with engine.begin() as conn:
+        conn.execute(schema.posts.insert().values(
+            idempotency_key=key, variant_id=variant_id, platform="instagram", account="main",
+            external_id=post["post_id"], url=post.get("url"), live_at=now, posted_at=now))
+
+
+def advance_clock(sb: Any, hours: float):
+    """Move the sandbox clock; its new time (the platform client caches the clock for a second)."""
+    from actp_pipeline.publish.platforms import parse_time
+
+    resp = httpx.post(f"{sb.url}/sandbox/clock/advance", json={"hours": hours})
+    resp.raise_for_status()
+    return parse_time(resp.json()["now"])

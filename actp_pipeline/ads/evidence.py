@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from actp_pipeline.ads.client import AdsClient
-from actp_pipeline.ads.goals import Goal, OrchestratorConfig
+from actp_pipeline.ads.goals import Goal, OrchestratorConfig, is_attributed
 from actp_pipeline.ads.plan.inputs import utc
 from actp_pipeline.stats.arms import from_units
 from actp_pipeline.stats.stopping import StoppingRule
@@ -87,6 +87,16 @@ def _daily(ins: pd.DataFrame, signal: str) -> pd.DataFrame:
             .sum().reset_index())
 
 
+def _known(ad_sets: pd.DataFrame, ins: pd.DataFrame, signal: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ad sets (and their insights) whose ACTP-attributed core events are known: one whose rows all leave
+    the signal NaN (no paid link) is not in the test, rather than entering it with 0 events. Platform signals
+    are left as they were read."""
+    if not is_attributed(signal) or not len(ins) or signal not in ins:
+        return ad_sets, ins
+    unknown = set(ins["ad_set_id"]) - set(ins.loc[ins[signal].notna(), "ad_set_id"])
+    return ad_sets[~ad_sets["id"].isin(unknown)], ins[~ins["ad_set_id"].isin(unknown)]
+
+
 def paid_winners(goals: Sequence[Goal], campaigns: pd.DataFrame, ad_sets: pd.DataFrame, insights: pd.DataFrame,
                  now, rule: StoppingRule = PAID_RULE, config: OrchestratorConfig = OrchestratorConfig(),
                  seed: int = 0, organic: pd.DataFrame | None = None,
@@ -112,6 +122,9 @@ def paid_winners(goals: Sequence[Goal], campaigns: pd.DataFrame, ad_sets: pd.Dat
         if mine.empty or signal is None:
             continue
         ins = insights[insights["ad_set_id"].isin(mine["id"])] if len(insights) else insights
+        mine, ins = _known(mine, ins, signal)
+        if mine.empty:
+            continue
         sets_of = mine[["id", "variant_id", "created_at"]].rename(columns={"id": "ad_set_id"})
         daily = (_daily(ins, signal).merge(sets_of[["ad_set_id", "variant_id"]], on="ad_set_id")
                  if len(ins) else pd.DataFrame(columns=["ad_set_id", "day", "impressions", "spend", "events", "variant_id"]))

@@ -10,6 +10,12 @@ otherwise learning gets it all.
 Money is in the account currency's major unit (dollars) at the edges and in whole cents inside the
 arithmetic, so that caps compare exactly. The ads client converts Meta's minor-unit strings.
 
+Core signals come from two places: the ads platform's insights (Meta's actions, TikTok's metrics) and ACTP's
+own attribution (ATTRIBUTED_SIGNALS, named "actp_<event>" so they never collide with a platform's): the
+human conversions recorded through each ad's paid tracked link (ads/attributed_signals.py). The "sales"
+goal steers on ACTP's purchases, so it works without any pixel; any goal can point its core signal at an
+actp_* signal (`Goal.core_signal`, `actp ads goal ... --signal actp_lead`).
+
 Every number here is an `OrchestratorConfig` field with the original orchestrator's default; per-account
 settings (`AccountSettings`) override the account-level ones. Nothing here imports dagster.
 """
@@ -23,7 +29,15 @@ from types import MappingProxyType
 
 import pandas as pd
 
-GOAL_NAMES = ("streams", "presave", "virality", "followers", "leads", "build_audience", "fan_segmentation")
+GOAL_NAMES = ("streams", "presave", "virality", "followers", "leads", "build_audience", "fan_segmentation", "sales")
+
+# ACTP-attributed core signals -> the conversion event (conversions.event) each one counts
+ATTRIBUTED_SIGNALS: Mapping[str, str] = MappingProxyType({
+    "actp_purchase": "purchase",
+    "actp_lead": "lead",
+    "actp_signup": "signup",
+})
+ATTRIBUTED_PREFIX = "actp_"
 
 # The event that says a goal is being met (the original's core-signal map, names as our insights carry them).
 DEFAULT_CORE_SIGNALS: Mapping[str, str] = MappingProxyType({
@@ -34,6 +48,7 @@ DEFAULT_CORE_SIGNALS: Mapping[str, str] = MappingProxyType({
     "leads": "lead",
     "build_audience": "lead",
     "fan_segmentation": "link_click",
+    "sales": "actp_purchase",  # ACTP's own attribution: purchases through the ad's paid tracked link
 })
 
 # Meta Marketing API (ODAX) campaign objective per goal; unknown goals get OUTCOME_ENGAGEMENT.
@@ -45,8 +60,14 @@ DEFAULT_OBJECTIVES: Mapping[str, str] = MappingProxyType({
     "leads": "OUTCOME_LEADS",
     "build_audience": "OUTCOME_LEADS",
     "fan_segmentation": "OUTCOME_ENGAGEMENT",
+    "sales": "OUTCOME_SALES",  # TikTok: see orchestrator.PLATFORM_OBJECTIVES
 })
 FALLBACK_OBJECTIVE = "OUTCOME_ENGAGEMENT"
+
+
+def is_attributed(signal: str | None) -> bool:
+    """True for a core signal ACTP attributes itself (read from the store, not from the ads platform)."""
+    return signal in ATTRIBUTED_SIGNALS
 
 
 @dataclass(frozen=True)
@@ -206,8 +227,12 @@ class Goal:
             out.append("name must be a non-empty string")
         if isinstance(self.priority, bool) or not isinstance(self.priority, int) or not 1 <= self.priority <= 5:
             out.append(f"priority must be an integer 1-5, got {self.priority!r}")
-        if self.signal(config) is None:
+        signal = self.signal(config)
+        if signal is None:
             out.append(f"no core signal for goal {self.name!r} (set Goal.core_signal)")
+        elif isinstance(signal, str) and signal.startswith(ATTRIBUTED_PREFIX) and signal not in ATTRIBUTED_SIGNALS:
+            out.append(f"core signal {signal!r} is not an ACTP-attributed signal; use one of "
+                       f"{sorted(ATTRIBUTED_SIGNALS)}")
         if self.budget_cap is not None and not (isinstance(self.budget_cap, (int, float))
                                                 and math.isfinite(self.budget_cap) and self.budget_cap >= 0):
             out.append(f"budget_cap must be an amount >= 0, got {self.budget_cap!r}")

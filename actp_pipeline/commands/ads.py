@@ -82,12 +82,15 @@ def _account_command() -> click.Command:
 @click.argument("account_id")
 @click.argument("goal")
 @click.option("--priority", type=int, default=3, help="goal priority 1-5")
-@click.option("--signal", default=None, show_default="the goal's usual one", help="the goal's core signal")
+@click.option("--signal", default=None, show_default="the goal's usual one",
+              help="the goal's core signal: a platform's (lead, thruplay, ...) or ACTP's own attribution through "
+                   "the ads' tracked links (actp_purchase, actp_lead, actp_signup)")
 @click.option("--cap", type=float, default=None, help="the goal's own daily cap in dollars")
 @click.option("--off", is_flag=True, help="deactivate the goal")
 @_refusing
 def goal(account_id: str, goal: str, priority: int, signal: str | None, cap: float | None, off: bool) -> int:
-    """Create or replace a GOAL (streams, presave, virality, followers, leads, ...) of an account (created if new)."""
+    """Create or replace a GOAL (streams, presave, virality, followers, leads, sales, ...) of an account (created if
+    new)."""
     from actp_pipeline.ads import accounts as ad_accounts
 
     click.echo(json.dumps(ad_accounts.set_goal(_engine(), account_id, goal, priority=priority, core_signal=signal,

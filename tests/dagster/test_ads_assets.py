@@ -80,6 +80,11 @@ def test_plan_waits_for_approval_and_the_sensor_executes_it(world, tmp_path):
         assert check.passed and check.metadata["failed"].value == 0
         assert log["dagster_run_id"].notna().all()  # every row points at the Dagster run that wrote it
 
+        # the next plan says where each ad set's core signal comes from: the platform's insights for streams
+        meta = _run(["ad_plan"], res, instance)["ad_plan"]
+        assert "| platform" in meta["signal_sources"].value and "smartlink_click" in meta["signal_sources"].value
+        assert meta["attributed_ad_sets"].value == "0 of 2 ad sets, 0 without a paid link (unknown)"
+
 
 def test_the_check_warns_about_failed_actions(tmp_path):
     from actp_pipeline.ads.plan.rules import CREATE_CAMPAIGN, ENSURE_LEARNING, PlannedAction

@@ -18,11 +18,11 @@ from actp_pipeline.ads import accounts as ad_accounts, audit as ads_audit
 from actp_pipeline.ads.goals import OrchestratorConfig
 from actp_pipeline.ads.orchestrator import execute_pass, plan_pass
 from actp_pipeline.ads.meta import MetaAdsClient
-from actp_pipeline.publish.platforms import HttpPlatform, parse_time
+from actp_pipeline.publish.platforms import HttpPlatform
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from actp_pipeline.store import connect_store, schema
 from tests.media import make_mp4, variant
-from tests.sandbox_posts import native
+from tests.sandbox_posts import advance_clock, native, record_post
 
 ACCOUNT = "grad1"
 LEAD_PIXEL = "offsite_conversion.fb_pixel_lead"  # a conversion no creative ever earns here: only losers
@@ -46,21 +46,12 @@ def _publish(tmp_path, sb, platform, engine) -> list[str]:
             post = pub.publish(media_path=path, platform="instagram", account="main", caption=v["hook"],
                                hashtags=[], scheduled_at=None, idempotency_key=key)
             now = platform.now()
-            with engine.begin() as conn:
-                conn.execute(schema.posts.insert().values(
-                    idempotency_key=key, variant_id=v["variant_id"], platform="instagram", account="main",
-                    external_id=post["post_id"], url=post.get("url"), live_at=now, posted_at=now))
+            record_post(engine, key, v["variant_id"], post, now)
             ids.append(v["variant_id"])
     finally:
         pub.close()
     return ids
 
-
-def _advance(sb, hours: float) -> dt.datetime:
-    """Move the sandbox clock; its new time (the platform client caches the clock for a second)."""
-    resp = httpx.post(f"{sb.url}/sandbox/clock/advance", json={"hours": hours})
-    resp.raise_for_status()
-    return parse_time(resp.json()["now"])
 
 
 def _spread(sb, ids: list[str]) -> list[str]:
@@ -88,7 +79,7 @@ def test_graduation_path_against_the_sandbox_ads_api(tmp_path, store_url):
         config = OrchestratorConfig()
         plans = []
         for _ in range(14):  # seven simulated days, planned and executed every 12 hours
-            now = _advance(sb, 12)
+            now = advance_clock(sb, 12)
             p = plan_pass(engine, ads, now, decisions=decisions, allocation=allocation, config=config,
                           max_candidates=3, trigger="test")
             assert not p.unreadable

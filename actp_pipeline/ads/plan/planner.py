@@ -22,6 +22,7 @@ from actp_pipeline.ads.goals import (
     Goal,
     OrchestratorConfig,
     goals_from,
+    is_attributed,
     settings_from,
     split_budget,
     to_cents,
@@ -230,7 +231,8 @@ def _plan_goal(view: AccountView, ledger: Ledger, goal: Goal, split: dict, confi
                now: pd.Timestamp, fatigue: Mapping[str, dict] | None = None) -> list[PlannedAction]:
     signal = goal.signal(config)
     perf = [performance(view, s, signal, now) for s in view.ad_sets if s["goal"] == goal.name]
-    if any(is_missing(p["events"]) for p in perf):
+    # an ACTP-attributed signal is unknown per ad set (no paid link): not judged on it, the rest planned
+    if not is_attributed(signal) and any(is_missing(p["events"]) for p in perf):
         raise ValueError(f"insights have rows for goal {goal.name}'s ad sets but no column for its core signal "
                          f"{signal!r}")
     base = {"priority": goal.priority, "weight": round(float(split["weight"]), 4), "goal_budget": split["goal_budget"],
@@ -472,6 +474,8 @@ def _learning_split(view: AccountView, running: list[dict], n_fresh: int, learni
         return {}
     batch = [view.stats[r["id"]]["batch"] for r in tested]
     events = np.array([[b.get(signal, 0.0) for b in batch]])
+    if np.isnan(events).any():  # an ad set whose core events are unknown: no evidence to split on
+        return {}
     impressions = np.array([[b["impressions"] for b in batch]])
     spend = np.array([[b["spend"] for b in batch]])
     stats = ArmStats.from_arrays(successes=np.minimum(events, impressions), trials=impressions,

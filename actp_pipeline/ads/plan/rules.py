@@ -190,7 +190,8 @@ def goal_floor(others: Iterable[tuple[float, float]], max_cost_per_event: float 
         return 1 / max_cost_per_event, f"the goal's floor of {money(max_cost_per_event)} per event"
     spend = events = 0.0
     for s, e in others:
-        spend, events = spend + s, events + (0.0 if is_missing(e) else e)
+        if not is_missing(e):  # an ad set whose core events are unknown says nothing about the goal's rate
+            spend, events = spend + s, events + e
     share = config.pause_floor_share
     if spend > 0 and events >= config.pause_pool_min_events:
         pooled = (events + config.evidence_prior_events) / spend
