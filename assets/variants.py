@@ -1,14 +1,19 @@
-"""Step 3, generate: this round's factorial matrix of variants, moderated, renders queued."""
+"""Step 3, generate: this round's factorial matrix of variants, moderated, renders queued.
 
+Moderation (actp_pipeline.generate.moderation) quarantines what it rejects: the decision and its full reason
+go to the approvals table, no render is queued, and the metadata shows what was found."""
+
+import json
 
 import dagster as dg
 import pandas as pd
 
+from actp_pipeline.generate.moderation import category_counts
 from actp_pipeline.generate.variants import build_matrix, moderate, record_round
 from actp_pipeline.store.invariants import duplicates, labels, missing
 from assets.automation import OWNERS, when_missing
 from assets.checks import verdict
-from assets.metadata import md_table
+from assets.metadata import as_json, md_table
 from actp_pipeline.iterate.research_queries import TABLE as NEXT_ROUND, weights_from
 from assets.research_queries import NEXT_ROUND_FROM
 from resources import LoopSettings, StoreResource
@@ -42,7 +47,11 @@ def variants(context: dg.AssetExecutionContext, store: StoreResource, loop: Loop
     targets = loop.target_list()
     counts = record_round(store.engine(), moderated, platform=targets[0].platform if targets else None)
     previous = wh.read("variants") if wh.exists("variants") else pd.DataFrame(columns=moderated.columns)
-    merged = pd.concat([previous[~previous["variant_id"].isin(moderated["variant_id"])], moderated], ignore_index=True)
+    # findings as JSON text in the warehouse: one stable parquet type whether or not a round has any
+    stored = moderated.assign(moderation_findings=[json.dumps(f) for f in moderated["moderation_findings"]]) \
+        if "moderation_findings" in moderated else moderated
+    kept = previous[~previous["variant_id"].isin(moderated["variant_id"])]
+    merged = pd.concat([kept, stored], ignore_index=True)
     wh.write("variants", merged)
     context.log.info(f"round {context.run.run_id[:8]}: {counts}")
     return dg.MaterializeResult(metadata={
@@ -51,6 +60,10 @@ def variants(context: dg.AssetExecutionContext, store: StoreResource, loop: Loop
         "levels_from": "own factor effects, then market blueprints" if weights else "market blueprints (no effects yet)",
         "round": md_table(moderated[["variant_id", "hook_pattern", "angle", "cta_style", "format", "length_s", "hook",
                                      "moderation"]], limit=50),
+        # quarantine: what moderation found, per category, and the rejected variants with their reasons
+        "moderation_findings": as_json(category_counts(moderated)),
+        "quarantined": md_table(moderated.loc[moderated["moderation"] == "rejected",
+                                              ["variant_id", "hook", "moderation_reason"]], limit=20),
     })
 
 

@@ -12,11 +12,15 @@ import itertools
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
 from actp_pipeline.creative import ANGLES, CTA_STYLES, DEFAULT_LENGTH_S, FORMATS, HOOK_PATTERNS, variant_id
+from actp_pipeline.generate.moderation import ModerationRules, moderate  # re-exported: brand safety lives there
+
+__all__ = ["MatrixShape", "ModerationRules", "VARIANT_COLUMNS", "build_matrix", "moderate", "record_round",
+           "write_copy"]
 
 
 @dataclass(frozen=True)
@@ -28,15 +32,6 @@ class MatrixShape:
     cta_styles: int = 2
     formats: int = 2
     max_variants: int = 48
-
-
-@dataclass(frozen=True)
-class ModerationRules:
-    max_hook_chars: int = 120
-    max_caption_chars: int = 2200  # TikTok's caption limit
-    banned: tuple[str, ...] = ("guaranteed", "cure", "miracle", "100% safe", "risk-free", "get rich")
-    # banned words are matched on word boundaries, case-insensitively
-    extra_banned: tuple[str, ...] = field(default_factory=tuple)
 
 
 _HOOKS = {
@@ -143,27 +138,6 @@ def build_matrix(blueprints: pd.DataFrame, *, topic: str, shape: MatrixShape = M
     return pd.DataFrame(rows, columns=VARIANT_COLUMNS)
 
 
-def moderate(variants: pd.DataFrame, rules: ModerationRules = ModerationRules()) -> pd.DataFrame:
-    """Approve or reject each variant with the reason; rejected variants are never rendered."""
-    banned = [*rules.banned, *rules.extra_banned]
-    pattern = re.compile(r"\b(" + "|".join(re.escape(b) for b in banned) + r")\b", re.I) if banned else None
-    status, reason = [], []
-    for hook, caption in zip(variants["hook"], variants["caption"]):
-        problems = []
-        if len(hook) > rules.max_hook_chars:
-            problems.append(f"hook has {len(hook)} characters (max {rules.max_hook_chars})")
-        if len(caption) > rules.max_caption_chars:
-            problems.append(f"caption has {len(caption)} characters (max {rules.max_caption_chars})")
-        if pattern and (m := pattern.search(caption)):
-            problems.append(f"banned claim {m.group(0)!r}")
-        status.append("rejected" if problems else "approved")
-        reason.append("; ".join(problems) or "passed moderation rules")
-    out = variants.copy()
-    out["moderation"] = status
-    out["moderation_reason"] = reason
-    return out
-
-
 VARIANT_COLUMNS = ["variant_id", "round_id", "topic", "hook_pattern", "angle", "cta_style", "format", "length_s",
                    "hashtags", "hook", "body_lines", "cta", "caption"]
 
@@ -174,7 +148,9 @@ _PALETTES = {"text_hook": ("#111827", "#facc15"), "listicle": ("#1e3a8a", "#f472
 def record_round(engine, moderated: pd.DataFrame, *, platform: str | None = None) -> dict[str, int]:
     """Store each new variant's moderation decision and queue renders for the approved ones.
 
-    Variants already decided keep their decision (a human may have overridden it); only new ids count.
+    Variants already decided keep their decision (a human may have overridden it); only new ids count. A
+    rejected variant is quarantined: its row carries every finding's reason (`moderation_reason`) for the
+    reviewer, and no render is queued for it.
     """
     import sqlalchemy as sa
 
@@ -194,7 +170,8 @@ def record_round(engine, moderated: pd.DataFrame, *, platform: str | None = None
         approved = set(conn.execute(sa.select(t.c.variant_id).where(
             t.c.variant_id.in_(moderated["variant_id"].tolist()), t.c.status == "approved")).scalars())
     jobs = []
-    chosen = moderated[moderated["variant_id"].isin(approved)].drop(columns=["moderation", "moderation_reason"])
+    chosen = moderated[moderated["variant_id"].isin(approved)].drop(
+        columns=["moderation", "moderation_reason", "moderation_findings"], errors="ignore")
     for payload in json.loads(chosen.to_json(orient="records")):  # JSON-safe: no numpy scalars or arrays
         background, accent = _PALETTES.get(payload["format"], _PALETTES["text_hook"])
         payload.update(background=background, accent=accent, platform=platform)
