@@ -30,7 +30,7 @@ import httpx
 
 from .ads_world import ACTION_TYPES, AdsWorld, read_creatives
 from .seeding import stream
-from .traffic import LINK_RE, MAX_CLICKS_PER_RUN, PRICE, Funnel, VisitFailed, _visit
+from .traffic import LINK_RE, MAX_CLICKS_PER_RUN, PRICE, Funnel, send_visitors
 
 CLICK_PARAM = {"meta": "fbclid", "tiktok": "ttclid"}  # what each platform appends to an ad's outbound link
 META_KEY = "paid_traffic.{adset_id}"
@@ -134,24 +134,13 @@ class PaidTraffic:
 
     def _run_ad(self, client: httpx.Client, ad: LinkedAd, due: int) -> dict[str, int]:
         rec = self._record(ad.adset_id)
-        got = {"paid_clicks": 0, "paid_conversions": 0, "failures": 0}
         if due <= rec["clicks"]:
-            return got
+            return {"paid_clicks": 0, "paid_conversions": 0, "failures": 0}
         rate = self.conversion_rate(ad)
-        for i in range(rec["clicks"], min(due, rec["clicks"] + MAX_CLICKS_PER_RUN)):
-            buys = float(stream(self.seed, "convert_paid", ad.adset_id, i).random()) < rate
-            try:
-                _visit(client, ad.click_url(f"sbx.{ad.adset_id}.{i}"), f"sbx-paid-{ad.adset_id}-{i}", buys)
-            except (httpx.HTTPError, VisitFailed):
-                rec["failures"] += 1
-                got["failures"] += 1
-                break  # the hooks service is down or the link unknown yet: the same click next run
-            rec["clicks"] += 1
-            got["paid_clicks"] += 1
-            if buys:
-                rec["conversions"] += 1
-                rec["revenue"] = round(rec["revenue"] + PRICE, 2)
-                got["paid_conversions"] += 1
+        got = send_visitors(client, range(rec["clicks"], min(due, rec["clicks"] + MAX_CLICKS_PER_RUN)), rec,
+                            visitor=lambda i: (ad.click_url(f"sbx.{ad.adset_id}.{i}"), f"sbx-paid-{ad.adset_id}-{i}"),
+                            buys=lambda i: float(stream(self.seed, "convert_paid", ad.adset_id, i).random()) < rate,
+                            names=("paid_clicks", "paid_conversions"))
         if any(got.values()):
             self.state.set_meta(META_KEY.format(adset_id=ad.adset_id), json.dumps(rec))
         return got

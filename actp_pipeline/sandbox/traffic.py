@@ -29,7 +29,7 @@ import json
 import re
 import threading
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -140,21 +140,10 @@ class Traffic:
         views = self.publishing.trajectory_of(post).counts_at(now)["views"]
         rec = self._record(pid)
         due = min(arrivals.count(views), rec["clicks"] + MAX_CLICKS_PER_RUN)
-        got = {"clicks": 0, "conversions": 0, "failures": 0}
-        for i in range(rec["clicks"], due):
-            buys = float(stream(self.publishing.config.seed, "convert", pid, i).random()) < conv_rate
-            try:
-                _visit(client, link, f"sbx-{pid}-{i}", buys)
-            except (httpx.HTTPError, VisitFailed):
-                rec["failures"] += 1
-                got["failures"] += 1
-                break  # the hooks service is down or the link unknown yet: the same click next run
-            rec["clicks"] += 1
-            got["clicks"] += 1
-            if buys:
-                rec["conversions"] += 1
-                rec["revenue"] = round(rec["revenue"] + PRICE, 2)
-                got["conversions"] += 1
+        got = send_visitors(client, range(rec["clicks"], due), rec,
+                            visitor=lambda i: (link, f"sbx-{pid}-{i}"),
+                            buys=lambda i: float(stream(self.publishing.config.seed, "convert", pid, i).random())
+                            < conv_rate)
         if any(got.values()):  # nothing new: no write (every post is looked at on every run)
             self.publishing.state.set_meta(META_KEY.format(post_id=pid), json.dumps(rec))
         return got
@@ -188,6 +177,32 @@ def _sums(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 class VisitFailed(Exception):
     pass
+
+
+def send_visitors(client: httpx.Client, clicks: Iterable[int], rec: dict[str, Any], *,
+                  visitor: Callable[[int], tuple[str, str]], buys: Callable[[int], bool],
+                  names: tuple[str, str] = ("clicks", "conversions")) -> dict[str, int]:
+    """Visitors `clicks` in order, each through its (link, sale key), buying when `buys(i)`; `rec` (the
+    channel's record of what it delivered) is updated, and the counts of this run returned under `names`
+    (clicks, conversions) and failures. The first failed visit stops the run: the hooks service is down or the
+    link not known yet, so the same click is sent again next run and none is skipped or sent twice."""
+    got = {names[0]: 0, names[1]: 0, "failures": 0}
+    for i in clicks:
+        purchase = buys(i)
+        link, key = visitor(i)
+        try:
+            _visit(client, link, key, purchase)
+        except (httpx.HTTPError, VisitFailed):
+            rec["failures"] += 1
+            got["failures"] += 1
+            break
+        rec["clicks"] += 1
+        got[names[0]] += 1
+        if purchase:
+            rec["conversions"] += 1
+            rec["revenue"] = round(rec["revenue"] + PRICE, 2)
+            got[names[1]] += 1
+    return got
 
 
 def _visit(client: httpx.Client, link: str, key: str, buys: bool) -> None:

@@ -72,15 +72,21 @@ def _instagram_post(sb, hooks, tmp_path) -> tuple[str, str]:
     return post["sandbox_post_id"], v["variant_id"]
 
 
+def _meta_ad(meta: MetaAdsClient, sb, hooks, tmp_path, now: dt.datetime | None = None) -> tuple[str, str, str]:
+    """(variant id, ad set id, paid link) of a Meta ad promoting a fresh Reel, made as the executor makes it."""
+    post_id, vid = _instagram_post(sb, hooks, tmp_path)
+    link = _links(sb, hooks).url(hooks.engine, "meta", "4242", vid, now=now)
+    camp = meta.create_campaign("4242", name="ACTP | purchases | learning", objective="OUTCOME_TRAFFIC",
+                                budget_mode="ABO", daily_budget=None)
+    sid = meta.create_ad_set("4242", campaign_id=camp, name="learn", variant_id=vid, post_id=post_id,
+                             daily_budget=150.0, link=link)
+    return vid, sid, link
+
+
 def test_a_meta_ads_clicks_go_through_its_link_with_fbclid_and_are_attributed_as_paid(world, tmp_path):
     sb, hooks = world
-    post_id, vid = _instagram_post(sb, hooks, tmp_path)
-    link = _links(sb, hooks).url(hooks.engine, "meta", "4242", vid)
     with MetaAdsClient(sb.url + "/graph", sb.config.api_keys[0]) as meta:
-        camp = meta.create_campaign("4242", name="ACTP | purchases | learning", objective="OUTCOME_TRAFFIC",
-                                    budget_mode="ABO", daily_budget=None)
-        sid = meta.create_ad_set("4242", campaign_id=camp, name="learn", variant_id=vid, post_id=post_id,
-                                 daily_budget=150.0, link=link)
+        vid, sid, link = _meta_ad(meta, sb, hooks, tmp_path)
     httpx.post(sb.url + "/sandbox/clock/advance", json={"hours": 30}).raise_for_status()
     first = _run(sb)
     truth = _truth(sb)
@@ -147,14 +153,9 @@ def test_the_paid_rows_cost_is_the_ads_spend_over_their_conversions(world, tmp_p
     from actp_pipeline.attribution.paid_spend import paid_spend
 
     sb, hooks = world
-    post_id, vid = _instagram_post(sb, hooks, tmp_path)
-    # made on the platform's clock, as the executor makes it: the ad's spend counts from here
-    link = _links(sb, hooks).url(hooks.engine, "meta", "4242", vid, now=sb.clock.now().replace(tzinfo=None))
     with MetaAdsClient(sb.url + "/graph", sb.config.api_keys[0]) as meta:
-        camp = meta.create_campaign("4242", name="ACTP | purchases | learning", objective="OUTCOME_TRAFFIC",
-                                    budget_mode="ABO", daily_budget=None)
-        sid = meta.create_ad_set("4242", campaign_id=camp, name="learn", variant_id=vid, post_id=post_id,
-                                 daily_budget=150.0, link=link)
+        # the link made on the platform's clock, as the executor makes it: the ad's spend counts from there
+        vid, sid, _ = _meta_ad(meta, sb, hooks, tmp_path, now=sb.clock.now().replace(tzinfo=None))
         httpx.post(sb.url + "/sandbox/clock/advance", json={"hours": 30}).raise_for_status()
         _run(sb)
         now = sb.clock.now().replace(tzinfo=None)
