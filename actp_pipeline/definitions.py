@@ -226,8 +226,7 @@ def last_stage_runs(data_dir) -> dict:
     if not (home / "dagster.yaml").exists() and not (home / "storage").is_dir():
         return {"instance": str(home), "found": False, "runs": [], "note": f"no Dagster instance at {home} yet"}
     try:
-        configured = home if (home / "dagster.yaml").exists() else instance_home(data_dir)  # the repo's layout
-        instance = dg.DagsterInstance.from_config(str(configured))
+        instance = dg.DagsterInstance.from_config(str(run_instance_home(data_dir)))
         try:
             newest = newest_stage_runs(instance)
             runs = []

@@ -74,10 +74,9 @@ def run_demo(extra: list[str], env: dict[str, str] | None = None) -> dict:
             "posted": out["posted"], "dagster_runs": out["runs"]}
 
 
-def postgres_env(pg) -> dict[str, str]:
-    """The README's production variables: the Dagster instance (dagster.postgres.yaml) and the store on one
-    PostgreSQL server, in two databases."""
-    home = Path(tempfile.mkdtemp(prefix="actp-bench-dagster-home-"))
+def postgres_env(pg, home: Path) -> dict[str, str]:
+    """The README's production variables: the Dagster instance (dagster.postgres.yaml, in DAGSTER_HOME `home`)
+    and the store on one PostgreSQL server, in two databases."""
     shutil.copy(ROOT / "dagster.postgres.yaml", home / "dagster.yaml")
     pg.create_database("dagster_bench")
     return {**os.environ, "DAGSTER_HOME": str(home), "ACTP_DATABASE_URL": pg.create_database("actp_bench"),
@@ -99,7 +98,8 @@ def main() -> None:
     base = run_demo(extra, {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "ACTP_DATABASE_URL")})
     pg = ThrowawayPostgres().start()
     try:
-        on_pg = run_demo(extra, postgres_env(pg))
+        with tempfile.TemporaryDirectory(prefix="actp-bench-dagster-home-") as home:
+            on_pg = run_demo(extra, postgres_env(pg, Path(home)))
     finally:
         pg.stop()
     print(json.dumps({"embedded_wall_s": base["demo_wall_s"], "postgres_wall_s": on_pg["demo_wall_s"],

@@ -16,23 +16,16 @@ from actp_pipeline.store import schema
 from actp_pipeline.store.queues import RENDER_STATUSES
 from actp_pipeline.worker.heartbeats import release_offline_workers
 from resources import PlatformResource, StoreResource
+from sensors.jobs import job_in_flight
 
 render_job = dg.define_asset_job("render_job", selection=dg.AssetSelection.assets("renders"))
 publish_job = dg.define_asset_job("publish_job", selection=dg.AssetSelection.assets("posts"))
-
-_ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-           dg.DagsterRunStatus.STARTED]
-
-
-def _busy(context: dg.SensorEvaluationContext, job_name: str) -> bool:
-    return bool(context.instance.get_run_ids(dg.RunsFilter(job_name=job_name, statuses=_ACTIVE), limit=1))
-
 
 def _request(context: dg.SensorEvaluationContext, job_name: str, due: int, newest: int | None) -> dg.SensorResult:
     cursor = str(newest or 0)
     if due == 0:
         return dg.SensorResult(skip_reason="queue empty", cursor=cursor)
-    if _busy(context, job_name):
+    if job_in_flight(context, job_name):
         return dg.SensorResult(skip_reason=f"{due} due; a {job_name} run is already working", cursor=cursor)
     return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"{job_name}:{cursor}:{due}:{context.cursor}")],
                            cursor=cursor)

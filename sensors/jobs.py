@@ -22,3 +22,12 @@ JOBS = {name: dg.define_asset_job(name, selection=dg.AssetSelection.assets(*keys
                                   description=f"Loop stage: {', '.join(keys)}.") for name, keys in STAGES.items()}
 STAGE_JOBS = list(JOBS.values())
 research_job, metrics_job, ad_actions_job = JOBS["research_job"], JOBS["metrics_job"], JOBS["ad_actions_job"]
+
+IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+             dg.DagsterRunStatus.STARTED]
+
+
+def job_in_flight(context: dg.SensorEvaluationContext, job_name: str) -> bool:
+    """A run of `job_name` is queued or running: the queue sensors of both locations then request none, so a
+    backlog becomes one batched run, never one run per tick."""
+    return bool(context.instance.get_run_ids(dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT), limit=1))

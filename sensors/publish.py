@@ -11,11 +11,9 @@ import sqlalchemy as sa
 
 from actp_pipeline.store import schema
 from resources import StoreResource
-from sensors.jobs import JOBS
+from sensors.jobs import JOBS, job_in_flight
 
 publish_schedule_job = JOBS["publish_schedule_job"]
-_ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-           dg.DagsterRunStatus.STARTED]
 
 
 def unscheduled_renders(engine: sa.Engine) -> tuple[int, int | None]:
@@ -35,7 +33,7 @@ def rendered_sensor(context: dg.SensorEvaluationContext, store: StoreResource) -
     count, newest = unscheduled_renders(store.engine())
     if count == 0:
         return dg.SensorResult(skip_reason="every rendered video is scheduled")
-    if context.instance.get_run_ids(dg.RunsFilter(job_name=publish_schedule_job.name, statuses=_ACTIVE), limit=1):
+    if job_in_flight(context, publish_schedule_job.name):
         return dg.SensorResult(skip_reason=f"{count} rendered, unscheduled; a publish_schedule_job run is working")
     # the key names this state: a render publish_schedule leaves unscheduled (no target takes it) is asked once
     return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"publish_schedule:{newest}:{count}")])

@@ -50,6 +50,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from actp_pipeline.ads.goals import ATTRIBUTED_SIGNALS, Goal, OrchestratorConfig, is_attributed
+from actp_pipeline.ads.plan.inputs import is_missing, utc
 from actp_pipeline.attribution.funnel import is_bot
 from actp_pipeline.hooks.links import PAID, ad_link_key
 from actp_pipeline.store import schema
@@ -72,11 +73,6 @@ class PaidConversions:
     conversions: pd.DataFrame
 
 
-def _naive_utc(ts) -> pd.Timestamp:
-    t = pd.Timestamp(ts)
-    return t.tz_convert("UTC").tz_localize(None) if t.tzinfo is not None else t
-
-
 def link_keys(ad_sets: pd.DataFrame | None, platform: str) -> pd.Series:
     """Per ad set row, its creative's paid link key on this ads platform (None without a variant or account)."""
     if ad_sets is None or not len(ad_sets):
@@ -89,13 +85,13 @@ def link_keys(ad_sets: pd.DataFrame | None, platform: str) -> pd.Series:
 
 
 def _present(v) -> bool:
-    return v is not None and v is not pd.NA and not (isinstance(v, float) and math.isnan(v)) and str(v) != ""
+    return not is_missing(v) and str(v) != ""
 
 
 def human_conversions(rows: pd.DataFrame, events: Iterable[str], since, until) -> pd.DataFrame:
     """The conversions that count (module doc): of the wanted events, each dedupe key once, of a person's
     click in [since, until), converted before `until`."""
-    since, until = _naive_utc(since), _naive_utc(until)
+    since, until = utc(since), utc(until)
     df = rows if len(rows) else pd.DataFrame({c: pd.Series(dtype=object) for c in CONVERSION_COLUMNS})
     df = df.assign(at=pd.to_datetime(df["at"]), click_at=pd.to_datetime(df["click_at"]))
     keep = (df["event"].isin(list(events)) & ~is_bot(df["user_agent"]) & (df["click_at"] >= since)
@@ -109,7 +105,7 @@ def read_paid_conversions(engine: Engine, keys: Iterable[str], since: dt.datetim
     """The paid links of these keys and the conversions through them that count (`human_conversions`), read
     in one connection: links first, then conversions joined to their clicks and links."""
     wanted = sorted({k for k in keys if k})
-    since, until = _naive_utc(since).to_pydatetime(), _naive_utc(until).to_pydatetime()
+    since, until = utc(since).to_pydatetime(), utc(until).to_pydatetime()
     lk, cl, cv = schema.links, schema.clicks, schema.conversions
     found: dict[str, str] = {}
     rows = []

@@ -25,11 +25,14 @@ COLUMNS = ["variant_id", "platform", "channel", "spend", "currency"]
 PAID = "paid"
 
 
-def account_currency(client: AdsClient, account_id: str) -> str | None:
-    """The ad account's currency as the platform reports it (Meta: GET act_<id>?fields=currency), else None."""
+def account_currency(client: AdsClient, ads_platform: str, account_id: str) -> str | None:
+    """The ad account's currency as the platform reports it (Meta: GET act_<id>?fields=currency), else None
+    (TikTok's client reads campaigns and ad groups, not the advertiser: no call is made)."""
+    if ads_platform != "meta":
+        return None
     try:
         got = client.get(f"act_{account_id}", ["currency"])
-    except Exception:  # noqa: BLE001 - a platform without the field (TikTok's get names campaigns, ad groups): unknown
+    except Exception:  # noqa: BLE001 - an account that does not answer the field: unknown
         return None
     value = (got or {}).get("currency")
     return str(value).upper() if isinstance(value, str) and len(value) == 3 and value.isalpha() else None
@@ -37,7 +40,7 @@ def account_currency(client: AdsClient, account_id: str) -> str | None:
 
 def _account_rows(client: AdsClient, ads_platform: str, account_id: str, links: pd.DataFrame,
                   now: dt.datetime) -> list[dict[str, Any]]:
-    currency = account_currency(client, account_id)
+    currency = account_currency(client, ads_platform, account_id)
     ad_sets = client.ad_sets(account_id)
     since = pd.to_datetime(links["created_at"]).min().to_pydatetime()
     # a link made at (or, clocks apart, after) the reading's instant: its ads have had no time to spend

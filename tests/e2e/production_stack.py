@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCATIONS = {"actp_pipeline": "actp_pipeline.definitions", "local_ops": "local_ops.definitions"}
@@ -41,6 +42,7 @@ class ProductionStack:
     platform_key: str
     loop_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    _logs: dict[str, IO[str]] = field(default_factory=dict)
 
     @property
     def home(self) -> Path:
@@ -62,10 +64,9 @@ class ProductionStack:
                 "ACTP_TIKTOK_BASE_URL": self.platform_url, **self.loop_env}
 
     def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen:
-        log = open(self.root / f"{name}.log", "w")  # noqa: SIM115 - closed with the process in stop()
+        log = self._logs[name] = open(self.root / f"{name}.log", "w")  # noqa: SIM115 - closed in stop()
         proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
-        proc.log = log  # type: ignore[attr-defined]
         self.procs[name] = proc
         return proc
 
@@ -127,4 +128,5 @@ class ProductionStack:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
-            proc.log.close()  # type: ignore[attr-defined]
+        for log in self._logs.values():
+            log.close()
