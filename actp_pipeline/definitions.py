@@ -16,6 +16,7 @@ from resources.defaults import default_resources
 from sensors import (STAGE_JOBS, STAGES, ad_plan_approvals_sensor, automation_sensor, metrics_schedule, rendered_sensor,
                      research_schedule)
 from sensors.alerts import alerts_sensor, run_failure_alerts
+from sensors.approvals import approvals_sensor
 from sensors.plan_test import plan_test_job
 
 defs = dg.Definitions(
@@ -24,7 +25,8 @@ defs = dg.Definitions(
     jobs=[*STAGE_JOBS, plan_test_job],
     schedules=[research_schedule, metrics_schedule],
     # run_failure_alerts watches both code locations (monitor_all_code_locations): local_ops needs none of its own
-    sensors=[automation_sensor, rendered_sensor, ad_plan_approvals_sensor, alerts_sensor, run_failure_alerts],
+    sensors=[automation_sensor, rendered_sensor, ad_plan_approvals_sensor, approvals_sensor, alerts_sensor,
+             run_failure_alerts],
     resources=default_resources(),
 )
 

@@ -2,7 +2,9 @@
 
 
 import dagster as dg
+import pandas as pd
 
+from actp_pipeline import approvals
 from actp_pipeline.publish.publish_schedule import publish_items, schedule_next_round, schedule_rendered
 from actp_pipeline.store.invariants import duplicates, missing, negative
 from assets.automation import OWNERS
@@ -54,7 +56,33 @@ def publish_schedule(context: dg.AssetExecutionContext, store: StoreResource, pl
         "hours": as_json({p: list(h) for p, h in hours.items()}) if hours else "preferred defaults",
         "by_status": as_json(items.groupby("status").size().to_dict() if len(items) else {}),
         "new_slots": md_table(new),
+        **approvals_metadata(engine),
     })
+
+
+def approvals_metadata(engine) -> dict[str, dg.MetadataValue]:
+    """What waits for a person before it is rendered or posted (the publish gate holds the rest): counts per
+    scope, the oldest waiting rows, and the command that approves each (the approvals sensor moves it on)."""
+    by_scope = approvals.counts(engine)
+    waiting = {scope: {s: by_scope.get(scope, {}).get(s, 0) for s in ("pending", "needs_review")}
+               for scope in approvals.SCOPES}
+    rows = approvals.pending(engine).head(20)
+    reasons = rows["reason"].astype(str).str.slice(0, 80).str.replace("|", "/")  # a pipe would split the cell
+    shown = pd.DataFrame({
+        "scope": rows["scope"], "id": rows["subject_id"], "status": rows["status"], "account": rows["account"],
+        "waiting since": rows["decided_at"], "reason": reasons,
+        "approve with": [f"actp approve {s} '{i}' --reason ..." for s, i in zip(rows["scope"], rows["subject_id"])]})
+    return {
+        "approvals_waiting": as_json(waiting),
+        "approvals_waiting_oldest": md_table(shown, limit=20, key=["scope", "id"]),
+        "approvals_how_to": dg.MetadataValue.md(
+            "Nothing is rendered until its **content** and **strategy** are approved, and nothing is posted until "
+            "its **schedule** is approved too (pending and needs_review wait; a strategy change sends its content, "
+            "schedules and ads back to needs_review). List them with `actp approve list`; decide with `actp approve "
+            "content|strategy|schedule|ads ID --reason ...` or `actp approve reject SCOPE ID --reason ...`. The "
+            "approvals sensor then queues the renders and releases held posts within a minute; auto-approve rules "
+            "per account come from the file named by ACTP_APPROVAL_RULES."),
+    }
 
 
 # ------------------------------------------------------------------------------------------------ checks

@@ -18,6 +18,7 @@ from typing import Any, Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from actp_pipeline.approvals.gate import HELD, publish_refusal
 from actp_pipeline.failpoints import failpoint
 from actp_pipeline.publish.circuit_breaker import StoreCircuitBreaker
 from actp_pipeline.publish.platforms import parse_time
@@ -105,8 +106,10 @@ def publish_item(engine: Engine, publisher: Publisher, item: dict[str, Any], rep
     try:
         # a retry, an ambiguous outcome (`unknown`) or an item given fresh attempts after failing (its last
         # error kept): it may have reached the platform before, so look before posting
-        tried = item["attempts"] > 1 or bool(item.get("last_error"))
+        tried = item["attempts"] > 1 or bool(item.get("last_error")) and not str(item["last_error"]).startswith(HELD)
         if tried and _reconcile(engine, publisher, item, report, guards, grant, permit):
+            return
+        if _held_for_approval(engine, q, item, report, guards, grant):
             return
         _upload(engine, q, publisher, item, report, guards, permit, gate)
     except SendRefused as e:
@@ -153,6 +156,26 @@ class SendGate:
         if not self.q.fence(self.item["id"], self.item["claim_token"], self.lease_s, status="uploading"):
             raise SendRefused("the claim was lost before the call that makes the post (lease expired or taken "
                               "over); its last bytes were not sent", reason="lease_lost")
+
+
+APPROVAL_RECHECK_S = 300.0  # a held item is looked at again after this; the approvals sensor releases it sooner
+
+
+def _held_for_approval(engine: Engine, q: WorkQueue, item: dict[str, Any], report: PublishReport,
+                       guards: PublishGuards | None, grant) -> bool:
+    """THE approvals gate of every post (actp_pipeline.approvals.gate): content, strategy and schedule all
+    approved, else nothing is sent; the item goes back to the queue, its attempt refunded, with the reason as
+    its last_error, until it is approved. Fail-closed: an error reading approvals holds the item too."""
+    why = publish_refusal(engine, item)
+    if why is None:
+        return False
+    if guards is not None and grant is not None:
+        guards.limiter.release_unused(item["platform"], item["account"], grant.ticket)
+    report.errors[item["idempotency_key"]] = why
+    q.set_status(item["id"], item["claim_token"], q.s.queued, claim_token=None, lease_expires_at=None,
+                 attempts=q.table.c.attempts - 1, last_error=why,
+                 available_at=now_sql(q.engine.dialect.name, APPROVAL_RECHECK_S))
+    return True
 
 
 WAITS = ("rate_limit", "quota")  # refusals that put the item back until the platform's window or quota resets

@@ -71,14 +71,43 @@ posts = sa.Table(
     sa.Column("publish_item_id", sa.Integer),
 )
 
+# -- revision 0010 (was one row per variant until 0009): approvals per scope, as the original campaign platform had
+# them (actp_pipeline/approvals). One row per (scope, subject): strategy (subject = the strategy's account key),
+# content (a variant), schedule (a publish item id), ads (plan_id:ad account, bridged to ad_plan_approvals).
+# `account` is the strategy key the row depends on (a strategy change sends its dependents to needs_review);
+# `fingerprint` is the strategy it was decided under. Every decision is a row of approval_decisions.
 approvals = sa.Table(
     "approvals",
     metadata,
-    sa.Column("variant_id", sa.String(64), primary_key=True),
-    sa.Column("status", sa.String(16), nullable=False),  # approved | rejected | pending
+    sa.Column("scope", sa.String(16), nullable=False),  # strategy | content | schedule | ads
+    sa.Column("subject_id", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # pending | approved | rejected | needs_review
+    sa.Column("variant_id", sa.String(64), index=True),  # content: the variant; schedule: the item's variant
+    sa.Column("account", sa.String(128), index=True),
+    sa.Column("round_id", sa.String(64)),
+    sa.Column("fingerprint", sa.String(64)),
+    sa.Column("quarantined", sa.Boolean, nullable=False, server_default=sa.false()),  # moderation said no
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("decided_by", sa.String(128), nullable=False),
     sa.Column("decided_at", sa.DateTime, nullable=False),
+    sa.Column("details", sa.JSON),  # strategy: the parts of its fingerprint
+    sa.PrimaryKeyConstraint("scope", "subject_id", name="pk_approvals"),
+)
+
+# The approvals audit log: append-only, one row per decision (auto ones decided_by "auto:<rule>").
+approval_decisions = sa.Table(
+    "approval_decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("scope", sa.String(16), nullable=False),
+    sa.Column("subject_id", sa.String(200), nullable=False),
+    sa.Column("from_status", sa.String(16)),  # None: a decision migrated from the per-variant table
+    sa.Column("to_status", sa.String(16), nullable=False),
+    sa.Column("decided_by", sa.String(128), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("decided_at", sa.DateTime, nullable=False),
+    sa.Column("fingerprint", sa.String(64)),
+    sa.Index("ix_approval_decisions_subject", "scope", "subject_id"),
 )
 
 worker_heartbeats = sa.Table(

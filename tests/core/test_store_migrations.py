@@ -25,7 +25,8 @@ from actp_pipeline.store.queues import render_queue
 LEGACY = Path(__file__).parent / "legacy_store"
 BOOKKEEPING = {"schema_version", "alembic_version"}
 AFTER_V4 = {"ads_plan_claims", "account_tokens", "links", "clicks", "page_views", "conversions", "webhook_events",
-            "alerts", "ad_spend"}
+            "alerts", "ad_spend", "approval_decisions"}
+CHANGED_AFTER_V4 = {"approvals"}  # 0010: one row per (scope, subject); v4's per-variant rows become content rows
 # tables of revisions after the hand-rolled v4 (0005: one executor per ads plan; 0006: per-account OAuth tokens;
 # 0007: the hooks service's links and attribution events; 0008: operational alerts and today's ads spend;
 # 0009: links.channel, organic or paid)
@@ -161,9 +162,9 @@ def test_the_scripts_are_one_line_of_readable_revisions():
     assert script.get_heads() == [SCHEMA_REVISION]
     revisions = list(reversed(list(script.walk_revisions())))
     assert [r.revision for r in revisions] == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008",
-                                               "0009"]
+                                               "0009", "0010"]
     assert [r.down_revision for r in revisions] == [None, "0001", "0002", "0003", "0004", "0005", "0006", "0007",
-                                                    "0008"]
+                                                    "0008", "0009"]
     assert all(r.doc.startswith("add ") for r in revisions)  # `history` says what each adds
 
 
@@ -171,7 +172,8 @@ def test_an_empty_database_upgrades_to_the_old_v4_schema(new_url):
     fresh, legacy = make_engine(new_url()), make_engine(new_url())
     assert migrate(fresh) == SCHEMA_REVISION
     load_legacy(legacy, 4)
-    assert {t: s for t, s in shape(fresh).items() if t not in AFTER_V4} == shape(legacy)
+    assert {t: s for t, s in shape(fresh).items() if t not in AFTER_V4 | CHANGED_AFTER_V4} == \
+        {t: s for t, s in shape(legacy).items() if t not in CHANGED_AFTER_V4}
     assert set(shape(fresh)) == set(schema.metadata.tables)
 
 
@@ -199,7 +201,12 @@ def test_a_hand_rolled_store_upgrades_in_place_with_rows_intact(new_url, version
         assert current_revision(c) == SCHEMA_REVISION
         assert not sa.inspect(c).has_table("schema_version")
     after = all_rows(engine)
-    assert {t: after[t] for t in before} == before
+    assert {t: after[t] for t in before if t not in CHANGED_AFTER_V4} == \
+        {t: rows for t, rows in before.items() if t not in CHANGED_AFTER_V4}
+    # 0010: each per-variant approval is a content-scope row with its status, reason, decider and time
+    assert [{"scope": "content", "subject_id": r["variant_id"], **{k: r[k] for k in r if k != "variant_id"}}
+            for r in before["approvals"]] == [{k: a[k] for k in ("scope", "subject_id", "status", "reason",
+                                                                 "decided_by", "decided_at")} for a in after["approvals"]]
     assert shape(engine) == shape(_fresh(new_url()))
     # the upgraded store works: new ids follow the old ones (Postgres sequences intact)
     q = render_queue(engine)
@@ -275,8 +282,9 @@ def test_history_and_current_read_without_an_ini(tmp_path, capsys, monkeypatch):
     assert "0005 -> 0006, add account_tokens" in out
     assert "0006 -> 0007, add links, clicks" in out
     assert "0007 -> 0008, add alerts and ad_spend" in out
-    assert "0008 -> 0009 (head), add links.channel" in out
-    assert out.rstrip().endswith("0009 (head)")
+    assert "0008 -> 0009, add links.channel" in out
+    assert "0009 -> 0010 (head), add approval scopes" in out
+    assert out.rstrip().endswith("0010 (head)")
 
 
 def test_links_made_before_0009_read_as_organic(new_url):

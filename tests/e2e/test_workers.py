@@ -27,6 +27,7 @@ from actp_pipeline.sandbox.routes.tiktok import TikTokDialect
 from actp_pipeline.store import connect_store, schema
 from actp_pipeline.store.queues import publish_queue
 from tests.core.test_browser_upload import require_browser
+from tests.faults.publish_faults import approve_variants
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNTS = [f"acct{i:02d}" for i in range(50)]
@@ -46,6 +47,7 @@ def world(tmp_path, postgres_url):
 
 
 def _enqueue(engine, media, n, now):
+    approve_variants(engine, [f"v{i}" for i in range(n)])  # the publish gate posts only approved variants
     publish_queue(engine).enqueue([
         {"variant_id": f"v{i}", "platform": "tiktok", "account": ACCOUNTS[i % len(ACCOUNTS)],
          "idempotency_key": f"key-{i}", "scheduled_at": now,
@@ -102,6 +104,14 @@ def _statuses(engine):
         return dict(c.execute(sa.select(t.c.status, sa.func.count()).group_by(t.c.status)).all())
 
 
+def _failed(engine):
+    """What became of the items that were not posted (for the assertion's message)."""
+    t = schema.publish_queue
+    with engine.connect() as c:
+        return c.execute(sa.select(t.c.idempotency_key, t.c.status, t.c.attempts, t.c.last_error)
+                         .where(t.c.status != "posted").limit(10)).all()
+
+
 def _now(sb):
     return dt.datetime.fromisoformat(httpx.get(f"{sb.url}/sandbox/clock").json()["now"].replace("Z", "")).replace(tzinfo=None)
 
@@ -120,7 +130,7 @@ def test_eight_workers_drain_500_items_exactly_once(world, tmp_path):
         out, err = p.communicate(timeout=600)
         assert p.returncode == 0, err[-3000:]
         outs.append(json.loads(out.strip().splitlines()[-1]))
-    assert _statuses(engine) == {"posted": 500}
+    assert _statuses(engine) == {"posted": 500}, _failed(engine)
     posts = _tiktok_truth(sb, 500)
     assert len(posts) == 500 and set(posts.values()) == {1}  # the platform has one post per key
     assert sum(o["posted"] + o["reconciled"] for o in outs) == 500

@@ -122,11 +122,31 @@ def start_world(store_url: str, tmp: Path, seed: int) -> tuple[World, SandboxSer
     return World(sb, connect_store(store_url), store_url, media, injector, counts, tmp / "home"), sb
 
 
+def approve_variants(engine: sa.Engine, variant_ids: list[str], by: str = "test") -> int:
+    """Content and strategy approvals, audited as decided by `by`, for variants queued by hand (no generated
+    round recorded them): the publish gate posts nothing else. Schedules are approved at the gate by the
+    default rules. Returns how many decisions were made."""
+    from actp_pipeline.approvals import decisions
+    from actp_pipeline.approvals.states import OPEN
+
+    subjects = [("strategy", "*"), *(("content", str(v)) for v in variant_ids)]
+    t = schema.approvals
+    with engine.begin() as conn:
+        decisions.create(conn, [{"scope": scope, "subject_id": sid, "account": "*",
+                                 "variant_id": sid if scope == "content" else None} for scope, sid in subjects],
+                         by=by, reason="queued by the test")
+        waiting = conn.execute(sa.select(t.c.scope, t.c.subject_id, t.c.status).where(
+            t.c.status.in_(OPEN), sa.tuple_(t.c.scope, t.c.subject_id).in_(subjects))).mappings().all()
+        return len(decisions.move(conn, [dict(r) for r in waiting], "approved", by=by,
+                                  reason="queued by the test"))
+
+
 def enqueue(w: World, n: int) -> list[str]:
     now = w.now()
     first = len(w.keys)
     keys = [f"key-{i}" for i in range(first, first + n)]
     w.keys += keys
+    approve_variants(w.engine, [f"v{i}" for i in range(first, first + n)])
     publish_queue(w.engine).enqueue([
         {"variant_id": f"v{i}", "platform": "tiktok", "account": ACCOUNT, "idempotency_key": f"key-{i}",
          "scheduled_at": now, "payload": {"media_path": str(w.media), "caption": f"post {i}", "hashtags": ["#t"]}}
