@@ -13,13 +13,14 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 import dagster as dg
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from actp_pipeline.ads.actions import MAX_PLAN_AGE_H
 from actp_pipeline.ads.evidence import PAID_RULE
 from actp_pipeline.ads.goals import OrchestratorConfig
 from actp_pipeline.ads.orchestrator import plan_pass
 from actp_pipeline.generate.variants import MatrixShape, build_matrix
+from actp_pipeline.generate.design import DesignShares
 from actp_pipeline.publish.publish_schedule import SlotRules, Target
 from actp_pipeline.score.allocation import allocate_next_round
 from actp_pipeline.score.scores import ScoringRules
@@ -46,6 +47,14 @@ class LoopSettings(dg.ConfigurableResource):
     formats: int = Field(MatrixShape.formats, description="Video formats in each round's matrix.")
     max_variants: int = Field(MatrixShape.max_variants, description="Cap on the variants of one round.")
     max_length_s: int = Field(_arg(build_matrix, "max_length_s"), description="Longest video, in seconds.")
+    # the round's experiment design (actp_pipeline.generate.design): shares of its arms, summing to 1
+    design_control_share: float = Field(DesignShares.control, description="Share of a round in control arms "
+                                        "(proven blueprints and levels).")
+    design_moderate_share: float = Field(DesignShares.moderate, description="Share of a round in moderate "
+                                         "exploration (one or two factors changed from a control).")
+    design_aggressive_share: float = Field(DesignShares.aggressive, validate_default=True,  # checks the sum
+                                           description="Share of a round in aggressive exploration (new "
+                                           "blueprints, three or more factors changed).")
     landing_url: Optional[str] = Field(None, description="The landing page every post's tracked link (the hooks "
                                        "service's /r/SLUG) sends its clicks to, with UTM tags; empty = no links.")
     hooks_url: Optional[str] = Field(None, description="The public address of the hooks service (actp hooks); with a "
@@ -146,6 +155,14 @@ class LoopSettings(dg.ConfigurableResource):
 
         return check_destination(value) if value else None
 
+    @field_validator("design_aggressive_share")
+    @classmethod
+    def _shares_sum_to_one(cls, value: float, info: ValidationInfo) -> float:
+        shares = {k: info.data.get(f"design_{k}_share") for k in ("control", "moderate")}
+        if None not in shares.values():  # the others failed on their own: their error says why
+            DesignShares(shares["control"], shares["moderate"], value)
+        return value
+
     @field_validator("allocation_exploration_floor")
     @classmethod
     def _floor_in_range(cls, value: float) -> float:
@@ -165,6 +182,10 @@ class LoopSettings(dg.ConfigurableResource):
 
     def matrix_shape(self) -> MatrixShape:
         return MatrixShape(self.hook_patterns, self.angles, self.cta_styles, self.formats, self.max_variants)
+
+    def design_shares(self) -> DesignShares:
+        """The round's arm shares (the dataclass refuses shares that do not sum to 1)."""
+        return DesignShares(**{k.removesuffix("_share"): v for k, v in self._prefixed("design_").items()})
 
     def post_link(self) -> dict[str, str] | None:
         """What each post's tracked link is made of (publish_schedule), or None when no landing page is set."""

@@ -1,23 +1,28 @@
-"""Generate: a factorial matrix of variants from the best blueprints, written as copy and moderated.
+"""Generate: a round of variants from its experiment design, written as copy and moderated.
 
-The matrix crosses the strongest levels of each factor (hook pattern x angle x CTA style x format) so
-that scoring can later separate the factors' effects. Ids are stable: the same combination for the same
-topic is the same variant, so re-running generation never duplicates work downstream.
+The design (generate.design) splits the round into control, moderate and aggressive arms over the factors
+(hook pattern x angle x CTA style x format), balanced so that scoring can later separate the factors'
+effects. Copy comes from the templates below, or from a language model (generate.llm_copy) when one is
+configured; near-duplicate copy (generate.near_duplicates) is replaced by the design's next candidates.
+Ids are stable: the same combination for the same topic is the same variant, so re-running generation
+never duplicates work downstream.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
-import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
-from actp_pipeline.creative import ANGLES, CTA_STYLES, DEFAULT_LENGTH_S, FORMATS, HOOK_PATTERNS, variant_id
+from actp_pipeline.creative import DEFAULT_LENGTH_S, FACTOR_LEVELS, variant_id
+from actp_pipeline.generate.design import ARMS, DesignShares, design_summary, plan_round
+from actp_pipeline.generate.llm_copy import PROMPT_FIELDS, CopyReport, ModelCopywriter
+from actp_pipeline.generate.near_duplicates import THRESHOLD as NEAR_DUPLICATE_THRESHOLD, find_near_duplicates
 from actp_pipeline.generate.moderation import ModerationRules, moderate  # re-exported: brand safety lives there
+from actp_pipeline.generate.round_record import record_round  # re-exported: moved with approvals per scope
 
 __all__ = ["MatrixShape", "ModerationRules", "VARIANT_COLUMNS", "build_matrix", "moderate", "record_round",
            "write_copy"]
@@ -93,89 +98,124 @@ def write_copy(hook_pattern: str, angle: str, cta_style: str, format: str, topic
     return {"hook": hook, "body_lines": body, "cta": cta, "caption": "\n".join([hook, *body, cta])}
 
 
-def _top_levels(blueprints: pd.DataFrame, factor: str, n: int, vocabulary: tuple[str, ...],
-                weights: Mapping[str, float] | None = None) -> list[str]:
-    """The n levels to cross: ranked by our own measured effect where there is one (`weights`, from
-    factor_effects.generation_weights: untested levels count as average, so they keep their chance),
-    then by blueprint weight in the market; the vocabulary fills in when the market is thin."""
-    ranked: list[str] = []
-    if not blueprints.empty:
-        w = blueprints.groupby(factor)["weight"].sum().sort_values(ascending=False)
-        ranked = [lvl for lvl in w.index if lvl in vocabulary]
-    ranked += [lvl for lvl in vocabulary if lvl not in ranked]
-    if weights:
-        average = 1.0 / len(weights)
-        ranked = sorted(ranked, key=lambda lvl: -weights.get(lvl, average))  # stable: market order breaks ties
-    return ranked[:n]
+def _hashtags(blueprints: pd.DataFrame, topic: str) -> list[str]:
+    """The market's strongest tags (blueprints in rank order), else one made of the topic."""
+    tags: list[str] = []
+    if not blueprints.empty and "hashtags" in blueprints:
+        for row_tags in blueprints["hashtags"]:
+            tags += [t for t in (row_tags if row_tags is not None else []) if t not in tags]
+    return tags[:5] or ["#" + re.sub(r"\W+", "", topic.lower())]
+
+
+def _rows(combos: pd.DataFrame, *, topic: str, round_id: str, lengths: Mapping[str, int], tags: list[str],
+          max_length_s: int) -> list[dict[str, object]]:
+    """One variant row (factors, design, stable id; no copy yet) per designed combination."""
+    rows = []
+    for c in combos.itertuples(index=False):
+        length_s = min(int(lengths.get(c.format, DEFAULT_LENGTH_S["medium"])), max_length_s)
+        rows.append({
+            "variant_id": variant_id(c.hook_pattern, c.angle, c.cta_style, c.format, length_s, topic),
+            "round_id": round_id, "topic": topic, "hook_pattern": c.hook_pattern, "angle": c.angle,
+            "cta_style": c.cta_style, "format": c.format, "length_s": length_s, "hashtags": list(tags),
+            "arm": c.arm, "blueprint_id": c.blueprint_id, "design_note": c.design_note,
+        })
+    return rows
+
+
+def _write_all(rows: list[dict[str, object]], copywriter: ModelCopywriter | None, report: CopyReport) -> None:
+    """Copy for each row, in place: the model's when one is configured and its answer is valid, else the
+    template's (the refusal's reason counted in `report`)."""
+    answers = copywriter.write([{k: str(r[k]) for k in PROMPT_FIELDS} for r in rows]) if copywriter else \
+        [(None, None)] * len(rows)
+    for row, (copy, reason) in zip(rows, answers):
+        if copy is not None:
+            row.update(copy, copy_source="model")
+            report.model += 1
+            continue
+        row.update(write_copy(str(row["hook_pattern"]), str(row["angle"]), str(row["cta_style"]),
+                              str(row["format"]), str(row["topic"])))
+        if reason is None:
+            row["copy_source"] = "template"
+            report.template += 1
+        else:
+            row["copy_source"] = "fallback"
+            report.fallback += 1
+            report.reasons[reason] += 1
+
+
+def _refill(removed_arms: list[str], reserve: pd.DataFrame, used: set[int]) -> list[int]:
+    """Reserve positions replacing removed rows: the next unused one of the same arm, else of any arm."""
+    picks = []
+    arms = reserve["arm"].tolist()
+    for arm in removed_arms:
+        free = [i for i in range(len(arms)) if i not in used]
+        same = [i for i in free if arms[i] == arm]
+        if not free:
+            break
+        picks.append((same or free)[0])
+        used.add(picks[-1])
+    return picks
+
+
+@dataclass(frozen=True)
+class Round:
+    """One generated round: the variants, and what the metadata reports about how they were made."""
+
+    matrix: pd.DataFrame
+    design: dict[str, object]
+    copy: dict[str, object]
+    near_duplicates: list[dict[str, object]]
+
+
+def build_round(blueprints: pd.DataFrame, *, topic: str, shape: MatrixShape = MatrixShape(), round_id: str = "",
+                max_length_s: int = 60, weights: Mapping[str, Mapping[str, float]] | None = None,
+                shares: DesignShares = DesignShares(), copywriter: ModelCopywriter | None = None,
+                near_duplicate_threshold: float = NEAR_DUPLICATE_THRESHOLD,
+                hashtags: Sequence[str] = ()) -> Round:
+    """The round's variants from its experiment design (generate.design), with copy (templates, or the model
+    when `copywriter` is given) and near-duplicates replaced by the design's next candidates. `hashtags`: the
+    tags every variant carries (hashtag_stats' ladder); none given, the blueprints' strongest tags."""
+    blueprints = blueprints if blueprints is not None else pd.DataFrame()
+    design = plan_round(blueprints, vocabulary=FACTOR_LEVELS, max_variants=shape.max_variants, shares=shares,
+                        weights=weights, core_levels={"hook_pattern": shape.hook_patterns, "angle": shape.angles,
+                                                      "cta_style": shape.cta_styles, "format": shape.formats})
+    lengths = {}
+    if not blueprints.empty and {"format", "length_s"} <= set(blueprints):
+        lengths = blueprints.groupby("format")["length_s"].median().round().astype(int).to_dict()
+    make = dict(topic=topic, round_id=round_id, lengths=lengths, tags=list(hashtags) or _hashtags(blueprints, topic),
+                max_length_s=max_length_s)
+    report = CopyReport()
+    rows = _rows(design.chosen, **make)
+    _write_all(rows, copywriter, report)
+    removed: list[dict[str, object]] = []
+    used: set[int] = set()
+    for _ in range(MAX_REFILLS):
+        order = {a: i for i, a in enumerate(ARMS)}
+        rows.sort(key=lambda r: order[str(r["arm"])])  # stable: the earlier and larger arm wins a duplicate
+        found = find_near_duplicates(pd.DataFrame(rows, columns=VARIANT_COLUMNS), near_duplicate_threshold)
+        if not found.removed:
+            break
+        removed += found.removed
+        gone = [r for r, k in zip(rows, found.keep) if not k]
+        rows = [r for r, k in zip(rows, found.keep) if k]
+        extra = _rows(design.reserve.iloc[_refill([str(r["arm"]) for r in gone], design.reserve, used)], **make)
+        _write_all(extra, copywriter, report)
+        rows += extra
+    matrix = pd.DataFrame(rows, columns=VARIANT_COLUMNS)
+    return Round(matrix, design_summary(design, matrix, shares), report.as_dict(), removed)
 
 
 def build_matrix(blueprints: pd.DataFrame, *, topic: str, shape: MatrixShape = MatrixShape(),
                  round_id: str = "", max_length_s: int = 60,
-                 weights: Mapping[str, Mapping[str, float]] | None = None) -> pd.DataFrame:
-    """The factorial matrix of variants for one round, one row per variant. `weights` (per factor, per
-    level; see factor_effects.generation_weights) carry what earlier rounds measured into this one."""
-    weights = weights or {}
-    hooks = _top_levels(blueprints, "hook_pattern", shape.hook_patterns, HOOK_PATTERNS, weights.get("hook_pattern"))
-    angles = _top_levels(blueprints, "angle", shape.angles, ANGLES, weights.get("angle"))
-    ctas = _top_levels(blueprints, "cta_style", shape.cta_styles, CTA_STYLES, weights.get("cta_style"))
-    formats = _top_levels(blueprints, "format", shape.formats, FORMATS, weights.get("format"))
-    length_by_format = {}
-    if not blueprints.empty:
-        length_by_format = blueprints.groupby("format")["length_s"].median().round().astype(int).to_dict()
-    tags = []
-    for row in blueprints.itertuples() if not blueprints.empty else []:
-        tags += [t for t in row.hashtags if t not in tags]
-    tags = tags[:5] or ["#" + re.sub(r"\W+", "", topic.lower())]
-    rows = []
-    for hook_pattern, angle, cta_style, fmt in itertools.islice(itertools.product(hooks, angles, ctas, formats), shape.max_variants):
-        length_s = min(int(length_by_format.get(fmt, DEFAULT_LENGTH_S["medium"])), max_length_s)
-        copy = write_copy(hook_pattern, angle, cta_style, fmt, topic)
-        rows.append({
-            "variant_id": variant_id(hook_pattern, angle, cta_style, fmt, length_s, topic),
-            "round_id": round_id, "topic": topic, "hook_pattern": hook_pattern, "angle": angle,
-            "cta_style": cta_style, "format": fmt, "length_s": length_s, "hashtags": tags, **copy,
-        })
-    return pd.DataFrame(rows, columns=VARIANT_COLUMNS)
+                 weights: Mapping[str, Mapping[str, float]] | None = None,
+                 shares: DesignShares = DesignShares(), copywriter: ModelCopywriter | None = None) -> pd.DataFrame:
+    """The round's variants, one row per variant (see build_round). `weights` (per factor, per level; see
+    factor_effects.generation_weights) carry what earlier rounds measured into this one."""
+    return build_round(blueprints, topic=topic, shape=shape, round_id=round_id, max_length_s=max_length_s,
+                       weights=weights, shares=shares, copywriter=copywriter).matrix
 
 
+MAX_REFILLS = 5  # near-duplicate passes; each replaces the removed rows from the design's reserve
 VARIANT_COLUMNS = ["variant_id", "round_id", "topic", "hook_pattern", "angle", "cta_style", "format", "length_s",
-                   "hashtags", "hook", "body_lines", "cta", "caption"]
-
-
-_PALETTES = {"text_hook": ("#111827", "#facc15"), "listicle": ("#1e3a8a", "#f472b6"), "testimonial": ("#3f3f46", "#34d399")}
-
-
-def record_round(engine, moderated: pd.DataFrame, *, platform: str | None = None) -> dict[str, int]:
-    """Store each new variant's moderation decision and queue renders for the approved ones.
-
-    Variants already decided keep their decision (a human may have overridden it); only new ids count. A
-    rejected variant is quarantined: its row carries every finding's reason (`moderation_reason`) for the
-    reviewer, and no render is queued for it.
-    """
-    import sqlalchemy as sa
-
-    from actp_pipeline.store import schema
-    from actp_pipeline.store.queues import render_queue
-    from actp_pipeline.store.schema import utcnow
-
-    t = schema.approvals
-    now = utcnow()
-    with engine.begin() as conn:
-        known = set(conn.execute(sa.select(t.c.variant_id).where(t.c.variant_id.in_(moderated["variant_id"].tolist()))).scalars())
-        new = moderated[~moderated["variant_id"].isin(known)]
-        if len(new):
-            conn.execute(t.insert(), [
-                {"variant_id": r.variant_id, "status": r.moderation, "reason": r.moderation_reason,
-                 "decided_by": "moderation-rules", "decided_at": now} for r in new.itertuples()])
-        approved = set(conn.execute(sa.select(t.c.variant_id).where(
-            t.c.variant_id.in_(moderated["variant_id"].tolist()), t.c.status == "approved")).scalars())
-    jobs = []
-    chosen = moderated[moderated["variant_id"].isin(approved)].drop(
-        columns=["moderation", "moderation_reason", "moderation_findings"], errors="ignore")
-    for payload in json.loads(chosen.to_json(orient="records")):  # JSON-safe: no numpy scalars or arrays
-        background, accent = _PALETTES.get(payload["format"], _PALETTES["text_hook"])
-        payload.update(background=background, accent=accent, platform=platform)
-        jobs.append({"variant_id": payload["variant_id"], "payload": payload})
-    queued = render_queue(engine).enqueue(jobs, unique_column="variant_id")
-    return {"new_variants": len(new), "approved": len(approved), "renders_queued": queued,
-            "rejected": int((new["moderation"] == "rejected").sum())}
+                   "hashtags", "hook", "body_lines", "cta", "caption", "arm", "blueprint_id", "design_note",
+                   "copy_source"]

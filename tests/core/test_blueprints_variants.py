@@ -1,26 +1,32 @@
 import pandas as pd
 
-from actp_pipeline.extract.blueprints import classify_angle, classify_cta, classify_format, classify_hook, extract_blueprints
+from actp_pipeline.extract.blueprints import extract_blueprints
+from actp_pipeline.extract.learned import predict_factors
 from actp_pipeline.creative import FORMATS, variant_id
+from actp_pipeline.generate.design import DesignShares
 from actp_pipeline.generate.variants import MatrixShape, build_matrix, moderate
 
 
+def _factors(caption: str) -> dict:
+    return predict_factors(pd.Series([caption])).iloc[0].to_dict()
+
+
 def test_hook_classifier():
-    assert classify_hook("POV: you finally slept") == "pov"
-    assert classify_hook("How to glow in 3 steps") == "how_to"
-    assert classify_hook("73% of people do this wrong") == "stat"
-    assert classify_hook("Why does nobody say this?") == "question"
-    assert classify_hook("Stop washing your face like this") == "bold_claim"
-    assert classify_hook("I tried everything last year") == "story"
-    assert classify_hook("hello") == "unknown"
+    assert _factors("POV: you finally slept")["hook_pattern"] == "pov"
+    assert _factors("How to glow in 3 steps")["hook_pattern"] == "how_to"
+    assert _factors("73% of people do this wrong")["hook_pattern"] == "stat"
+    assert _factors("Why does nobody say this?")["hook_pattern"] == "question"
+    assert _factors("Stop washing your face like this")["hook_pattern"] == "bold_claim"
+    assert _factors("I tried everything last year")["hook_pattern"] == "story"
+    assert _factors("hello")["hook_pattern"] == "unknown"
 
 
 def test_other_classifiers():
-    assert classify_cta("Link in bio for more") == "link_in_bio"
-    assert classify_cta("Save this for later") == "save"
-    assert classify_format(["1. a", "2. b", "3. c"]) == "listicle"
-    assert classify_format(['"It works."', "— Ana"]) == "testimonial"
-    assert classify_angle("the secret nobody knows") == "curiosity"
+    assert _factors("hook\nbody\nLink in bio for more")["cta_style"] == "link_in_bio"
+    assert _factors("hook\nbody\nSave this for later")["cta_style"] == "save"
+    assert _factors("hook\n1. a\n2. b\n3. c\nFollow for more")["format"] == "listicle"
+    assert _factors('hook\n"It works."\n— Ana\nFollow for more')["format"] == "testimonial"
+    assert _factors("hook\nthe secret nobody knows\nFollow for more")["angle"] == "curiosity"
 
 
 def _items():
@@ -55,21 +61,28 @@ def test_matrix_is_factorial_stable_and_led_by_blueprints():
 
 
 def test_measured_factor_effects_steer_the_next_round():
-    """What earlier rounds measured reorders the levels: a clearly negative hook falls out of the matrix,
-    an untested one (counted as average) gets its chance, the market order breaks ties."""
+    """What earlier rounds measured reorders the levels: a clearly negative hook falls out of the control
+    levels, an untested one (counted as average) gets its chance, the market order breaks ties. (Control
+    only here: the old factorial over the top levels; the exploration arms are test_experiment_design's.)"""
     from actp_pipeline.score.factor_effects import generation_weights
 
+    only_control = DesignShares(1.0, 0.0, 0.0)
     bp, _ = extract_blueprints(_items())
-    first = build_matrix(bp, topic="skincare", shape=MatrixShape(2, 1, 1, 1))
+    first = build_matrix(bp, topic="skincare", shape=MatrixShape(2, 1, 1, 1), shares=only_control)
     led = first["hook_pattern"].tolist()
+    assert len(set(led)) == 2
     effects = pd.DataFrame({"factor": ["hook_pattern", "hook_pattern", "cta_style"], "level": [led[0], led[1], "save"],
                             "effect": [-0.30, 0.25, 0.20], "low": [-0.4, 0.15, 0.1], "high": [-0.2, 0.35, 0.3]})
-    nxt = build_matrix(bp, topic="skincare", shape=MatrixShape(2, 1, 1, 1), weights=generation_weights(effects))
+    nxt = build_matrix(bp, topic="skincare", shape=MatrixShape(2, 1, 1, 1), weights=generation_weights(effects),
+                       shares=only_control)
     hooks = nxt["hook_pattern"].tolist()
     assert hooks[0] == led[1] and led[0] not in hooks  # the measured loser is replaced by an untested hook
     assert set(nxt["cta_style"]) == {"save"}
-    assert build_matrix(bp, topic="skincare", shape=MatrixShape(2, 1, 1, 1), weights={})["variant_id"].tolist() \
-        == first["variant_id"].tolist()
+    assert build_matrix(bp, topic="skincare", shape=MatrixShape(2, 1, 1, 1), weights={}, shares=only_control)[
+        "variant_id"].tolist() == first["variant_id"].tolist()
+    # with the default design the loser still leaves the control, and exploration keeps the round's size
+    mixed = build_matrix(bp, topic="skincare", shape=MatrixShape(2, 1, 1, 1), weights=generation_weights(effects))
+    assert len(mixed) == 2 and mixed.iloc[0]["hook_pattern"] == led[1] and mixed.iloc[0]["arm"] == "control"
 
 
 def test_moderation_rejects_banned_claims_and_long_hooks():

@@ -12,7 +12,8 @@ from actp_pipeline.publish.platforms import HttpPlatform
 from actp_pipeline.sandbox import SandboxServer, WorldConfig
 from assets import LOOP_ASSETS
 from assets.ad_actions import ad_actions_succeeded
-from resources import AdsResource, LoopSettings, PlatformResource, StoreResource
+from resources import AdsResource, LoopSettings, PlatformResource, ResearchSourcesResource, StoreResource
+from resources.llm import LLMResource
 from sensors import ad_plan_approvals_sensor
 from tests.e2e.test_graduation import _publish
 
@@ -22,7 +23,8 @@ def world(tmp_path):
     with SandboxServer(WorldConfig(seed=4, start=dt.datetime(2026, 11, 10, 6), speed=0.0)) as sb:
         store = StoreResource(data_dir=str(tmp_path / "data"))
         res = {"store": store, "platform": PlatformResource(base_url=sb.url, api_key="sandbox-key"),
-               "ads": AdsResource(base_url=sb.url + "/graph", access_token="sandbox-key"), "loop": LoopSettings()}
+               "ads": AdsResource(base_url=sb.url + "/graph", access_token="sandbox-key"), "loop": LoopSettings(),
+               "research": ResearchSourcesResource(), "llm": LLMResource()}
         yield sb, store, res
 
 

@@ -16,7 +16,8 @@ from actp_pipeline.store import schema
 from assets import LOOP_ASSETS
 from local_ops.posts import posts
 from local_ops.renders import renders
-from resources import AdsResource, LoopSettings, PlatformResource, StoreResource
+from resources import AdsResource, LoopSettings, PlatformResource, ResearchSourcesResource, StoreResource
+from resources.llm import LLMResource
 
 ALL = [*LOOP_ASSETS, renders, posts]
 
@@ -37,7 +38,8 @@ def world(tmp_path, monkeypatch):
         store = StoreResource(data_dir=str(tmp_path / "data"))
         res = {"store": store, "platform": PlatformResource(base_url=sb.url, api_key="sandbox-key"),
                "ads": AdsResource(base_url=sb.url + "/graph", access_token="sandbox-key"),
-               "loop": LoopSettings(hook_patterns=1, angles=1, cta_styles=1, formats=2, max_length_s=4)}
+               "research": ResearchSourcesResource(), "loop": LoopSettings(hook_patterns=1, angles=1, cta_styles=1, formats=2, max_length_s=4),
+               "llm": LLMResource()}
         yield sb, store, res
 
 
