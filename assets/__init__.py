@@ -18,6 +18,7 @@ from assets.factor_effects import (
     factor_effects,
     factor_effects_consistent,
 )
+from assets.hashtag_stats import hashtag_stats, hashtag_stats_counts_sane, hashtag_stats_lifts_finite
 from assets.post_metrics import (
     post_metrics,
     post_metrics_counts_sane,
@@ -40,13 +41,13 @@ from assets.winners import decisions_one_per_post, winners, winners_one_per_cell
 
 # in loop order; blueprints, winners, ad_plan and attribution are multi-assets (with factor_lifts, decisions,
 # paid_winners, attribution_factors and attribution_posts)
-LOOP_ASSETS = [market_items, blueprints, variants, publish_schedule, post_metrics, timing_matrix, scores,
+LOOP_ASSETS = [market_items, hashtag_stats, blueprints, variants, publish_schedule, post_metrics, timing_matrix, scores,
                factor_effects, winners, allocation, ad_plan, ad_actions, attribution, conversion_effects,
                research_queries]
 
 # in loop order; the blocking ones (market_items, variants, post_metrics, scores) stop their followers
 LOOP_CHECKS = [market_items_ids_unique, market_items_counts_sane, market_items_no_future_posts,
-               market_items_volume_steady,
+               market_items_volume_steady, hashtag_stats_lifts_finite, hashtag_stats_counts_sane,
                blueprints_well_formed, blueprints_ids_unique, factor_lifts_sane,
                variants_ids_unique, variants_well_formed,
                publish_schedule_keys_unique, publish_schedule_items_sane,

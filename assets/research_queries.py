@@ -12,6 +12,7 @@ import pandas as pd
 
 from actp_pipeline.iterate.research_queries import (HOUR, QUERY, REPEAT, TABLE, WEIGHT, hours_from, next_round,
                                                     repeats_from, weights_from)
+from actp_pipeline.iterate.round_changes import WEIGHT_MOVE, changes_summary, round_changes
 from actp_pipeline.store.invariants import duplicates, labels, negative
 from assets.automation import OWNERS
 from assets.checks import WARN, verdict
@@ -30,14 +31,20 @@ NEXT_ROUND_FROM = {"next_round_from": dg.MetadataValue.asset(dg.AssetKey(TABLE))
     automation_condition=dg.AutomationCondition.eager(),
     description="Step 10, iterate. The next round's inputs: research queries from the winners, generation weights "
                 "from the factor effects (read by variants), posting hours from the timing matrix and repeat posts "
-                "from the allocation (read by publish_schedule). The edge back to the start of the loop.",
+                "from the allocation (read by publish_schedule). The edge back to the start of the loop. The metadata "
+                "says what changed since the last round and why: new and dropped queries, and generation weights that "
+                f"moved by more than {WEIGHT_MOVE:.0%} (a level's share of its factor's draws) with the factor effect "
+                "behind each move.",
 )
 def research_queries(context: dg.AssetExecutionContext, store: StoreResource, loop: LoopSettings) -> dg.MaterializeResult:
     wh = store.warehouse()
-    rows = next_round(wh.read("winners"), wh.read("factor_effects"),
+    previous = wh.read(TABLE) if wh.exists(TABLE) else None  # the last round's, before this one replaces it
+    effects = wh.read("factor_effects")
+    rows = next_round(wh.read("winners"), effects,
                       wh.read("timing_matrix") if wh.exists("timing_matrix") else None,
                       wh.read("allocation") if wh.exists("allocation") else None,
                       loop.topic, [t.platform for t in loop.target_list()])
+    changes = round_changes(previous, rows, effects)
     wh.write(TABLE, rows)
     counts = rows.groupby("kind").size() if len(rows) else pd.Series(dtype=int)
     return dg.MaterializeResult(metadata={
@@ -45,6 +52,8 @@ def research_queries(context: dg.AssetExecutionContext, store: StoreResource, lo
         **{kind: int(counts.get(kind, 0)) for kind in (QUERY, WEIGHT, HOUR, REPEAT)},
         "queries": md_table(rows.loc[rows["kind"] == QUERY, ["platform", "account", "text"]]),
         "posting_hours": ", ".join(f"{p}: {list(h)}" for p, h in hours_from(rows).items()) or "preferred defaults",
+        "what_changed": changes_summary(changes, first_round=previous is None),
+        "changes_since_last_round": md_table(changes, limit=40),
         "feeds": "variants (generation weights), publish_schedule (hours, repeat posts); the research queries "
                  "are recorded for the next research round",
     })

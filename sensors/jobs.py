@@ -6,7 +6,7 @@ import dagster as dg
 # job name -> the asset keys it materializes, in loop order (a multi-asset's keys always together)
 STAGES: dict[str, list[str]] = {
     "research_job": ["market_items"],
-    "extract_job": ["factor_lifts", "blueprints"],
+    "extract_job": ["hashtag_stats", "factor_lifts", "blueprints"],
     "generate_job": ["variants"],
     "publish_schedule_job": ["publish_schedule"],
     "metrics_job": ["post_metrics"],

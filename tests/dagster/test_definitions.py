@@ -21,7 +21,7 @@ def test_asset_graph_is_the_loop():
 
     main_keys = {k.to_user_string() for k in main.resolve_asset_graph().get_all_asset_keys()}
     local_keys = {k.to_user_string() for k in local.resolve_asset_graph().get_all_asset_keys()}
-    loop = {"market_items", "blueprints", "factor_lifts", "variants", "publish_schedule", "post_metrics",
+    loop = {"market_items", "hashtag_stats", "blueprints", "factor_lifts", "variants", "publish_schedule", "post_metrics",
             "timing_matrix", "scores", "factor_effects", "winners", "decisions", "allocation", "ad_plan",
             "paid_winners", "ad_actions", "attribution", "attribution_factors", "attribution_posts",
             "conversion_effects", "research_queries"}

@@ -1,0 +1,1 @@
+"""Export: campaign kits (videos, captions, schedule.csv) for teams that post by hand."""
