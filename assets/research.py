@@ -1,4 +1,5 @@
-"""Step 1, research: competitor posts and ads of a day, validated, as a partition (a range in one run)."""
+"""Step 1, research: competitor posts and ads of a day from each account's sources, validated, deduped
+across sources, as a partition (a range in one run)."""
 
 
 import datetime as dt
@@ -7,20 +8,60 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from actp_pipeline.publish.publisher import PlatformError
-from actp_pipeline.research.market_items import SHRINK_LIMIT, store_day
+from actp_pipeline.iterate.research_queries import TABLE as NEXT_ROUND, queries_from
+from actp_pipeline.research.market_items import SHRINK_LIMIT, DayResult, store_day
+from actp_pipeline.research.sources.base import SourceError
+from actp_pipeline.research.sources.config import ConfigError, distinct
 from actp_pipeline.store.invariants import (duplicates, engagements_over_views, labels, missing, negative,
                                             newest)
 from assets.automation import DAILY, OWNERS, when_missing
 from assets.checks import FUTURE_SKEW, WARN, platform_clock, run_days, verdict
 from assets.metadata import md_table, stamp
 from resources import PlatformResource, StoreResource
+from resources.research import ResearchSourcesResource
 
 
 class MarketItemsConfig(dg.Config):
     replace_smaller: bool = Field(False, description=(
         f"Replace a stored day even when the new answer is empty or has fewer than {SHRINK_LIMIT:.0%} of its "
         "rows (off: such a day keeps its previous version and the run warns)."))
+
+
+def _day_frames(day: DayResult) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per source of one day: valid rows fetched (before dedupe), and the failures."""
+    counts = pd.DataFrame([{"day": day.day, "source": name, "items": n} for name, n in day.counts.items()])
+    errors = pd.DataFrame([{"day": day.day, "source": name, "retryable": e.retryable, "error": str(e)[:300]}
+                           for name, e in day.errors.items()])
+    return counts, errors
+
+
+def _metadata(results: list[DayResult], days: list[str], wh, accounts: dict) -> dict:
+    rejected_all = [r for day in results for r in day.rejected]
+    warnings = [w for day in results for w in (day.failed_sources(), day.warning()) if w]
+    by_source = [day.items.groupby(["source", "platform"]).size().rename("items").reset_index().assign(day=day.day)
+                 for day in results if len(day.items) and not day.kept_previous]
+    sources = pd.concat(by_source, ignore_index=True) if by_source else pd.DataFrame()
+    frames = [_day_frames(day) for day in results]
+    counts = pd.concat([c for c, _ in frames], ignore_index=True)
+    errors = pd.concat([e for _, e in frames], ignore_index=True)
+    path = results[-1].path or wh.root / "market_items" / days[-1]
+    return {
+        "dagster/row_count": sum(day.stored_rows for day in results),
+        "days": days[0] if len(days) == 1 else f"{days[0]} .. {days[-1]} ({len(days)} days)",
+        "new_rows": sum(len(day.items) for day in results),
+        "previous_rows": sum(day.previous_rows for day in results),
+        "kept_previous": any(day.kept_previous for day in results),
+        **({"warning": "\n".join(warnings)} if warnings else {}),
+        "rejected": len(rejected_all),
+        "rejected_items": md_table(pd.DataFrame([r.as_dict() for r in rejected_all])),
+        "accounts": dg.MetadataValue.json({a: [s.name for s in srcs] for a, srcs in accounts.items()}),
+        "fetched_per_source": md_table(counts),
+        "merged_duplicates": sum(day.merged for day in results),
+        "failed_sources": sorted({name for day in results for name in day.errors}),
+        "source_errors": md_table(errors),
+        "by_source": md_table(sources[["day", "source", "platform", "items"]] if len(sources) else sources),
+        "path": dg.MetadataValue.path(str(path if len(days) == 1 else wh.root / "market_items")),
+    }
 
 
 @dg.asset(
@@ -34,49 +75,45 @@ class MarketItemsConfig(dg.Config):
     # hourly via research_schedule; a missing current day is also collected at once, so a fresh
     # deployment starts moving without waiting for the hour (a failed attempt waits for the schedule)
     automation_condition=dg.AutomationCondition.in_latest_time_window() & when_missing(),
+    metadata={"queries_from": dg.MetadataValue.asset(dg.AssetKey(NEXT_ROUND))},
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=3), warn_window=dt.timedelta(hours=2)),
-    description="Step 1, research. Competitor posts (trending) and ads (ad library) of one day, validated; bad items "
-                "are reported and skipped. A day whose new answer is empty or much smaller than the stored one keeps "
-                "the stored one (and warns) unless run with replace_smaller. A partition range (backfill) is "
-                "collected in one run.",
+    description="Step 1, research. Competitor posts and ads of one day from every account's research sources "
+                "(ACTP_RESEARCH_SOURCES; by default the platform host's trending feed and ad library), validated "
+                "(bad items reported and skipped) and deduped across sources by id and content hash. A source "
+                "that fails while others answer leaves a partial day (its stored rows kept) and a loud warning. "
+                "A day whose new answer is empty or much smaller than the stored one keeps the stored one (and "
+                "warns) unless run with replace_smaller. A partition range (backfill) is collected in one run.",
 )
 def market_items(context: dg.AssetExecutionContext, config: MarketItemsConfig, store: StoreResource,
-                 platform: PlatformResource) -> dg.MaterializeResult:
+                 platform: PlatformResource, research: ResearchSourcesResource) -> dg.MaterializeResult:
     wh = store.warehouse()
-    days, results, by_source = context.partition_keys, [], []
+    days, results = context.partition_keys, []
     with platform.client() as client:
+        try:
+            accounts = research.sources(client)
+        except ConfigError as e:  # a wrong config stays wrong: no retry
+            raise dg.Failure(description=f"research sources: {e}", allow_retries=False) from None
+        sources = distinct(accounts)
+        # the loop's edge back to its start: the previous round's winners as search queries (research_queries
+        # is read, not depended on: the asset graph has no cycles)
+        queries = queries_from(wh.read(NEXT_ROUND)) if wh.exists(NEXT_ROUND) else []
         for date in days:
             try:
-                day = store_day(wh, client, date, replace_smaller=config.replace_smaller)
-            except PlatformError as e:
+                day = store_day(wh, sources, date, replace_smaller=config.replace_smaller, queries=queries)
+            except SourceError as e:
                 if e.retryable:
-                    raise  # the retry policy tries again (a platform that is down or busy)
-                # a definitive refusal (a wrong key, a bad request): trying again changes nothing
-                raise dg.Failure(description=f"{date}: {e}", allow_retries=False) from None
+                    raise  # the retry policy tries again (a source that is down or busy)
+                # a definitive refusal (a wrong key, a bad request, a disallowed page): trying again changes nothing
+                raise dg.Failure(description=f"{date}: research source {e.source} failed: {e}",
+                                 allow_retries=False) from None
             results.append(day)
             if day.rejected:
                 context.log.warning(f"{len(day.rejected)} malformed market items skipped for {date}")
-            if day.warning():
-                context.log.warning(day.warning())
-            if len(day.items) and not day.kept_previous:
-                by_source.append(day.items.groupby(["source", "platform"]).size().rename("items").reset_index()
-                                 .assign(day=date))
-    rejected_all = [r for day in results for r in day.rejected]
-    kept = [day for day in results if day.kept_previous]
-    sources = pd.concat(by_source, ignore_index=True) if by_source else pd.DataFrame()
-    path = results[-1].path or wh.root / "market_items" / days[-1]
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": sum(day.stored_rows for day in results),
-        "days": days[0] if len(days) == 1 else f"{days[0]} .. {days[-1]} ({len(days)} days)",
-        "new_rows": sum(len(day.items) for day in results),
-        "previous_rows": sum(day.previous_rows for day in results),
-        "kept_previous": bool(kept),
-        **({"warning": "\n".join(day.warning() for day in kept)} if kept else {}),
-        "rejected": len(rejected_all),
-        "rejected_items": md_table(pd.DataFrame([r.as_dict() for r in rejected_all])),
-        "by_source": md_table(sources[["day", "source", "platform", "items"]] if len(sources) else sources),
-        "path": dg.MetadataValue.path(str(path if len(days) == 1 else wh.root / "market_items")),
-    })
+            for line in (day.failed_sources(), day.warning()):
+                if line:
+                    context.log.warning(line)
+    return dg.MaterializeResult(metadata={**_metadata(results, days, wh, accounts),
+                                          "research_queries": dg.MetadataValue.json(queries)})
 
 
 # ------------------------------------------------------------------------------------------------ checks

@@ -8,8 +8,10 @@ import dagster as dg
 from actp_pipeline.settings import Settings
 from resources.ads import AdsResource
 from resources.alerts import AlertsResource
+from resources.llm import LLMResource
 from resources.loop import LoopSettings, loop_from_env
 from resources.platform import PlatformResource
+from resources.research import ResearchSourcesResource
 from resources.store import StoreResource
 
 
@@ -31,4 +33,6 @@ def default_resources(settings: Settings | None = None, loop: LoopSettings | Non
                            token_account=s.ads_token_account),
         "loop": loop or loop_from_env(),
         "alerts": AlertsResource(webhook_url=_secret("ACTP_ALERT_WEBHOOK_URL", s.alert_webhook_url)),
+        "research": ResearchSourcesResource(),
+        "llm": LLMResource.from_env(),  # optional: copy from a language model (ACTP_LLM_*)
     }

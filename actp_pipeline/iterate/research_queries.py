@@ -1,7 +1,7 @@
 """Step 10, iterate: what this round learned, written as the next round's inputs in one long table.
 
-One `kind` per consumer: research queries from the winners (the next research round; consumed once
-research reads queries), generation weights from the factor effects (variants), posting hours from the
+One `kind` per consumer: research queries from the winners (market_items runs them through
+the sources that search), generation weights from the factor effects (variants), posting hours from the
 timing matrix and repeat posts from the allocation (publish_schedule). Pure frames in, frames out.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from actp_pipeline.iterate.search_terms import queries_for
 from actp_pipeline.measure.timing_matrix import DEFAULT_HOURS, best_hours
 from actp_pipeline.score.factor_effects import generation_weights
 
@@ -21,15 +22,32 @@ def _rows(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(kind=kind).reindex(columns=COLUMNS)
 
 
+def _queries(winners: pd.DataFrame, topic: str) -> pd.DataFrame:
+    """One research query per winner and winning factor level, in search words (iterate.search_terms): the
+    next research round searches the market for more of what won."""
+    rows = []
+    for w in winners.to_dict("records"):
+        for factor in ("hook_pattern", "angle"):
+            for text in queries_for(topic, {factor: w.get(factor)}):
+                rows.append({"platform": w.get("platform"), "account": w.get("account"),
+                             "variant_id": w.get("variant_id"), "factor": factor, "level": w.get(factor),
+                             "text": text})
+    return pd.DataFrame(rows, columns=["platform", "account", "variant_id", "factor", "level", "text"]) \
+        .drop_duplicates("text")
+
+
+def queries_from(rows: pd.DataFrame) -> list[str]:
+    """The research queries of the newest round (empty before the first winner)."""
+    q = rows[rows["kind"] == QUERY] if len(rows) and "kind" in rows else rows.iloc[0:0]
+    return [str(t) for t in q["text"].dropna().drop_duplicates()] if len(q) else []
+
+
 def next_round(winners: pd.DataFrame, effects: pd.DataFrame, matrix: pd.DataFrame | None, plan: pd.DataFrame | None,
                topic: str, platforms: list[str]) -> pd.DataFrame:
     """The next round's inputs in one long table, one `kind` per consumer."""
     parts = []
     if len(winners):
-        factors = [c for c in ("hook_pattern", "angle") if c in winners]
-        text = winners[factors].astype(str).agg(" ".join, axis=1).radd(f"{topic} ") if factors else topic
-        parts.append(_rows(QUERY, winners.assign(text=text).drop_duplicates("text")[
-            [c for c in ("platform", "account", "variant_id", "text") if c in winners or c == "text"]]))
+        parts.append(_rows(QUERY, _queries(winners, topic)))
     if len(effects):
         weights = generation_weights(effects)
         parts.append(_rows(WEIGHT, pd.DataFrame([{"factor": f, "level": lv, "value": w}

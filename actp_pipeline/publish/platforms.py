@@ -23,7 +23,8 @@ from actp_pipeline.publish.publisher import PlatformError, Publisher
 
 class Platform(Protocol):
     def now(self) -> dt.datetime: ...
-    def market_feed(self, kind: str, date: str, platform: str | None = None) -> Iterator[Any]: ...
+    def market_feed(self, kind: str, date: str, platform: str | None = None,
+                    query: str | None = None) -> Iterator[Any]: ...
 
 
 def parse_time(value: str) -> dt.datetime:
@@ -100,15 +101,18 @@ class HttpPlatform:
     # (a cursor that never ends), and following it would hold a run for hours.
     MAX_PAGES = 200
 
-    def market_feed(self, kind: str, date: str, platform: str | None = None) -> Iterator[Any]:
-        """Raw items of the trending (`kind="trending"`) or ad-library (`kind="ads"`) feed for one day.
+    def market_feed(self, kind: str, date: str, platform: str | None = None, query: str | None = None) -> Iterator[Any]:
+        """Raw items of the trending (`kind="trending"`), ad-library (`kind="ads"`) or keyword search
+        (`kind="search"`, with `query`) feed for one day.
 
         Raises PlatformError (never a silent, truncated day) on a page that is not {"items": [...]}, a
         cursor seen before, or more than MAX_PAGES pages: a part of a day must not replace a whole one."""
-        path = {"trending": "/sandbox/research/trending", "ads": "/sandbox/research/ad_library"}[kind]
+        path = {"trending": "/sandbox/research/trending", "ads": "/sandbox/research/ad_library",
+                "search": "/sandbox/research/search"}[kind]
         cursor, seen = None, set()
         for n in range(1, self.MAX_PAGES + 1):
             params = {"date": date, "limit": 500, **({"platform": platform} if platform else {}),
+                      **({"q": query} if kind == "search" else {}),
                       **({"cursor": cursor} if cursor else {})}
             resp = self._call("GET", path, params=params)
             try:

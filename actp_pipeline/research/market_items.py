@@ -1,240 +1,169 @@
-"""Research: market items (competitor posts and ads) from sources, validated row by row.
+"""Research: market items (competitor posts and ads) of a day, from every configured source, as one table.
 
-A source hands over raw dicts; `validate_items` turns the good ones into a typed DataFrame and reports
-each bad one (which item, which field, what was wrong) instead of failing the run. A row is valid only if
-the warehouse can store it (UTF-8 text, timestamps in range), so nothing downstream raises on it. A day's
-new answer that is empty or much smaller than what is stored does not replace it unless asked
-(`keep_previous`, `store_day`).
+Each source (actp_pipeline.research.sources) hands over raw dicts; validation (research/validation.py) turns
+the good ones into typed rows and reports each bad one. Here the sources' rows become the day:
+
+- every row keeps its `source`, its `fetched_at` (naive UTC, when its source answered) and its `content_hash`;
+- dedupe across sources: the same (platform, item_id), or the same content_hash (the same creative re-posted
+  under another id or seen by another source), is one row. The row with MORE VIEWS is kept (ties: the
+  earlier source in the account's list): view counts only grow, so the larger one is the later, fuller read,
+  and its engagement rate rests on more views. `merged` counts the rows folded away;
+- engagement relative to the author's own baseline (`author_baseline_er`, `engagement_lift`, see `PRIOR_ITEMS`);
+- re-running a day is idempotent: the same answers give identical rows, and an item already stored for the
+  day keeps its first `fetched_at`;
+- a day's new answer that is empty or much smaller than what is stored does not replace it unless asked
+  (`keep_previous`); stored rows of a source that did not answer this time (it failed, or it is an import
+  from `actp research import`) are carried over, so a partial day never silently drops them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import math
-import re
-import reprlib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
 
-from actp_pipeline.creative import PLATFORMS
+from actp_pipeline.research.sources.base import Source, SourceError
+from actp_pipeline.research.validation import (  # noqa: F401 - the research API, re-exported
+    COLUMNS as RAW_COLUMNS, EARLIEST_POST, LATEST_POST, MEDIA_TYPES, TIME_UNIT, UNEXPECTED, Rejected,
+    Unparseable, content_hash, safe_text,
+)
+from actp_pipeline.research.validation_fast import validate_items  # noqa: F401 - re-exported too
 from actp_pipeline.store.warehouse import Warehouse
 
-MAX_CAPTION = 5000
-MAX_COUNT = 5_000_000_000  # more views than people online is an absurd number
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-MAX_HASHTAG = 100  # a "hashtag" longer than any platform allows is junk, not a tag
-# posted_at must fit the warehouse's timestamp unit and be a plausible business date: pandas at ns holds
-# only 1677..2262, and a year 1 or 9999 value is a broken feed, not a post
-EARLIEST_POST = pd.Timestamp("1970-01-01")
-LATEST_POST = pd.Timestamp("2100-01-01")
-TIME_UNIT = "datetime64[us]"  # the unit posted_at is written to Parquet in, whatever pandas would infer
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 # a day's new answer smaller than this share of the rows already stored for it is suspect (an empty page,
 # a changed schema, a truncated feed): the stored version stays unless the run asks to replace it
 SHRINK_LIMIT = 0.5
 TABLE = "market_items"
-UNEXPECTED = "could not validate"  # the reason of a row that failed a check not written here (a bug to fix)
-
-COLUMNS = [
-    "item_id", "source", "platform", "kind", "author", "url", "caption", "hashtags", "posted_at",
-    "duration_s", "views", "likes", "comments", "shares", "saves", "impressions", "spend_usd",
-    "engagements", "engagement_rate", "collected_for",
-]
-
-
-@dataclass(frozen=True)
-class Rejected:
-    index: int
-    item_id: str | None
-    field: str
-    problem: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "item_id": self.item_id, "field": self.field, "problem": self.problem}
+# The author baseline is the author's mean engagement rate shrunk toward the platform's mean rate as if the
+# platform had contributed PRIOR_ITEMS posts at its mean: baseline = (n * author_mean + K * platform_mean) /
+# (n + K). A one-post author gets (er + 5 * platform) / 6, so one lucky post is not its own baseline (which
+# would make every single-post lift exactly 1); an author with 50 posts is judged almost on its own mean.
+PRIOR_ITEMS = 5.0
+COLUMNS = [*RAW_COLUMNS, "fetched_at", "author_baseline_er", "engagement_lift"]
 
 
-class _Bad(Exception):
-    def __init__(self, field: str, problem: str):
-        super().__init__(problem)
-        self.field = field
-        self.problem = problem
+@dataclass
+class Collected:
+    """The sources' answers for one day, validated and merged."""
+
+    items: pd.DataFrame  # deduped rows with baselines (COLUMNS)
+    rejected: list[Rejected]
+    counts: dict[str, int]  # valid rows per source that answered, before dedupe
+    merged: int  # rows folded into another (same id or same content), across and within sources
+    errors: dict[str, SourceError] = field(default_factory=dict)  # per source that failed
 
 
-def _show(v: Any) -> str:
-    """A short repr for a message; never raises (a 5000-digit int or a deep nest must not crash the report)."""
-    try:
-        return reprlib.repr(v)[:40]
-    except (ValueError, RecursionError):
-        return f"<{type(v).__name__}>"
+def now_utc() -> dt.datetime:
+    """Naive UTC to the second (the store's convention)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
-def safe_text(v: str) -> str:
-    """Text that UTF-8 (Parquet, JSON, Dagster metadata) can carry: lone surrogates become escapes."""
-    return v.encode("utf-8", "backslashreplace").decode("utf-8")
+def empty_items() -> pd.DataFrame:
+    return _EMPTY.copy()  # typed once at import (a fresh typed frame costs more than a whole small day)
 
 
-def _utf8(name: str, v: str) -> str:
-    try:
-        v.encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise _Bad(name, f"not valid UTF-8 text ({e.reason} at position {e.start})") from None
-    return v
+_TIMES = ("posted_at", "fetched_at")
+_REALS = ("duration_s", "engagement_rate", "author_baseline_er", "engagement_lift", "spend_usd")
+_INTS = ("views", "likes", "comments", "shares", "saves", "impressions", "engagements")
 
 
-def _text(raw: dict, name: str, *, required: bool = True, max_len: int = 500) -> str:
-    v = raw.get(name)
-    if v is None:
-        if required:
-            raise _Bad(name, "missing")
-        return ""
-    if not isinstance(v, str):
-        raise _Bad(name, f"expected text, got {type(v).__name__}")
-    v = _CONTROL.sub("", _utf8(name, v)).strip()
-    if len(v) > max_len:
-        raise _Bad(name, f"{len(v)} characters, more than {max_len}")
-    if required and not v:
-        raise _Bad(name, "empty")
-    return v
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    """The stored dtypes; only the columns not already of theirs are converted (no copy when none is)."""
+    wrong = [c for c in (*_TIMES, *_REALS, *_INTS)
+             if df[c].dtype != (TIME_UNIT if c in _TIMES else "float64" if c in _REALS else "int64")]
+    if not wrong:
+        return df
+    df = df.copy(deep=False)
+    for col in wrong:
+        if col in _TIMES:
+            df[col] = pd.to_datetime(df[col]).astype(TIME_UNIT)
+        else:
+            df[col] = df[col].astype(float if col in _REALS else "int64")
+    return df
 
 
-def _count(raw: dict, name: str, *, required: bool = True) -> int:
-    v = raw.get(name)
-    if v is None:
-        if required:
-            raise _Bad(name, "missing")
-        return 0
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v)):
-        raise _Bad(name, f"expected a number, got {_show(v)}")
-    if v < 0 or v > MAX_COUNT or (isinstance(v, float) and v != int(v)):
-        raise _Bad(name, f"absurd value {_show(v)}")
-    return int(v)
+_EMPTY = _typed(pd.DataFrame(columns=COLUMNS))
 
 
-class Unparseable(str):
-    """A line of a file that was not even JSON; validation reports it with its own message."""
+def dedupe(items: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """One row per (platform, item_id) and per content_hash, keeping the one with the most views (ties: the
+    earlier row); returns the rows in a canonical order (platform, item_id) and how many were merged away."""
+    if items.empty:
+        return items.reset_index(drop=True), 0
+    by_views = np.lexsort((np.arange(len(items)), -items["views"].to_numpy(dtype=np.int64)))
+    keys = items[["platform", "item_id", "content_hash"]].take(by_views)
+    kept = by_views[~keys.duplicated(["platform", "item_id"]).to_numpy()]
+    kept = kept[~items["content_hash"].take(kept).duplicated().to_numpy()]
+    chosen = items[["platform", "item_id"]].take(kept).reset_index(drop=True)
+    canonical = chosen.sort_values(["platform", "item_id"], kind="mergesort").index.to_numpy()
+    return items.take(kept[canonical]).reset_index(drop=True), len(items) - len(kept)
 
 
-def _hashtags(raw: dict) -> list[str]:
-    tags = raw.get("hashtags", [])
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise _Bad("hashtags", "expected a list of strings")
-    cleaned = {_CONTROL.sub("", _utf8("hashtags", t)).strip().lstrip("#").lower() for t in tags}
-    if any(len(t) > MAX_HASHTAG for t in cleaned):
-        raise _Bad("hashtags", f"a hashtag longer than {MAX_HASHTAG} characters")
-    return sorted("#" + t for t in cleaned if t)[:30]
+def with_baseline(items: pd.DataFrame, prior_items: float = PRIOR_ITEMS) -> pd.DataFrame:
+    """`author_baseline_er` (the author's engagement rate on that platform over these items, shrunk toward the
+    platform's mean, see PRIOR_ITEMS) and `engagement_lift` = engagement_rate / baseline. An item without an
+    author is judged against the platform mean; an item without views (an ad) has no rate, so no lift."""
+    if items.empty:
+        return items.assign(author_baseline_er=pd.Series(dtype=float), engagement_lift=pd.Series(dtype=float))
+    er = items["engagement_rate"].astype(float)
+    known = er.where(np.isfinite(er))
+    platform = pd.factorize(items["platform"])[0].astype(np.int64)  # integer keys group fast
+    platform_mean = known.groupby(platform).transform("mean")
+    anonymous = (items["author"] == "").to_numpy()
+    author = pd.factorize(items["author"].where(~anonymous, "\x00" + items["item_id"]))[0]  # anonymous: alone
+    group = platform * (int(author.max()) + 1) + author  # one integer per (platform, author)
+    n = known.notna().groupby(group).transform("sum").astype(float)
+    total = known.fillna(0.0).groupby(group).transform("sum")
+    baseline = (total + prior_items * platform_mean) / (n + prior_items)
+    baseline = baseline.where(~anonymous, platform_mean).astype(float)
+    return items.assign(author_baseline_er=baseline, engagement_lift=(known / baseline.where(baseline > 0)).astype(float))
 
 
-def _posted_at(raw: dict) -> pd.Timestamp:
-    """Naive UTC, inside the range the warehouse stores; NaT, year 1, year 9999 or "now" are rejected."""
-    text = _text(raw, "posted_at", max_len=64)
-    if not _ISO_DATE.match(text):
-        raise _Bad("posted_at", f"not an ISO 8601 timestamp: {_show(text)}")
-    try:
-        t = pd.Timestamp(text)
-        if not pd.isna(t) and t.tzinfo:
-            t = t.tz_convert("UTC").tz_localize(None)
-    except (ValueError, OverflowError, TypeError) as e:
-        raise _Bad("posted_at", f"not a timestamp ({safe_text(str(e))[:120]})") from None
-    if pd.isna(t):
-        raise _Bad("posted_at", "not a timestamp (NaT)")
-    if not EARLIEST_POST <= t < LATEST_POST:
-        raise _Bad("posted_at", f"{t.isoformat()} outside {EARLIEST_POST.year}..{LATEST_POST.year - 1}")
-    return t.as_unit("us")
+def _failure(errors: dict[str, SourceError]) -> SourceError:
+    """The error to raise when every source failed: retryable if any was (trying again may recover some)."""
+    retryable = [e for e in errors.values() if e.retryable]
+    first = (retryable or list(errors.values()))[0]
+    names = ", ".join(errors)
+    return SourceError(names, "; ".join(str(e) for e in errors.values()) if len(errors) > 1
+                       else str(first).removeprefix(f"{first.source}: "), retryable=bool(retryable))
 
 
-def _real(raw: dict, name: str, default: Any) -> float | None:
-    """A finite int or float as float; None for anything else (the caller names the rule it breaks)."""
-    v = raw.get(name, default)
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    try:
-        f = float(v)
-    except OverflowError:  # an int too large for a float
-        return None
-    return f if math.isfinite(f) else None
-
-
-def _validate_one(raw: Any, source: str, collected_for: str) -> dict[str, Any]:
-    if isinstance(raw, Unparseable):
-        raise _Bad("*", str(raw))
-    if not isinstance(raw, dict):
-        raise _Bad("*", f"expected an object, got {type(raw).__name__}")
-    item_id = _text(raw, "id", max_len=200)
-    platform = _text(raw, "platform", max_len=32).lower()
-    if platform not in PLATFORMS:
-        raise _Bad("platform", f"unknown platform {platform!r}")
-    kind = _text(raw, "kind", required=False, max_len=16) or "post"
-    if kind not in ("post", "ad"):
-        raise _Bad("kind", f"unknown kind {kind!r}")
-    caption = _text(raw, "caption", max_len=MAX_CAPTION)
-    hashtags = _hashtags(raw)
-    posted_at = _posted_at(raw)
-    duration = _real(raw, "duration_s", None)
-    if duration is None or not (0 < duration <= 600):
-        raise _Bad("duration_s", f"expected 0 < seconds <= 600, got {_show(raw.get('duration_s'))}")
-    views = _count(raw, "views")
-    counts = {k: _count(raw, k) for k in ("likes", "comments", "shares", "saves")}
-    engagements = sum(counts.values())
-    if views == 0 or engagements > views:
-        raise _Bad("views", f"{engagements} engagements on {views} views")
-    impressions = _count(raw, "impressions", required=False) if kind == "ad" else 0
-    spend = _real(raw, "spend_usd", 0.0) if kind == "ad" else 0.0
-    if spend is None or not (0 <= spend < 1e8):
-        raise _Bad("spend_usd", f"absurd spend {_show(raw.get('spend_usd'))}")
-    return {
-        "item_id": item_id, "source": source, "platform": platform, "kind": kind,
-        "author": _text(raw, "author", required=False, max_len=200) or _text(raw, "page_name", required=False, max_len=200),
-        "url": _text(raw, "url", required=False, max_len=2000), "caption": caption, "hashtags": hashtags,
-        "posted_at": posted_at.to_pydatetime(), "duration_s": duration, "views": views, **counts,
-        "impressions": impressions, "spend_usd": spend, "engagements": engagements,
-        "engagement_rate": engagements / views, "collected_for": collected_for,
-    }
-
-
-def _rejected(i: int, raw: Any, field: str, problem: str) -> Rejected:
-    rid = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
-    return Rejected(i, safe_text(rid[:80]) if rid else None, field, safe_text(problem))
-
-
-def validate_items(raw_items: Iterable[Any], *, source: str, collected_for: str) -> tuple[pd.DataFrame, list[Rejected]]:
-    """Typed rows for the good items, one `Rejected` per bad one; duplicates (same platform+id) keep the first.
-    Never raises on an item: every input is either a row or a `Rejected` with its reason."""
-    rows, rejected, seen = [], [], set()
-    for i, raw in enumerate(raw_items):
+def collect(sources: Sequence[Source], day: str, *, queries: Sequence[str] = (),
+            now: dt.datetime | None = None) -> Collected:
+    """Fetch one day from each source, validate, stamp and merge. A source that fails is recorded in `errors`
+    while the others still count; when every source fails, the failure is raised (SourceError)."""
+    if not sources:
+        raise SourceError("research", f"{day}: no research sources configured", retryable=False)
+    frames, rejected, counts, errors = [], [], {}, {}
+    for source in sources:
+        fetched_at = now or now_utc()
         try:
-            row = _validate_one(raw, source, collected_for)
-        except _Bad as bad:
-            rejected.append(_rejected(i, raw, bad.field, bad.problem))
+            raw = list(source.fetch(day, tuple(queries)))
+        except SourceError as e:
+            errors[source.name] = e
             continue
-        except Exception as e:  # noqa: BLE001 - a check this module lacks must cost one row, not the day
-            rejected.append(_rejected(i, raw, "*", f"{UNEXPECTED} ({type(e).__name__})"))
-            continue
-        key = (row["platform"], row["item_id"])
-        if key in seen:
-            rejected.append(Rejected(i, row["item_id"], "id", "duplicate item"))
-            continue
-        seen.add(key)
-        rows.append(row)
-    df = pd.DataFrame(rows, columns=COLUMNS)
-    if not df.empty:
-        df["posted_at"] = pd.to_datetime(df["posted_at"]).astype(TIME_UNIT)
-    return df, rejected
-
-
-def collect(platform_feed, date: str, *, sources: tuple[str, ...] = ("trending", "ads")) -> tuple[pd.DataFrame, list[Rejected]]:
-    """Pull one day of items from an HTTP platform feed (`Platform.market_feed`) and validate them."""
-    frames, rejected = [], []
-    for kind in sources:
-        df, bad = validate_items(platform_feed.market_feed(kind, date), source=kind, collected_for=date)
-        frames.append(df)
+        df, bad = validate_items(raw, source=source.name, collected_for=day)
+        counts[source.name] = len(df)
         rejected.extend(bad)
+        if len(df):
+            frames.append(df.assign(fetched_at=pd.Timestamp(fetched_at)))
+    if len(errors) == len(sources):
+        raise _failure(errors)
+    items, merged = finish(frames)
+    return Collected(items, rejected, counts, merged, errors)
+
+
+def finish(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, int]:
+    """Rows of several frames as one deduped, baselined, typed table (and how many rows were merged)."""
     filled = [f for f in frames if not f.empty]
-    merged = pd.concat(filled, ignore_index=True) if filled else pd.DataFrame(columns=COLUMNS)
-    return merged.drop_duplicates(["platform", "item_id"]).reset_index(drop=True), rejected
+    if not filled:
+        return empty_items(), 0
+    items, merged = dedupe(pd.concat([f[[*RAW_COLUMNS, "fetched_at"]] for f in filled], ignore_index=True))
+    return _typed(with_baseline(items)[COLUMNS]), merged
 
 
 def keep_previous(previous_rows: int, new_rows: int, *, replace_smaller: bool = False) -> bool:
@@ -252,20 +181,31 @@ def stored_rows(wh: Warehouse, day: str, table: str = TABLE) -> int:
     return int(wh.query(f"SELECT count(*) AS n FROM {table}", tables={table: [day]})["n"].iloc[0])
 
 
+def stored_day(wh: Warehouse, day: str) -> pd.DataFrame:
+    """The rows stored for `day` (none when never written)."""
+    return wh.read(TABLE, partitions=[day]) if wh.files(TABLE, [day]) else empty_items()
+
+
 @dataclass
 class DayResult:
     """One day of a run: what came, what was rejected, and whether the stored version was kept instead."""
 
     day: str
-    items: pd.DataFrame  # the day's validated new rows (written unless `kept_previous`)
+    items: pd.DataFrame  # the day's new rows from the sources that answered (deduped)
     rejected: list[Rejected]
     previous_rows: int
     kept_previous: bool
     path: Path | None
+    counts: dict[str, int] = field(default_factory=dict)
+    merged: int = 0
+    errors: dict[str, SourceError] = field(default_factory=dict)
+    carried: int = 0  # stored rows of sources that did not answer, kept in the day
+    written: pd.DataFrame | None = None  # the partition as written (None when the stored one was kept)
 
     @property
     def stored_rows(self) -> int:
-        return self.previous_rows if self.kept_previous else len(self.items)
+        return self.previous_rows if self.kept_previous else len(self.written if self.written is not None
+                                                                  else self.items)
 
     def warning(self) -> str | None:
         if not self.kept_previous:
@@ -273,37 +213,53 @@ class DayResult:
         return (f"{self.day}: kept the stored {self.previous_rows} market items; the new answer had only "
                 f"{len(self.items)} (less than {SHRINK_LIMIT:.0%}); set replace_smaller to replace them")
 
+    def failed_sources(self) -> str | None:
+        """A loud line naming every source that failed while others answered (a partial day)."""
+        if not self.errors:
+            return None
+        return (f"{self.day}: PARTIAL DAY, source(s) failed: " + "; ".join(str(e) for e in self.errors.values())
+                + f" (their stored rows were kept: {self.carried})")
 
-def store_day(wh: Warehouse, platform_feed: Any, day: str, *, replace_smaller: bool = False) -> DayResult:
-    """Collect one day and write its partition, unless `keep_previous` says the stored one is better."""
-    items, rejected = collect(platform_feed, day)
-    previous = stored_rows(wh, day)
-    if keep_previous(previous, len(items), replace_smaller=replace_smaller):
-        return DayResult(day, items, rejected, previous, True, None)
-    return DayResult(day, items, rejected, previous, False, wh.write(TABLE, items, partition=day))
+
+def _merge_stored(new: pd.DataFrame, stored: pd.DataFrame, answered: set[str]) -> tuple[pd.DataFrame, int, int]:
+    """The day to write: new rows plus stored rows of sources that did not answer; an item already stored
+    keeps its first fetched_at (so a re-run writes identical rows). Returns rows, carried, merged."""
+    current = stored if set(COLUMNS) <= set(stored.columns) else empty_items()  # a day stored before sources
+    carried = current[~current["source"].isin(answered)]
+    if len(carried):
+        rows, merged = finish([f for f in (new, carried) if len(f)])
+    else:  # `new` is finish's output already: finishing it again would change nothing
+        rows, merged = (new.copy(deep=False) if len(new) else empty_items()), 0
+    if len(current) and len(rows):
+        first = current.groupby(["platform", "item_id"])["fetched_at"].min()
+        keys = pd.MultiIndex.from_frame(rows[["platform", "item_id"]])
+        before = pd.Series(first.reindex(keys).to_numpy(), index=rows.index)
+        rows["fetched_at"] = before.where(before.notna(), rows["fetched_at"]).astype(TIME_UNIT)
+    return rows, len(carried), merged
+
+
+def store_day(wh: Warehouse, sources: Sequence[Source], day: str, *, replace_smaller: bool = False,
+              queries: Sequence[str] = (), now: dt.datetime | None = None) -> DayResult:
+    """Collect one day from `sources` and write its partition, unless `keep_previous` says the stored one is
+    better. Raises SourceError only when every source failed."""
+    got = collect(sources, day, queries=queries, now=now)
+    stored = stored_day(wh, day)
+    answered = set(got.counts)
+    previous_same = int(stored["source"].isin(answered).sum()) if "source" in stored else 0
+    result = DayResult(day, got.items, got.rejected, len(stored), False, None, got.counts, got.merged, got.errors)
+    if keep_previous(previous_same, len(got.items), replace_smaller=replace_smaller):
+        result.kept_previous = True
+        return result
+    rows, result.carried, merged = _merge_stored(got.items, stored, answered)
+    result.merged += merged
+    result.written = rows
+    result.path = wh.write(TABLE, rows, partition=day)
+    return result
 
 
 def load_file(path: Path, *, collected_for: str | None = None) -> tuple[pd.DataFrame, list[Rejected]]:
-    """Import market items from a CSV or JSONL file (a malformed line is rejected, not fatal)."""
-    collected_for = collected_for or dt.date.today().isoformat()
-    if path.suffix.lower() == ".csv":
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False).to_dict("records")
-        for r in raw:
-            for k in ("views", "likes", "comments", "shares", "saves", "impressions", "duration_s", "spend_usd"):
-                if r.get(k, "") != "":
-                    try:
-                        r[k] = float(r[k]) if k in ("duration_s", "spend_usd") else int(float(r[k]))
-                    except ValueError:
-                        pass  # left as text: validation names the field
-            if isinstance(r.get("hashtags"), str):
-                r["hashtags"] = [t for t in re.split(r"[\s,]+", r["hashtags"]) if t]
-        return validate_items(raw, source=f"file:{path.name}", collected_for=collected_for)
-    items: list[Any] = []
-    for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            items.append(json.loads(line))
-        except json.JSONDecodeError as e:
-            items.append(Unparseable(f"{path.name} line {n}: unparseable JSON ({e.msg} at column {e.colno})"))
-    return validate_items(items, source=f"file:{path.name}", collected_for=collected_for)
+    """Validated rows of a CSV or JSONL file (see sources/file_import.py for the schema), not deduped."""
+    from actp_pipeline.research.sources.file_import import read_items
+
+    day = collected_for or dt.date.today().isoformat()
+    return validate_items(read_items(Path(path)), source=f"file:{Path(path).name}", collected_for=day)

@@ -27,9 +27,12 @@ from .public_links import PublicLinks
 from .publishing import Publishing
 from .traffic import Traffic
 from .routes.ads import graph_dialect
+from .routes.ad_archive import ad_archive_routes
 from .routes.ayrshare import ayrshare_dialect
+from .routes.chat import chat_dialect
 from .routes.clock import clock_routes
 from .routes.market import market_routes
+from .routes.market_pages import market_page_routes
 from .routes.oauth import oauth_dialects
 from .routes.traffic import traffic_routes
 from .routes.truth import truth_routes
@@ -55,6 +58,7 @@ class SandboxAPI:
         self.ads_world = AdsWorld(world, state, clock)
         self.ads_objects = AdsObjects(state, clock)
         graph = graph_dialect(self.ads_objects, self.ads_world, self.auth, self.publishing)
+        graph.routes[:0] = ad_archive_routes(world, self.auth, clock)  # Ad Library, ahead of Graph's catch-all
         youtube = youtube_dialect(self.publishing, self.auth)
         tiktok = tiktok_dialect(self.publishing, self.auth)
         # a post's public link and id on its platform, as that platform's dialect knows the post: what the
@@ -68,12 +72,14 @@ class SandboxAPI:
         own = [*clock_routes(clock), *market_routes(world, self.auth),
                *truth_routes(self.publishing, self.ads_world, self.auth, public_id=links.public_id),
                *traffic_routes(self.traffic, self.auth)]
+        own += market_page_routes(world, self.auth)  # the market as a web page, and robots.txt
         self.oauth = OAuthServer(self.config, state, clock)  # tokens minted by the OAuth routes
         self.auth.grants = self.oauth
         # the OAuth dialects first: their paths sit under TikTok's /v2 and Graph's catch-all
         self.dialects = [*oauth_dialects(self.oauth, clock), Dialect("/sandbox", own), graph, self.web.dialect(),
                          youtube, tiktok, ayrshare_dialect(self.publishing, self.auth),
                          tiktok_ads_dialect(self.ads_objects, self.ads_world, self.auth, self.publishing)]
+        self.dialects.append(chat_dialect(self.auth, clock))  # /v1/chat/completions: an OpenAI-compatible model
         self.fallback = Dialect("", [])
         self.app: Any = Starlette(
             routes=[r for d in self.dialects for r in d.routes],

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from actp_pipeline.publish.platforms import HttpPlatform
 from actp_pipeline.publish.publisher import PlatformError
+from actp_pipeline.research.sources.sandbox_feed import sources
 from actp_pipeline.research.market_items import (
     EARLIEST_POST, LATEST_POST, SHRINK_LIMIT, UNEXPECTED, keep_previous, store_day, stored_rows, validate_items,
 )
@@ -30,7 +31,8 @@ DAY = "2026-11-01"
 
 
 def good_items(n: int, prefix: str = "g") -> list[dict]:
-    return [GOOD | {"id": f"{prefix}{i}"} for i in range(n)]
+    """`n` distinct good items (distinct captions too: the same caption on one platform is one creative)."""
+    return [GOOD | {"id": f"{prefix}{i}", "caption": f"{GOOD['caption']} #{prefix}{i}"} for i in range(n)]
 
 
 # ------------------------------------------------------------------ a feed server for the HTTP paths
@@ -217,16 +219,16 @@ def test_keep_previous(previous, new, replace, kept):
 def test_empty_answer_keeps_the_stored_day_unless_asked(tmp_path):
     wh = Warehouse(tmp_path)
     with items_feed(good_items(24)) as feed, HttpPlatform(feed.url, "k") as client:
-        first = store_day(wh, client, DAY)
+        first = store_day(wh, sources(client), DAY)
     assert not first.kept_previous and stored_rows(wh, DAY) == 24
     schema_changed = [{"post_id": f"x{i}", "text": "hi"} for i in range(24)]
     for answer in ([], schema_changed, good_items(5)):
         with items_feed(answer) as feed, HttpPlatform(feed.url, "k") as client:
-            day = store_day(wh, client, DAY)
+            day = store_day(wh, sources(client), DAY)
         assert day.kept_previous and day.previous_rows == 24 and stored_rows(wh, DAY) == 24
         assert "kept the stored 24" in day.warning()
     with items_feed([]) as feed, HttpPlatform(feed.url, "k") as client:
-        day = store_day(wh, client, DAY, replace_smaller=True)
+        day = store_day(wh, sources(client), DAY, replace_smaller=True)
     assert not day.kept_previous and stored_rows(wh, DAY) == 0
 
 
@@ -235,6 +237,6 @@ def test_hostile_rows_over_http_are_rejected_and_the_rest_stored(tmp_path):
     hostile = [GOOD | {"id": "s", "caption": "a\ud800b"}, GOOD | {"id": "y", "posted_at": "9999-01-01T00:00:00Z"},
                GOOD | {"id": "n", "posted_at": "NaT"}, GOOD | {"id": "t", "hashtags": ["\udfff"]}]
     with items_feed(good_items(3) + hostile) as feed, HttpPlatform(feed.url, "k") as client:
-        day = store_day(wh, client, DAY)
+        day = store_day(wh, sources(client), DAY)
     assert len(day.items) == 3 and sorted(r.item_id for r in day.rejected) == ["n", "s", "t", "y"]
     assert stored_rows(wh, DAY) == 3

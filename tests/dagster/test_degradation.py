@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from actp_pipeline.settings import SANDBOX_API_KEY, SANDBOX_URL, Settings
-from resources import LoopSettings, PlatformResource, StoreResource
+from resources import LoopSettings, PlatformResource, ResearchSourcesResource, StoreResource
 from resources.defaults import default_resources
 
 DOWN = "http://127.0.0.1:9"  # the discard port: nothing listens
@@ -118,7 +118,7 @@ def test_a_research_partition_range_is_one_run(tmp_path):
     with SandboxServer(WorldConfig(seed=3, start=dt.datetime(2026, 11, 12, 6), speed=0.0)) as sb:
         store = StoreResource(data_dir=str(tmp_path))
         job = dg.Definitions(assets=[market_items], jobs=[research_job],
-                             resources={"store": store, "platform": PlatformResource(base_url=sb.url,
+                             resources={"store": store, "research": ResearchSourcesResource(), "platform": PlatformResource(base_url=sb.url,
                                                                                      api_key=SANDBOX_API_KEY)}
                              ).resolve_job_def("research_job")
         with dg.instance_for_test() as instance:

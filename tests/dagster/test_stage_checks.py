@@ -22,14 +22,15 @@ from assets import LOOP_ASSETS, LOOP_CHECKS
 from local_ops.definitions import LOCAL_CHECKS
 from local_ops.posts import posts
 from local_ops.renders import renders
-from resources import AdsResource, LoopSettings, PlatformResource, StoreResource
+from resources import AdsResource, LoopSettings, PlatformResource, ResearchSourcesResource, StoreResource
+from resources.llm import LLMResource
 from tests.dagster.test_assets import sandbox_dialects
 
 ALL = [*LOOP_ASSETS, renders, posts]
 CHECKS = {spec.name: c for c in [*LOOP_CHECKS, *LOCAL_CHECKS] for spec in c.check_specs}
 DAY0, DAY, METRICS_DAY = "2026-11-09", "2026-11-10", "2026-11-11"
 # the loop's steps; attribution and conversion_effects (and their checks) belong to other stages' tests
-STEPS = [(["market_items"], DAY0), (["market_items"], DAY), (["blueprints", "variants", "renders", "publish_schedule",
+STEPS = [(["market_items"], DAY0), (["market_items"], DAY), (["hashtag_stats", "blueprints", "variants", "renders", "publish_schedule",
                                                               "posts"], None),
          ("advance", 30), (["post_metrics"], METRICS_DAY),
          (["scores", "timing_matrix", "factor_effects", "winners", "allocation", "research_queries", "ad_plan",
@@ -39,8 +40,8 @@ OTHERS = {"factor_effects_consistent", "conversion_effects_consistent"} | {n for
 
 def _resources(sb, data_dir) -> dict:
     return {"store": StoreResource(data_dir=str(data_dir)), "platform": PlatformResource(base_url=sb.url, api_key="sandbox-key"),
-            "ads": AdsResource(base_url=sb.url + "/graph", access_token="sandbox-key"),
-            "loop": LoopSettings(hook_patterns=1, angles=1, cta_styles=1, formats=2, max_length_s=4)}
+            "ads": AdsResource(base_url=sb.url + "/graph", access_token="sandbox-key"), "research": ResearchSourcesResource(),
+            "loop": LoopSettings(hook_patterns=1, angles=1, cta_styles=1, formats=2, max_length_s=4), "llm": LLMResource()}
 
 
 def _materialize(names, res, instance, partition=None) -> dg.ExecuteInProcessResult:

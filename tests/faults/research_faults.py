@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, Phase, given, seed as hypothesis_seed, setti
 
 from actp_pipeline.research.market_items import stored_rows
 from assets.research import market_items
-from resources import PlatformResource, StoreResource
+from resources import PlatformResource, ResearchSourcesResource, StoreResource
 from tests.core.test_market_items_hostile import GOOD, Feed, hostile_item
 
 
@@ -74,7 +74,7 @@ def hostile_rows(n: int, seed: int = 0) -> list:
 
 
 def _materialize(store: StoreResource, url: str, instance, day: str, run_config=None):
-    res = {"store": store, "platform": PlatformResource(base_url=url, api_key="k")}
+    res = {"store": store, "platform": PlatformResource(base_url=url, api_key="k"), "research": ResearchSourcesResource()}
     result = dg.materialize([market_items], resources=res, instance=instance, partition_key=day,
                             run_config=run_config, raise_on_error=False)
     meta = result.get_asset_materialization_events()[-1].materialization.metadata if result.success else {}
@@ -92,7 +92,7 @@ def run(tmp: Path, *, rows: int = 600, per_day: int = 100, seed: int = 0) -> dic
     with dg.instance_for_test() as instance:
         for i in range(0, len(hostile), per_day):
             day = (first + dt.timedelta(days=i // per_day)).isoformat()
-            good = [GOOD | {"id": f"good-{day}-{k}"} for k in range(10)]
+            good = [GOOD | {"id": f"good-{day}-{k}", "caption": f"good {day} {k}"} for k in range(10)]  # distinct creatives
             with items_feed(good + hostile[i:i + per_day]) as feed:
                 ok, meta = _materialize(store, feed.url, instance, day)
             out["runs"] += 1

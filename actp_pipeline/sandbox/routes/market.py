@@ -1,5 +1,6 @@
-"""The research feeds: a day's trending competitor posts (/sandbox/research/trending) and ad library items
-(/sandbox/research/ad_library), paged with an opaque cursor bound to its listing."""
+"""The research feeds: a day's trending competitor posts (/sandbox/research/trending), ad library items
+(/sandbox/research/ad_library) and a keyword search over the day's posts (/sandbox/research/search?q=),
+paged with an opaque cursor bound to its listing."""
 
 from __future__ import annotations
 
@@ -95,6 +96,28 @@ def market_records(world: World, kind: str, day: str, platform: str | None) -> l
     return [r for p in platforms for r in world.market_records(day, p)]
 
 
+MAX_QUERY_CHARS = 200
+
+
+def search_terms(request: Request) -> list[str]:
+    """The query's words, lowercased: a platform's search box, not a query language."""
+    raw = query_one(request, "q")
+    if raw is None or not raw.strip():
+        raise missing("q")
+    if len(raw) > MAX_QUERY_CHARS:
+        raise bad_request(f"q is longer than {MAX_QUERY_CHARS} characters", field="q", code="invalid_field")
+    return [w for w in re.split(r"\s+", raw.strip().lower()) if w]
+
+
+def matches(item: dict[str, Any], terms: list[str]) -> bool:
+    """Every word of the query appears in the caption or the hashtags (as the platforms' keyword search does:
+    a "#" in the query is optional)."""
+    caption = item.get("caption") if isinstance(item.get("caption"), str) else ""
+    tags = item.get("hashtags") if isinstance(item.get("hashtags"), list) else []
+    text = " ".join([caption, *[t for t in tags if isinstance(t, str)]]).lower()
+    return all(t.lstrip("#") in text for t in terms)
+
+
 def market_routes(world: World, auth: Auth) -> list[BaseRoute]:
     def listing(kind: str, scope: str):
         def serve(request: Request, body: bytes) -> Response:
@@ -106,7 +129,15 @@ def market_routes(world: World, auth: Auth) -> list[BaseRoute]:
 
         return endpoint(serve, guard=auth.api_key)
 
+    def search(request: Request, body: bytes) -> Response:
+        day = date_param(request)
+        platform = platform_param(request, world.config.platforms)
+        terms = search_terms(request)
+        items = [r.item for r in market_records(world, "post", day, platform) if matches(r.item, terms)]
+        return page(request, items, f"search|{day}|{platform or '*'}|{' '.join(terms)}")
+
     return [
+        route("/sandbox/research/search", {"GET": endpoint(search, guard=auth.api_key)}),
         route("/sandbox/research/trending", {"GET": listing("post", "trending")}),
         route("/sandbox/research/ad_library", {"GET": listing("ad", "ads")}),
     ]

@@ -1,0 +1,1 @@
+"""Research sources: every way market items reach ACTP, behind one interface (`base.Source`)."""
