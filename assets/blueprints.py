@@ -5,7 +5,9 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from actp_pipeline.extract.blueprints import extract_blueprints
+from actp_pipeline.extract.blueprints import extract_blueprints, item_lift, tag_factors
+from actp_pipeline.extract.clusters import review_clusters
+from actp_pipeline.extract.learned import LEARNED_FACTORS, UNKNOWN, factor_models
 from actp_pipeline.store.invariants import duplicates, engagements_over_views, labels, missing, negative
 from assets.automation import OWNERS, follow_upstream
 from assets.checks import WARN, verdict
@@ -32,7 +34,9 @@ def blueprints(context: dg.AssetExecutionContext, store: StoreResource, loop: Lo
     if not days:
         raise dg.Failure("no market_items collected yet: materialize market_items for at least one day first")
     items = wh.read("market_items", partitions=days)
-    bp, lifts = extract_blueprints(items)
+    models = factor_models()
+    tagged = tag_factors(items, models)
+    bp, lifts = extract_blueprints(items, tagged=tagged)
     wh.write("blueprints", bp)
     wh.write("factor_lifts", lifts)
     context.log.info(f"{len(bp)} blueprints from {len(items)} market items over {len(days)} days")
@@ -42,8 +46,28 @@ def blueprints(context: dg.AssetExecutionContext, store: StoreResource, loop: Lo
         "dagster/row_count": len(bp),
         "market_days": f"{days[0]} .. {days[-1]} ({len(days)} days)" if len(days) > 1 else days[0],
         "market_items": len(items),
-        "blueprints": md_table(bp.drop(columns=["hashtags", "platforms"])),
+        "blueprints": md_table(bp.drop(columns=["hashtags", "platforms", "evidence_item_ids", "evidence_urls"])),
+        **_extraction_metadata(models.report, tagged),
     })
+
+
+def _extraction_metadata(report, tagged: pd.DataFrame) -> dict:
+    """How far to trust the factors: held-out macro-F1 per factor, the training set behind the models,
+    how many market items came back unknown, and the hook clusters outside the taxonomy."""
+    f1 = pd.DataFrame({"factor": list(report.macro_f1), "macro_f1": list(report.macro_f1.values())})
+    unknown = {f: round(float((tagged[f] == UNKNOWN).mean()), 4) if len(tagged) else 0.0
+               for f in (*LEARNED_FACTORS, "length_bucket")}
+    clusters = review_clusters(tagged, item_lift(tagged)) if len(tagged) else pd.DataFrame()
+    return {
+        "extraction_macro_f1": dg.MetadataValue.json(report.macro_f1),
+        "extraction_accuracy": md_table(f1),
+        "extraction_training_set": dg.MetadataValue.json({"train": report.train_size, "test": report.test_size,
+                                                          "data_hash": report.data_hash}),
+        "extraction_confidence_threshold": report.threshold,
+        "extraction_unknown_share": dg.MetadataValue.json(unknown),
+        "hook_clusters": md_table(clusters.assign(example_hooks=clusters["example_hooks"].str[0])
+                                  if len(clusters) else clusters),
+    }
 
 
 # ------------------------------------------------------------------------------------------------ checks
