@@ -138,6 +138,12 @@ def collect(sources: Sequence[Source], day: str, *, queries: Sequence[str] = (),
     while the others still count; when every source fails, the failure is raised (SourceError)."""
     if not sources:
         raise SourceError("research", f"{day}: no research sources configured", retryable=False)
+    # a source that only searches has nothing to ask before the first round's queries: skipped, it neither
+    # answers (an empty answer would count as a day) nor fails
+    sources = [s for s in sources if queries or not getattr(s, "searches", False)]
+    if not sources:
+        raise SourceError("research", f"{day}: only search sources are configured and there are no research "
+                          "queries yet (research_queries writes them after the first scored round)", retryable=False)
     frames, rejected, counts, errors = [], [], {}, {}
     for source in sources:
         fetched_at = now or now_utc()

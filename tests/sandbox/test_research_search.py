@@ -78,3 +78,16 @@ def test_winners_become_queries_that_market_items_runs(sb, tmp_path):
     assert len(stored) == len(day.items) > 0 and set(stored["source"]) == {"sandbox:search"}
     truth = _truth(sb)
     assert all(truth[i]["angle"] == "transformation" or truth[i]["hook_pattern"] == "pov" for i in stored["item_id"])
+
+
+def test_before_the_first_queries_the_search_source_is_skipped_not_an_answer(sb, tmp_path):
+    """A wrong key fails every source that asks: the search source, with nothing to ask, must not turn that
+    into a quiet, empty day."""
+    from actp_pipeline.research.sources.base import SourceError
+
+    with HttpPlatform(sb.url, "wrong-key") as client:
+        with pytest.raises(SourceError) as e:
+            mi.store_day(Warehouse(tmp_path / "wh"), sandbox_feed.sources(client), DAY)
+    assert "sandbox:trending" in str(e.value) and "sandbox:search" not in e.value.source
+    with HttpPlatform(sb.url, sb.config.api_keys[0]) as client, pytest.raises(SourceError, match="no research queries"):
+        mi.store_day(Warehouse(tmp_path / "wh2"), [sandbox_feed.SandboxFeed(client, sandbox_feed.SEARCH)], DAY)

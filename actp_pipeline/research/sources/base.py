@@ -38,6 +38,7 @@ class Source(Protocol):
     its `source` column (e.g. "sandbox:trending", "meta_ad_library", "file:items.csv", "feed:competitors")."""
 
     name: str
+    # A source may set `searches = True`: it only runs queries, so with none it is skipped (see collect)
 
     def fetch(self, day: str, queries: Sequence[str] = ()) -> Iterable[dict[str, Any]]:
         """The raw items of one day (YYYY-MM-DD). `queries` are search terms (from research_queries) for

@@ -33,6 +33,7 @@ class SandboxFeed:
         if name not in FEEDS:
             raise ValueError(f"unknown sandbox feed {name!r} (expected one of {', '.join(FEEDS)})")
         self.name = name
+        self.searches = name == SEARCH  # nothing to fetch without queries: market_items skips it then
         self._feed = platform_feed  # anything with market_feed(kind, date, platform=None), e.g. HttpPlatform
         self._platform = platform
 
