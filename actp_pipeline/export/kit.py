@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
 import json
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ import sqlalchemy as sa
 from actp_pipeline.export.archive import Entry, write_zip
 from actp_pipeline.export.schedule import SCHEDULE_COLUMNS, schedule_rows, slots
 from actp_pipeline.publish.publish_schedule import SlotRules, Target
+from actp_pipeline.renders.checks import sha256_file
 from actp_pipeline.store import schema
 from actp_pipeline.store.warehouse import Warehouse
 
@@ -89,14 +89,6 @@ def _renders(engine: sa.Engine, ids: list[str]) -> dict[str, dict]:
     return {r["variant_id"]: dict(r) for r in rows}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _why_not(vid: str, approved: set[str], job: dict | None) -> tuple[str | None, str]:
     """(reason it is left out or None, its file's sha256 when it is exported)."""
     if vid not in approved:
@@ -109,7 +101,7 @@ def _why_not(vid: str, approved: set[str], job: dict | None) -> tuple[str | None
     path = Path(job["output_path"] or "")
     if not job["output_path"] or not path.is_file():
         return f"render file missing ({job['output_path'] or 'no path recorded'})", ""
-    digest = _sha256(path)
+    digest = sha256_file(path)
     if job["checksum"] and digest != job["checksum"]:
         return "render file changed since it was rendered (checksum mismatch)", ""
     return None, digest
