@@ -45,15 +45,6 @@ def refusal(found: dict[str, str | None]) -> str | None:
     return ", ".join(missing) or None
 
 
-def is_renderable(engine: Engine, variant_id: str) -> bool:
-    """Content and strategy of the variant approved (fail-closed)."""
-    try:
-        with engine.connect() as conn:
-            return refusal(states(conn, variant_id)) is None
-    except Exception:  # noqa: BLE001 - an unreadable approval is not an approval
-        return False
-
-
 def is_publishable(engine: Engine, variant_id: str, item_id: int | str | None = None) -> bool:
     """Content, strategy (and, for a publish item, its schedule) approved; read only, fail-closed."""
     try:
@@ -61,6 +52,11 @@ def is_publishable(engine: Engine, variant_id: str, item_id: int | str | None = 
             return refusal(states(conn, variant_id, item_id)) is None
     except Exception:  # noqa: BLE001 - an unreadable approval is not an approval
         return False
+
+
+def is_renderable(engine: Engine, variant_id: str) -> bool:
+    """Content and strategy of the variant approved (fail-closed): a post's gate without its schedule."""
+    return is_publishable(engine, variant_id)
 
 
 def ensure_schedule(conn: Connection, item: dict[str, Any], rules: AutoRules) -> dict[str, Any]:

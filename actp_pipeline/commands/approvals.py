@@ -64,36 +64,22 @@ def list_(scope: str | None, status: str | None) -> int:
     return 0
 
 
-@click.command("content")
-@click.argument("variant_id")
-@_options
-def content(variant_id: str, by: str, reason: str) -> int:
-    """Approve the content of VARIANT_ID (its render is queued by the approvals sensor)."""
-    return _decide("content", variant_id, "approved", by, reason)
+def _approve(scope: str, argument: str, metavar: str | None, doc: str) -> click.Command:
+    """`actp approve SCOPE ID`: the same decision for every scope, with the scope's own help."""
+    def approve(subject_id: str, by: str, reason: str) -> int:
+        return _decide(scope, subject_id, "approved", by, reason)
+
+    approve.__doc__ = doc
+    return click.command(scope)(click.argument("subject_id", metavar=metavar or argument.upper())(_options(approve)))
 
 
-@click.command("strategy")
-@click.argument("account")
-@_options
-def strategy(account: str, by: str, reason: str) -> int:
-    """Approve the current strategy of ACCOUNT ('*' = every target of this loop)."""
-    return _decide("strategy", account, "approved", by, reason)
-
-
-@click.command("schedule")
-@click.argument("item_id")
-@_options
-def schedule(item_id: str, by: str, reason: str) -> int:
-    """Approve the publish slot of publish item ITEM_ID (see `actp queue`)."""
-    return _decide("schedule", item_id, "approved", by, reason)
-
-
-@click.command("ads")
-@click.argument("subject_id", metavar="PLAN_ID:ACCOUNT_ID")
-@_options
-def ads(subject_id: str, by: str, reason: str) -> int:
-    """Approve an ads plan for one ad account (the same as `actp ads approve`, audited here too)."""
-    return _decide("ads", subject_id, "approved", by, reason)
+content = _approve("content", "variant_id", None,
+                   "Approve the content of VARIANT_ID (its render is queued by the approvals sensor).")
+strategy = _approve("strategy", "account", None,
+                    "Approve the current strategy of ACCOUNT ('*' = every target of this loop).")
+schedule = _approve("schedule", "item_id", None, "Approve the publish slot of publish item ITEM_ID (see `actp queue`).")
+ads = _approve("ads", "subject_id", "PLAN_ID:ACCOUNT_ID",
+               "Approve an ads plan for one ad account (the same as `actp ads approve`, audited here too).")
 
 
 @click.command("reject")

@@ -261,11 +261,3 @@ def store_day(wh: Warehouse, sources: Sequence[Source], day: str, *, replace_sma
     result.written = rows
     result.path = wh.write(TABLE, rows, partition=day)
     return result
-
-
-def load_file(path: Path, *, collected_for: str | None = None) -> tuple[pd.DataFrame, list[Rejected]]:
-    """Validated rows of a CSV or JSONL file (see sources/file_import.py for the schema), not deduped."""
-    from actp_pipeline.research.sources.file_import import read_items
-
-    day = collected_for or dt.date.today().isoformat()
-    return validate_items(read_items(Path(path)), source=f"file:{Path(path).name}", collected_for=day)

@@ -1,6 +1,7 @@
 import json
 
-from actp_pipeline.research.market_items import load_file, validate_items
+from actp_pipeline.research.market_items import validate_items
+from actp_pipeline.research.sources.file_import import read_items
 
 GOOD = {"id": "p1", "platform": "tiktok", "kind": "post", "author": "a", "url": "https://x/1",
         "caption": "Why is this?\nbody\nFollow for more", "hashtags": ["#SkinCare", "glow"],
@@ -44,6 +45,10 @@ def test_hostile_text_is_kept_as_inert_data():
     df, bad = validate_items([GOOD | {"caption": "<script>alert(1)</script>\x00'; DROP TABLE x;--"}],
                              source="t", collected_for="d")
     assert not bad and "\x00" not in df.iloc[0]["caption"] and "<script>" in df.iloc[0]["caption"]
+
+
+def load_file(path):
+    return validate_items(read_items(path), source=f"file:{path.name}", collected_for="2026-11-01")
 
 
 def test_jsonl_and_csv_import(tmp_path):

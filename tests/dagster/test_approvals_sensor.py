@@ -19,6 +19,7 @@ from actp_pipeline.store import schema
 from actp_pipeline.store.queues import publish_queue
 from resources import LoopSettings, StoreResource
 from sensors.approvals import approvals_sensor
+from tests.core.test_approvals import Recorder
 
 pytestmark = pytest.mark.approvals_gate  # the real gate, no fixture approvals
 CONTENT_BY_HAND = AutoRules(ScopeRules(content=False, schedule=False))
@@ -78,18 +79,6 @@ def test_an_approval_queues_its_render_once_and_advances_the_cursor(store):
         approvals.decide(store.engine(), "content", second, "rejected", by="ann", reason="off brand")
         rejected = _tick(instance, store, tick.cursor)
         assert "none an approval" in rejected.skip_reason.skip_message and len(_renders(store)) == 1
-
-
-class Recorder:
-    def __init__(self):
-        self.sent = []
-
-    def publish(self, **kw):
-        self.sent.append(kw["idempotency_key"])
-        return {"post_id": "p1", "url": "https://p/1", "live_at": None}
-
-    def find_post(self, key):
-        return None
 
 
 def test_a_schedule_approval_releases_the_held_item_and_runs_publish_schedule(store, tmp_path):
