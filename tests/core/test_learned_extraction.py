@@ -9,11 +9,7 @@ from actp_pipeline.extract.blueprints import BLUEPRINT_COLUMNS, extract_blueprin
 from actp_pipeline.extract.clusters import cluster_hooks
 from actp_pipeline.extract.learned import LEARNED_FACTORS, UNKNOWN, factor_models, load_labelled, predict_factors, train
 
-FLOOR = 0.85
-# Factors measured below the floor on the held-out split (bank B phrasing + hand-written captions) are kept
-# visible here as expected failures with the measured value, instead of lowering the floor or tuning on test.
-# None at present: angle measured 0.90 with bank D (PROVENANCE.md, data hash b44dd44f52e213f4).
-BELOW_FLOOR: dict[str, str] = {}
+FLOOR = 0.85  # the floor per factor on the held-out split (never lowered, never tuned on test)
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +17,7 @@ def models():
     return factor_models()
 
 
-@pytest.mark.parametrize("factor", [pytest.param(f, marks=pytest.mark.xfail(reason=BELOW_FLOOR[f], strict=False))
-                                    if f in BELOW_FLOOR else f for f in LEARNED_FACTORS])
+@pytest.mark.parametrize("factor", LEARNED_FACTORS)
 def test_macro_f1_on_the_held_out_split_reaches_the_floor(models, factor):
     assert models.report.macro_f1[factor] >= FLOOR, models.report.per_level[factor]
 
@@ -63,7 +58,7 @@ def test_gibberish_and_off_topic_text_come_back_unknown(models):
 
 
 @pytest.mark.xfail(reason="threshold 0.3 (cross-validated on train) lets a cue-less line with a known function "
-                          "word through: 'sed do eiusmod' reads as a comment CTA at confidence ~0.85", strict=False)
+                          "word through: 'sed do eiusmod' reads as a comment CTA at confidence ~0.85", strict=True)
 def test_off_topic_text_with_common_words_comes_back_unknown(models):
     out = predict_factors(pd.Series(["lorem ipsum dolor sit amet\nconsectetur adipiscing\nsed do eiusmod"]), models)
     assert (out[["hook_pattern", "angle", "cta_style"]] == UNKNOWN).all(axis=None)
