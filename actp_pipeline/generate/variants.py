@@ -189,8 +189,8 @@ def build_round(blueprints: pd.DataFrame, *, topic: str, shape: MatrixShape = Ma
     _write_all(rows, copywriter, report)
     removed: list[dict[str, object]] = []
     used: set[int] = set()
+    order = {a: i for i, a in enumerate(ARMS)}
     for _ in range(MAX_REFILLS):
-        order = {a: i for i, a in enumerate(ARMS)}
         rows.sort(key=lambda r: order[str(r["arm"])])  # stable: the earlier and larger arm wins a duplicate
         found = find_near_duplicates(pd.DataFrame(rows, columns=VARIANT_COLUMNS), near_duplicate_threshold)
         if not found.removed:
