@@ -7,7 +7,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from actp_pipeline.approvals.gate import HELD, is_publishable
+from actp_pipeline.approvals.gate import HELD, refusal, states
 from actp_pipeline.store import schema
 from actp_pipeline.store.queues import PUBLISH_STATUSES, render_queue
 from actp_pipeline.store.schema import utcnow
@@ -32,10 +32,10 @@ def release_held(engine: Engine) -> int:
     """Publish items the gate held back whose scopes are all approved now become claimable at once (instead of
     at their next re-check); returns how many."""
     pq = schema.publish_queue
-    with engine.connect() as conn:
+    with engine.connect() as conn:  # one connection for the scan and every item's states (not one per item)
         held = conn.execute(sa.select(pq.c.id, pq.c.variant_id).where(
             pq.c.status == PUBLISH_STATUSES.queued, pq.c.last_error.like(f"{HELD}%"))).all()
-    ready = [item_id for item_id, vid in held if is_publishable(engine, vid, item_id)]
+        ready = [item_id for item_id, vid in held if refusal(states(conn, vid, item_id)) is None]
     if ready:
         with engine.begin() as conn:
             conn.execute(pq.update().where(pq.c.id.in_(ready), pq.c.status == PUBLISH_STATUSES.queued)
