@@ -5,7 +5,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from actp_pipeline.extract.blueprints import extract_blueprints, item_lift, tag_factors
+from actp_pipeline.extract.blueprints import extract_blueprints, item_lift, market, tag_factors
 from actp_pipeline.extract.clusters import review_clusters
 from actp_pipeline.extract.learned import LEARNED_FACTORS, UNKNOWN, factor_models
 from actp_pipeline.store.invariants import duplicates, engagements_over_views, labels, missing, negative
@@ -33,7 +33,7 @@ def blueprints(context: dg.AssetExecutionContext, store: StoreResource, loop: Lo
     days = wh.partitions("market_items")[-loop.research_lookback_days:]
     if not days:
         raise dg.Failure("no market_items collected yet: materialize market_items for at least one day first")
-    items = wh.read("market_items", partitions=days)
+    items = market(wh, days)
     models = factor_models()
     tagged = tag_factors(items, models)
     bp, lifts = extract_blueprints(items, tagged=tagged)

@@ -8,6 +8,8 @@ Each token is counted in the parts it belongs to: hook (first line), body (lines
 when there are fewer than three lines), cta (last line with a word) and all (every line, with the shape
 markers from captions.py). A factor's classifier reads the columns of its parts, so one pass serves all.
 Bigrams join adjacent words of one line. The vocabulary and idf are fitted on the training captions only.
+Captions share hooks, CTAs and bodies: each part's distinct line selections are counted, weighted and scored
+once (PartRows) and taken per caption, with every sum in the same order as row by row, so bit for bit equal.
 """
 
 from __future__ import annotations
@@ -87,30 +89,101 @@ class PartFeatures:
         bi[np.flatnonzero(ok)[found]] = len(self.unigrams) + at[found]
         return uni, bi
 
-    def counts(self, captions: pd.Series | Lines | _Tokens) -> dict[str, sp.csr_matrix]:
-        """Raw counts per part, one row per caption: (caption x line) selection @ (line x term) counts."""
-        t = captions if isinstance(captions, _Tokens) else _tokenize(captions)
+    def _distinct_counts(self, t: _Tokens) -> tuple[dict[str, sp.csr_matrix], dict[str, np.ndarray]]:
+        """Per part: raw counts of each distinct selection of lines ((selection x line) @ (line x term)) and,
+        per caption, which one it reads. Captions share hooks, CTAs and bodies: each is counted once."""
         uni, bi = self._ids(t)
         n_text, lines = len(t.lines.text), t.lines
         rows = np.r_[t.line[uni >= 0], t.line[t.pair][bi >= 0]]
         per_line = sp.csr_matrix((np.ones(len(rows)), (rows, np.r_[uni[uni >= 0], bi[bi >= 0]])),
                                  shape=(n_text, self.width))
-        blocks = {}
+        blocks, row = {}, {}
         for part, mask in zip(PARTS, _part_masks(t)):
-            select = sp.csr_matrix((np.ones(int(mask.sum())), (lines.doc[mask], lines.code[mask])),
-                                   shape=(lines.n_docs, n_text))
-            blocks[part] = select @ per_line
-        return blocks
+            doc = lines.doc[mask]  # non-decreasing: the selection is built as CSR, then made canonical
+            indptr = np.r_[0, np.cumsum(np.bincount(doc, minlength=lines.n_docs))]
+            select = sp.csr_matrix((np.ones(len(doc)), lines.code[mask], indptr), shape=(lines.n_docs, n_text))
+            select.sum_duplicates()
+            distinct, row[part] = _distinct_rows(select)
+            blocks[part] = distinct @ per_line
+        return blocks, row
+
+    def counts(self, captions: pd.Series | Lines | _Tokens) -> dict[str, sp.csr_matrix]:
+        """Raw counts per part, one row per caption."""
+        t = captions if isinstance(captions, _Tokens) else _tokenize(captions)
+        blocks, row = self._distinct_counts(t)
+        return {part: blocks[part][row[part]] for part in PARTS}
+
+    def rows(self, captions: pd.Series | Lines | _Tokens) -> PartRows:
+        """Per part: sublinear tf x idf of each distinct row, l2-normalised (rows without a known term stay
+        empty), and the row each caption reads."""
+        t = captions if isinstance(captions, _Tokens) else _tokenize(captions)
+        blocks, row = self._distinct_counts(t)
+        for k, x in enumerate(blocks.values()):
+            tf = x.data  # raw counts; 1 + log(1) = 1 exactly, so the logarithm is taken of the larger ones only
+            x.data = self.idf[k * self.width:(k + 1) * self.width][x.indices]
+            many = np.flatnonzero(tf > 1.0)
+            x.data[many] *= 1.0 + np.log(tf[many])
+            # each row's sum of squares, added in the row's own order from 0 (a sparse product with ones)
+            squares = sp.csr_matrix((np.square(x.data), x.indices, x.indptr), shape=x.shape)
+            x.data /= np.repeat(np.sqrt(squares @ np.ones(x.shape[1])), np.diff(x.indptr))
+        return PartRows(blocks, row)
 
     def transform(self, captions: pd.Series | Lines) -> dict[str, sp.csr_matrix]:
-        """Per part: sublinear tf x idf, each row l2-normalised (rows without a known term stay empty)."""
-        out = {}
-        for k, (part, x) in enumerate(self.counts(captions).items()):
-            x.data = (1.0 + np.log(x.data)) * self.idf[k * self.width:(k + 1) * self.width][x.indices]
-            row = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
-            x.data /= np.sqrt(np.bincount(row, weights=x.data**2, minlength=x.shape[0]))[row]
-            out[part] = x
-        return out
+        """Per part: the tf-idf rows (as rows()), one per caption."""
+        return self.rows(captions).full()
+
+
+def _first_use(keys: pa.Array | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per key (bytes in Arrow, or integers): the index of its distinct value (in order of first use), and
+    where each distinct value is first used."""
+    if isinstance(keys, np.ndarray):
+        code = pd.factorize(keys)[0].astype(np.int64)  # pandas hashes integers about twice as fast as Arrow
+    else:
+        code = pc.dictionary_encode(keys).indices.to_numpy().astype(np.int64)
+    top = np.maximum.accumulate(code) if len(code) else code
+    return code, np.flatnonzero(np.r_[True, top[1:] > top[:-1]]) if len(code) else code
+
+
+def _distinct_rows(select: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The distinct rows of a canonical line selection (CSR, whole-number counts), and per row the index of
+    its distinct row. A row's key is its (line, count) pairs as bytes, hashed by Arrow in one pass."""
+    pairs = np.empty((select.nnz, 2), dtype=np.int32)  # columns and counts: whole numbers of lines
+    pairs[:, 0], pairs[:, 1] = select.indices, select.data
+    offsets = select.indptr.astype(np.int64) * 8
+    keys = pa.Array.from_buffers(pa.large_binary(), select.shape[0], [None, pa.py_buffer(offsets), pa.py_buffer(pairs)])
+    code, first = _first_use(keys)
+    return (select if len(first) == select.shape[0] else select[first]), code
+
+
+@dataclass(frozen=True)
+class PartRows:
+    """Features of a caption column, stored once per distinct row: per part the distinct tf-idf rows and,
+    per caption, the row it reads."""
+
+    blocks: dict[str, sp.csr_matrix]
+    row: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, x: dict[str, sp.csr_matrix]) -> PartRows:
+        """Blocks with one row per caption (transform's output)."""
+        return cls(x, {p: np.arange(b.shape[0]) for p, b in x.items()})
+
+    def full(self) -> dict[str, sp.csr_matrix]:
+        return {p: b[self.row[p]] for p, b in self.blocks.items()}
+
+    def read(self, parts: tuple[str, ...]) -> tuple[sp.csr_matrix, np.ndarray]:
+        """The distinct rows a classifier reads (its parts side by side, in PARTS order) and, per caption,
+        the one it reads."""
+        unknown = set(parts) - set(PARTS)
+        if unknown:
+            raise ValueError(f"unknown caption parts {sorted(unknown)}; known: {PARTS}")
+        used = [p for p in PARTS if p in parts]
+        if len(used) == 1:
+            return self.blocks[used[0]], self.row[used[0]]
+        code = np.zeros(len(self.row[used[0]]), dtype=np.int64)
+        for p in used:  # renumbered after each part, so the key stays below the number of captions squared
+            code, first = _first_use(code * self.blocks[p].shape[0] + self.row[p])
+        return sp.hstack([self.blocks[p][self.row[p][first]] for p in used], format="csr"), code
 
 
 def fit_features(captions: pd.Series | Lines) -> PartFeatures:

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
+import pyarrow as pa
 
-from actp_pipeline.extract.captions import as_text, caption_lines, has_words, hooks
-from actp_pipeline.extract.features import PartFeatures, fit_features
+from actp_pipeline.extract.captions import caption_lines, has_words, hooks
+from actp_pipeline.extract.features import PartFeatures, PartRows, fit_features
 
 LABELLED_PATH = Path(__file__).with_name("labelled") / "captions.jsonl"
 UNKNOWN = "unknown"
@@ -100,16 +100,28 @@ def fit_models(captions: pd.Series, labels: pd.DataFrame, c: dict[str, float] | 
     return features, models
 
 
-def factor_proba(features: PartFeatures, models: dict, x: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per factor: (top level, its probability) per row of x (features.transform's blocks); 0 where the
-    factor's parts have no known word."""
+def _scores(models: dict, x: PartRows) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per factor: (index of the top level in classes_, its probability) per distinct row the factor reads,
+    and the row each caption reads. Probability 0 where the factor's parts have no known word. The features
+    are finite by construction (idf >= 1, l2-normalised), so sklearn's finiteness scan per estimator is off."""
+    from sklearn import config_context
+
     out = {}
     for f in LEARNED_FACTORS:
-        part = features.read(x, FACTOR_PARTS[f])
-        proba = models[f].predict_proba(part)
+        part, row = x.read(FACTOR_PARTS[f])
+        with config_context(assume_finite=True):
+            proba = models[f].predict_proba(part)
         conf = np.where(np.diff(part.indptr) > 0, proba.max(axis=1), 0.0)
-        out[f] = (models[f].classes_[proba.argmax(axis=1)], conf)
+        out[f] = (proba.argmax(axis=1), conf, row)
     return out
+
+
+def factor_proba(features: PartFeatures, models: dict, x: dict | PartRows,
+                 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per factor: (top level, its probability) per row of x (features.transform's blocks, or the
+    distinct rows of features.rows); 0 where the factor's parts have no known word."""
+    x = x if isinstance(x, PartRows) else PartRows.of(x)
+    return {f: (models[f].classes_[top][row], conf[row]) for f, (top, conf, row) in _scores(models, x).items()}
 
 
 def _per_level(truth: pd.Series, predicted: np.ndarray, levels: list[str]) -> dict[str, dict[str, float]]:
@@ -156,20 +168,21 @@ def factor_models(path: Path = LABELLED_PATH) -> FactorModels:
 
 def predict_factors(captions: pd.Series, models: FactorModels | None = None) -> pd.DataFrame:
     """Per caption: the hook line, each learned factor (or "unknown" below the confidence threshold) and
-    its confidence. Vectorised: identical captions are featurised once, in one pass for all factors."""
+    its confidence. Vectorised: one pass for all factors, and each distinct line, hook, body, CTA and whole
+    caption is featurised and scored once (features.rows), then taken per caption."""
     models = models or factor_models()
     if len(captions) == 0:  # the classifiers refuse zero rows
         columns = ["hook", *(c for f in LEARNED_FACTORS for c in (f, f"{f}_confidence"))]
         return pd.DataFrame({c: pd.Series(dtype=float if c.endswith("_confidence") else object) for c in columns},
                             index=captions.index)
-    distinct = pc.dictionary_encode(as_text(captions))
-    codes = distinct.indices.to_numpy()
-    lines = caption_lines(distinct.dictionary)
-    out = {"hook": hooks(lines)[codes]}
+    lines = caption_lines(captions)
+    out = {"hook": hooks(lines).to_pandas().array}  # Arrow-backed: pandas' own string dtype, no Python strings
     has_text = has_words(lines)
-    found = factor_proba(models.features, models.models, models.features.transform(lines))
+    found = _scores(models.models, models.features.rows(lines))
     for factor in LEARNED_FACTORS:
-        level, conf = found[factor]
-        out[factor] = np.where((conf >= CONFIDENCE_THRESHOLD) & has_text, level, UNKNOWN)[codes]
-        out[f"{factor}_confidence"] = np.round(conf, 4)[codes]
+        top, conf, row = found[factor]
+        names = pa.array([*models.models[factor].classes_, UNKNOWN], type=pa.large_string())
+        level = np.where((conf[row] >= CONFIDENCE_THRESHOLD) & has_text, top[row], len(names) - 1)
+        out[factor] = names.take(level).to_pandas().array
+        out[f"{factor}_confidence"] = np.round(conf, 4)[row]
     return pd.DataFrame(out, index=captions.index)
