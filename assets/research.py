@@ -9,7 +9,7 @@ import pandas as pd
 from pydantic import Field
 
 from actp_pipeline.iterate.research_queries import TABLE as NEXT_ROUND, queries_from
-from actp_pipeline.research.market_items import SHRINK_LIMIT, DayResult, store_day
+from actp_pipeline.research.market_items import SHRINK_LIMIT, DayResult, store_days
 from actp_pipeline.research.sources.base import SourceError
 from actp_pipeline.research.sources.config import ConfigError, distinct
 from actp_pipeline.store.invariants import (duplicates, engagements_over_views, labels, missing, negative,
@@ -97,21 +97,20 @@ def market_items(context: dg.AssetExecutionContext, config: MarketItemsConfig, s
         # the loop's edge back to its start: the previous round's winners as search queries (research_queries
         # is read, not depended on: the asset graph has no cycles)
         queries = queries_from(wh.read(NEXT_ROUND)) if wh.exists(NEXT_ROUND) else []
-        for date in days:
-            try:
-                day = store_day(wh, sources, date, replace_smaller=config.replace_smaller, queries=queries)
-            except SourceError as e:
-                if e.retryable:
-                    raise  # the retry policy tries again (a source that is down or busy)
-                # a definitive refusal (a wrong key, a bad request, a disallowed page): trying again changes nothing
-                raise dg.Failure(description=f"{date}: research source {e.source} failed: {e}",
-                                 allow_retries=False) from None
-            results.append(day)
-            if day.rejected:
-                context.log.warning(f"{len(day.rejected)} malformed market items skipped for {date}")
-            for line in (day.failed_sources(), day.warning()):
-                if line:
-                    context.log.warning(line)
+        try:  # the days in turn, each day's checking and writing overlapping the next day's fetching
+            for day in store_days(wh, sources, days, replace_smaller=config.replace_smaller, queries=queries):
+                results.append(day)
+                if day.rejected:
+                    context.log.warning(f"{len(day.rejected)} malformed market items skipped for {day.day}")
+                for line in (day.failed_sources(), day.warning()):
+                    if line:
+                        context.log.warning(line)
+        except SourceError as e:  # every source failed for the first day not in results (the ones before it are stored)
+            if e.retryable:
+                raise  # the retry policy tries again (a source that is down or busy)
+            # a definitive refusal (a wrong key, a bad request, a disallowed page): trying again changes nothing
+            raise dg.Failure(description=f"{days[len(results)]}: research source {e.source} failed: {e}",
+                             allow_retries=False) from None
     return dg.MaterializeResult(metadata={**_metadata(results, days, wh, accounts),
                                           "research_queries": dg.MetadataValue.json(queries)})
 

@@ -1,10 +1,13 @@
 """The creative front half at scale (issue 13): research -> blueprints -> variants over 100,000 market items.
 
-Run from the repo root:  .venv/bin/python benchmarks/front.py [--items 100000] [--days 7] [--repeat 1]
+Run from the repo root:  .venv/bin/python benchmarks/front.py [--items 100000] [--days 7] [--repeat 1] [--workers N]
 
 The items are the sandbox world's competitor posts (its caption writer, engagement model and a share of
 malformed rows), written as one JSONL file per day before anything is timed. The timed path is the one a
-research backfill and the next round take, in one process:
+research backfill and the next round take, in one process. A backfill's range of days is one run of
+market_items (market_items.store_days: each day's sources asked in turn, while up to --workers days are checked
+and written at once in threads; default: the asset's, the machine's cores up to 4); the same days are also
+timed with one day at a time (`research_one_worker_s`):
   research     each day's file read by the file source (research/sources/file_import.py), every row
                validated (a malformed one reported and skipped), content-hashed, deduped, its engagement
                lift over the author's baseline computed, and the day's partition written to Parquet;
@@ -19,6 +22,8 @@ frame (read_json_auto(...).df()), the least any path through these items must do
 Prints progress to stderr and one JSON object as the last line of stdout:
   items                   raw items written (malformed included); stored: rows that passed validation
   items_per_s             items / wall seconds of research + blueprints + variants (target at least 20,000)
+  workers                 days checked and written at once (threads of store_days)
+  research_one_worker_s   wall seconds of the research stage with one day at a time
   stage_s                 wall seconds per stage
   ratio_to_duckdb_read    that wall time / DuckDB's read of the same files (how many reads the work costs)
   duckdb_read_s           DuckDB's time
@@ -51,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 
 import duckdb  # noqa: E402
 
-from actp_pipeline.extract.blueprints import extract_blueprints  # noqa: E402
+from actp_pipeline.extract.blueprints import extract_blueprints, market  # noqa: E402
 from actp_pipeline.extract.learned import factor_models  # noqa: E402
 from actp_pipeline.generate.variants import build_matrix, moderate  # noqa: E402
 from actp_pipeline.research import market_items as mi  # noqa: E402
@@ -96,16 +101,19 @@ def duckdb_read(folder: Path) -> float:
     return elapsed
 
 
-def pipeline(folder: Path, days: list[str], wh_root: Path) -> tuple[dict[str, float], dict]:
-    wh = Warehouse(wh_root)
+def research(folder: Path, days: list[str], wh_root: Path, workers: int) -> int:
+    """The days' partitions of market_items as the asset's backfill run writes them; returns the rows rejected."""
     source = FileSource(str(folder / "{day}.jsonl"), name="file:bench")
+    return sum(len(day.rejected) for day in mi.store_days(Warehouse(wh_root), [source], days, workers=workers))
+
+
+def pipeline(folder: Path, days: list[str], wh_root: Path, workers: int) -> tuple[dict[str, float], dict]:
+    wh = Warehouse(wh_root)
     stages, t0 = {}, time.perf_counter()
-    rejected = 0
-    for day in days:
-        rejected += len(mi.store_day(wh, [source], day).rejected)
+    rejected = research(folder, days, wh_root, workers)
     stages["research"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    items = wh.read("market_items")
+    items = market(wh, wh.partitions("market_items"))
     bp, _lifts = extract_blueprints(items)
     stages["blueprints"] = time.perf_counter() - t1
     t2 = time.perf_counter()
@@ -120,6 +128,8 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=100_000)
     ap.add_argument("--days", type=int, default=7)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=mi.WORKERS,
+                    help="days checked and written at once by market_items.store_days (default: as the asset)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="actp-front-") as tmp:
         folder = Path(tmp) / "market"
@@ -131,18 +141,23 @@ def main() -> None:
         models = factor_models()
         train_s = time.perf_counter() - t
         log(f"factor models ready in {train_s:.2f} s: macro-F1 {models.report.macro_f1}")
-        runs, reads, counts = [], [], {}
+        runs, reads, serial, counts = [], [], [], {}
         for r in range(args.repeat):
             reads.append(duckdb_read(folder))
-            stages, counts = pipeline(folder, days, Path(tmp) / f"wh{r}")
+            stages, counts = pipeline(folder, days, Path(tmp) / f"wh{r}", args.workers)
             runs.append(stages)
-            log(f"run {r + 1}: {', '.join(f'{k} {v:.2f} s' for k, v in stages.items())}; "
-                f"duckdb read {reads[-1]:.2f} s; {counts}")
+            t = time.perf_counter()
+            research(folder, days, Path(tmp) / f"serial{r}", 1)
+            serial.append(time.perf_counter() - t)
+            log(f"run {r + 1}: {', '.join(f'{k} {v:.2f} s' for k, v in stages.items())}; research with one "
+                f"worker {serial[-1]:.2f} s; duckdb read {reads[-1]:.2f} s; {counts}")
     total = statistics.median(sum(s.values()) for s in runs)
     read = statistics.median(reads)
     print(json.dumps({
         "items": written, **counts,
         "items_per_s": round(written / total),
+        "workers": args.workers,
+        "research_one_worker_s": round(statistics.median(serial), 2),
         "stage_s": {k: round(statistics.median(s[k] for s in runs), 2) for k in runs[0]},
         "ratio_to_duckdb_read": round(total / read, 2),
         "duckdb_read_s": round(read, 2),

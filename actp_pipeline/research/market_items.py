@@ -19,8 +19,12 @@ the good ones into typed rows and reports each bad one. Here the sources' rows b
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import os
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +36,7 @@ from actp_pipeline.research.validation import (  # noqa: F401 - the research API
     Unparseable, content_hash, safe_text,
 )
 from actp_pipeline.research.validation_fast import validate_items  # noqa: F401 - re-exported too
+from actp_pipeline.research.validation_sql import JsonLines
 from actp_pipeline.store.warehouse import Warehouse
 
 # a day's new answer smaller than this share of the rows already stored for it is suspect (an empty page,
@@ -132,10 +137,18 @@ def _failure(errors: dict[str, SourceError]) -> SourceError:
                        else str(first).removeprefix(f"{first.source}: "), retryable=bool(retryable))
 
 
-def collect(sources: Sequence[Source], day: str, *, queries: Sequence[str] = (),
-            now: dt.datetime | None = None) -> Collected:
-    """Fetch one day from each source, validate, stamp and merge. A source that fails is recorded in `errors`
-    while the others still count; when every source fails, the failure is raised (SourceError)."""
+@dataclass
+class Fetched:
+    """One day's raw answers, before validation: (source name, raw items, when it answered) per source."""
+
+    day: str
+    answers: list[tuple[str, Any, dt.datetime]]
+    errors: dict[str, SourceError]
+
+
+def fetch(sources: Sequence[Source], day: str, *, queries: Sequence[str] = (), now: dt.datetime | None = None) -> Fetched:
+    """Ask each source for one day, one after another. A source that fails is recorded in `errors` while the
+    others still count; when every source fails, the failure is raised (SourceError)."""
     if not sources:
         raise SourceError("research", f"{day}: no research sources configured", retryable=False)
     # a source that only searches has nothing to ask before the first round's queries: skipped, it neither
@@ -144,23 +157,36 @@ def collect(sources: Sequence[Source], day: str, *, queries: Sequence[str] = (),
     if not sources:
         raise SourceError("research", f"{day}: only search sources are configured and there are no research "
                           "queries yet (research_queries writes them after the first scored round)", retryable=False)
-    frames, rejected, counts, errors = [], [], {}, {}
+    answers, errors = [], {}
     for source in sources:
         fetched_at = now or now_utc()
         try:
-            raw = list(source.fetch(day, tuple(queries)))
-        except SourceError as e:
+            raw = source.fetch(day, tuple(queries))
+            answers.append((source.name, raw if isinstance(raw, JsonLines) else list(raw), fetched_at))  # lines
+        except SourceError as e:  # stay lines: DuckDB reads them
             errors[source.name] = e
-            continue
-        df, bad = validate_items(raw, source=source.name, collected_for=day)
-        counts[source.name] = len(df)
+    if not answers:
+        raise _failure(errors)
+    return Fetched(day, answers, errors)
+
+
+def validate(fetched: Fetched) -> Collected:
+    """Validate, stamp and merge one day's answers."""
+    frames, rejected, counts = [], [], {}
+    for name, raw, fetched_at in fetched.answers:
+        df, bad = validate_items(raw, source=name, collected_for=fetched.day)
+        counts[name] = len(df)
         rejected.extend(bad)
         if len(df):
             frames.append(df.assign(fetched_at=pd.Timestamp(fetched_at)))
-    if len(errors) == len(sources):
-        raise _failure(errors)
     items, merged = finish(frames)
-    return Collected(items, rejected, counts, merged, errors)
+    return Collected(items, rejected, counts, merged, fetched.errors)
+
+
+def collect(sources: Sequence[Source], day: str, *, queries: Sequence[str] = (),
+            now: dt.datetime | None = None) -> Collected:
+    """Fetch one day from each source, validate, stamp and merge (`fetch`, then `validate`)."""
+    return validate(fetch(sources, day, queries=queries, now=now))
 
 
 def finish(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, int]:
@@ -248,7 +274,11 @@ def store_day(wh: Warehouse, sources: Sequence[Source], day: str, *, replace_sma
               queries: Sequence[str] = (), now: dt.datetime | None = None) -> DayResult:
     """Collect one day from `sources` and write its partition, unless `keep_previous` says the stored one is
     better. Raises SourceError only when every source failed."""
-    got = collect(sources, day, queries=queries, now=now)
+    return _store(wh, fetch(sources, day, queries=queries, now=now), replace_smaller)
+
+
+def _store(wh: Warehouse, fetched: Fetched, replace_smaller: bool) -> DayResult:
+    got, day = validate(fetched), fetched.day
     stored = stored_day(wh, day)
     answered = set(got.counts)
     previous_same = int(stored["source"].isin(answered).sum()) if "source" in stored else 0
@@ -261,3 +291,29 @@ def store_day(wh: Warehouse, sources: Sequence[Source], day: str, *, replace_sma
     result.written = rows
     result.path = wh.write(TABLE, rows, partition=day)
     return result
+
+
+WORKERS = min(os.cpu_count() or 1, 4)
+
+
+def store_days(wh: Warehouse, sources: Sequence[Source], days: Sequence[str], *, replace_smaller: bool = False,
+               queries: Sequence[str] = (), workers: int = WORKERS) -> Iterator[DayResult]:
+    """`store_day` for several days (a backfill's range), each DayResult in the days' order. The sources are
+    asked in this thread, one day after another, so their pacing and rate limits hold as with store_day; the
+    checking and writing of up to `workers` days runs at once in threads (DuckDB's queries and Parquet's
+    writes release the GIL). When a day's sources all fail, the days before it are finished and yielded first,
+    then its SourceError is raised, as the same days one by one would do."""
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="market_items") as pool:
+        pending: deque[Future] = deque()
+        for day in days:
+            try:
+                fetched = fetch(sources, day, queries=queries)
+            except SourceError:
+                while pending:
+                    yield pending.popleft().result()
+                raise
+            pending.append(pool.submit(_store, wh, fetched, replace_smaller))
+            while len(pending) > max(1, workers) or (pending and pending[0].done()):
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()

@@ -1,7 +1,10 @@
-"""Validation of a source's whole answer at once (issue 13: a day of 100,000 items in well under a second).
+"""Validation of a source's whole answer at once (issue 13: 100,000 items through research in seconds).
 
-The row validator (validation.py) is the reference: its rules, messages and output are the contract. Here
-each column is checked and normalised for every item at once, and only the items that are CERTAINLY valid
+The row validator (validation.py) is the reference: its rules, messages and output are the contract. Three
+tiers give its answer, fastest first: a JSONL answer (validation_sql.JsonLines) goes to DuckDB line by line
+(validation_sql), the lines it is not certain about are parsed, and their plain dicts are checked here, and
+what is left goes through the row validator. Here each column is checked and normalised for every item at
+once, and only the items that are CERTAINLY valid
 under those rules (exact types, no control character or lone surrogate anywhere, a timestamp in the one
 plain ISO 8601 shape, ...) are built here. Every other item (a wrong type, an odd date form, a non-dict, an
 `Unparseable` line, a dict subclass) goes through the row validator, so its rejection reads exactly as
@@ -11,12 +14,10 @@ every column and dtype equal the row path's; tests/core/test_validation_equivale
 
 from __future__ import annotations
 
-import hashlib
 import math
 import operator
 import re
-import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import chain
 from typing import Any
 
@@ -28,6 +29,7 @@ from actp_pipeline.research.validation import (
     COLUMNS, EARLIEST_POST, ENGAGEMENT_COUNTS, LATEST_POST, MAX_CAPTION, MAX_COUNT, MAX_HASHTAG, MEDIA_TYPES,
     TIME_UNIT, Rejected, check_one, duplicate, rows_frame,
 )
+from actp_pipeline.research.validation_sql import JsonLines, content_hashes, sure_lines
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # validation._CONTROL: the same characters
 _SURROGATE = re.compile("[\ud800-\udfff]")  # what makes str.encode("utf-8") fail (validation._utf8)
@@ -135,27 +137,6 @@ def _posted_at(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     return plain, out
 
 
-def _fold(caption: str) -> str:
-    """validation.content_hash's caption form: NFKC (the identity on ASCII), case folded, spaces collapsed."""
-    text = caption.lower() if caption.isascii() else unicodedata.normalize("NFKC", caption).casefold()
-    return " ".join(text.split())  # re's \\s and str.isspace are the same characters (tested)
-
-
-def content_hashes(platforms: list[str], captions: list[str], tag_lists: list[list[str]]) -> list[str]:
-    """validation.content_hash for many items, each distinct hashtag normalised once."""
-    return [hashlib.sha256(f"{p}\x1f{_fold(c)}\x1f{_tag_text(tags)}".encode("utf-8", "backslashreplace")).hexdigest()
-            for p, c, tags in zip(platforms, captions, tag_lists)]
-
-
-def _tag_text(tags: list[str]) -> str:
-    """content_hash's tag part of a cleaned list (sorted, lower case): ASCII tags are their own NFKC case fold,
-    so the list already is that part; other tags are folded and sorted again."""
-    text = " ".join(tags)
-    if text.isascii():
-        return text
-    return " ".join(sorted(unicodedata.normalize("NFKC", t).casefold() for t in tags))
-
-
 def _checks(col: dict[str, list[Any]]) -> tuple[np.ndarray, dict[str, Any]]:
     """Every rule of validation._validate_one over whole columns: which items certainly pass, and their
     normalised text and list fields (numbers: `_numbers`)."""
@@ -231,32 +212,47 @@ def _sure_rows(items: list[dict], source: str, collected_for: str) -> tuple[np.n
 
 def validate_items(raw_items: Iterable[Any], *, source: str, collected_for: str) -> tuple[pd.DataFrame, list[Rejected]]:
     """Exactly validation.validate_rows (typed rows for the good items, one `Rejected` per bad one,
-    duplicates of (platform, id) keep the first), with the certainly valid items checked in bulk."""
-    items = raw_items if isinstance(raw_items, list) else list(raw_items)
-    plain = np.array([i for i, raw in enumerate(items) if type(raw) is dict], dtype=np.int64)
+    duplicates of (platform, id) keep the first), with the certainly valid items checked in bulk: the lines
+    of a JSONL answer in DuckDB (validation_sql), then the plain dicts here, then the row validator."""
+    items = raw_items if isinstance(raw_items, (list, JsonLines)) else list(raw_items)
+    parts: list[tuple[np.ndarray, pd.DataFrame]] = []
+    todo = np.arange(len(items), dtype=np.int64)
+    if isinstance(items, JsonLines):
+        at, frame = sure_lines(items, source=source, collected_for=collected_for)
+        if frame is not None:
+            parts.append((at, frame))
+            todo = np.setdiff1d(todo, at, assume_unique=True)
+    plain = np.array([i for i in todo.tolist() if type(items[i]) is dict], dtype=np.int64)
     ok, fast = _sure_rows([items[i] for i in plain], source, collected_for)
-    sure = np.zeros(len(items), dtype=bool)
-    sure[plain[ok]] = True
+    if fast is not None:
+        parts.append((plain[ok], fast))
     rows, at, rejected = [], [], []
-    for i in np.flatnonzero(~sure).tolist():  # everything unusual: the row validator's rules and messages
+    for i in np.setdiff1d(todo, plain[ok], assume_unique=True).tolist():  # the unusual: the row validator's
         row = check_one(i, items[i], source, collected_for)
         if isinstance(row, Rejected):
             rejected.append(row)
         else:
             rows.append(row)
             at.append(i)
-    frames = [f for f in (fast, rows_frame(rows) if rows else None) if f is not None]
-    if not frames:
+    if rows:
+        parts.append((np.array(at, dtype=np.int64), rows_frame(rows)))
+    return _first_of_each(parts, items, rejected, source)
+
+
+def _first_of_each(parts: list[tuple[np.ndarray, pd.DataFrame]], items: Sequence[Any], rejected: list[Rejected],
+                   source: str) -> tuple[pd.DataFrame, list[Rejected]]:
+    """The parts' rows in the items' order, a later duplicate of (platform, id) rejected."""
+    if not parts:
         return rows_frame([]), rejected
-    where = np.concatenate([plain[ok], np.array(at, dtype=np.int64)])
-    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    if len(frames) > 1:
+    where = np.concatenate([at for at, _ in parts])
+    df = pd.concat([f for _, f in parts], ignore_index=True) if len(parts) > 1 else parts[0][1]
+    if len(parts) > 1:
         order = np.argsort(where, kind="stable")
         df, where = df.take(order), where[order]
     dup = df.duplicated(["platform", "item_id"], keep="first").to_numpy()
     if dup.any():
         ids = df["item_id"].to_numpy()[dup]
         rejected += [duplicate(i, d, items[i], source) for i, d in zip(where[dup].tolist(), ids)]
-        rejected.sort(key=lambda r: r.index)
         df = df[~dup]
+    rejected.sort(key=lambda r: r.index)
     return df.reset_index(drop=True), rejected

@@ -41,6 +41,7 @@ from typing import Any
 
 from actp_pipeline.research.sources.base import SourceError
 from actp_pipeline.research.validation import LOCATION, Unparseable
+from actp_pipeline.research.validation_sql import JsonLines
 
 TYPE = "file"
 INTEGERS = ("views", "likes", "comments", "shares", "saves", "impressions")
@@ -137,27 +138,27 @@ def _parse(line: str) -> Any:
     return _LONG_LINE(line)
 
 
-def _jsonl_items(text: str, name: str) -> list[Any]:
-    items: list[Any] = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line or line.isspace():
-            continue
-        where = f"{name} line {n}"
-        try:
-            item = _parse(line)
-        except (json.JSONDecodeError, RecursionError) as e:
-            why = f"{e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError) else "nested too deep"
-            items.append(Unparseable(f"{where}: unparseable JSON ({why})", where))
-            continue
-        if type(item) is dict:
-            item[LOCATION] = where
-            items.append(item)
-        else:
-            items.append(Unparseable(f"{where}: expected a JSON object, got {type(item).__name__}", where))
-    return items
+def _jsonl_item(line: str, where: str) -> Any:
+    """One line as its item (a dict carrying its line), or the Unparseable that reports it."""
+    try:
+        item = _parse(line)
+    except (json.JSONDecodeError, RecursionError) as e:
+        why = f"{e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError) else "nested too deep"
+        return Unparseable(f"{where}: unparseable JSON ({why})", where)
+    if type(item) is dict:
+        item[LOCATION] = where
+        return item
+    return Unparseable(f"{where}: expected a JSON object, got {type(item).__name__}", where)
 
 
-def read_items(path: Path, *, source: str | None = None) -> list[Any]:
+def _jsonl_items(text: str, name: str) -> JsonLines:
+    """The non-blank lines, each parsed only when asked for (validation reads most of them in DuckDB)."""
+    numbered = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line and not line.isspace()]
+    lines = [line for _, line in numbered]
+    return JsonLines(lines, lambda i: _jsonl_item(lines[i], f"{name} line {numbered[i][0]}"))
+
+
+def read_items(path: Path, *, source: str | None = None) -> Sequence[Any]:
     """The raw items of a CSV (by suffix .csv) or JSONL file (anything else), each carrying its line
     (`validation.LOCATION`); a line that is not an item at all becomes an `Unparseable` for the report."""
     path = Path(path)
