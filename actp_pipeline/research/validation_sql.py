@@ -228,12 +228,13 @@ def _select_sql() -> str:
         "(duration_absent OR (duration_num AND duration_s > 0 AND duration_s <= 600)) AND "
         "(kind <> 'ad' OR spend_absent OR (spend_num AND spend_any >= 0 AND spend_any < 1e8)) AND "
         f"(kind = 'ad' OR views > 0) AND {engagements} <= views")
+    # no ORDER BY: it would make DuckDB gather every row in one thread before handing any over (sure_lines sorts)
     return (
         "SELECT i, item_id, platform, kind, author, url, caption, hashtags, media_type, posted_at, duration_s, "
         f"views, {', '.join(ENGAGEMENT_COUNTS)}, CASE WHEN kind = 'ad' THEN impressions_any ELSE 0 END AS impressions, "
         "CASE WHEN kind = 'ad' AND NOT spend_absent THEN spend_any ELSE 0.0 END AS spend_usd, "
         f"{engagements} AS engagements, CASE WHEN views > 0 THEN ({engagements}) / views END AS engagement_rate, "
-        f"{_HASH} AS content_hash FROM fields WHERE coalesce({certain}, false) ORDER BY i")
+        f"{_HASH} AS content_hash FROM fields WHERE coalesce({certain}, false)")
 
 
 SQL = (f"WITH parsed AS MATERIALIZED ({_line_sql()}), strings AS ({_strings_sql()}), fields AS ({_fields_sql()}) "
@@ -306,6 +307,8 @@ def sure_lines(lines: JsonLines, *, source: str, collected_for: str) -> tuple[np
     at = got.column("i").to_numpy().astype(np.int64)
     if not len(at):
         return at, None
+    order = np.argsort(at, kind="stable")
+    got, at = got.take(pa.array(order)), at[order]
     df = got.drop_columns(["i"]).to_pandas()
     tags = got.column("hashtags").to_pylist()
     df["hashtags"] = pd.Series(tags, dtype=object)
