@@ -93,7 +93,7 @@ def _quoted(values: Sequence[str]) -> str:
 def _text(name: str, *, required: bool, max_len: int) -> tuple[str, str]:
     """(certain, value) SQL for a text field: a string kept as is by the row validator ('' when absent)."""
     j, s = _T[name], f"{name}_s"
-    clean = f"length({s}) <= {max_len}"  # no control character (the line has none) nor space at an end (`_edges`)
+    clean = f"length({s}) <= {max_len}"  # control characters: none in the line; spaces at an end: texts_ok
     if required:
         return f"({j} = 'VARCHAR' AND {clean} AND {s} <> '')", s
     return f"({j} IS NULL OR {j} = 'NULL' OR ({j} = 'VARCHAR' AND {clean}))", f"coalesce({s}, '')"
@@ -137,7 +137,8 @@ def _line_sql() -> str:
     lenient, no key twice: Python keeps a repeated key's last value, DuckDB its first)."""
     paths = _quoted(["$", *(f"$.{name}" for name in _FIELDS)])
     return (f"SELECT i, try(json_type(line, [{paths}])) AS t, try(json_extract_string(line, [{paths}])) AS v, "
-            f"try(json_keys(line)) AS k, try(json_transform(line, '{_NUMBERS}')) AS n FROM lines WHERE NOT regexp_matches(line, '{_LENIENT}')")
+            f"try(json_keys(line)) AS k, try(json_transform(line, '{_NUMBERS}')) AS n FROM lines "
+            f"WHERE NOT regexp_matches(line, '{_LENIENT}')")
 
 
 def _strings_sql() -> str:
