@@ -38,7 +38,10 @@ DEADLINE_S = 720  # the loop takes 4-6.5 minutes here; one run overran 480 s (ca
 # same ACTP_LOOP_* variables a deployment sets)
 LOOP_ENV = {"ACTP_LOOP_HOOK_PATTERNS": "2", "ACTP_LOOP_ANGLES": "1", "ACTP_LOOP_CTA_STYLES": "1",
             "ACTP_LOOP_FORMATS": "1", "ACTP_LOOP_MAX_LENGTH_S": "4",
-            "ACTP_RESEARCH_CRON": "* * * * *", "ACTP_METRICS_CRON": "* * * * *"}
+            "ACTP_RESEARCH_CRON": "* * * * *", "ACTP_METRICS_CRON": "*/2 * * * *"}
+# metrics every other minute: a metrics run (the step and its three checks, a process each) takes 40-70 s on
+# this shared host, so runs every minute overlapped and post_metrics was always in progress, which holds
+# back scores' eager condition for good (the loop then "did not reach scores" with every post measured)
 
 
 def _store_state(engine) -> dict:
