@@ -162,8 +162,10 @@ def fetch(sources: Sequence[Source], day: str, *, queries: Sequence[str] = (), n
         fetched_at = now or now_utc()
         try:
             raw = source.fetch(day, tuple(queries))
-            answers.append((source.name, raw if isinstance(raw, JsonLines) else list(raw), fetched_at))  # lines
-        except SourceError as e:  # stay lines: DuckDB reads them
+            # a JSONL answer stays its lines (DuckDB reads them); anything else is listed here, inside the try,
+            # since a paging source fails while it is iterated
+            answers.append((source.name, raw if isinstance(raw, JsonLines) else list(raw), fetched_at))
+        except SourceError as e:
             errors[source.name] = e
     if not answers:
         raise _failure(errors)
