@@ -1,4 +1,4 @@
-"""The `actp` command: demo, sandbox, ui, hooks, worker, queue, ads, research, sql, status.
+"""The `actp` command: demo, sandbox, ui, hooks, worker, queue, ads, research, sql, status, studio.
 
 Each subcommand lives in actp_pipeline/commands/ and is loaded on first use, so `actp ads ...` or a
 worker does not pay for importing Dagster. Errors are one line on stderr: exit 2 for a bad command line
@@ -32,6 +32,8 @@ COMMANDS = {
     "export": ("actp_pipeline.commands.export:make", "a round's campaign kit (ZIP: videos, captions, schedule.csv)"),
     "lineage": ("actp_pipeline.commands.export:make_lineage", "market item -> blueprint -> variant -> post -> score"),
     "plan-test": ("actp_pipeline.commands.plan_test:make", "plan a test: the days and budget the stopping rule needs"),
+    "studio": ("actp_pipeline.commands.studio:make",
+               "the web page to watch, approve and steer (`studio serve`); its users (`studio user add`)"),
     "status": ("actp_pipeline.commands.status:make",
                "workers, queues, last run per stage, open alerts, ads spend today against each cap"),
 }

@@ -417,3 +417,44 @@ ad_spend = sa.Table(
     sa.Column("as_of", sa.DateTime, nullable=False),  # the platform's clock at the reading
     sa.Column("updated_at", sa.DateTime, nullable=False),
 )
+
+
+# -- revision 0011: the studio (actp_pipeline/studio). People who log in to the web page: an argon2 hash, never a
+# password; failed logins counted per user with a lock until a time (the throttle survives a restart and holds
+# across processes). Roles are per account key (an ad account or a round's account; "*" = every account):
+# viewer < approver < admin. studio_audit is the studio's own append-only log of settings changes and logins;
+# approvals stay in approval_decisions and plan approvals in ad_plan_approvals (decided_by = "studio:<user>").
+studio_users = sa.Table(
+    "studio_users",
+    metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", sa.DateTime),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("password_changed_at", sa.DateTime, nullable=False),
+)
+
+studio_roles = sa.Table(
+    "studio_roles",
+    metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("account", sa.String(128), primary_key=True),  # "*" = every account
+    sa.Column("role", sa.String(16), nullable=False),  # viewer | approver | admin
+    sa.Column("granted_by", sa.String(64), nullable=False),
+    sa.Column("granted_at", sa.DateTime, nullable=False),
+)
+
+studio_audit = sa.Table(
+    "studio_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(48), nullable=False),  # login | login_failed | settings | approve | reject | ...
+    sa.Column("account", sa.String(128)),
+    sa.Column("subject", sa.String(200)),
+    sa.Column("reason", sa.Text),
+    sa.Column("details", sa.JSON),
+)

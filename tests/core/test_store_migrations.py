@@ -25,11 +25,11 @@ from actp_pipeline.store.queues import render_queue
 LEGACY = Path(__file__).parent / "legacy_store"
 BOOKKEEPING = {"schema_version", "alembic_version"}
 AFTER_V4 = {"ads_plan_claims", "account_tokens", "links", "clicks", "page_views", "conversions", "webhook_events",
-            "alerts", "ad_spend", "approval_decisions"}
+            "alerts", "ad_spend", "approval_decisions", "studio_users", "studio_roles", "studio_audit"}
 CHANGED_AFTER_V4 = {"approvals"}  # 0010: one row per (scope, subject); v4's per-variant rows become content rows
 # tables of revisions after the hand-rolled v4 (0005: one executor per ads plan; 0006: per-account OAuth tokens;
 # 0007: the hooks service's links and attribution events; 0008: operational alerts and today's ads spend;
-# 0009: links.channel, organic or paid)
+# 0009: links.channel, organic or paid; 0011: the studio's users, roles and audit log)
 
 
 _db_ids = itertools.count()
@@ -162,9 +162,9 @@ def test_the_scripts_are_one_line_of_readable_revisions():
     assert script.get_heads() == [SCHEMA_REVISION]
     revisions = list(reversed(list(script.walk_revisions())))
     assert [r.revision for r in revisions] == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008",
-                                               "0009", "0010"]
+                                               "0009", "0010", "0011"]
     assert [r.down_revision for r in revisions] == [None, "0001", "0002", "0003", "0004", "0005", "0006", "0007",
-                                                    "0008", "0009"]
+                                                    "0008", "0009", "0010"]
     assert all(r.doc.startswith("add ") for r in revisions)  # `history` says what each adds
 
 
@@ -283,8 +283,9 @@ def test_history_and_current_read_without_an_ini(tmp_path, capsys, monkeypatch):
     assert "0006 -> 0007, add links, clicks" in out
     assert "0007 -> 0008, add alerts and ad_spend" in out
     assert "0008 -> 0009, add links.channel" in out
-    assert "0009 -> 0010 (head), add approval scopes" in out
-    assert out.rstrip().endswith("0010 (head)")
+    assert "0009 -> 0010, add approval scopes" in out
+    assert "0010 -> 0011 (head), add the studio" in out
+    assert out.rstrip().endswith("0011 (head)")
 
 
 def test_links_made_before_0009_read_as_organic(new_url):
