@@ -7,6 +7,6 @@ from starlette.routing import BaseRoute
 
 
 def routes() -> list[BaseRoute]:
-    from actp_pipeline.studio.pages import health
+    from actp_pipeline.studio.pages import creatives, health
 
-    return [*health.ROUTES]
+    return [*creatives.ROUTES, *health.ROUTES]
