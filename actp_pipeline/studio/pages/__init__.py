@@ -7,6 +7,6 @@ from starlette.routing import BaseRoute
 
 
 def routes() -> list[BaseRoute]:
-    from actp_pipeline.studio.pages import ads, creatives, health, review
+    from actp_pipeline.studio.pages import ads, creatives, funnel, health, learning, review
 
-    return [*creatives.ROUTES, *review.ROUTES, *ads.ROUTES, *health.ROUTES]
+    return [*creatives.ROUTES, *review.ROUTES, *ads.ROUTES, *learning.ROUTES, *funnel.ROUTES, *health.ROUTES]
