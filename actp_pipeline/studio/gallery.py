@@ -41,6 +41,8 @@ CELL_OPTIONS = 300  # the newest cells offered in the filter's list (any cell ca
 VARIANT_COLUMNS = ["variant_id", "round_id", "topic", "hook_pattern", "angle", "cta_style", "format", "length_s",
                    "hook", "caption"]
 CELL_KEY = ["platform", "platform_account", "cell_window"]
+BEST_COLUMNS = "variant_id, platform, platform_account, cell_window, decision, p_best"
+RANK = "coalesce(b.decision = 'winner', FALSE) DESC, b.p_best DESC NULLS LAST, s.variant_id"  # a stable order
 ALLOCATION_COLUMNS = {"variant_id", "platform", "account", "cell_window", "share", "next_round_posts", "mode",
                       "mode_reason"}
 
@@ -106,6 +108,16 @@ def _files_key(warehouse: Warehouse, table: str) -> tuple:
     (path, mtime, size) changes whenever the loop writes the table again."""
     files = warehouse.files(table)
     return (str(warehouse.root), table, *((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files))
+
+
+def snapshot(warehouse: Warehouse, table: str, columns: list[str]) -> pa.Table:
+    """`columns` of a warehouse table (NULL where it lacks one), read once per version of its files."""
+    def make() -> pa.Table:
+        with _Views(warehouse, table) as con:
+            have = _columns(con, table)
+            return con.sql(f"SELECT {', '.join(c if c in have else f'NULL AS {c}' for c in columns)} "
+                           f"FROM {table}").to_arrow_table()
+    return _cached(("snapshot", tuple(columns), *_files_key(warehouse, table)), make)
 
 
 def all_accounts(engine: Engine) -> pa.Table:
@@ -185,6 +197,13 @@ class Gallery:
         self.sees_all = access.sees_all
         self._seen(access.sees_all)
         self._cells()
+        if "scored" in self.registered:  # each creative's best-measured cell, once per warehouse version
+            key = ("best", *_files_key(warehouse, self.scored_from))
+            self.con.register("best_all", _cached(key, lambda: self.con.sql(
+                f"SELECT {BEST_COLUMNS} FROM scored_all QUALIFY row_number() OVER (PARTITION BY variant_id "
+                "ORDER BY views DESC, cell_window DESC) = 1").to_arrow_table()))
+            key = ("cards", *key, *(_files_key(warehouse, t) for t in ("variants", "allocation") if t in self.tables))
+            self.con.register("cards_all", _cached(key, lambda: self.con.sql(self._cards_sql()).to_arrow_table()))
 
     def __enter__(self) -> Gallery:
         return self
@@ -266,11 +285,12 @@ class Gallery:
         if f.decision not in (None, UNSCORED):
             cell_conds.append("decision = ?")
             cell_params.append(f.decision)
-        where_cells = " AND ".join(cell_conds) or "TRUE"
-        source = (f"seen s LEFT JOIN (SELECT variant_id, platform, platform_account, cell_window, decision, p_best "
-                  f"FROM cells WHERE {where_cells} QUALIFY row_number() OVER "
-                  f"(PARTITION BY variant_id ORDER BY views DESC, cell_window DESC) = 1) b "
-                  f"ON s.variant_id = b.variant_id")
+        if cell_conds or "scored" not in self.registered:
+            source = (f"seen s LEFT JOIN (SELECT {BEST_COLUMNS} FROM cells WHERE {' AND '.join(cell_conds) or 'TRUE'} "
+                      f"QUALIFY row_number() OVER (PARTITION BY variant_id ORDER BY views DESC, cell_window DESC) = 1) "
+                      f"b ON s.variant_id = b.variant_id")
+        else:  # unfiltered by cell: the cached best cells (a creative outside `seen` never joins)
+            source = "seen s LEFT JOIN best_all b ON s.variant_id = b.variant_id"
         if f.account is not None:
             conds.append("s.account = ?")
             params.append(f.account)
@@ -290,9 +310,13 @@ class Gallery:
         source, where, params = self._where(f)
         self.con.execute(  # first the page's keys alone (narrow rows sort fast), then their columns
             f"CREATE OR REPLACE TEMP TABLE page AS SELECT s.variant_id, s.account, b.platform, b.platform_account, "
-            f"b.cell_window, row_number() OVER (ORDER BY (b.decision = 'winner') DESC NULLS LAST, b.p_best DESC "
-            f"NULLS LAST, s.variant_id) AS rank FROM {source} WHERE {where} "
-            f"ORDER BY rank LIMIT ? OFFSET ?", [*params, size, (f.page - 1) * size])
+            f"b.cell_window, coalesce(b.decision = 'winner', FALSE) AS won, b.p_best AS p FROM {source} "
+            f"WHERE {where} ORDER BY {RANK} LIMIT ? OFFSET ?", [*params, size, (f.page - 1) * size])
+        order = "ORDER BY p.won DESC, p.p DESC NULLS LAST, p.variant_id"
+        if "scored" in self.registered:  # one join to the cached cards (each join costs DuckDB ~4 ms)
+            same = " AND ".join(f"k.{c} IS NOT DISTINCT FROM p.{c}" for c in CELL_KEY)
+            return self.con.execute(f"SELECT k.*, p.account FROM page p JOIN cards_all k ON k.variant_id = "
+                                    f"p.variant_id AND {same} {order}").df()
         alloc = self._allocation_join()
         return self.con.execute(
             f"SELECT v.*, p.account, c.* EXCLUDE (variant_id), n.n_cells, {alloc[0]} FROM page p "
@@ -300,7 +324,17 @@ class Gallery:
             f"AND c.platform = p.platform AND c.platform_account = p.platform_account AND c.cell_window = "
             f"p.cell_window LEFT JOIN (SELECT variant_id, count(*) AS n_cells FROM cells WHERE variant_id IN "
             f"(SELECT variant_id FROM page) GROUP BY 1) n ON n.variant_id = p.variant_id {alloc[1]} "
-            f"ORDER BY p.rank").df()
+            f"{order}").df()
+
+    def _cards_sql(self) -> str:
+        """Every creative with each of its cells (or one empty cell), its count of cells and its allocation: the
+        page's columns for every user, joined once per warehouse version."""
+        cols, join = self._allocation_join()
+        join = join.replace("p.platform", "c.platform").replace("p.cell_window", "c.cell_window").replace(
+            "p.variant_id", "v.variant_id")
+        return (f"SELECT v.*, c.* EXCLUDE (variant_id), n.n_cells, {cols} FROM variants_all v LEFT JOIN scored_all c "
+                f"ON c.variant_id = v.variant_id LEFT JOIN (SELECT variant_id, count(*) AS n_cells FROM scored_all "
+                f"GROUP BY 1) n ON n.variant_id = v.variant_id {join}")
 
     def _allocation_join(self) -> tuple[str, str]:
         if "allocation" not in self.registered or "mode" not in _columns(self.con, "allocation_all"):
@@ -323,13 +357,12 @@ class Gallery:
 
     def options(self) -> dict[str, list[str]]:
         """The filter choices, from the seen creatives only."""
-        def column(sql: str) -> list[str]:
-            return [str(r[0]) for r in self.con.execute(sql).fetchall() if r[0] is not None]
-
-        return {"platforms": column("SELECT DISTINCT platform FROM cells ORDER BY 1"),
-                "accounts": column("SELECT DISTINCT account FROM seen ORDER BY 1"),
-                "cells": column(f"SELECT DISTINCT cell_window FROM cells ORDER BY 1 DESC LIMIT {CELL_OPTIONS}"),
-                "decisions": list(DECISIONS)}
+        lists = self.con.execute(  # one query: each costs DuckDB a few milliseconds however small
+            "SELECT (SELECT list(DISTINCT platform ORDER BY platform) FROM cells), (SELECT list(DISTINCT account "
+            "ORDER BY account) FROM seen), (SELECT list(cell_window ORDER BY cell_window DESC) FROM (SELECT "
+            f"DISTINCT cell_window FROM cells ORDER BY 1 DESC LIMIT {CELL_OPTIONS}))").fetchone()
+        platforms, accounts, cells = ([str(v) for v in (values or []) if v is not None] for values in lists)
+        return {"platforms": platforms, "accounts": accounts, "cells": cells, "decisions": list(DECISIONS)}
 
     def creative(self, variant_id: str) -> tuple[dict[str, Any], pd.DataFrame]:
         """(the seen variant's row, its cells) for its own page; LookupError when the user does not see it."""

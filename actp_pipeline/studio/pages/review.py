@@ -13,6 +13,8 @@ import json
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -23,6 +25,7 @@ from actp_pipeline.approvals.ads import parse_subject
 from actp_pipeline.approvals.states import APPROVED, NEEDS_REVIEW, OPEN, REJECTED, SCOPES, ApprovalError
 from actp_pipeline.store import schema
 from actp_pipeline.studio.access import Access
+from actp_pipeline.studio.gallery import snapshot
 from actp_pipeline.studio.users import ALL
 from actp_pipeline.studio.web import Studio, action, page
 
@@ -112,11 +115,9 @@ def creatives(studio: Studio, variant_ids: list[str]) -> tuple[dict[str, dict[st
         return {}, None
     if not studio.warehouse.exists("variants"):
         return {}, "the warehouse has no variants table yet: captions and moderation show once the loop made them"
-    listed = ", ".join("'" + v.replace("'", "''") + "'" for v in variant_ids)
-    frame = studio.warehouse.query(f"SELECT {', '.join(VARIANT_COLUMNS)} FROM variants WHERE variant_id IN ({listed})",
-                                   tables={"variants": None})
+    table = snapshot(studio.warehouse, "variants", VARIANT_COLUMNS)  # cached: a DuckDB connection costs ~50 ms
     out = {}
-    for r in frame.to_dict("records"):
+    for r in table.filter(pc.is_in(table["variant_id"], pa.array(variant_ids, pa.string()))).to_pylist():
         out[str(r["variant_id"])] = {"caption": r.get("caption") or "", "hashtags": _hashtags(r.get("hashtags")),
                                      "moderation": r.get("moderation") or "", "moderation_reason":
                                      r.get("moderation_reason") or "", "findings": _findings(r.get("moderation_findings"))}
