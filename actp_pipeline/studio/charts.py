@@ -1,10 +1,9 @@
 """The studio's charts: matplotlib drawn on the server into an inline SVG string, readable without JavaScript.
 
 Every chart is made from numbers only (labels pass through matplotlib, which escapes them in the SVG) and cached
-by a digest of those numbers: a page asks for the same chart on every load, and drawing one costs tens of
-milliseconds, so the cache is what keeps a page under its 200 ms budget. The cache is a small LRU (CACHE_SIZE
-entries), shared by the threads that build pages (a lock guards it and the drawing: matplotlib's state is not
-thread-safe). Figures are made with `matplotlib.figure.Figure`, never pyplot, so no figure is ever kept alive by
+by a digest of those numbers (memo.Lru): a page asks for the same chart on every load, and drawing one costs tens of
+milliseconds, so the cache is what keeps a page under its 200 ms budget. The cache is shared by the threads that build
+pages; a lock guards the drawing (matplotlib's rc state is global). Figures are made with `matplotlib.figure.Figure`, never pyplot, so no figure is ever kept alive by
 a global registry.
 """
 
@@ -15,7 +14,6 @@ import io
 import json
 import math
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,14 +22,16 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402  (after choosing the backend)
 
+from actp_pipeline.studio.memo import Lru  # noqa: E402
+
 CACHE_SIZE = 256
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # pandas' day_of_week: Monday = 0
 RC = {"svg.fonttype": "none", "svg.hashsalt": "actp-studio", "font.size": 9, "axes.spines.top": False,
       "axes.spines.right": False}  # text stays text (small, selectable); ids stable across renders
 
-_cache: OrderedDict[str, str] = OrderedDict()
-_lock = threading.RLock()
-stats = {"renders": 0, "hits": 0}  # read by tests and benchmarks: a cached chart is not drawn again
+_cache: Lru[str] = Lru(CACHE_SIZE)
+draw_lock = threading.Lock()  # matplotlib's rc state is global: one drawing at a time (intervals.py too)
+stats = {"renders": 0}  # read by tests: a cached chart is not drawn again
 
 
 def _number(x: Any) -> Any:
@@ -62,25 +62,15 @@ def _svg(fig: Figure) -> str:
 
 def cached(kind: str, payload: Any, draw: Callable[[Any], Figure]) -> str:
     """The SVG of `draw(payload)`, drawn once per distinct payload while it stays in the cache."""
-    key = digest(kind, payload)
-    with _lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            stats["hits"] += 1
-            return hit
-        with matplotlib.rc_context(RC):
-            svg = _svg(draw(payload))
-        stats["renders"] += 1
-        _cache[key] = svg
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-        return svg
+    def make() -> str:
+        with draw_lock, matplotlib.rc_context(RC):
+            stats["renders"] += 1
+            return _svg(draw(payload))
+    return _cache.get_or_make(digest(kind, payload), make)
 
 
 def clear() -> None:
-    with _lock:
-        _cache.clear()
+    _cache.clear()
 
 
 # ------------------------------------------------------------------------------------------------ forest plot

@@ -15,7 +15,6 @@ cell's mode with its reason (score/allocation.py).
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -31,6 +30,7 @@ from sqlalchemy.engine import Engine
 from actp_pipeline.store import schema
 from actp_pipeline.store.warehouse import Warehouse
 from actp_pipeline.studio.access import Access
+from actp_pipeline.studio.memo import Lru, files_key
 from actp_pipeline.studio.scope import variant_accounts
 from actp_pipeline.studio.users import ALL
 
@@ -84,30 +84,15 @@ class Filters:
         return any((self.platform, self.account, self.cell, self.decision))
 
 
-_SNAPSHOTS = 16  # cached frames: a few warehouse versions of a few tables
-_snapshots: OrderedDict[tuple, pa.Table] = OrderedDict()
-_lock = threading.Lock()
+_snapshots: Lru[pa.Table] = Lru(16)  # a few warehouse versions of a few tables
 
 
 def _cached(key: tuple, make: Callable[[], pa.Table]) -> pa.Table:
-    """`make()` once per key (a table's file identities, or the approvals' fingerprint); the oldest goes first."""
-    with _lock:
-        if key in _snapshots:
-            _snapshots.move_to_end(key)
-            return _snapshots[key]
-    table = make()
-    with _lock:
-        _snapshots[key] = table
-        while len(_snapshots) > _SNAPSHOTS:
-            _snapshots.popitem(last=False)
-    return table
+    return _snapshots.get_or_make(key, make)
 
 
 def _files_key(warehouse: Warehouse, table: str) -> tuple:
-    """The identity of a table's current data: its Parquet files are immutable and replaced by rename, so
-    (path, mtime, size) changes whenever the loop writes the table again."""
-    files = warehouse.files(table)
-    return (str(warehouse.root), table, *((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files))
+    return (table, *files_key(warehouse, [table]))
 
 
 def snapshot(warehouse: Warehouse, table: str, columns: list[str]) -> pa.Table:
@@ -145,6 +130,7 @@ def seen_accounts(engine: Engine, access: Access) -> pa.Table:
 
 
 _db: duckdb.DuckDBPyConnection | None = None
+_lock = threading.Lock()
 
 
 def _cursor() -> duckdb.DuckDBPyConnection:

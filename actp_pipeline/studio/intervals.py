@@ -4,7 +4,7 @@ its posterior mean as a dot, the creative being looked at highlighted among its 
 Two renderings of the same numbers. `compact_svg` is a small SVG written directly from the numbers (a few
 microseconds), so every card of the gallery can carry its cell's picture without slowing the page;
 `cell_chart_svg` is the full matplotlib chart (axis, labels) of the creative's own page, where one chart per
-request is affordable. Both are cached by a digest of their input numbers in small bounded dicts: a cell's
+request is affordable. Both are cached by a digest of their input numbers (memo.Lru): a cell's
 numbers change only when the loop scores again.
 """
 
@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import matplotlib
@@ -22,6 +20,9 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402  (after choosing the backend)
 from matplotlib.ticker import PercentFormatter  # noqa: E402
+
+from actp_pipeline.studio.charts import draw_lock  # noqa: E402
+from actp_pipeline.studio.memo import Lru  # noqa: E402
 
 CACHE_SIZE = 512
 HIGHLIGHT = "#1565c0"
@@ -38,27 +39,8 @@ class Interval:
     high: float
 
 
-class _Cache:
-    """A bounded, thread-safe map from a digest of a chart's numbers to its SVG (the least recently used goes)."""
-
-    def __init__(self, size: int = CACHE_SIZE) -> None:
-        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
-
-    def get_or_make(self, key: str, make: Callable[[], str]) -> str:
-        with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-                return self.items[key]
-        svg = make()
-        with self.lock:
-            self.items[key] = svg
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-        return svg
-
-
-_compact_cache = _Cache()
-_chart_cache = _Cache(128)
+_compact_cache: Lru[str] = Lru(CACHE_SIZE)
+_chart_cache: Lru[str] = Lru(128)
 
 
 def digest(rows: Sequence[Interval], highlight: int, kind: str) -> str:
@@ -120,7 +102,10 @@ def cell_chart_svg(rows: Sequence[Interval], highlight: int, title: str) -> str:
     """The full matplotlib chart of a cell: one labelled interval per creative, the highlighted one in blue."""
     _check(rows, highlight)
     key = digest(rows, highlight, "chart|" + title)
-    return _chart_cache.get_or_make(key, lambda: _draw_chart(rows, highlight, title))
+    def make() -> str:
+        with draw_lock:  # charts.py draws under matplotlib's global rc state: never at the same time
+            return _draw_chart(rows, highlight, title)
+    return _chart_cache.get_or_make(key, make)
 
 
 def _draw_chart(rows: Sequence[Interval], highlight: int, title: str) -> str:

@@ -88,23 +88,36 @@ def _login_redirect(request: Request) -> Response:
 
 Build = Callable[[Studio, Access, Request], dict[str, Any]]
 Run = Callable[[Studio, Access, FormData], "str | tuple[str, str]"]
+Handler = Callable[[Request, Access], Awaitable[Response]]
 
 
-def page(template: str, build: Build) -> Callable[[Request], Awaitable[Response]]:
-    """A GET endpoint rendering `template` with what `build` returns, for a logged-in user."""
+async def _refusing(request: Request, work: Awaitable[Response]) -> Response:
+    """`work`'s answer, with a refusal (Forbidden) as 403 and bad input (ValueError) as 400 naming it."""
+    try:
+        return await work
+    except Forbidden as exc:
+        return refusal(request, 403, str(exc))
+    except ValueError as exc:
+        return refusal(request, 400, str(exc))
+
+
+def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """A GET endpoint for a logged-in user (anyone else goes to the login page and comes back)."""
     async def endpoint(request: Request) -> Response:
         access = current_access(request)
         if access is None:
             return _login_redirect(request)
         request.state.access = access
-        try:
-            context = await run_in_threadpool(build, studio_of(request), access, request)
-        except Forbidden as exc:
-            return refusal(request, 403, str(exc))
-        except ValueError as exc:
-            return refusal(request, 400, str(exc))
-        return render(request, template, context)
+        return await _refusing(request, handler(request, access))
     return endpoint
+
+
+def page(template: str, build: Build) -> Callable[[Request], Awaitable[Response]]:
+    """A GET endpoint rendering `template` with what `build` returns, for a logged-in user."""
+    async def handler(request: Request, access: Access) -> Response:
+        context = await run_in_threadpool(build, studio_of(request), access, request)
+        return render(request, template, context)
+    return guarded(handler)
 
 
 def action(run: Run) -> Callable[[Request], Awaitable[Response]]:
@@ -117,14 +130,12 @@ def action(run: Run) -> Callable[[Request], Awaitable[Response]]:
         form = await request.form()
         if not csrf_ok(request, form):
             return refusal(request, 403, "the form's CSRF token is missing or wrong: reload the page and try again")
-        try:
+
+        async def run_then_redirect() -> Response:  # post/redirect/get, with the action's one-time message
             done = await run_in_threadpool(run, studio_of(request), access, form)
-        except Forbidden as exc:
-            return refusal(request, 403, str(exc))
-        except ValueError as exc:
-            return refusal(request, 400, str(exc))
-        target, message = done if isinstance(done, tuple) else (done, None)
-        if message:
-            request.session["flash"] = message
-        return RedirectResponse(target, status_code=303)
+            target, message = done if isinstance(done, tuple) else (done, None)
+            if message:
+                request.session["flash"] = message
+            return RedirectResponse(target, status_code=303)
+        return await _refusing(request, run_then_redirect())
     return endpoint

@@ -14,13 +14,12 @@ import math
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pandas as pd
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from actp_pipeline.store import schema
@@ -29,7 +28,7 @@ from actp_pipeline.studio.gallery import CELL_KEY, PAGE_SIZE, Filters, Gallery, 
 from actp_pipeline.studio.intervals import Interval, cell_chart_svg, compact_svg
 from actp_pipeline.studio.scope import variant_accounts
 from actp_pipeline.studio.users import ALL
-from actp_pipeline.studio.web import Studio, current_access, page, refusal, render, studio_of
+from actp_pipeline.studio.web import Studio, guarded, page, refusal, render, studio_of
 
 log = logging.getLogger(__name__)
 VARIANT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -142,17 +141,8 @@ def _detail(studio: Studio, access: Access, variant_id: str) -> dict[str, Any]:
             "cards": [], "options": {}, "missing": [], "scored_any": bool(charts)}
 
 
-def _login(request: Request) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-
-
-async def detail(request: Request) -> Response:
+async def detail(request: Request, access: Access) -> Response:
     """One creative, larger, with the full chart of each of its cells (404 when unknown or not the user's)."""
-    access = current_access(request)
-    if access is None:
-        return _login(request)
-    request.state.access = access
     vid = request.path_params["variant_id"]
     try:
         context = await run_in_threadpool(_detail, studio_of(request), access, vid)
@@ -192,12 +182,8 @@ def video_file(studio: Studio, access: Access, variant_id: str) -> Path:
     return resolved
 
 
-async def video(request: Request) -> Response:
+async def video(request: Request, access: Access) -> Response:
     """The MP4 (FileResponse answers Range requests with 206, so the browser's player seeks)."""
-    access = current_access(request)
-    if access is None:
-        return _login(request)
-    request.state.access = access
     vid = request.path_params["variant_id"]
     try:
         path = await run_in_threadpool(video_file, studio_of(request), access, vid)
@@ -211,5 +197,5 @@ async def video(request: Request) -> Response:
 
 
 ROUTES = [Route("/", page("creatives.html", build), methods=["GET"]),
-          Route("/creative/{variant_id}", detail, methods=["GET"]),
-          Route("/video/{variant_id}", video, methods=["GET"])]
+          Route("/creative/{variant_id}", guarded(detail), methods=["GET"]),
+          Route("/video/{variant_id}", guarded(video), methods=["GET"])]

@@ -14,10 +14,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +27,7 @@ from actp_pipeline.attribution.funnel import ALL, CORE_EVENTS, INTERVAL_MASS, OR
     rate_interval
 from actp_pipeline.studio import charts
 from actp_pipeline.studio.access import Access
+from actp_pipeline.studio.memo import memo
 from actp_pipeline.studio.scope import keep_visible, visible_variants
 from actp_pipeline.studio.web import Studio, page
 
@@ -40,37 +38,9 @@ SUMS = ["posts", "clicks", "page_views", "landed_clicks", "conversions", "conver
 NUMBERS = [*SUMS, "conversion_rate", "rate_low", "rate_high", "spend", "spend_currency", "cost_per_conversion"]
 
 
-MEMO_SIZE = 64
-_memo: OrderedDict[tuple, Any] = OrderedDict()
-_memo_lock = threading.Lock()
-T = TypeVar("T")
-
-
-def _files_key(studio: Studio, tables: Sequence[str]) -> tuple:
-    return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for t in tables for f in studio.warehouse.files(t))
-
-
-def memo(studio: Studio, tables: Sequence[str], what: Hashable, compute: Callable[[], T]) -> T:
-    """compute(), kept while `tables`' files stay the same: warehouse files are immutable once written (a write
-    renames a new file in), so their names, sizes and mtimes identify the data. Opening DuckDB alone costs tens of
-    ms a read and a page's whole budget is 200. Callers must not mutate what it returns. `what` names the
-    computation and every input beyond the tables (the visible creatives' digest, the filters)."""
-    key = (str(studio.warehouse.root), what, _files_key(studio, tables))
-    with _memo_lock:
-        if key in _memo:
-            _memo.move_to_end(key)
-            return _memo[key]
-    value = compute()
-    with _memo_lock:
-        _memo[key] = value
-        while len(_memo) > MEMO_SIZE:
-            _memo.popitem(last=False)
-    return value
-
-
 def read_cached(studio: Studio, table: str, sql: str | None = None, columns: list[str] | None = None) -> pd.DataFrame:
     """A warehouse read (the whole table, some columns, or `sql` over it), memoised on the table's files."""
-    return memo(studio, [table], ("read", table, sql, tuple(columns or ())),
+    return memo(studio.warehouse, [table], ("read", table, sql, tuple(columns or ())),
                 lambda: studio.warehouse.query(sql, tables={table: None}) if sql is not None
                 else studio.warehouse.read(table, columns=columns))
 
@@ -213,7 +183,7 @@ def build(studio: Studio, access: Access, request: Request) -> dict[str, Any]:
         return {**base, "missing": "No attribution yet: the loop writes it once tracked links have been clicked."}
     base["events"] = _events(studio)
     visible = visible_variants(studio.engine, access)
-    found = memo(studio, ["attribution", "variants"], ("funnel", scope_key(visible), event, channel, number),
+    found = memo(studio.warehouse, ["attribution", "variants"], ("funnel", scope_key(visible), event, channel, number),
                  lambda: _scoped(studio, visible, event, channel, number))
     return {**base, **found}
 

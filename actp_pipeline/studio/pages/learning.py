@@ -23,7 +23,8 @@ from actp_pipeline.stats.planner import (Plan, PlanInputs, QUANTILE_HEADER, plan
                                          rate_rows, reading)
 from actp_pipeline.studio import charts
 from actp_pipeline.studio.access import Access
-from actp_pipeline.studio.pages.funnel import memo, read_cached, records, scope_key
+from actp_pipeline.studio.memo import memo
+from actp_pipeline.studio.pages.funnel import read_cached, records, scope_key
 from actp_pipeline.studio.scope import keep_visible, visible_variants
 from actp_pipeline.studio.web import Studio, page
 
@@ -216,9 +217,9 @@ def _planner(params: Mapping[str, str]) -> dict[str, Any]:
 def build(studio: Studio, access: Access, request: Request) -> dict[str, Any]:
     pooled = access.sees_all
     visible = visible_variants(studio.engine, access)
-    effects = memo(studio, [t[0] for t in EFFECT_TABLES], "effects", lambda: _effects(studio)) if pooled else []
-    timing = memo(studio, ["timing_matrix"], "timing", lambda: _timing(studio)) if pooled else None
-    allocation = memo(studio, ["allocation"], ("allocation", scope_key(visible)),
+    effects = memo(studio.warehouse, [t[0] for t in EFFECT_TABLES], "effects", lambda: _effects(studio)) if pooled else []
+    timing = memo(studio.warehouse, ["timing_matrix"], "timing", lambda: _timing(studio)) if pooled else None
+    allocation = memo(studio.warehouse, ["allocation"], ("allocation", scope_key(visible)),
                       lambda: _allocation(studio, visible))
     return {"plan_only": False, "pooled": pooled, "pooled_note": POOLED_NOTE, "effects": effects, "timing": timing,
             "allocation": allocation, "planner": _planner({}), "max_worlds": MAX_WORLDS}
