@@ -9,8 +9,6 @@ number that account B's creatives moved.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +21,7 @@ from actp_pipeline.stats.planner import (Plan, PlanInputs, QUANTILE_HEADER, plan
                                          rate_rows, reading)
 from actp_pipeline.studio import charts
 from actp_pipeline.studio.access import Access
-from actp_pipeline.studio.memo import memo
+from actp_pipeline.studio.memo import Lru, memo
 from actp_pipeline.studio.pages.funnel import read_cached, records, scope_key
 from actp_pipeline.studio.scope import keep_visible, visible_variants
 from actp_pipeline.studio.web import Studio, page
@@ -41,8 +39,7 @@ MAX_CELLS = 12  # cells drawn (largest first); the rest are named in a note
 MAX_WORLDS = 1_000  # the studio's ceiling on simulated tests per scenario (the CLI allows 20,000)
 PLAN_CACHE = 16
 PLANNER_DEFAULTS = PlanInputs()
-_plans: OrderedDict[PlanInputs, Plan] = OrderedDict()
-_plans_lock = threading.Lock()
+_plans: Lru[Plan] = Lru(PLAN_CACHE)
 
 
 # --------------------------------------------------------------------------------------------- factor effects
@@ -187,17 +184,7 @@ def plan_inputs(params: Mapping[str, str]) -> PlanInputs:
 
 def cached_plan(inputs: PlanInputs) -> Plan:
     """plan_test(inputs), kept for the last PLAN_CACHE inputs (the same inputs and seed give the same plan)."""
-    with _plans_lock:
-        hit = _plans.get(inputs)
-        if hit is not None:
-            _plans.move_to_end(inputs)
-            return hit
-    plan = plan_test(inputs)
-    with _plans_lock:
-        _plans[inputs] = plan
-        while len(_plans) > PLAN_CACHE:
-            _plans.popitem(last=False)
-    return plan
+    return _plans.get_or_make(inputs, lambda: plan_test(inputs))
 
 
 def _planner(params: Mapping[str, str]) -> dict[str, Any]:
