@@ -305,10 +305,9 @@ def _group_spend(j: _Joined, keys: list[str], units: tuple[list[str], pd.DataFra
     return out.drop(columns=["spend", "spend_currency"]).merge(known, on=keys, how="left")
 
 
-def _finish(out: pd.DataFrame, currencies: Sequence[str], mass: float) -> pd.DataFrame:
-    """Counts as integers, then the rates, the intervals, revenue per click and cost per conversion."""
-    for col in [*COUNTS, *(["creatives"] if "creatives" in out else [])]:
-        out[col] = out[col].fillna(0).astype("int64")
+def rates(out: pd.DataFrame, mass: float = INTERVAL_MASS) -> pd.DataFrame:
+    """The rates, the conversion-rate interval and cost per conversion of summed counts and spend (module doc),
+    in place: every funnel table computes them here, whatever its grouping (the studio sums visible creatives)."""
     clicks = out["clicks"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         some = clicks > 0
@@ -316,14 +315,25 @@ def _finish(out: pd.DataFrame, currencies: Sequence[str], mass: float) -> pd.Dat
         out["conversion_rate"] = np.where(some, out["converting_clicks"] / np.where(some, clicks, 1), np.nan)
         out["rate_low"], out["rate_high"] = rate_interval(out["converting_clicks"], clicks, mass)
         out["interval_level"] = mass
-        for cur in currencies:
-            out[f"revenue_{cur}"] = out[f"revenue_{cur}"].fillna(0.0).astype(float)
-            out[f"revenue_per_click_{cur}"] = np.where(some, out[f"revenue_{cur}"] / np.where(some, clicks, 1),
-                                                       np.nan)
         conv = out["conversions"].to_numpy(dtype=float)
         spend = pd.to_numeric(out["spend"], errors="coerce").to_numpy(dtype=float)
         out["cost_per_conversion"] = np.where((conv > 0) & np.isfinite(spend), spend / np.where(conv > 0, conv, 1),
                                               np.nan)
+    return out
+
+
+def _finish(out: pd.DataFrame, currencies: Sequence[str], mass: float) -> pd.DataFrame:
+    """Counts as integers, then the rates (`rates`) and revenue per click."""
+    for col in [*COUNTS, *(["creatives"] if "creatives" in out else [])]:
+        out[col] = out[col].fillna(0).astype("int64")
+    out = rates(out, mass)
+    clicks = out["clicks"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        some = clicks > 0
+        for cur in currencies:
+            out[f"revenue_{cur}"] = out[f"revenue_{cur}"].fillna(0.0).astype(float)
+            out[f"revenue_per_click_{cur}"] = np.where(some, out[f"revenue_{cur}"] / np.where(some, clicks, 1),
+                                                       np.nan)
     for col in _TIMES:
         out[col] = pd.to_datetime(out[col])
     return out

@@ -4,9 +4,9 @@ The per-creative rows are the warehouse's `attribution` rows over all platforms 
 every number), filtered to the creatives the user sees. The per-level table is recomputed here from those same
 visible rows (their factor levels from `variants`) instead of read from `attribution_factors`, which pools every
 account: summing creatives is exact for the additive counts (each click, page view and conversion belongs to one
-creative), the rate interval is the funnel's own (`rate_interval`), and spend follows the funnel's rule (a level's
-spend is known only when every creative's is, in one currency). So an account's user gets its own levels' numbers
-and a "*" user gets the pooled ones, from one code path.
+creative), the rates and the interval come from the funnel's own `attribution.funnel.rates`, and spend follows
+the funnel's rule (a level's spend is known only when every creative's is, in one currency). So an account's user
+gets its own levels' numbers and a "*" user gets the pooled ones, from one code path.
 """
 
 from __future__ import annotations
@@ -16,15 +16,13 @@ import math
 import re
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from starlette.requests import Request
 from starlette.routing import Route
 
 from actp_pipeline import creative
-from actp_pipeline.attribution.funnel import ALL, CORE_EVENTS, INTERVAL_MASS, ORGANIC, PAID, factor_levels, \
-    rate_interval
+from actp_pipeline.attribution.funnel import ALL, CORE_EVENTS, ORGANIC, PAID, factor_levels, rates
 from actp_pipeline.studio import charts
 from actp_pipeline.studio.access import Access
 from actp_pipeline.studio.memo import memo
@@ -98,19 +96,6 @@ def _levels(studio: Studio, variant_ids: pd.Series) -> pd.DataFrame:
     return factor_levels(v[v["variant_id"].astype(str).isin(set(variant_ids.astype(str)))])
 
 
-def _rates(out: pd.DataFrame) -> pd.DataFrame:
-    """Rates, the Jeffreys interval and cost per conversion over summed counts, as attribution/funnel.py does."""
-    clicks = out["clicks"].to_numpy(dtype=float)
-    conv = out["conversions"].to_numpy(dtype=float)
-    spend = pd.to_numeric(out["spend"], errors="coerce").to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["landing_rate"] = np.where(clicks > 0, out["landed_clicks"] / clicks, np.nan)
-        out["conversion_rate"] = np.where(clicks > 0, out["converting_clicks"] / clicks, np.nan)
-        out["cost_per_conversion"] = np.where((conv > 0) & np.isfinite(spend), spend / conv, np.nan)
-    out["rate_low"], out["rate_high"] = rate_interval(out["converting_clicks"], clicks, INTERVAL_MASS)
-    return out
-
-
 def by_level(rows: pd.DataFrame, levels: pd.DataFrame) -> pd.DataFrame:
     """The funnel per (factor, level) over the given per-creative rows."""
     revenue = _revenue_columns(rows)
@@ -124,7 +109,7 @@ def by_level(rows: pd.DataFrame, levels: pd.DataFrame) -> pd.DataFrame:
     ok = (g["spend"].count() == g.size()) & (g["spend_currency"].nunique() == 1)
     out["spend"] = g["spend"].sum().where(ok)
     out["spend_currency"] = g["spend_currency"].first().where(ok)
-    return _rates(out.reset_index())
+    return rates(out.reset_index())
 
 
 def _totals(rows: pd.DataFrame) -> dict[str, Any]:
