@@ -23,7 +23,6 @@ class Lru(Generic[T]):
 
     def __init__(self, size: int) -> None:
         self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
-        self.made = 0  # how many times a value was made (read by tests: a cached value is not made again)
 
     def get_or_make(self, key: Hashable, make: Callable[[], T]) -> T:
         with self.lock:
@@ -33,7 +32,6 @@ class Lru(Generic[T]):
         value = make()  # outside the lock: a slow read must not hold up every other page
         with self.lock:
             self.items[key] = value
-            self.made += 1
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
         return value

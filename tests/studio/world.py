@@ -171,7 +171,7 @@ def _ad_plans(engine, variants: pd.DataFrame, actions_per_account: int) -> None:
     now = schema.utcnow()
     with engine.begin() as conn:
         for account in ACCOUNTS:
-            plan, run = f"plan-world-{account}", f"run-world-{account}"
+            plan = run = f"plan-world-{account}"  # a dry run's run_id is its plan_id (ads.audit.record_plan)
             conn.execute(schema.ads_automation_runs.insert().values(
                 run_id=run, plan_id=plan, mode="dry_run", trigger="test", as_of=now, started_at=now,
                 finished_at=now, status="success", accounts=[account], summary={"actions": actions_per_account}))

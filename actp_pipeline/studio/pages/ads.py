@@ -9,6 +9,7 @@ from a web request: the sensor runs `ad_actions` once it sees the approval.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -74,20 +75,16 @@ def newest_plans(studio: Studio, account_ids: list[str]) -> dict[str, dict[str, 
     return out
 
 
-def plan_actions(studio: Studio, run_id: str, account_id: str) -> list[dict[str, Any]]:
-    """One account's actions of a dry-run run, statuses named as `ads_audit.plan_actions` rebuilds them."""
-    t = schema.ads_automation_actions
-    with studio.engine.connect() as conn:
-        rows = conn.execute(sa.select(t).where(t.c.run_id == run_id, t.c.account_id == account_id)
-                            .order_by(t.c.seq)).mappings().all()
-    named = {ads_audit.DRY_RUN: "planned", ads_audit.BLOCKED: "blocked"}
-    return [{**dict(r), "status": named.get(r["status"], r["status"]), "params": dict(r["params"] or {}),
-             "metrics": dict(r["metrics"] or {})} for r in rows]
+def plan_actions(studio: Studio, plan_id: str, account_id: str) -> list[dict[str, Any]]:
+    """One account's actions of a stored plan, rebuilt and named as the executor reads them
+    (`ads_audit.plan_actions`)."""
+    return [{"seq": seq, **dataclasses.asdict(a)} for seq, a in ads_audit.plan_actions(studio.engine, plan_id)
+            if a.account_id == account_id]
 
 
 def plan_of(studio: Studio, run: dict[str, Any], account_id: str) -> dict[str, Any]:
     """One account's part of a plan: its actions, its approval state and who approved it."""
-    actions = plan_actions(studio, run["run_id"], account_id)
+    actions = plan_actions(studio, run["plan_id"], account_id)
     approved_by = ad_accounts.approvals(studio.engine, run["plan_id"]).get(account_id)
     return {"plan_id": run["plan_id"], "as_of": run["as_of"], "started_at": run["started_at"], "actions": actions,
             "state": ads_scope.status(studio.engine, run["plan_id"], account_id), "approved_by": approved_by,
