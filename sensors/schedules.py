@@ -1,6 +1,8 @@
 """Schedules for the heads of the graph and the automation sensor for the rest.
 
-A tick whose platform cannot be reached is skipped with one line saying so, never a failed run."""
+A tick whose platform cannot be reached is skipped with one line saying so, never a failed run. A tick while
+the job's previous run is still queued or running is skipped too: on a busy host runs would otherwise pile up
+behind each other, each one a process per step, and slow the whole loop down further."""
 
 
 import datetime as dt
@@ -19,10 +21,13 @@ RESEARCH_CRON = os.environ.get("ACTP_RESEARCH_CRON") or "7 * * * *"  # empty = u
 METRICS_CRON = os.environ.get("ACTP_METRICS_CRON") or "*/5 * * * *"
 
 
-def _today_partition(context: dg.ScheduleEvaluationContext, job_name: str,
+def _today_partition(context: dg.ScheduleEvaluationContext, job: str,
                      platform: PlatformResource) -> dg.RunRequest | dg.SkipReason:
     """Today's partition by the platform's clock (the sandbox's simulated day; wall time on a real platform), so
     research and metrics ask for the day the platform is living, not the daemon's."""
+    busy = _in_flight(context, job)
+    if busy:
+        return dg.SkipReason(busy)
     down = platform.unreachable()
     if down:
         return dg.SkipReason(down)
@@ -33,19 +38,32 @@ def _today_partition(context: dg.ScheduleEvaluationContext, job_name: str,
     if day not in days:
         return dg.SkipReason(f"the platform's day {day} is outside the research days "
                              f"({days[0]} .. {days[-1]}): nothing to collect")
-    return dg.RunRequest(run_key=f"{job_name}:{when.isoformat()}", partition_key=day)
+    return dg.RunRequest(run_key=f"{job.removesuffix('_job')}:{when.isoformat()}", partition_key=day)
+
+
+IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+             dg.DagsterRunStatus.STARTED]
+
+
+def _in_flight(context: dg.ScheduleEvaluationContext, job_name: str) -> str | None:
+    """Why this tick waits, when a run of the job is still queued or running; None otherwise."""
+    records = context.instance.get_run_records(dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT), limit=1)
+    if not records:
+        return None
+    run = records[0].dagster_run
+    return f"{job_name} run {run.run_id} is still {run.status.value.lower()}: this tick waits for the next one"
 
 
 @dg.schedule(job=research_job, cron_schedule=RESEARCH_CRON, default_status=dg.DefaultScheduleStatus.RUNNING,
              description=f"{RESEARCH_CRON!r}: collect today's market items (trending posts and ad library).")
 def research_schedule(context: dg.ScheduleEvaluationContext, platform: PlatformResource):
-    return _today_partition(context, "research", platform)
+    return _today_partition(context, research_job.name, platform)
 
 
 @dg.schedule(job=metrics_job, cron_schedule=METRICS_CRON, default_status=dg.DefaultScheduleStatus.RUNNING,
              description=f"{METRICS_CRON!r}: a metrics snapshot of every post.")
 def metrics_schedule(context: dg.ScheduleEvaluationContext, platform: PlatformResource):
-    return _today_partition(context, "metrics", platform)
+    return _today_partition(context, metrics_job.name, platform)
 
 
 automation_sensor = dg.AutomationConditionSensorDefinition(

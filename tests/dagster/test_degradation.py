@@ -18,11 +18,33 @@ def test_schedules_skip_when_the_platform_is_unreachable():
     from sensors import metrics_schedule, research_schedule
 
     platform = PlatformResource(base_url=DOWN, api_key="k")
-    for schedule in (research_schedule, metrics_schedule):
-        ctx = dg.build_schedule_context(resources={"platform": platform},
-                                        scheduled_execution_time=dt.datetime(2026, 11, 20, 7, 7, tzinfo=dt.UTC))
-        result = schedule(ctx)
-        assert isinstance(result, dg.SkipReason) and result.skip_message == MESSAGE
+    with dg.instance_for_test() as instance:
+        for schedule in (research_schedule, metrics_schedule):
+            with dg.build_schedule_context(instance=instance, resources={"platform": platform},
+                                           scheduled_execution_time=dt.datetime(2026, 11, 20, 7, 7,
+                                                                                tzinfo=dt.UTC)) as ctx:
+                result = schedule(ctx)
+            assert isinstance(result, dg.SkipReason) and result.skip_message == MESSAGE
+
+
+@pytest.mark.parametrize("status", [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTED])
+def test_a_schedule_waits_while_its_previous_run_is_in_flight(status):
+    """A tick never queues a second run behind one still queued or running (on a busy host they piled up);
+    a finished run, or another job's run in flight, does not hold it back."""
+    from sensors import metrics_schedule, research_schedule
+
+    platform = PlatformResource(base_url=DOWN, api_key="k")
+    with dg.instance_for_test() as instance:
+        instance.add_run(dg.DagsterRun(job_name="research_job", run_id="r-going", status=status))
+        instance.add_run(dg.DagsterRun(job_name="metrics_job", run_id="m-done", status=dg.DagsterRunStatus.SUCCESS))
+        with dg.build_schedule_context(instance=instance, resources={"platform": platform}) as ctx:
+            held = research_schedule(ctx)
+        assert isinstance(held, dg.SkipReason)
+        assert held.skip_message == (f"research_job run r-going is still {status.value.lower()}: "
+                                     "this tick waits for the next one")
+        with dg.build_schedule_context(instance=instance, resources={"platform": platform}) as ctx:
+            free = metrics_schedule(ctx)
+        assert free.skip_message == MESSAGE  # metrics goes on to ask the platform
 
 
 def test_queue_sensors_skip_when_the_platform_is_unreachable(tmp_path):
