@@ -28,23 +28,35 @@ def test_schedules_skip_when_the_platform_is_unreachable():
 
 
 @pytest.mark.parametrize("status", [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTED])
-def test_a_schedule_waits_while_its_previous_run_is_in_flight(status):
-    """A tick never queues a second run behind one still queued or running (on a busy host they piled up);
-    a finished run, or another job's run in flight, does not hold it back."""
+def test_a_schedule_waits_while_its_previous_run_is_in_flight(status, monkeypatch):
+    """A tick never queues a second run behind its schedule's own one still queued or running (on a busy host
+    they piled up); a finished run, another schedule's run, a run of the same job launched by hand or by a
+    backfill, and a run in flight for longer than STUCK_AFTER (presumed stuck) do not hold it back."""
+    import sensors.schedules as schedules
     from sensors import metrics_schedule, research_schedule
 
     platform = PlatformResource(base_url=DOWN, api_key="k")
+
+    def tick(schedule):
+        with dg.build_schedule_context(instance=instance, resources={"platform": platform}) as ctx:
+            return schedule(ctx)
+
+    def run(run_id, job, status, **tags):
+        instance.add_run(dg.DagsterRun(job_name=job, run_id=run_id, status=status, tags=tags))
+
     with dg.instance_for_test() as instance:
-        instance.add_run(dg.DagsterRun(job_name="research_job", run_id="r-going", status=status))
-        instance.add_run(dg.DagsterRun(job_name="metrics_job", run_id="m-done", status=dg.DagsterRunStatus.SUCCESS))
-        with dg.build_schedule_context(instance=instance, resources={"platform": platform}) as ctx:
-            held = research_schedule(ctx)
+        run("by-hand", "research_job", status)
+        run("backfill", "research_job", status, **{"dagster/backfill": "b1"})
+        run("m-done", "metrics_job", dg.DagsterRunStatus.SUCCESS, **{"dagster/schedule_name": "metrics_schedule"})
+        assert tick(research_schedule).skip_message == MESSAGE  # on to ask the platform
+        run("r-going", "research_job", status, **{"dagster/schedule_name": "research_schedule"})
+        held = tick(research_schedule)
         assert isinstance(held, dg.SkipReason)
-        assert held.skip_message == (f"research_job run r-going is still {status.value.lower()}: "
-                                     "this tick waits for the next one")
-        with dg.build_schedule_context(instance=instance, resources={"platform": platform}) as ctx:
-            free = metrics_schedule(ctx)
-        assert free.skip_message == MESSAGE  # metrics goes on to ask the platform
+        assert held.skip_message == (f"research_job run r-going of research_schedule is still "
+                                     f"{status.value.lower()}: this tick waits for the next one")
+        assert tick(metrics_schedule).skip_message == MESSAGE
+        monkeypatch.setattr(schedules, "STUCK_AFTER", dt.timedelta(0))
+        assert tick(research_schedule).skip_message == MESSAGE
 
 
 def test_queue_sensors_skip_when_the_platform_is_unreachable(tmp_path):
