@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from actp_pipeline.approvals.gate import HELD, refusal, states
 from actp_pipeline.store import schema
+from actp_pipeline.store.clock import now_sql
 from actp_pipeline.store.queues import PUBLISH_STATUSES, render_queue
 from actp_pipeline.store.schema import utcnow
 
@@ -30,7 +31,9 @@ def queue_approved_renders(engine: Engine, variants: pd.DataFrame, platform: str
 
 def release_held(engine: Engine) -> int:
     """Publish items the gate held back whose scopes are all approved now become claimable at once (instead of
-    at their next re-check); returns how many."""
+    at their next re-check); returns how many. "At once" is on the database's clock, the one claims compare
+    with (store/clock.py): this process's clock, microseconds ahead of SQLite's milliseconds or skewed from a
+    PostgreSQL server's, would leave the item unclaimable for a moment or for the skew."""
     pq = schema.publish_queue
     with engine.connect() as conn:  # one connection for the scan and every item's states (not one per item)
         held = conn.execute(sa.select(pq.c.id, pq.c.variant_id).where(
@@ -39,5 +42,5 @@ def release_held(engine: Engine) -> int:
     if ready:
         with engine.begin() as conn:
             conn.execute(pq.update().where(pq.c.id.in_(ready), pq.c.status == PUBLISH_STATUSES.queued)
-                         .values(available_at=utcnow(), last_error=None, updated_at=utcnow()))
+                         .values(available_at=now_sql(engine.dialect.name), last_error=None, updated_at=utcnow()))
     return len(ready)
