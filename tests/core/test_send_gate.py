@@ -71,6 +71,20 @@ def _enqueue(engine, tmp_path, n: int, account: str = "main", media=None) -> Non
         unique_column="idempotency_key")
 
 
+def _wait_lease_gone(engine, key: str, timeout_s: float = 20.0) -> None:
+    """Until the worker holding `key` has claimed it and its lease has run out on the database's clock (a fixed
+    sleep raced a slow first claim on a loaded host: the reaper then found the lease still good)."""
+    t, deadline = schema.publish_queue, time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with engine.connect() as c:
+            status, until = c.execute(sa.select(t.c.status, t.c.lease_expires_at)
+                                      .where(t.c.idempotency_key == key)).one()
+        if status in ("claimed", "uploading") and until is not None and until < db_now(engine):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{key}: no claim whose lease ran out within {timeout_s} s (status {status})")
+
+
 def _statuses(engine) -> dict[str, str]:
     t = schema.publish_queue
     with engine.connect() as c:
@@ -81,12 +95,12 @@ def _statuses(engine) -> dict[str, str]:
 def test_a_worker_whose_lease_ran_out_during_its_upload_sends_no_create(store_url, tmp_path):
     engine = connect_store(store_url)
     _enqueue(engine, tmp_path, 1)
-    platform = LoggingPublisher(upload_delays=[2.5, 0.0])  # the first worker's media upload outlives its lease
+    platform = LoggingPublisher(upload_delays=[5.0, 0.0])  # the first worker's media upload outlives its lease
     first: dict = {}
     slow = threading.Thread(target=lambda: first.update(
         report=publish_due(engine, platform, worker_id="slow", lease_s=1.0, clock=utcnow)))
     slow.start()
-    time.sleep(1.6)  # the slow worker is still uploading; its lease is gone on the database's clock
+    _wait_lease_gone(engine, "k0")  # the slow worker is still uploading; its lease is gone on the database's clock
     assert release_offline_workers(engine)["reaped"] == 1  # uploading -> unknown
     second = publish_due(engine, platform, worker_id="fast", lease_s=30.0, clock=utcnow)
     slow.join(timeout=30)
@@ -101,7 +115,7 @@ def test_the_native_tiktok_adapter_sends_no_create_once_the_lease_is_gone(store_
     creator info query outlives its lease, its gate refuses, and its video/init is never sent."""
     engine = connect_store(store_url)
     _enqueue(engine, tmp_path, 1, media=mp4_with_descriptor[0])
-    faults = Faults(delay={CREATOR: [2.5]})  # the first worker's query before the create outlives its lease
+    faults = Faults(delay={CREATOR: [5.0]})  # the first worker's query before the create outlives its lease
     with SandboxServer(WorldConfig(start=dt.datetime(2026, 11, 1), truth_token="truth-for-tests")) as sb:
         pub = faulty_native(sb, tmp_path, faults)
         try:
@@ -109,7 +123,7 @@ def test_the_native_tiktok_adapter_sends_no_create_once_the_lease_is_gone(store_
             slow = threading.Thread(target=lambda: first.update(
                 report=publish_due(engine, pub, worker_id="slow", lease_s=1.0, clock=utcnow)))
             slow.start()
-            time.sleep(1.6)
+            _wait_lease_gone(engine, "k0")
             assert release_offline_workers(engine)["reaped"] == 1  # uploading -> unknown
             second = publish_due(engine, pub, worker_id="fast", lease_s=30.0, clock=utcnow)
             slow.join(timeout=30)
