@@ -21,6 +21,7 @@ from starlette.routing import Route
 from actp_pipeline import approvals
 from actp_pipeline.ads import accounts as ad_accounts, audit as ads_audit
 from actp_pipeline.ads.goals import DEFAULT_CORE_SIGNALS, AccountSettings, OrchestratorConfig
+from actp_pipeline.ads.plan.rules import PlannedAction
 from actp_pipeline.approvals import ads as ads_scope
 from actp_pipeline.approvals.states import APPROVED
 from actp_pipeline.store import schema
@@ -75,22 +76,17 @@ def newest_plans(studio: Studio, account_ids: list[str]) -> dict[str, dict[str, 
     return out
 
 
-def plan_actions(studio: Studio, plan_id: str, account_id: str) -> list[dict[str, Any]]:
-    """One account's actions of a stored plan, rebuilt and named as the executor reads them
-    (`ads_audit.plan_actions`)."""
-    return [{"seq": seq, **dataclasses.asdict(a)} for seq, a in ads_audit.plan_actions(studio.engine, plan_id)
-            if a.account_id == account_id]
-
-
-def plan_of(studio: Studio, run: dict[str, Any], account_id: str) -> dict[str, Any]:
-    """One account's part of a plan: its actions, its approval state and who approved it."""
-    actions = plan_actions(studio, run["plan_id"], account_id)
+def plan_of(studio: Studio, run: dict[str, Any], account_id: str,
+            actions: list[tuple[int, PlannedAction]]) -> dict[str, Any]:
+    """One account's part of a plan: its actions (of the plan's, as the executor reads them:
+    `ads_audit.plan_actions`), its approval state and who approved it."""
+    mine = [{"seq": seq, **dataclasses.asdict(a)} for seq, a in actions if a.account_id == account_id]
     approved_by = ad_accounts.approvals(studio.engine, run["plan_id"]).get(account_id)
-    return {"plan_id": run["plan_id"], "as_of": run["as_of"], "started_at": run["started_at"], "actions": actions,
+    return {"plan_id": run["plan_id"], "as_of": run["as_of"], "started_at": run["started_at"], "actions": mine,
             "state": ads_scope.status(studio.engine, run["plan_id"], account_id), "approved_by": approved_by,
             "auto": approved_by == "auto_execute",
-            "blocked": sum(a["status"] == "blocked" for a in actions),
-            "executable": sum(a["status"] in ("planned", "clipped") for a in actions)}
+            "blocked": sum(a["status"] == "blocked" for a in mine),
+            "executable": sum(a["status"] in ("planned", "clipped") for a in mine)}
 
 
 def recent_runs(studio: Studio, access: Access) -> list[dict[str, Any]]:
@@ -135,8 +131,11 @@ def build(studio: Studio, access: Access, request: Request) -> dict[str, Any]:
     accts = accounts_of(studio, access)
     ids = [a["account_id"] for a in accts]
     plans = newest_plans(studio, ids)
+    # a plan covers several accounts: its actions are read once, not once per account
+    actions = {pid: ads_audit.plan_actions(studio.engine, pid) for pid in {r["plan_id"] for r in plans.values()}}
     for a in accts:
-        a["plan"] = plan_of(studio, plans[a["account_id"]], a["account_id"]) if a["account_id"] in plans else None
+        run = plans.get(a["account_id"])
+        a["plan"] = plan_of(studio, run, a["account_id"], actions[run["plan_id"]]) if run else None
     return {"accounts": accts, "config": CONFIG, "runs": recent_runs(studio, access),
             "actions": recent_actions(studio, access, sorted(access.roles))}
 
