@@ -21,11 +21,11 @@ RESEARCH_CRON = os.environ.get("ACTP_RESEARCH_CRON") or "7 * * * *"  # empty = u
 METRICS_CRON = os.environ.get("ACTP_METRICS_CRON") or "*/5 * * * *"
 
 
-def _today_partition(context: dg.ScheduleEvaluationContext, job: str, schedule: str,
+def _today_partition(context: dg.ScheduleEvaluationContext, name: str,
                      platform: PlatformResource) -> dg.RunRequest | dg.SkipReason:
     """Today's partition by the platform's clock (the sandbox's simulated day; wall time on a real platform), so
     research and metrics ask for the day the platform is living, not the daemon's."""
-    busy = _in_flight(context, schedule)
+    busy = _in_flight(context, f"{name}_schedule")
     if busy:
         return dg.SkipReason(busy)
     down = platform.unreachable()
@@ -38,7 +38,7 @@ def _today_partition(context: dg.ScheduleEvaluationContext, job: str, schedule: 
     if day not in days:
         return dg.SkipReason(f"the platform's day {day} is outside the research days "
                              f"({days[0]} .. {days[-1]}): nothing to collect")
-    return dg.RunRequest(run_key=f"{job.removesuffix('_job')}:{when.isoformat()}", partition_key=day)
+    return dg.RunRequest(run_key=f"{name}:{when.isoformat()}", partition_key=day)
 
 
 IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
@@ -64,13 +64,13 @@ def _in_flight(context: dg.ScheduleEvaluationContext, schedule: str) -> str | No
 @dg.schedule(job=research_job, cron_schedule=RESEARCH_CRON, default_status=dg.DefaultScheduleStatus.RUNNING,
              description=f"{RESEARCH_CRON!r}: collect today's market items (trending posts and ad library).")
 def research_schedule(context: dg.ScheduleEvaluationContext, platform: PlatformResource):
-    return _today_partition(context, research_job.name, "research_schedule", platform)
+    return _today_partition(context, "research", platform)
 
 
 @dg.schedule(job=metrics_job, cron_schedule=METRICS_CRON, default_status=dg.DefaultScheduleStatus.RUNNING,
              description=f"{METRICS_CRON!r}: a metrics snapshot of every post.")
 def metrics_schedule(context: dg.ScheduleEvaluationContext, platform: PlatformResource):
-    return _today_partition(context, metrics_job.name, "metrics_schedule", platform)
+    return _today_partition(context, "metrics", platform)
 
 
 automation_sensor = dg.AutomationConditionSensorDefinition(

@@ -41,7 +41,7 @@ LOOP_ENV = {"ACTP_LOOP_HOOK_PATTERNS": "2", "ACTP_LOOP_ANGLES": "1", "ACTP_LOOP_
             "ACTP_RESEARCH_CRON": "* * * * *", "ACTP_METRICS_CRON": "*/2 * * * *"}
 # metrics every other minute: a metrics run (the step and its three checks, a process each) takes 40-70 s on
 # this shared host, and while post_metrics is in progress scores' eager condition waits. The schedules skip a
-# tick while their job's previous run is in flight (sensors/schedules.py): without that, on a loaded host the
+# tick while their own previous run is in flight (sensors/schedules.py): without that, on a loaded host the
 # research runs of every minute queued up behind each other and metrics was always in progress, so the loop
 # "did not reach scores" with every post measured
 
